@@ -1,0 +1,22 @@
+// Jest runs the TypeScript sources as ESM (ts-jest, transpile only; `npm run lint` type-checks).
+// Projects: `unit` (no privileges, no network), `controlplane` (real kube-apiserver + etcd, started once
+// per run by globalSetup), `netns` (root: real network namespaces and CNI plugins).
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: { rewriteRelativeImportExtensions: false } }],
+};
+const base = { testEnvironment: 'node', extensionsToTreatAsEsm: ['.ts'], transform };
+
+/** @type {import('jest').Config} */
+export default {
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
+  projects: [
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: [
+        '<rootDir>/{lib,cli,cni,agent,controllers,webhooks}/**/*.test.ts',
+        '<rootDir>/test/unit/**/*.test.ts',
+      ],
+    },
+  ],
+};

@@ -1,0 +1,6 @@
+/** Annotation keys of the multi-net spec (v1.3) and Multus that multinet reads and writes. */
+export const networksAnnotation = 'k8s.v1.cni.cncf.io/networks';
+export const networkStatusAnnotation = 'k8s.v1.cni.cncf.io/network-status';
+export const defaultNetworkAnnotation = 'v1.multus-cni.io/default-network';
+/** The NAD annotation naming the device-plugin resource (SR-IOV and friends). */
+export const resourceNameAnnotation = 'k8s.v1.cni.cncf.io/resourceName';

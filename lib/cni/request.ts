@@ -1,0 +1,117 @@
+/**
+ * A CNI invocation as the runtime makes it (environment + stdin), and the wire form the shim sends
+ * to the agent. One parser checks the environment for both, so the shim and the agent agree.
+ */
+import { interfaceNameError } from '../annotations/interface-name.ts';
+import { isObject, type JsonObject } from '../safe-json.ts';
+import { CniError, CniErrorCode, type CniErrorJson } from './error.ts';
+
+export const cniCommands = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
+export type CniCommand = (typeof cniCommands)[number];
+
+export interface CniRequest {
+  readonly command: CniCommand;
+  readonly containerId: string;
+  readonly netns: string;
+  readonly ifName: string;
+  /** CNI_ARGS as given ("K8S_POD_NAMESPACE=ns;K8S_POD_NAME=name;..."). */
+  readonly args: string;
+  /** CNI_PATH: where the runtime looks for plugins. */
+  readonly path: string;
+  /** The network configuration from stdin. */
+  readonly config: JsonObject;
+}
+
+/** What the agent answers: a result (ADD/CHECK/STATUS/GC/DEL may have none) or a CNI error. */
+export type CniReply = { readonly result: JsonObject | null } | { readonly error: CniErrorJson };
+
+/** The HTTP path the agent serves CNI requests on (over its unix socket). */
+export const cniEndpoint = '/cni';
+
+const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function isCommand(value: unknown): value is CniCommand {
+  return typeof value === 'string' && (cniCommands as readonly string[]).includes(value);
+}
+
+function invalid(message: string): CniError {
+  return new CniError(CniErrorCode.invalidEnvironment, message);
+}
+
+/** Checks the fields the CNI spec requires for each command. */
+export function checkCniRequest(request: CniRequest): CniRequest {
+  const { command } = request;
+  if (command === 'VERSION') return request;
+  if (command === 'ADD' || command === 'DEL' || command === 'CHECK') {
+    if (!request.containerId) throw invalid(`CNI_CONTAINERID is required for ${command}`);
+    if (!containerIdPattern.test(request.containerId) || request.containerId.length > 1024) {
+      throw invalid(
+        `CNI_CONTAINERID ${JSON.stringify(request.containerId.slice(0, 80))} must be alphanumeric, '_', '.' or '-'`,
+      );
+    }
+    if (!request.ifName) throw invalid(`CNI_IFNAME is required for ${command}`);
+    const ifError = interfaceNameError(request.ifName);
+    if (ifError) throw invalid(`CNI_IFNAME ${ifError}`);
+    if (command !== 'DEL' && !request.netns) throw invalid(`CNI_NETNS is required for ${command}`);
+  }
+  if (!request.path) throw invalid(`CNI_PATH is required for ${command}`);
+  return request;
+}
+
+/** Builds a request from the runtime's environment and stdin (what the shim does). */
+export function cniRequestFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  stdin: string,
+): CniRequest {
+  const command = env.CNI_COMMAND;
+  if (!isCommand(command)) {
+    throw invalid(
+      `CNI_COMMAND must be one of ${cniCommands.join(', ')} (got ${JSON.stringify(command ?? '')})`,
+    );
+  }
+  let config: unknown = {};
+  if (command !== 'VERSION' || stdin.trim() !== '') {
+    try {
+      config = JSON.parse(stdin);
+    } catch (err) {
+      throw new CniError(
+        CniErrorCode.decodeFailure,
+        `the network configuration on stdin is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+  if (!isObject(config))
+    throw new CniError(
+      CniErrorCode.decodeFailure,
+      'the network configuration on stdin must be a JSON object',
+    );
+  return checkCniRequest({
+    command,
+    containerId: env.CNI_CONTAINERID ?? '',
+    netns: env.CNI_NETNS ?? '',
+    ifName: env.CNI_IFNAME ?? '',
+    args: env.CNI_ARGS ?? '',
+    path: env.CNI_PATH ?? '',
+    config,
+  });
+}
+
+/** Validates a request received on the agent's socket. */
+export function parseCniRequest(value: unknown): CniRequest {
+  if (!isObject(value) || !isObject(value.config)) {
+    throw new CniError(CniErrorCode.decodeFailure, 'request must be a JSON object with a "config" object');
+  }
+  if (!isCommand(value.command)) throw invalid(`unknown CNI command ${JSON.stringify(value.command)}`);
+  for (const key of ['containerId', 'netns', 'ifName', 'args', 'path'] as const) {
+    if (value[key] !== undefined && typeof value[key] !== 'string') throw invalid(`${key} must be a string`);
+  }
+  return checkCniRequest({
+    command: value.command,
+    containerId: (value.containerId as string | undefined) ?? '',
+    netns: (value.netns as string | undefined) ?? '',
+    ifName: (value.ifName as string | undefined) ?? '',
+    args: (value.args as string | undefined) ?? '',
+    path: (value.path as string | undefined) ?? '',
+    config: value.config,
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * NetworkAttachmentDefinition (k8s.cni.cncf.io/v1) parsing and validation. `spec.config` holds a
+ * CNI configuration as a string; it may be empty (multi-net-spec 3.4.1), in which case the node uses
+ * the CNI config file whose network name equals the NAD's name. The config name defaults to the NAD name.
+ */
+import { validateCniConfig, type NetworkConfig } from './cni/config.ts';
+import { ProblemList, ValidationError, type Problem } from './errors.ts';
+import { dns1123LabelError, dns1123SubdomainError } from './k8s/names.ts';
+import { isObject, type JsonObject } from './safe-json.ts';
+
+export const nadGroup = 'k8s.cni.cncf.io';
+export const nadVersion = 'v1';
+export const nadApiVersion = `${nadGroup}/${nadVersion}`;
+export const nadKind = 'NetworkAttachmentDefinition';
+export const nadPlural = 'network-attachment-definitions';
+
+export interface NadMetadata {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface NetworkAttachmentDefinition {
+  apiVersion: string;
+  kind: string;
+  metadata: NadMetadata;
+  spec?: { config?: string };
+  status?: JsonObject;
+}
+
+export interface NadValidation {
+  readonly name: string;
+  readonly namespace: string;
+  /** The validated configuration; undefined when spec.config is empty (the node's config file is used). */
+  readonly config: NetworkConfig | undefined;
+  readonly warnings: readonly Problem[];
+}
+
+/** The largest spec.config accepted: far above real configs, well under etcd's object limit. */
+export const maxConfigBytes = 512 * 1024;
+
+/**
+ * Validates a NAD object. `defaultNamespace` fills in a missing metadata.namespace (as kubectl does).
+ * Throws a ValidationError naming each bad field (`metadata.name`, `spec.config.ipam.rangeStart`).
+ */
+export function validateNad(object: unknown, defaultNamespace = 'default'): NadValidation {
+  const problems = new ProblemList();
+  if (!isObject(object)) throw ValidationError.single('', 'must be a NetworkAttachmentDefinition object');
+  if (object.apiVersion !== nadApiVersion) {
+    problems.add(
+      'apiVersion',
+      `must be ${JSON.stringify(nadApiVersion)} (got ${JSON.stringify(object.apiVersion)})`,
+    );
+  }
+  if (object.kind !== nadKind)
+    problems.add('kind', `must be ${JSON.stringify(nadKind)} (got ${JSON.stringify(object.kind)})`);
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  const warnings: Problem[] = [];
+  const name = typeof metadata.name === 'string' ? metadata.name : '';
+  const nameError = typeof metadata.name === 'string' ? dns1123SubdomainError(name) : 'is required';
+  if (nameError) problems.add('metadata.name', nameError);
+  else if (dns1123LabelError(name)) {
+    warnings.push({
+      path: 'metadata.name',
+      message: `${JSON.stringify(name)} is not a DNS-1123 label (it has '.'), so pods cannot select it in the networks annotation`,
+    });
+  }
+  const namespace = metadata.namespace === undefined ? defaultNamespace : metadata.namespace;
+  if (typeof namespace !== 'string' || dns1123LabelError(namespace)) {
+    problems.add(
+      'metadata.namespace',
+      typeof namespace === 'string' ? dns1123LabelError(namespace)! : 'must be a string',
+    );
+  }
+  const spec = object.spec;
+  if (spec !== undefined && !isObject(spec)) problems.add('spec', 'must be an object with a "config" string');
+  const configText = isObject(spec) ? spec.config : undefined;
+  if (configText !== undefined && typeof configText !== 'string') {
+    problems.add('spec.config', 'must be a string holding the CNI configuration as JSON (quote it in YAML)');
+  }
+  problems.throwIfAny();
+  if (typeof configText !== 'string' || configText.trim() === '') {
+    return { name, namespace: namespace as string, config: undefined, warnings };
+  }
+  if (Buffer.byteLength(configText, 'utf8') > maxConfigBytes) {
+    throw ValidationError.single('spec.config', `is larger than ${maxConfigBytes} bytes`);
+  }
+  let validation;
+  try {
+    validation = validateCniConfig(configText, { defaultName: name, root: 'spec.config' });
+  } catch (err) {
+    if (err instanceof ValidationError)
+      throw new ValidationError(err.problems, [...warnings, ...err.warnings]);
+    throw err;
+  }
+  return {
+    name,
+    namespace: namespace as string,
+    config: validation.config,
+    warnings: [...warnings, ...validation.warnings],
+  };
+}
