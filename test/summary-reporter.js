@@ -8,7 +8,10 @@ export default class SummaryReporter {
     if (!file) return;
     const failedSuites = results.testResults
       .filter((suite) => suite.testExecError || (suite.failureMessage && suite.numFailingTests === 0))
-      .map((suite) => ({ file: suite.testFilePath, message: (suite.testExecError?.message ?? suite.failureMessage ?? '').slice(0, 2000) }));
+      .map((suite) => ({
+        file: suite.testFilePath,
+        message: (suite.testExecError?.message ?? suite.failureMessage ?? '').slice(0, 2000),
+      }));
     const summary = {
       passed: results.numPassedTests,
       failed: results.numFailedTests + failedSuites.length,
