@@ -24,7 +24,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['cmd/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', '**/*.test.ts'],
+    files: ['cmd/**/*.ts', 'cni/main.ts', 'test/**/*.ts', 'bench/**/*.ts', '**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

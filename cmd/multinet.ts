@@ -34,7 +34,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
-  process.exitCode = await runCli(process.argv.slice(2), { io, env: process.env, signal: controller.signal });
+  process.exitCode = await runCli(process.argv.slice(2), {
+    io,
+    env: process.env,
+    signal: controller.signal,
+    logStream: process.stderr,
+  });
 } catch (err) {
   io.stderr(`multinet: ${errorMessage(err)}\n`);
   if (process.env.MULTINET_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);

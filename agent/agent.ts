@@ -1,0 +1,164 @@
+/**
+ * The node agent, assembled from its parts: the conf-dir writer (00-multinet.conflist), the delegate
+ * runner, the attachment cache, the resolver over a network source, and the CNI request handler. The
+ * entry point supplies the ports (fs, exec, clock), the source and the logger, and does the listening.
+ */
+import type { RequestListener } from 'node:http';
+import type { Logger } from 'winston';
+import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import type { Clock, Exec, FileSystem } from '../lib/ports.ts';
+import { AttachmentCache } from './attachment-cache.ts';
+import { createCniHandler } from './cni-server.ts';
+import { ConfWriter } from './conf-writer.ts';
+import { applyDefaultRoute } from './default-route.ts';
+import { DelegateRunner } from './delegate-runner.ts';
+import { WorkLimiter } from './limiter.ts';
+import type { NetworkSource } from './network-source.ts';
+import { PodAttacher } from './pod-attacher.ts';
+import { AttachmentResolver, type NetworkOptions } from './resolve.ts';
+
+export interface AgentOptions {
+  readonly confDir: string;
+  readonly binDirs: readonly string[];
+  readonly stateDir: string;
+  readonly socketPath: string;
+  readonly confFileName: string;
+  readonly shimName: string;
+  readonly cniVersion?: string | undefined;
+  readonly network: NetworkOptions;
+  readonly delegateTimeoutMs: number;
+  readonly agentWaitSeconds: number;
+  readonly readinessIndicatorFile?: string | undefined;
+  readonly readinessTimeoutMs: number;
+  readonly concurrency: number;
+  readonly maxQueued: number;
+  readonly ipPath: string;
+  readonly nsenterPath: string;
+  /** Environment for delegate plugins besides CNI_* (PATH). */
+  readonly pluginEnv: Readonly<Record<string, string>>;
+  /** How often the conf dir is rescanned even without a change event. */
+  readonly resyncMs: number;
+}
+
+export interface AgentDeps {
+  readonly fs: FileSystem;
+  readonly exec: Exec;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly source: NetworkSource;
+  /** Watches a directory; returns a function that stops watching. */
+  readonly watchDir: (dir: string, onChange: () => void) => () => void;
+  readonly observe?: (command: string, outcome: 'ok' | 'error', seconds: number) => void;
+}
+
+export interface Agent {
+  readonly handler: RequestListener;
+  readonly confWriter: ConfWriter;
+  readonly attacher: PodAttacher;
+  readonly limiter: WorkLimiter;
+  /** Writes the CNI config and starts following conf-dir changes. */
+  start(): Promise<void>;
+  /** Stops following changes. The generated CNI config stays in place on purpose. */
+  stop(): void;
+}
+
+export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
+  const { fs, exec, clock, log } = deps;
+  const confWriter = new ConfWriter(
+    fs,
+    {
+      confDir: options.confDir,
+      fileName: options.confFileName,
+      shimType: options.shimName,
+      socketPath: options.socketPath,
+      stateDir: options.stateDir,
+      agentWaitSeconds: options.agentWaitSeconds,
+      cniVersion: options.cniVersion,
+      networkName: 'multinet-cni-network',
+    },
+    log.child({ component: 'conf-writer' }),
+  );
+  const runner = new DelegateRunner({
+    exec,
+    fs,
+    binDirs: options.binDirs,
+    timeoutMs: options.delegateTimeoutMs,
+    baseEnv: options.pluginEnv,
+    log: log.child({ component: 'delegates' }),
+  });
+  const cache = new AttachmentCache(fs, options.stateDir);
+  const resolver = new AttachmentResolver({
+    source: deps.source,
+    scan: () => confWriter.scan(),
+    options: options.network,
+    confDir: options.confDir,
+  });
+  const waitReady = async (): Promise<void> => {
+    const file = options.readinessIndicatorFile;
+    if (!file) return;
+    const deadline = clock.now() + options.readinessTimeoutMs;
+    while (!(await fs.stat(file))) {
+      if (clock.now() >= deadline) {
+        throw new CniError(
+          CniErrorCode.tryAgainLater,
+          `the readiness indicator file ${file} does not exist (waited ${Math.round(options.readinessTimeoutMs / 1000)} s): the default network is not ready yet`,
+        );
+      }
+      await clock.sleep(250);
+    }
+  };
+  const attacher = new PodAttacher({
+    runner,
+    resolver,
+    source: deps.source,
+    cache,
+    fs,
+    log: log.child({ component: 'attacher' }),
+    setDefaultRoute: (netns, ifName, gateways) =>
+      applyDefaultRoute(
+        {
+          exec,
+          nsenter: options.nsenterPath,
+          ip: options.ipPath,
+          timeoutMs: options.delegateTimeoutMs,
+          env: options.pluginEnv,
+        },
+        netns,
+        ifName,
+        gateways,
+      ),
+    waitReady,
+  });
+  const limiter = new WorkLimiter(options.concurrency, options.maxQueued);
+  const handler = createCniHandler({
+    limiter,
+    handle: (request) => attacher.handle(request),
+    log: log.child({ component: 'cni-server' }),
+    ...(deps.observe ? { observe: deps.observe } : {}),
+  });
+  const stoppers: Array<() => void> = [];
+  const resync = (): void => {
+    confWriter.sync().catch((err: unknown) =>
+      log.error('cannot update the CNI config', {
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
+  };
+  return {
+    handler,
+    confWriter,
+    attacher,
+    limiter,
+    async start() {
+      await cache.init();
+      await confWriter.sync();
+      stoppers.push(deps.watchDir(options.confDir, resync));
+      const timer = setInterval(resync, options.resyncMs);
+      timer.unref();
+      stoppers.push(() => clearInterval(timer));
+    },
+    stop() {
+      for (const stop of stoppers.splice(0)) stop();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The on-disk record of what ADD attached to a container, written atomically before each delegate
+ * runs and after it succeeds, so DEL and CHECK work after an agent restart (and after a crash in the
+ * middle of an ADD: the delegate that was running is recorded and gets its DEL).
+ */
+import { join } from 'node:path';
+import { errorMessage } from '../lib/errors.ts';
+import type { FileSystem } from '../lib/ports.ts';
+import { isObject, type JsonObject } from '../lib/safe-json.ts';
+import type { PodRef } from './network-source.ts';
+
+export interface AttachmentRecord {
+  /** namespace/name of the NAD, or the network name of a config file. */
+  readonly name: string;
+  readonly ifName: string;
+  readonly isDefault: boolean;
+  /** The network configuration as it was used, so DEL does not depend on the NAD still existing. */
+  readonly config: JsonObject;
+  readonly runtimeConfig?: JsonObject;
+  readonly cniArgs?: JsonObject;
+  /** The delegate's result; absent while its ADD is running. */
+  readonly result?: JsonObject;
+}
+
+export interface CacheRecord {
+  readonly version: 1;
+  readonly containerId: string;
+  readonly runtimeIfName: string;
+  readonly netns: string;
+  readonly pod: PodRef | undefined;
+  /** The cniVersion the runtime asked in. */
+  readonly cniVersion: string;
+  readonly attachments: readonly AttachmentRecord[];
+  /** True once every delegate succeeded. */
+  readonly complete: boolean;
+}
+
+const keyPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export class AttachmentCache {
+  private readonly fs: FileSystem;
+  private readonly dir: string;
+
+  constructor(fs: FileSystem, stateDir: string) {
+    this.fs = fs;
+    this.dir = join(stateDir, 'attachments');
+  }
+
+  async init(): Promise<void> {
+    await this.fs.mkdir(this.dir, 0o700);
+  }
+
+  private path(containerId: string, ifName: string): string {
+    if (!keyPattern.test(containerId) || !keyPattern.test(ifName)) throw new Error('invalid cache key');
+    return join(this.dir, `${containerId}_${ifName}.json`);
+  }
+
+  async read(containerId: string, ifName: string): Promise<CacheRecord | undefined> {
+    return this.readFile(this.path(containerId, ifName));
+  }
+
+  private async readFile(path: string): Promise<CacheRecord | undefined> {
+    let text: string;
+    try {
+      text = await this.fs.readFile(path);
+    } catch {
+      return undefined;
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (isObject(parsed) && parsed.version === 1 && Array.isArray(parsed.attachments))
+        return parsed as unknown as CacheRecord;
+    } catch (err) {
+      throw new Error(`attachment cache ${path} is corrupt: ${errorMessage(err)}`, { cause: err });
+    }
+    return undefined;
+  }
+
+  async write(record: CacheRecord): Promise<void> {
+    await this.fs.writeFileAtomic(
+      this.path(record.containerId, record.runtimeIfName),
+      `${JSON.stringify(record)}\n`,
+      0o600,
+    );
+  }
+
+  async remove(containerId: string, ifName: string): Promise<void> {
+    await this.fs.remove(this.path(containerId, ifName));
+  }
+
+  /** Every readable cached record (for GC). */
+  async list(): Promise<CacheRecord[]> {
+    const out: CacheRecord[] = [];
+    for (const name of await this.fs.list(this.dir)) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const record = await this.readFile(join(this.dir, name)).catch(() => undefined);
+      if (record) out.push(record);
+    }
+    return out;
+  }
+}

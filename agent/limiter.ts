@@ -1,0 +1,66 @@
+/**
+ * Bounds on the agent's concurrent work (Multus' daemon had none): at most `concurrency` CNI requests
+ * run at once, at most `maxQueued` wait, and requests for the same key (container) never overlap.
+ */
+export class QueueFullError extends Error {
+  constructor(limit: number) {
+    super(`too many CNI requests waiting (${limit}); try again later`);
+    this.name = 'QueueFullError';
+  }
+}
+
+export class WorkLimiter {
+  private readonly concurrency: number;
+  private readonly maxQueued: number;
+  private running = 0;
+  private pending = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(concurrency: number, maxQueued: number) {
+    this.concurrency = concurrency;
+    this.maxQueued = maxQueued;
+  }
+
+  get stats(): { running: number; waiting: number } {
+    return { running: this.running, waiting: Math.max(0, this.pending - this.running) };
+  }
+
+  /** Runs fn after earlier work for the same key finished and a slot is free. */
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    if (this.pending >= this.concurrency + this.maxQueued) throw new QueueFullError(this.maxQueued);
+    this.pending++;
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.tails.set(key, tail);
+    try {
+      await previous;
+      await this.acquire();
+      try {
+        return await fn();
+      } finally {
+        this.releaseSlot();
+      }
+    } finally {
+      this.pending--;
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < this.concurrency) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(() => resolve()));
+  }
+
+  private releaseSlot(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running--;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The network source port: where the agent learns a pod's annotations and the NADs it selects, and
+ * where it publishes network-status. The standalone source reads files; the Kubernetes source reads
+ * informer caches and patches pods. The attach logic does not know which one it has.
+ */
+import type { NetworkConfig } from '../lib/cni/config.ts';
+import type { NetworkStatus } from '../lib/network-status.ts';
+
+export interface PodRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export interface PodInfo extends PodRef {
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export interface NetworkDefinition {
+  readonly namespace: string;
+  readonly name: string;
+  /** The NAD's validated config; undefined when spec.config is empty (use the node's config file of that name). */
+  readonly config: NetworkConfig | undefined;
+  /** Why the NAD cannot be used (its config is invalid), if so. */
+  readonly invalid?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface NetworkSource {
+  /** The pod, when known; undefined when the source has no such pod (it then gets no extra networks). */
+  getPod(ref: PodRef): Promise<PodInfo | undefined>;
+  getNetwork(namespace: string, name: string): Promise<NetworkDefinition | undefined>;
+  /** Records the pod's network-status after a successful ADD (the Kubernetes source patches the pod). */
+  publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void>;
+}

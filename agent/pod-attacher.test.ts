@@ -1,0 +1,457 @@
+import { CniError } from '../lib/cni/error.ts';
+import { fakeResult } from '../test/memory-ports.ts';
+import { okPlugin, testAgent } from '../test/test-agent.ts';
+
+const macvlan = {
+  cniVersion: '0.3.1',
+  type: 'macvlan',
+  master: 'eth9',
+  capabilities: { ips: true, mac: true },
+};
+const chain = {
+  cniVersion: '1.0.0',
+  plugins: [{ type: 'ptp' }, { type: 'tuning', capabilities: { mac: true } }],
+};
+
+async function rejection(promise: Promise<unknown>): Promise<CniError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CniError);
+    return err as CniError;
+  }
+  throw new Error('expected a CNI error');
+}
+
+describe('ADD', () => {
+  it('attaches the default network as eth0, then the default networks, then the selections as net1, net2, ...', async () => {
+    const t = testAgent({
+      network: {
+        defaultNetworks: ['infra/always'],
+        namespaceIsolation: false,
+        globalNamespaces: [],
+        systemNamespaces: [],
+      },
+    });
+    t.addNad('always', { cniVersion: '1.0.0', type: 'bridge' }, 'infra');
+    t.addNad('macvlan-conf', macvlan);
+    t.addNad('chained', chain);
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf@data0,chained,macvlan-conf' });
+    await t.agent.start();
+    const result = await t.agent.attacher.handle(t.request('ADD'));
+    expect(t.calls()).toEqual([
+      'ADD bridge eth0',
+      'ADD bridge net1',
+      'ADD macvlan data0',
+      'ADD ptp net3',
+      'ADD tuning net3',
+      'ADD macvlan net4',
+    ]);
+    expect(result).toMatchObject({ cniVersion: '1.0.0', interfaces: [{ name: 'eth0' }] });
+    const status = JSON.parse(await t.fs.readFile('/state/network-status/default_samplepod.json')) as Array<
+      Record<string, unknown>
+    >;
+    expect(status.map((s) => [s.name, s.interface, s.default ?? false])).toEqual([
+      ['podnet', 'eth0', true],
+      ['infra/always', 'net1', false],
+      ['default/macvlan-conf', 'data0', false],
+      ['default/chained', 'net3', false],
+      ['default/macvlan-conf', 'net4', false],
+    ]);
+  });
+
+  it('passes CNI_ARGS, capability arguments only where declared, cni-args and chained prevResults', async () => {
+    const t = testAgent();
+    t.addNad('macvlan-conf', macvlan);
+    t.addNad('chained', chain);
+    t.addPod('samplepod', {
+      'k8s.v1.cni.cncf.io/networks': JSON.stringify([
+        {
+          name: 'macvlan-conf',
+          ips: ['192.0.2.99/24'],
+          mac: 'c2:b0:57:49:47:f1',
+          'cni-args': { foo: 'bar' },
+        },
+        { name: 'chained', mac: 'c2:b0:57:49:47:f2', portMappings: [{ hostPort: 8080, containerPort: 80 }] },
+      ]),
+    });
+    await t.agent.start();
+    await t.agent.attacher.handle(
+      t.request('ADD', {
+        config: {
+          cniVersion: '1.0.0',
+          name: 'm',
+          type: 'multinet-cni',
+          runtimeConfig: { portMappings: [{ hostPort: 1, containerPort: 2 }], bandwidth: { ingressRate: 1 } },
+        },
+      }),
+    );
+    const [defaultCall, macvlanCall, ptpCall, tuningCall] = t.exec.calls;
+    expect(defaultCall!.env.CNI_ARGS).toBe(
+      'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=samplepod;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=u1',
+    );
+    expect(defaultCall!.stdin.runtimeConfig).toEqual({ portMappings: [{ hostPort: 1, containerPort: 2 }] });
+    expect(defaultCall!.stdin).toMatchObject({ name: 'podnet', cniVersion: '1.0.0' });
+    expect(macvlanCall!.stdin).toMatchObject({
+      name: 'macvlan-conf',
+      cniVersion: '0.3.1',
+      runtimeConfig: { ips: ['192.0.2.99/24'], mac: 'c2:b0:57:49:47:f1' },
+      args: { cni: { foo: 'bar' } },
+    });
+    expect(macvlanCall!.stdin.capabilities).toBeUndefined();
+    expect(ptpCall!.stdin.runtimeConfig).toBeUndefined();
+    expect(tuningCall!.stdin.runtimeConfig).toEqual({ mac: 'c2:b0:57:49:47:f2' });
+    expect(tuningCall!.stdin.prevResult).toMatchObject({ interfaces: [{ name: 'net2' }] });
+  });
+
+  it('answers in the cniVersion the runtime asked in', async () => {
+    const t = testAgent();
+    await t.agent.start();
+    const result = await t.agent.attacher.handle(
+      t.request('ADD', { config: { cniVersion: '0.3.1', name: 'm', type: 'multinet-cni' } }),
+    );
+    expect(result).toMatchObject({ cniVersion: '0.3.1', ips: [{ version: '4' }] });
+  });
+
+  it('stops at the first failure and rolls back what was attached, in reverse order', async () => {
+    const t = testAgent();
+    t.addNad('macvlan-conf', macvlan);
+    t.addNad('broken', { cniVersion: '1.0.0', type: 'ptp' });
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf,broken,macvlan-conf' });
+    t.exec.register('/opt/cni/bin/ptp', (call) =>
+      call.command === 'ADD'
+        ? { code: 1, stdout: JSON.stringify({ cniVersion: '1.0.0', code: 11, msg: 'no free address' }) }
+        : {},
+    );
+    await t.agent.start();
+    const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+    expect(error.code).toBe(11);
+    expect(error.message).toBe(
+      'attaching default/broken as net2 failed: network default/broken: no free address',
+    );
+    expect(t.calls()).toEqual([
+      'ADD bridge eth0',
+      'ADD macvlan net1',
+      'ADD ptp net2',
+      'DEL ptp net2',
+      'DEL macvlan net1',
+      'DEL bridge eth0',
+    ]);
+    expect(await t.fs.stat('/state/attachments/c1_eth0.json')).toBeUndefined();
+    expect(await t.fs.stat('/state/network-status/default_samplepod.json')).toBeUndefined();
+  });
+
+  it('refuses colliding interface names before running anything', async () => {
+    const t = testAgent();
+    t.addNad('macvlan-conf', macvlan);
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf,macvlan-conf@net1' });
+    await t.agent.start();
+    const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+    expect(error.code).toBe(7);
+    expect(error.message).toContain(
+      'interface "net1" is already taken by networks[0] "default/macvlan-conf"',
+    );
+    expect(t.calls()).toEqual([]);
+  });
+
+  it.each([
+    [
+      { 'k8s.v1.cni.cncf.io/networks': 'missing' },
+      'pod default/samplepod: networks[0] "default/missing": NetworkAttachmentDefinition not found in namespace "default"',
+    ],
+    [
+      { 'k8s.v1.cni.cncf.io/networks': 'Bad' },
+      'pod default/samplepod: networks[0].name: "Bad" must be a DNS-1123 label',
+    ],
+    [
+      { 'v1.multus-cni.io/default-network': 'gone' },
+      'v1.multus-cni.io/default-network "default/gone": NetworkAttachmentDefinition not found',
+    ],
+  ])('fails clearly for %j', async (annotations, message) => {
+    const t = testAgent();
+    t.addPod('samplepod', annotations);
+    await t.agent.start();
+    expect((await rejection(t.agent.attacher.handle(t.request('ADD')))).message).toContain(message);
+  });
+
+  it('enforces namespace isolation with global namespaces', async () => {
+    const t = testAgent({
+      network: {
+        defaultNetworks: [],
+        namespaceIsolation: true,
+        globalNamespaces: ['shared'],
+        systemNamespaces: [],
+      },
+    });
+    t.addNad('m', macvlan, 'other');
+    t.addNad('m', macvlan, 'shared');
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'shared/m' });
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD'));
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'other/m' });
+    const error = await rejection(t.agent.attacher.handle(t.request('ADD', { containerId: 'c2' })));
+    expect(error.message).toContain('networks[0] "other/m": namespace isolation is on');
+  });
+
+  it('uses the default-network annotation instead of the cluster network', async () => {
+    const t = testAgent();
+    t.addNad('alt', { cniVersion: '1.0.0', type: 'ptp' });
+    t.addPod('samplepod', { 'v1.multus-cni.io/default-network': 'alt' });
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD'));
+    expect(t.calls()).toEqual(['ADD ptp eth0']);
+  });
+
+  it('uses the node config file named like a NAD whose spec.config is empty', async () => {
+    const t = testAgent();
+    t.fs.put(
+      '/etc/cni/net.d/20-storage.conf',
+      JSON.stringify({ cniVersion: '0.4.0', name: 'storage', type: 'macvlan', master: 'eth1' }),
+    );
+    t.fs.put(
+      '/nads/storage.yaml',
+      'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: storage\n',
+    );
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'storage' });
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD'));
+    expect(t.calls()).toEqual(['ADD bridge eth0', 'ADD macvlan net1']);
+  });
+
+  it('gives pods in system namespaces no default networks', async () => {
+    const t = testAgent({
+      network: {
+        defaultNetworks: ['default/macvlan-conf'],
+        namespaceIsolation: false,
+        globalNamespaces: [],
+        systemNamespaces: ['kube-system'],
+      },
+    });
+    t.addNad('macvlan-conf', macvlan);
+    await t.agent.start();
+    await t.agent.attacher.handle(
+      t.request('ADD', { args: 'K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=dns' }),
+    );
+    expect(t.calls()).toEqual(['ADD bridge eth0']);
+  });
+
+  it('refuses a config version a plugin does not speak, saying which it does', async () => {
+    const t = testAgent();
+    t.exec.supportedVersions = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'];
+    t.addNad('new', { cniVersion: '1.1.0', type: 'macvlan' });
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'new' });
+    await t.agent.start();
+    const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+    expect(error.code).toBe(1);
+    expect(error.message).toContain(
+      'plugin "macvlan" (/opt/cni/bin/macvlan) does not support CNI 1.1.0, which network default/new asks for',
+    );
+    expect(error.message).toContain('set "cniVersion" to 1.0.0');
+  });
+
+  it('names a missing plugin binary and where it looked', async () => {
+    const t = testAgent();
+    t.addNad('sriov', { cniVersion: '1.0.0', type: 'sriov' });
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'sriov' });
+    await t.agent.start();
+    const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+    expect(error.message).toContain(
+      'plugin "sriov" of network default/sriov was not found in /opt/cni/bin; install it on this node',
+    );
+    expect(t.calls()).toEqual(['ADD bridge eth0', 'DEL bridge eth0']);
+  });
+
+  it('reports a delegate that timed out', async () => {
+    const t = testAgent();
+    t.exec.register('/opt/cni/bin/bridge', (call) =>
+      call.command === 'ADD' ? { code: null, timedOut: true } : {},
+    );
+    await t.agent.start();
+    const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+    expect(error.code).toBe(11);
+    expect(error.message).toContain(
+      'plugin "bridge" of network podnet did not finish ADD within 5000 ms and was killed',
+    );
+  });
+
+  it('records each delegate in the cache before it runs', async () => {
+    const t = testAgent();
+    t.addNad('macvlan-conf', macvlan);
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf' });
+    const seen: string[] = [];
+    t.exec.register('/opt/cni/bin/macvlan', async (call) => {
+      const cached = JSON.parse(await t.fs.readFile('/state/attachments/c1_eth0.json')) as {
+        attachments: Array<{ ifName: string; result?: unknown }>;
+      };
+      seen.push(cached.attachments.map((a) => `${a.ifName}:${a.result ? 'done' : 'running'}`).join(','));
+      return okPlugin(call);
+    });
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD'));
+    expect(seen).toEqual(['eth0:done,net1:running']);
+  });
+
+  it('waits for the readiness indicator file, bounded', async () => {
+    const t = testAgent({ readinessIndicatorFile: '/run/ready', readinessTimeoutMs: 1000 });
+    await t.agent.start();
+    const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+    expect(error.message).toContain('the readiness indicator file /run/ready does not exist (waited 1 s)');
+    t.fs.put('/run/ready', '');
+    await t.agent.attacher.handle(t.request('ADD'));
+    expect(t.calls()).toEqual(['ADD bridge eth0']);
+  });
+});
+
+describe('DEL', () => {
+  async function attached(): Promise<ReturnType<typeof testAgent>> {
+    const t = testAgent();
+    t.addNad('macvlan-conf', macvlan);
+    t.addNad('chained', chain);
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf,chained' });
+    t.fs.put('/var/run/netns/test', '');
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD'));
+    t.exec.calls.length = 0;
+    return t;
+  }
+
+  it('runs in reverse order from the cache, after an agent restart and with the NADs gone', async () => {
+    const before = await attached();
+    before.fs.files.delete('/nads/default-macvlan-conf.yaml');
+    before.fs.files.delete('/nads/default-chained.yaml');
+    const after = testAgent({}, before.fs, before.exec);
+    await after.agent.start();
+    await after.agent.attacher.handle(after.request('DEL'));
+    expect(after.calls()).toEqual(['DEL tuning net2', 'DEL ptp net2', 'DEL macvlan net1', 'DEL bridge eth0']);
+    const del = after.exec.calls[0]!;
+    expect(del.stdin.prevResult).toMatchObject({ interfaces: [{ name: 'net2' }] });
+    expect(await after.fs.stat('/state/attachments/c1_eth0.json')).toBeUndefined();
+  });
+
+  it('carries on past a failure, keeps only what failed, and retries just that', async () => {
+    const t = await attached();
+    let failures = 1;
+    t.exec.register('/opt/cni/bin/macvlan', (call) =>
+      call.command === 'DEL' && failures-- > 0
+        ? { code: 1, stdout: JSON.stringify({ code: 5, msg: 'device busy' }) }
+        : {},
+    );
+    const error = await rejection(t.agent.attacher.handle(t.request('DEL')));
+    expect(error.message).toBe(
+      'detaching default/macvlan-conf (net1) failed: network default/macvlan-conf: device busy',
+    );
+    expect(t.calls()).toEqual(['DEL tuning net2', 'DEL ptp net2', 'DEL macvlan net1', 'DEL bridge eth0']);
+    t.exec.calls.length = 0;
+    await t.agent.attacher.handle(t.request('DEL'));
+    expect(t.calls()).toEqual(['DEL macvlan net1']);
+    expect(await t.fs.stat('/state/attachments/c1_eth0.json')).toBeUndefined();
+  });
+
+  it('is not a failure when the pod network namespace is gone', async () => {
+    const t = await attached();
+    t.fs.files.delete('/var/run/netns/test');
+    t.exec.register('/opt/cni/bin/macvlan', () => ({
+      code: 1,
+      stdout: JSON.stringify({ code: 5, msg: 'no such netns' }),
+    }));
+    await t.agent.attacher.handle(t.request('DEL'));
+    expect(await t.fs.stat('/state/attachments/c1_eth0.json')).toBeUndefined();
+  });
+
+  it('without a cache entry or a known pod, cleans the default network and succeeds', async () => {
+    const t = testAgent();
+    await t.agent.start();
+    await t.agent.attacher.handle(
+      t.request('DEL', { containerId: 'never', args: 'K8S_POD_NAMESPACE=default;K8S_POD_NAME=unknown' }),
+    );
+    expect(t.calls()).toEqual(['DEL bridge eth0']);
+  });
+
+  it('leaves a running container alone when ADD is repeated: the old attachments go first', async () => {
+    const t = await attached();
+    await t.agent.attacher.handle(t.request('ADD'));
+    expect(t.calls().slice(0, 4)).toEqual([
+      'DEL tuning net2',
+      'DEL ptp net2',
+      'DEL macvlan net1',
+      'DEL bridge eth0',
+    ]);
+    expect(t.calls().slice(4)).toEqual([
+      'ADD bridge eth0',
+      'ADD macvlan net1',
+      'ADD ptp net2',
+      'ADD tuning net2',
+    ]);
+  });
+});
+
+describe('CHECK, STATUS and GC', () => {
+  it('CHECK runs in order with the cached results; an unknown container is code 3', async () => {
+    const t = testAgent();
+    t.addNad('macvlan-conf', { ...macvlan, cniVersion: '1.0.0' });
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf' });
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD'));
+    t.exec.calls.length = 0;
+    await t.agent.attacher.handle(t.request('CHECK'));
+    expect(t.calls()).toEqual(['CHECK bridge eth0', 'CHECK macvlan net1']);
+    expect(t.exec.calls[1]!.stdin.prevResult).toMatchObject({ interfaces: [{ name: 'net1' }] });
+    expect(
+      (await rejection(t.agent.attacher.handle(t.request('CHECK', { containerId: 'other' })))).code,
+    ).toBe(3);
+  });
+
+  it('CHECK skips networks older than CNI 0.4.0', async () => {
+    const t = testAgent();
+    t.addNad('old', { cniVersion: '0.3.1', type: 'macvlan' });
+    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'old' });
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD'));
+    t.exec.calls.length = 0;
+    await t.agent.attacher.handle(t.request('CHECK'));
+    expect(t.calls()).toEqual(['CHECK bridge eth0']);
+  });
+
+  it('STATUS goes to a CNI 1.1 default network and is code 50 without one', async () => {
+    const t = testAgent();
+    t.fs.put(
+      '/etc/cni/net.d/10-default.conflist',
+      JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', plugins: [{ type: 'bridge' }] }),
+    );
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('STATUS'));
+    expect(t.calls()).toEqual(['STATUS bridge ']);
+    t.fs.files.delete('/etc/cni/net.d/10-default.conflist');
+    await t.agent.confWriter.sync();
+    expect((await rejection(t.agent.attacher.handle(t.request('STATUS')))).code).toBe(50);
+  });
+
+  it('GC deletes attachments the runtime no longer knows and passes the valid list on', async () => {
+    const t = testAgent();
+    t.fs.put(
+      '/etc/cni/net.d/10-default.conflist',
+      JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', plugins: [{ type: 'bridge' }] }),
+    );
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD', { containerId: 'keep' }));
+    await t.agent.attacher.handle(t.request('ADD', { containerId: 'stale' }));
+    t.exec.calls.length = 0;
+    const valid = [{ containerID: 'keep', ifname: 'eth0' }];
+    await t.agent.attacher.handle(
+      t.request('GC', {
+        config: { cniVersion: '1.1.0', name: 'm', type: 'multinet-cni', 'cni.dev/valid-attachments': valid },
+      }),
+    );
+    expect(t.exec.calls.map((c) => `${c.command} ${c.containerId}`)).toEqual(['DEL stale', 'GC ']);
+    expect(t.exec.calls[1]!.stdin['cni.dev/valid-attachments']).toEqual(valid);
+    expect(await t.fs.stat('/state/attachments/stale_eth0.json')).toBeUndefined();
+    expect(await t.fs.stat('/state/attachments/keep_eth0.json')).toBeDefined();
+  });
+});
+
+it('fake results carry the interface they were asked for', () => {
+  expect(JSON.parse(fakeResult('0.4.0', 'net1', '192.0.2.1/24'))).toMatchObject({
+    interfaces: [{ name: 'net1' }],
+    ips: [{ version: '4' }],
+  });
+});

@@ -1,0 +1,363 @@
+/**
+ * The meta-plugin's semantics (multi-net-spec + Multus): ADD runs the pod's delegates in order and
+ * rolls back on the first failure; DEL runs them in reverse from the on-disk cache and carries on past
+ * errors; CHECK runs them in order; STATUS and GC go to the default network. Nothing here runs two
+ * delegates of one pod at once: the server serializes requests per container.
+ */
+import type { Logger } from 'winston';
+import { parseCniArgs, podArgsFrom } from '../lib/cni/args.ts';
+import { validateCniConfig } from '../lib/cni/config.ts';
+import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import type { CniRequest } from '../lib/cni/request.ts';
+import { convertCniResult, parseCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
+import { isSupportedCniVersion, latestCniVersion, type CniVersion } from '../lib/cni/version.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { networkStatusFromResult, type NetworkStatus } from '../lib/network-status.ts';
+import type { FileSystem } from '../lib/ports.ts';
+import { isObject, type JsonObject } from '../lib/safe-json.ts';
+import type { AttachmentCache, AttachmentRecord, CacheRecord } from './attachment-cache.ts';
+import {
+  asCniError,
+  type DelegateNetwork,
+  type DelegateRunner,
+  type DelegateTarget,
+} from './delegate-runner.ts';
+import type { NetworkSource, PodRef } from './network-source.ts';
+import type { AttachmentResolver, PlannedAttachment } from './resolve.ts';
+
+export interface PodAttacherDeps {
+  readonly runner: DelegateRunner;
+  readonly resolver: AttachmentResolver;
+  readonly source: NetworkSource;
+  readonly cache: AttachmentCache;
+  readonly fs: FileSystem;
+  readonly log: Logger;
+  /** Sets a selection's default route inside the pod (see default-route.ts). */
+  readonly setDefaultRoute: (netns: string, ifName: string, gateways: readonly string[]) => Promise<void>;
+  /** Resolves once the node's default network is ready (Multus' readiness indicator file), or throws. */
+  readonly waitReady: () => Promise<void>;
+}
+
+function requestVersion(request: CniRequest): CniVersion {
+  const version = request.config.cniVersion;
+  return isSupportedCniVersion(version) ? version : latestCniVersion;
+}
+
+function podRefOf(request: CniRequest): PodRef | undefined {
+  const pod = podArgsFrom(parseCniArgs(request.args));
+  return pod ? { namespace: pod.namespace, name: pod.name, uid: pod.uid } : undefined;
+}
+
+function targetOf(request: CniRequest, ifName: string): DelegateTarget {
+  return { containerId: request.containerId, netns: request.netns, ifName, args: parseCniArgs(request.args) };
+}
+
+function networkOf(record: AttachmentRecord): DelegateNetwork {
+  return { name: record.name, config: validateCniConfig(record.config, { defaultName: record.name }).config };
+}
+
+function recordOf(attachment: PlannedAttachment, result?: CniResult): AttachmentRecord {
+  return {
+    name: attachment.network.name,
+    ifName: attachment.ifName,
+    isDefault: attachment.isDefault,
+    config: attachment.network.config.raw,
+    ...(Object.keys(attachment.runtimeConfig).length > 0 ? { runtimeConfig: attachment.runtimeConfig } : {}),
+    ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
+    ...(result ? { result: resultToJson(result) } : {}),
+  };
+}
+
+export class PodAttacher {
+  private readonly deps: PodAttacherDeps;
+
+  constructor(deps: PodAttacherDeps) {
+    this.deps = deps;
+  }
+
+  async handle(request: CniRequest): Promise<JsonObject | null> {
+    switch (request.command) {
+      case 'ADD':
+        return this.add(request);
+      case 'DEL':
+        await this.del(request);
+        return null;
+      case 'CHECK':
+        await this.check(request);
+        return null;
+      case 'STATUS':
+        await this.status();
+        return null;
+      case 'GC':
+        await this.gc(request);
+        return null;
+      case 'VERSION':
+        return {
+          cniVersion: requestVersion(request),
+          supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+        };
+    }
+  }
+
+  private async add(request: CniRequest): Promise<JsonObject> {
+    const log = this.deps.log.child({ containerId: request.containerId, command: 'ADD' });
+    await this.deps.waitReady();
+    const previous = await this.deps.cache.read(request.containerId, request.ifName);
+    if (previous) {
+      log.info('ADD for a container that is already attached: removing the previous attachments first');
+      await this.delFromRecord(previous, request, log);
+    }
+    const pod = podRefOf(request);
+    const runtimeConfig = isObject(request.config.runtimeConfig) ? request.config.runtimeConfig : {};
+    const { attachments } = await this.deps.resolver.resolve({
+      pod,
+      runtimeIfName: request.ifName,
+      runtimeConfig,
+    });
+    const records: AttachmentRecord[] = [];
+    const base = {
+      version: 1 as const,
+      containerId: request.containerId,
+      runtimeIfName: request.ifName,
+      netns: request.netns,
+      pod,
+      cniVersion: requestVersion(request),
+    };
+    const results: CniResult[] = [];
+    for (const attachment of attachments) {
+      // Record the intent first: if the agent dies during this delegate, DEL still cleans it up.
+      await this.deps.cache.write({
+        ...base,
+        attachments: [...records, recordOf(attachment)],
+        complete: false,
+      });
+      try {
+        const result = await this.deps.runner.add(attachment.network, targetOf(request, attachment.ifName), {
+          runtimeConfig: attachment.runtimeConfig,
+          ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
+        });
+        results.push(result);
+        records.push(recordOf(attachment, result));
+        log.info('attached', { network: attachment.network.name, ifName: attachment.ifName });
+      } catch (err) {
+        const cause = asCniError(err);
+        log.warn('delegate ADD failed; rolling back', {
+          network: attachment.network.name,
+          ifName: attachment.ifName,
+          error: cause.message,
+        });
+        await this.rollback(
+          { ...base, attachments: [...records, recordOf(attachment)], complete: false },
+          request,
+          log,
+        );
+        throw new CniError(
+          cause.code,
+          `attaching ${attachment.network.name} as ${attachment.ifName} failed: ${cause.message}`,
+          cause.details,
+        );
+      }
+    }
+    const routed = attachments.find((a) => a.selection?.['default-route']);
+    if (routed) {
+      try {
+        await this.deps.setDefaultRoute(request.netns, routed.ifName, routed.selection!['default-route']!);
+      } catch (err) {
+        await this.rollback({ ...base, attachments: records, complete: false }, request, log);
+        throw err;
+      }
+    }
+    await this.deps.cache.write({ ...base, attachments: records, complete: true });
+    if (pod) await this.publish(pod, attachments, results, log);
+    return resultToJson(convertCniResult(results[0]!, requestVersion(request)));
+  }
+
+  private async publish(
+    pod: PodRef,
+    attachments: readonly PlannedAttachment[],
+    results: readonly CniResult[],
+    log: Logger,
+  ): Promise<void> {
+    const statuses: NetworkStatus[] = attachments.flatMap((attachment, i) =>
+      networkStatusFromResult(results[i]!, {
+        name: attachment.network.name,
+        ifName: attachment.ifName,
+        isDefault: attachment.isDefault,
+      }),
+    );
+    try {
+      await this.deps.source.publishStatus(pod, statuses);
+    } catch (err) {
+      // The interfaces exist and work: a status that cannot be written now is not worth tearing them down.
+      log.error('could not publish network-status', {
+        pod: `${pod.namespace}/${pod.name}`,
+        error: errorMessage(err),
+      });
+    }
+  }
+
+  private async rollback(record: CacheRecord, request: CniRequest, log: Logger): Promise<void> {
+    const failures = await this.delAttachments(record, request, log);
+    if (failures.length === 0) await this.deps.cache.remove(request.containerId, request.ifName);
+    else
+      await this.deps.cache.write({ ...record, attachments: failures.map((f) => f.record), complete: false });
+  }
+
+  /** DELs the record's attachments in reverse order; returns those that failed. */
+  private async delAttachments(
+    record: CacheRecord,
+    request: CniRequest,
+    log: Logger,
+  ): Promise<Array<{ record: AttachmentRecord; error: CniError }>> {
+    const failures: Array<{ record: AttachmentRecord; error: CniError }> = [];
+    for (const attachment of [...record.attachments].reverse()) {
+      try {
+        const prevResult = attachment.result
+          ? resultToJson(parseCniResult(attachment.result, attachment.config.cniVersion as string))
+          : undefined;
+        await this.deps.runner.del(networkOf(attachment), targetOf(request, attachment.ifName), {
+          ...(attachment.runtimeConfig ? { runtimeConfig: attachment.runtimeConfig } : {}),
+          ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
+          ...(prevResult ? { prevResult } : {}),
+        });
+        log.info('detached', { network: attachment.name, ifName: attachment.ifName });
+      } catch (err) {
+        const error = asCniError(err);
+        log.warn('delegate DEL failed; carrying on', {
+          network: attachment.name,
+          ifName: attachment.ifName,
+          error: error.message,
+        });
+        failures.push({ record: attachment, error });
+      }
+    }
+    return failures;
+  }
+
+  private async delFromRecord(record: CacheRecord, request: CniRequest, log: Logger): Promise<void> {
+    const failures = await this.delAttachments(record, request, log);
+    const netnsGone = !(await this.netnsExists(request.netns || record.netns));
+    if (failures.length === 0 || netnsGone) {
+      if (failures.length > 0) {
+        log.warn('DEL failures ignored: the pod network namespace is gone', {
+          failed: failures.map((f) => f.record.name),
+        });
+      }
+      await this.deps.cache.remove(request.containerId, request.ifName);
+      return;
+    }
+    // Keep only what failed, so the runtime's retry retries just those.
+    await this.deps.cache.write({
+      ...record,
+      attachments: failures.map((f) => f.record).reverse(),
+      complete: false,
+    });
+    const first = failures[0]!;
+    throw new CniError(
+      first.error.code,
+      `detaching ${first.record.name} (${first.record.ifName}) failed: ${first.error.message}`,
+      first.error.details,
+    );
+  }
+
+  private async del(request: CniRequest): Promise<void> {
+    const log = this.deps.log.child({ containerId: request.containerId, command: 'DEL' });
+    const record = await this.deps.cache.read(request.containerId, request.ifName);
+    if (record) {
+      await this.delFromRecord(record, request, log);
+      return;
+    }
+    // Nothing cached (ADD never ran here, or the state dir was wiped): best effort from what the pod would get.
+    let attachments: readonly PlannedAttachment[];
+    try {
+      const runtimeConfig = isObject(request.config.runtimeConfig) ? request.config.runtimeConfig : {};
+      attachments = (
+        await this.deps.resolver.resolve({
+          pod: podRefOf(request),
+          runtimeIfName: request.ifName,
+          runtimeConfig,
+        })
+      ).attachments;
+    } catch (err) {
+      log.info('DEL without a cache entry: cannot resolve the pod networks, nothing to clean', {
+        error: errorMessage(err),
+      });
+      return;
+    }
+    const synthetic: CacheRecord = {
+      version: 1,
+      containerId: request.containerId,
+      runtimeIfName: request.ifName,
+      netns: request.netns,
+      pod: podRefOf(request),
+      cniVersion: requestVersion(request),
+      attachments: attachments.map((a) => recordOf(a)),
+      complete: false,
+    };
+    const failures = await this.delAttachments(synthetic, request, log);
+    if (failures.length > 0)
+      log.info('best-effort DEL without a cache entry had failures; not an error', {
+        failed: failures.length,
+      });
+  }
+
+  private async check(request: CniRequest): Promise<void> {
+    const record = await this.deps.cache.read(request.containerId, request.ifName);
+    if (!record?.complete) {
+      throw new CniError(
+        CniErrorCode.unknownContainer,
+        `no completed ADD is recorded for container ${request.containerId} (${request.ifName})`,
+      );
+    }
+    for (const attachment of record.attachments) {
+      await this.deps.runner.check(networkOf(attachment), targetOf(request, attachment.ifName), {
+        ...(attachment.runtimeConfig ? { runtimeConfig: attachment.runtimeConfig } : {}),
+        ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
+        ...(attachment.result ? { prevResult: attachment.result } : {}),
+      });
+    }
+  }
+
+  private async status(): Promise<void> {
+    let network: DelegateNetwork;
+    try {
+      network = await this.deps.resolver.clusterDefault();
+    } catch (err) {
+      throw new CniError(CniErrorCode.pluginNotAvailable, asCniError(err).message);
+    }
+    await this.deps.runner.status(network);
+  }
+
+  /** GC: attachments not in the runtime's valid list are DELeted; the default network gets GC too. */
+  private async gc(request: CniRequest): Promise<void> {
+    const log = this.deps.log.child({ command: 'GC' });
+    const raw = request.config['cni.dev/valid-attachments'];
+    const valid = Array.isArray(raw)
+      ? raw
+          .filter(isObject)
+          .filter((a) => typeof a.containerID === 'string' && typeof a.ifname === 'string')
+          .map((a) => ({ containerID: a.containerID as string, ifname: a.ifname as string }))
+      : [];
+    const keep = new Set(valid.map((a) => `${a.containerID}/${a.ifname}`));
+    for (const record of await this.deps.cache.list()) {
+      if (keep.has(`${record.containerId}/${record.runtimeIfName}`)) continue;
+      log.info('collecting a stale attachment', { containerId: record.containerId });
+      await this.delFromRecord(
+        record,
+        { ...request, containerId: record.containerId, ifName: record.runtimeIfName, netns: record.netns },
+        log,
+      ).catch((err: unknown) =>
+        log.warn('GC of a stale attachment failed', {
+          containerId: record.containerId,
+          error: errorMessage(err),
+        }),
+      );
+    }
+    await this.deps.runner.gc(await this.deps.resolver.clusterDefault(), valid);
+  }
+
+  private async netnsExists(netns: string): Promise<boolean> {
+    if (!netns) return false;
+    return (await this.deps.fs.stat(netns).catch(() => undefined)) !== undefined;
+  }
+}

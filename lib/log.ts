@@ -1,0 +1,36 @@
+/**
+ * The one logger factory: entry points create the root logger here and hand `log.child({...})` down.
+ * JSON lines by default (for log collectors), or a readable text form for terminals.
+ */
+import winston from 'winston';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const logLevels: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export interface LogOptions {
+  readonly level: LogLevel;
+  readonly format: 'json' | 'text';
+  /** Also write to this file. */
+  readonly file?: string | undefined;
+  /** Where log lines go besides the file (the entry point passes process.stderr); none when undefined. */
+  readonly stream?: NodeJS.WritableStream | undefined;
+  readonly defaultMeta?: Record<string, string>;
+}
+
+export function createLogger(options: LogOptions): winston.Logger {
+  const format =
+    options.format === 'json'
+      ? winston.format.combine(winston.format.timestamp(), winston.format.json())
+      : winston.format.combine(
+          winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+          winston.format.printf(({ timestamp, level, message, ...meta }) => {
+            const rest = Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta)}` : '';
+            return `${String(timestamp)} ${level} ${String(message)}${rest}`;
+          }),
+        );
+  const transports: winston.transport[] = [];
+  if (options.stream) transports.push(new winston.transports.Stream({ stream: options.stream }));
+  if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
+  if (transports.length === 0) transports.push(new winston.transports.Console({ silent: true }));
+  return winston.createLogger({ level: options.level, format, transports, defaultMeta: options.defaultMeta });
+}

@@ -1,0 +1,55 @@
+/** The real Exec port: spawn with a timeout that kills the whole process group, and bounded output. */
+import { spawn } from 'node:child_process';
+import type { Exec, ExecRequest, ExecResult } from '../ports.ts';
+
+/** Output beyond this is dropped (a plugin's result is a few KiB). */
+const maxOutputBytes = 4 * 1024 * 1024;
+
+function collect(stream: NodeJS.ReadableStream | null): () => string {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream?.on('data', (chunk: Buffer) => {
+    if (size >= maxOutputBytes) return;
+    chunks.push(chunk);
+    size += chunk.length;
+  });
+  return () => Buffer.concat(chunks).toString('utf8');
+}
+
+export const nodeExec: Exec = {
+  run(request: ExecRequest): Promise<ExecResult> {
+    return new Promise((resolve) => {
+      const child = spawn(request.file, [...(request.args ?? [])], {
+        env: { ...request.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true, // its own process group, so a timeout kills grandchildren too
+      });
+      const stdout = collect(child.stdout);
+      const stderr = collect(child.stderr);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }, request.timeoutMs);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        resolve({
+          code: 127,
+          stdout: '',
+          stderr: `cannot execute ${request.file}: ${err.message}`,
+          timedOut: false,
+        });
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout: stdout(), stderr: stderr(), timedOut });
+      });
+      child.stdin.on('error', () => undefined); // the child may exit without reading stdin
+      child.stdin.end(request.stdin ?? '');
+    });
+  },
+};

@@ -1,0 +1,52 @@
+/**
+ * The ports through which domain code touches the machine. Entry points pass the real
+ * implementations (lib/node/); unit tests pass in-memory ones (test/memory-ports.ts).
+ */
+
+export interface ExecRequest {
+  /** Absolute path of the executable. */
+  readonly file: string;
+  readonly args?: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly stdin?: string;
+  /** Killed (with its process group) after this long. */
+  readonly timeoutMs: number;
+}
+
+export interface ExecResult {
+  /** Exit code, or null when killed by a signal. */
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+}
+
+export interface Exec {
+  run(request: ExecRequest): Promise<ExecResult>;
+}
+
+export interface FileInfo {
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly isFile: boolean;
+  readonly mode: number;
+}
+
+export interface FileSystem {
+  readFile(path: string): Promise<string>;
+  /** Writes via a temp file in the same directory, fsync and rename: readers never see a partial file. */
+  writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void>;
+  /** Copies a file atomically (temp + rename), keeping it executable when mode says so. */
+  copyFileAtomic(from: string, to: string, mode: number): Promise<void>;
+  /** Removes a file; a missing file is not an error. */
+  remove(path: string): Promise<void>;
+  /** Names of the entries of a directory; a missing directory gives []. */
+  list(dir: string): Promise<string[]>;
+  stat(path: string): Promise<FileInfo | undefined>;
+  mkdir(path: string, mode?: number): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
