@@ -18,5 +18,19 @@ export default {
         '<rootDir>/test/unit/**/*.test.ts',
       ],
     },
+    {
+      ...base,
+      displayName: 'controlplane',
+      testMatch: ['<rootDir>/test/controlplane/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/controlplane/global-setup.ts',
+      globalTeardown: '<rootDir>/test/controlplane/global-teardown.ts',
+      testTimeout: 30_000,
+    },
+    {
+      ...base,
+      displayName: 'netns',
+      testMatch: ['<rootDir>/test/netns/**/*.test.ts'],
+      testTimeout: 60_000,
+    },
   ],
 };

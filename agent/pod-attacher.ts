@@ -146,15 +146,21 @@ export class PodAttacher {
           ifName: attachment.ifName,
           error: cause.message,
         });
-        await this.rollback(
+        const leftovers = await this.rollback(
           { ...base, attachments: [...records, recordOf(attachment)], complete: false },
           request,
           log,
         );
+        const details = [
+          cause.details,
+          leftovers.length > 0 ? `rollback left ${leftovers.join(', ')} for the runtime's DEL` : '',
+        ]
+          .filter(Boolean)
+          .join('; ');
         throw new CniError(
           cause.code,
           `attaching ${attachment.network.name} as ${attachment.ifName} failed: ${cause.message}`,
-          cause.details,
+          details || undefined,
         );
       }
     }
@@ -164,7 +170,7 @@ export class PodAttacher {
         await this.deps.setDefaultRoute(request.netns, routed.ifName, routed.selection!['default-route']!);
       } catch (err) {
         await this.rollback({ ...base, attachments: records, complete: false }, request, log);
-        throw err;
+        throw asCniError(err);
       }
     }
     await this.deps.cache.write({ ...base, attachments: records, complete: true });
@@ -196,11 +202,15 @@ export class PodAttacher {
     }
   }
 
-  private async rollback(record: CacheRecord, request: CniRequest, log: Logger): Promise<void> {
+  /** DELs what an ADD attached; returns the networks whose DEL failed (kept in the cache for the runtime's DEL). */
+  private async rollback(record: CacheRecord, request: CniRequest, log: Logger): Promise<string[]> {
     const failures = await this.delAttachments(record, request, log);
     if (failures.length === 0) await this.deps.cache.remove(request.containerId, request.ifName);
-    else
-      await this.deps.cache.write({ ...record, attachments: failures.map((f) => f.record), complete: false });
+    else {
+      const attachments = failures.map((f) => f.record).reverse();
+      await this.deps.cache.write({ ...record, attachments, complete: false });
+    }
+    return failures.map((f) => `${f.record.name} (${f.record.ifName})`);
   }
 
   /** DELs the record's attachments in reverse order; returns those that failed. */

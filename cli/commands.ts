@@ -1,5 +1,7 @@
 /** The multinet command table: each command parses its own arguments and returns an exit code. */
 import { ExitCode, UsageError, type CliIo } from './io.ts';
+import { agentUsage, runAgent } from './agent.ts';
+import { devUsage, runDev } from './dev-cluster.ts';
 import { lintUsage, runLint } from './lint.ts';
 
 /** What the entry point hands to a command: I/O, the environment, and a signal for SIGINT/SIGTERM. */
@@ -7,6 +9,8 @@ export interface CommandContext {
   readonly io: CliIo;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal: AbortSignal;
+  /** Where long-running commands send their log lines (the entry passes process.stderr). */
+  readonly logStream?: NodeJS.WritableStream;
 }
 
 export interface Command {
@@ -20,6 +24,16 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'check NADs, CNI configs and network annotations',
     usage: lintUsage,
     run: (args, { io }) => runLint(args, io),
+  },
+  agent: {
+    summary: 'run the node agent (writes the CNI config, serves the CNI shim, runs delegates)',
+    usage: agentUsage,
+    run: runAgent,
+  },
+  dev: {
+    summary: 'local playground: `dev cluster` runs a real kube-apiserver + etcd on 127.0.0.1',
+    usage: devUsage,
+    run: runDev,
   },
 };
 

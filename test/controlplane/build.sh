@@ -25,6 +25,11 @@ go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 [ "${go_minor:-0}" -ge 26 ] 2>/dev/null || die "Go $(go env GOVERSION) is too old: k8s.io/kubernetes $KUBE_VERSION needs Go >= 1.26"
 
 mkdir -p "$BIN" "$WORK"
+# One build at a time per cache (a jest run and `multinet dev cluster` may both start one).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE/.build.lock"
+  flock -n 9 || { say "another build holds $CACHE/.build.lock; waiting for it"; flock 9; }
+fi
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false -trimpath"
 export CGO_ENABLED=0
 

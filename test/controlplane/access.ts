@@ -1,0 +1,172 @@
+/**
+ * Per-test isolation and identities on a control plane, through an admin KubeConfig: fresh namespaces,
+ * and ServiceAccounts with exactly the RBAC a test gives them, authenticated by TokenRequest tokens.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type V1PolicyRule,
+} from '@kubernetes/client-node';
+import { clusterOf, kubeConfigFromYaml, renderKubeconfig } from './kubeconfig.ts';
+
+/** A DNS-1123 label: lower-case prefix, a dash and random hex, at most 63 characters. */
+export function uniqueName(prefix: string): string {
+  const clean =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 50) || 'test';
+  return `${clean}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Creates a namespace named `<prefix>-<random>` and returns its name. */
+export async function createNamespace(admin: KubeConfig, prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await admin
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name, labels: { 'multinet.test/harness': 'true' } } } });
+  return name;
+}
+
+/** What a ServiceAccount may do. Everything is optional: no rules means no rights at all. */
+export interface ServiceAccountAccess {
+  /** Rules of a Role in the ServiceAccount's namespace, bound with a RoleBinding. */
+  readonly rules?: readonly V1PolicyRule[];
+  /** Rules of a ClusterRole, bound cluster-wide with a ClusterRoleBinding. */
+  readonly clusterRules?: readonly V1PolicyRule[];
+  /** Existing ClusterRoles (for example "view") bound in the namespace with RoleBindings. */
+  readonly clusterRoles?: readonly string[];
+  /** Token lifetime (default 3600 s; the API server's minimum is 600 s). */
+  readonly expirationSeconds?: number;
+  /** How long to wait until the RBAC authorizer sees the new bindings (default 10 s). */
+  readonly propagationTimeoutMs?: number;
+}
+
+export interface ServiceAccountCredentials {
+  readonly namespace: string;
+  readonly name: string;
+  /** The Kubernetes user name: system:serviceaccount:<namespace>:<name>. */
+  readonly username: string;
+  readonly token: string;
+  /** A kubeconfig (YAML) that authenticates with the token; its context's namespace is `namespace`. */
+  readonly kubeconfig: string;
+  kubeConfig(): KubeConfig;
+}
+
+async function waitUntilAllowed(
+  admin: KubeConfig,
+  user: string,
+  namespace: string | undefined,
+  rule: V1PolicyRule,
+  timeoutMs: number,
+): Promise<void> {
+  const verb = rule.verbs[0];
+  const resource = rule.resources?.[0];
+  if (verb === undefined || verb === '*' || resource === undefined || resource === '*') return;
+  const [base, subresource] = resource.split('/');
+  const api = admin.makeApiClient(AuthorizationV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const review = await api.createSubjectAccessReview({
+      body: {
+        spec: {
+          user,
+          groups: [
+            'system:serviceaccounts',
+            `system:serviceaccounts:${namespace ?? ''}`,
+            'system:authenticated',
+          ],
+          resourceAttributes: {
+            verb,
+            group: rule.apiGroups?.[0] ?? '',
+            resource: base,
+            ...(subresource ? { subresource } : {}),
+            ...(namespace ? { namespace } : {}),
+          },
+        },
+      },
+    });
+    if (review.status?.allowed) return;
+    if (Date.now() > deadline) {
+      throw new Error(`RBAC did not allow ${user} to ${verb} ${resource} within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Creates the ServiceAccount `name` in `namespace` (which must exist), the Role/ClusterRole and
+ * bindings that `access` describes, waits until RBAC grants them, and returns a TokenRequest token.
+ */
+export async function createServiceAccountToken(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  access: ServiceAccountAccess = {},
+): Promise<ServiceAccountCredentials> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  const username = `system:serviceaccount:${namespace}:${name}`;
+  const subjects = [{ kind: 'ServiceAccount', name, namespace }];
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  if (access.rules && access.rules.length > 0) {
+    await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules: [...access.rules] } });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects,
+      },
+    });
+  }
+  if (access.clusterRules && access.clusterRules.length > 0) {
+    const clusterName = `${namespace}:${name}`;
+    await rbac.createClusterRole({
+      body: { metadata: { name: clusterName }, rules: [...access.clusterRules] },
+    });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: clusterName },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterName },
+        subjects,
+      },
+    });
+  }
+  for (const role of access.clusterRoles ?? []) {
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: `${name}-${role}`.slice(0, 253) },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+        subjects,
+      },
+    });
+  }
+  const timeoutMs = access.propagationTimeoutMs ?? 10_000;
+  for (const rule of access.rules ?? []) await waitUntilAllowed(admin, username, namespace, rule, timeoutMs);
+  for (const rule of access.clusterRules ?? [])
+    await waitUntilAllowed(admin, username, undefined, rule, timeoutMs);
+
+  const request = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: access.expirationSeconds ?? 3600 } },
+  });
+  const token = request.status?.token;
+  if (!token) throw new Error(`TokenRequest for ${username} returned no token`);
+  const { server, caPem } = clusterOf(admin);
+  const kubeconfig = renderKubeconfig({
+    server,
+    caPem,
+    name: 'multinet-test',
+    user: username,
+    credentials: { token },
+    namespace,
+  });
+  return { namespace, name, username, token, kubeconfig, kubeConfig: () => kubeConfigFromYaml(kubeconfig) };
+}

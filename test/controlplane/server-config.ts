@@ -1,0 +1,118 @@
+/** The control plane's files (PKI, etcd data, logs, kubeconfig) and the command lines of its servers. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createCa, createKeyPair, issueCertificate, type CertificateAuthority } from '../../lib/pki.ts';
+import type { TlsClient } from './readiness.ts';
+
+export const serviceAccountIssuer = 'https://kubernetes.default.svc.cluster.local';
+
+export interface Layout {
+  readonly dir: string;
+  readonly etcdData: string;
+  readonly etcdLog: string;
+  readonly apiServerLog: string;
+  readonly caCert: string;
+  readonly servingCert: string;
+  readonly servingKey: string;
+  readonly saPublicKey: string;
+  readonly saSigningKey: string;
+  readonly adminKubeconfig: string;
+}
+
+export function layout(dir: string): Layout {
+  const pki = join(dir, 'pki');
+  return {
+    dir,
+    etcdData: join(dir, 'etcd'),
+    etcdLog: join(dir, 'etcd.log'),
+    apiServerLog: join(dir, 'kube-apiserver.log'),
+    caCert: join(pki, 'ca.crt'),
+    servingCert: join(pki, 'apiserver.crt'),
+    servingKey: join(pki, 'apiserver.key'),
+    saPublicKey: join(pki, 'sa.pub'),
+    saSigningKey: join(pki, 'sa.key'),
+    adminKubeconfig: join(dir, 'admin.kubeconfig'),
+  };
+}
+
+export interface Pki {
+  readonly ca: CertificateAuthority;
+  readonly admin: TlsClient;
+}
+
+export async function writePki(files: Layout): Promise<Pki> {
+  await mkdir(join(files.dir, 'pki'), { mode: 0o700 });
+  const ca = await createCa('multinet-test-ca', 30);
+  const [serving, admin, sa] = await Promise.all([
+    issueCertificate(ca, {
+      commonName: 'kube-apiserver',
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+      validityDays: 30,
+    }),
+    issueCertificate(ca, {
+      commonName: 'multinet-admin',
+      organizations: ['system:masters'],
+      usage: 'client',
+      validityDays: 30,
+    }),
+    createKeyPair(),
+  ]);
+  await Promise.all([
+    writeFile(files.caCert, ca.certPem, { mode: 0o644 }),
+    writeFile(files.servingCert, serving.certPem, { mode: 0o644 }),
+    writeFile(files.servingKey, serving.keyPem, { mode: 0o600 }),
+    writeFile(files.saPublicKey, sa.publicKeyPem, { mode: 0o644 }),
+    writeFile(files.saSigningKey, sa.privateKeyPem, { mode: 0o600 }),
+  ]);
+  return { ca, admin: { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem } };
+}
+
+export interface Ports {
+  readonly etcdClient: number;
+  readonly etcdPeer: number;
+  readonly apiServer: number;
+}
+
+export function etcdArgs(files: Layout, ports: Ports): string[] {
+  const client = `http://127.0.0.1:${ports.etcdClient}`;
+  const peer = `http://127.0.0.1:${ports.etcdPeer}`;
+  return [
+    '--name=multinet-test',
+    `--data-dir=${files.etcdData}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=multinet-test=${peer}`,
+    '--initial-cluster-state=new',
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ];
+}
+
+export function apiServerArgs(files: Layout, ports: Ports, extra: readonly string[]): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${ports.apiServer}`,
+    `--cert-dir=${join(files.dir, 'pki')}`,
+    `--tls-cert-file=${files.servingCert}`,
+    `--tls-private-key-file=${files.servingKey}`,
+    `--client-ca-file=${files.caCert}`,
+    `--service-account-issuer=${serviceAccountIssuer}`,
+    `--service-account-key-file=${files.saPublicKey}`,
+    `--service-account-signing-key-file=${files.saSigningKey}`,
+    `--api-audiences=${serviceAccountIssuer}`,
+    '--authorization-mode=RBAC',
+    '--disable-admission-plugins=ServiceAccount',
+    '--service-cluster-ip-range=10.0.0.0/24',
+    // The "kubernetes" Service would get the loopback address as its endpoint, which validation rejects.
+    '--endpoint-reconciler-type=none',
+    '--allow-privileged=true',
+    '--profiling=false',
+    ...extra,
+  ];
+}
