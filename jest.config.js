@@ -17,11 +17,14 @@ export default {
         '<rootDir>/{lib,cli,cni,agent,controllers,webhooks}/**/*.test.ts',
         '<rootDir>/test/unit/**/*.test.ts',
       ],
+      testPathIgnorePatterns: ['/node_modules/', '\\.cluster\\.test\\.ts$'],
     },
     {
       ...base,
       displayName: 'controlplane',
-      testMatch: ['<rootDir>/test/controlplane/**/*.test.ts'],
+      // files named *.cluster.test.ts anywhere, next to the code they test, plus the harness's own tests
+      testMatch: ['<rootDir>/test/controlplane/**/*.test.ts', '<rootDir>/**/*.cluster.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/'],
       globalSetup: '<rootDir>/test/controlplane/global-setup.ts',
       globalTeardown: '<rootDir>/test/controlplane/global-teardown.ts',
       testTimeout: 30_000,

@@ -9,13 +9,16 @@
 import { homedir } from 'node:os';
 import { defaultCacheDir } from './binaries.ts';
 import { startControlPlane } from './controlplane.ts';
+import { kubeConfigFromYaml } from './kubeconfig.ts';
+import { installCrds } from '../../lib/kube/crds.ts';
+import { readFileSync } from 'node:fs';
 import { kubeconfigEnv, setRunningControlPlane } from './run-state.ts';
 
 export default async function globalSetup(): Promise<void> {
-  if (process.env[kubeconfigEnv]) {
-    process.stderr.write(
-      `\n[controlplane] using the cluster in ${kubeconfigEnv}=${process.env[kubeconfigEnv]}\n`,
-    );
+  const existing = process.env[kubeconfigEnv];
+  if (existing) {
+    process.stderr.write(`\n[controlplane] using the cluster in ${kubeconfigEnv}=${existing}\n`);
+    await installCrds(kubeConfigFromYaml(readFileSync(existing, 'utf8')));
     return;
   }
   const log = (line: string): void => void process.stderr.write(`[controlplane] ${line}\n`);
@@ -28,6 +31,8 @@ export default async function globalSetup(): Promise<void> {
     });
     setRunningControlPlane(controlPlane);
     process.env[kubeconfigEnv] = controlPlane.adminKubeconfigPath;
+    // multinet's CRDs (NetworkAttachmentDefinition with status, NodeNetworkState), as the chart installs them
+    await installCrds(kubeConfigFromYaml(readFileSync(controlPlane.adminKubeconfigPath, 'utf8')));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new Error(`jest project "controlplane": could not start the test control plane.\n${message}`, {

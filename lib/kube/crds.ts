@@ -1,0 +1,44 @@
+/**
+ * Installs multinet's CRDs (crds/*.yaml, the source of truth the chart also takes them from) with
+ * server-side apply and waits until the API server serves them. For tests and the local playground;
+ * clusters get the CRDs from the Helm chart.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ApiextensionsV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubeConfig,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+
+export const crdDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
+
+export async function readCrds(dir: string = crdDir): Promise<V1CustomResourceDefinition[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.yaml')).sort();
+  return Promise.all(
+    names.map(async (n) => yaml.load(await readFile(join(dir, n), 'utf8')) as V1CustomResourceDefinition),
+  );
+}
+
+export async function installCrds(kc: KubeConfig, dir: string = crdDir, timeoutMs = 30_000): Promise<void> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const crds = await readCrds(dir);
+  for (const crd of crds) {
+    await objects.patch(crd, undefined, undefined, 'multinet', true, PatchStrategy.ServerSideApply);
+  }
+  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (const crd of crds) {
+    for (;;) {
+      const current = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
+      if (current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      if (Date.now() > deadline)
+        throw new Error(`CRD ${crd.metadata!.name!} was not established within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The informer on a real API server: it fills its cache, sees changes, and keeps working after the
+ * API server restarts (client-node alone would stop on the connection error). This file starts its
+ * own control plane, since it restarts it.
+ */
+import { homedir } from 'node:os';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import winston from 'winston';
+import { defaultCacheDir } from '../../test/controlplane/binaries.ts';
+import { startControlPlane, type ControlPlane } from '../../test/controlplane/controlplane.ts';
+import { installCrds } from './crds.ts';
+import { nadInformer } from './informers.ts';
+
+const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
+
+async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('ResilientInformer', () => {
+  let cp: ControlPlane;
+
+  beforeAll(async () => {
+    cp = await startControlPlane({
+      cacheDir: defaultCacheDir(process.env, homedir()),
+      env: process.env,
+      log: () => undefined,
+    });
+    await installCrds(cp.kubeConfig());
+  }, 120_000);
+
+  afterAll(async () => {
+    await cp?.stop();
+  });
+
+  it('syncs, follows changes, and survives an API server restart', async () => {
+    const kc = cp.kubeConfig();
+    const api = kc.makeApiClient(CustomObjectsApi);
+    const nad = (name: string): object => ({
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name },
+      spec: { config: '{"cniVersion":"1.0.0","type":"bridge"}' },
+    });
+    const create = (name: string): Promise<unknown> =>
+      api.createNamespacedCustomObject({
+        group: 'k8s.cni.cncf.io',
+        version: 'v1',
+        namespace: 'default',
+        plural: 'network-attachment-definitions',
+        body: nad(name),
+      });
+    await create('before');
+    const informer = nadInformer(kc, log);
+    const added: string[] = [];
+    informer.on('add', (o) => added.push(o.metadata.name));
+    await informer.start();
+    try {
+      expect(informer.synced).toBe(true);
+      expect(informer.cache.list().map((o) => o.metadata.name)).toEqual(['before']);
+      await create('during');
+      await until('the add of "during"', () => added.includes('during'));
+      await cp.restartApiServer();
+      await create('after');
+      await until(
+        'the add of "after" after the restart',
+        () => informer.cache.get('after', 'default') !== undefined,
+        60_000,
+      );
+      expect(
+        informer.cache
+          .list()
+          .map((o) => o.metadata.name)
+          .sort(),
+      ).toEqual(['after', 'before', 'during']);
+    } finally {
+      await informer.stop();
+    }
+  }, 120_000);
+});

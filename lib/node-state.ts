@@ -1,0 +1,74 @@
+/**
+ * The NodeNetworkState resource (multinet.io/v1alpha1): what one node's agent reports. Sized for 500
+ * nodes x 5,000 NADs: problems are listed in full, everything else is summarized as 64 bucket digests
+ * of "namespace/name=configHash" lines, which the controller recomputes from its own NAD cache to tell
+ * which NADs a node holds in their current version. Agent and controller share these functions.
+ */
+import { createHash } from 'node:crypto';
+
+export const nodeStateGroup = 'multinet.io';
+export const nodeStateVersion = 'v1alpha1';
+export const nodeStateApiVersion = `${nodeStateGroup}/${nodeStateVersion}`;
+export const nodeStateKind = 'NodeNetworkState';
+export const nodeStatePlural = 'nodenetworkstates';
+export const digestBuckets = 64;
+
+/** One NAD that cannot be used on the node, and why. */
+export interface NodeNetworkProblem {
+  namespace: string;
+  name: string;
+  configHash: string;
+  missingPlugins?: string[];
+  missingInterfaces?: string[];
+  error?: string;
+}
+
+export interface NodeNetworkStateStatus {
+  nodeName: string;
+  agentVersion: string;
+  heartbeatTime: string;
+  cniBinDirs: string[];
+  /** The default network the agent's CNI config points at ("" when the node has none yet). */
+  defaultNetwork: string;
+  /** How many NADs the agent holds a delegate config for. */
+  networkCount: number;
+  /** digestBuckets digests over "namespace/name=configHash" lines (see bucketDigests). */
+  digests: string[];
+  problems: NodeNetworkProblem[];
+}
+
+export interface NodeNetworkState {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
+  status?: NodeNetworkStateStatus;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The hash of a NAD's spec.config as stored (an empty config hashes as ""). */
+export function configHash(config: string | undefined): string {
+  return sha256(config ?? '').slice(0, 16);
+}
+
+export function networkKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+export function bucketOf(key: string): number {
+  return parseInt(sha256(key).slice(0, 8), 16) % digestBuckets;
+}
+
+export interface HeldNetwork {
+  readonly key: string;
+  readonly hash: string;
+}
+
+/** The bucket digests of a set of networks; equal sets give equal digests whatever their order. */
+export function bucketDigests(networks: Iterable<HeldNetwork>): string[] {
+  const lines: string[][] = Array.from({ length: digestBuckets }, () => []);
+  for (const network of networks) lines[bucketOf(network.key)]!.push(`${network.key}=${network.hash}`);
+  return lines.map((bucket) => (bucket.length === 0 ? '' : sha256(bucket.sort().join('\n')).slice(0, 16)));
+}
