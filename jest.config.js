@@ -8,6 +8,8 @@ const base = { testEnvironment: 'node', extensionsToTreatAsEsm: ['.ts'], transfo
 
 /** @type {import('jest').Config} */
 export default {
+  // testTimeout is a global option (projects cannot set their own): generous for the real-process tiers.
+  testTimeout: 60_000,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [
     {
@@ -33,6 +35,8 @@ export default {
       ...base,
       displayName: 'netns',
       testMatch: ['<rootDir>/test/netns/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.cluster\\.test\\.ts$'],
+      globalSetup: '<rootDir>/test/netns/global-setup.ts',
       testTimeout: 60_000,
     },
   ],

@@ -49,6 +49,8 @@ export interface AgentDeps {
   /** Watches a directory; returns a function that stops watching. */
   readonly watchDir: (dir: string, onChange: () => void) => () => void;
   readonly observe?: (command: string, outcome: 'ok' | 'error', seconds: number) => void;
+  /** Called after each rescan of the conf dir (the node reporter listens). */
+  readonly afterSync?: () => void;
 }
 
 export interface Agent {
@@ -138,11 +140,14 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   });
   const stoppers: Array<() => void> = [];
   const resync = (): void => {
-    confWriter.sync().catch((err: unknown) =>
-      log.error('cannot update the CNI config', {
-        error: err instanceof Error ? err.message : String(err),
-      }),
-    );
+    confWriter
+      .sync()
+      .then(() => deps.afterSync?.())
+      .catch((err: unknown) =>
+        log.error('cannot update the CNI config', {
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
   };
   return {
     handler,

@@ -32,4 +32,6 @@ export interface NetworkSource {
   getNetwork(namespace: string, name: string): Promise<NetworkDefinition | undefined>;
   /** Records the pod's network-status after a successful ADD (the Kubernetes source patches the pod). */
   publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void>;
+  /** The pod's attachments were deleted: drop anything still pending for it. */
+  released?(pod: PodRef): void;
 }

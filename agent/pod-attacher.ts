@@ -272,6 +272,8 @@ export class PodAttacher {
 
   private async del(request: CniRequest): Promise<void> {
     const log = this.deps.log.child({ containerId: request.containerId, command: 'DEL' });
+    const pod = podRefOf(request);
+    if (pod) this.deps.source.released?.(pod);
     const record = await this.deps.cache.read(request.containerId, request.ifName);
     if (record) {
       await this.delFromRecord(record, request, log);

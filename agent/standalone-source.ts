@@ -21,8 +21,8 @@ class ManifestDir {
   private readonly dir: string;
   private readonly kind: string;
   private readonly log: Logger;
-  private signature = '';
-  private objects: JsonObject[] = [];
+  /** Parsed objects per file, re-read only when the file's mtime or size changes. */
+  private readonly files = new Map<string, { signature: string; objects: JsonObject[] }>();
 
   constructor(fs: FileSystem, dir: string, kind: string, log: Logger) {
     this.fs = fs;
@@ -35,25 +35,28 @@ class ManifestDir {
     const names = (await this.fs.list(this.dir))
       .filter((n) => manifestFile.test(n) && !n.startsWith('.'))
       .sort();
-    const stats = await Promise.all(
-      names.map(async (n) => [n, await this.fs.stat(join(this.dir, n))] as const),
-    );
-    const signature = stats.map(([n, s]) => `${n}:${s?.mtimeMs}:${s?.size}`).join('|');
-    if (signature === this.signature) return this.objects;
-    const objects: JsonObject[] = [];
-    for (const [name] of stats) {
+    const present = new Set(names);
+    for (const name of [...this.files.keys()]) if (!present.has(name)) this.files.delete(name);
+    const out: JsonObject[] = [];
+    for (const name of names) {
       const path = join(this.dir, name);
-      try {
-        for (const document of parseManifests(await this.fs.readFile(path))) {
-          if (document.object.kind === this.kind) objects.push(document.object);
+      const info = await this.fs.stat(path);
+      const signature = `${info?.mtimeMs}:${info?.size}`;
+      let entry = this.files.get(name);
+      if (!entry || entry.signature !== signature) {
+        entry = { signature, objects: [] };
+        try {
+          entry.objects = parseManifests(await this.fs.readFile(path))
+            .map((d) => d.object)
+            .filter((o) => o.kind === this.kind);
+        } catch (err) {
+          this.log.warn('cannot read manifest file', { path, error: errorMessage(err) });
         }
-      } catch (err) {
-        this.log.warn('cannot read manifest file', { path, error: errorMessage(err) });
+        this.files.set(name, entry);
       }
+      out.push(...entry.objects);
     }
-    this.signature = signature;
-    this.objects = objects;
-    return objects;
+    return out;
   }
 }
 

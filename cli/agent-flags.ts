@@ -17,20 +17,28 @@ export const agentFlagDefaults = {
   maxParallel: 8,
   maxQueued: 1000,
   systemNamespaces: 'kube-system',
+  heartbeat: 30,
+  probeListen: '127.0.0.1:9641',
   path: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 } as const;
 
 const d = agentFlagDefaults;
 
-export const agentUsage = `Usage: multinet agent --standalone --nad-dir D [flags]
+export const agentUsage = `Usage: multinet agent [--kubeconfig FILE] --node-name NAME [flags]
+       multinet agent --standalone --nad-dir D [flags]
 
 Runs the node agent: writes ${d.confFileName} from the node's default network, keeps it current,
-serves the CNI shim's requests on a unix socket and runs the delegate plugins.
+serves the CNI shim's requests on a unix socket and runs the delegate plugins. With the API server it
+keeps every NAD on disk (so pods start while the API is away), writes network-status on pods and
+reports the node's NodeNetworkState; standalone it reads NADs and pods from files.
 
 Source of networks:
+  --kubeconfig FILE             API server access (default: the in-cluster ServiceAccount)
+  --node-name NAME              this node's name (default: $NODE_NAME, set from spec.nodeName in the chart)
+  --heartbeat SECONDS           how often the NodeNetworkState is refreshed (default: ${d.heartbeat})
   --standalone                  read NADs (and pods) from files instead of the API server
-  --nad-dir D                   directory of NetworkAttachmentDefinition manifests (YAML/JSON)
-  --pod-dir D                   directory of Pod manifests whose annotations select networks (optional)
+  --nad-dir D                   standalone: directory of NetworkAttachmentDefinition manifests (YAML/JSON)
+  --pod-dir D                   standalone: directory of Pod manifests whose annotations select networks
 
 Networks:
   --default-networks LIST       NADs every pod gets after its default network, in order: ns/name,...
@@ -59,10 +67,16 @@ Behaviour:
   --max-queued N                CNI requests allowed to wait; beyond, "try again later" (default: ${d.maxQueued})
   --log-level LEVEL             error, warn, info or debug (default: info)
   --log-format FORMAT           json or text (default: json)
-  --log-file FILE               also log to this file`;
+  --log-file FILE               also log to this file
+  --probe-listen ADDR:PORT      serve /healthz, /readyz and /metrics here (default: ${d.probeListen} with the
+                                API server, none standalone)`;
 
 export interface AgentFlags {
   readonly standalone: boolean;
+  readonly kubeconfig: string | undefined;
+  readonly nodeName: string | undefined;
+  readonly heartbeatSeconds: number;
+  readonly probeListen: { host: string; port: number } | undefined;
   readonly nadDir: string | undefined;
   readonly podDir: string | undefined;
   readonly network: NetworkOptions;
@@ -101,13 +115,29 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return n;
 }
 
+/** "127.0.0.1:9641" or "[::1]:9641" to host and port. */
+export function parseListen(flag: string, value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new UsageError(
+      `--${flag} must be ADDRESS:PORT, e.g. 127.0.0.1:9641 (got ${JSON.stringify(value)})`,
+    );
+  }
+  return { host: match[1] ?? match[2]!, port };
+}
+
 export function parseAgentFlags(
   args: readonly string[],
-  _env: Readonly<Record<string, string | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
 ): AgentFlags {
   const s = { type: 'string' } as const;
   const { values, positionals } = parseOptions(args, {
     standalone: { type: 'boolean' },
+    kubeconfig: s,
+    'node-name': s,
+    heartbeat: s,
+    'probe-listen': s,
     'nad-dir': s,
     'pod-dir': s,
     'default-networks': s,
@@ -135,11 +165,19 @@ export function parseAgentFlags(
     'log-file': s,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  if (!values.standalone)
+  const standalone = values.standalone === true;
+  if (standalone && !values['nad-dir']) throw new UsageError('--standalone needs --nad-dir');
+  if (!standalone && (values['nad-dir'] || values['pod-dir']))
+    throw new UsageError('--nad-dir and --pod-dir need --standalone');
+  if (standalone && values.kubeconfig)
+    throw new UsageError('--kubeconfig and --standalone exclude each other');
+  const nodeName = values['node-name'] ?? env.NODE_NAME;
+  if (!standalone && !nodeName) {
     throw new UsageError(
-      'only --standalone mode is available in this build: give --standalone and --nad-dir',
+      'give --node-name (or set NODE_NAME): the agent reports and watches pods for its own node',
     );
-  if (!values['nad-dir']) throw new UsageError('--standalone needs --nad-dir');
+  }
+  const probe = values['probe-listen'] ?? (standalone ? undefined : d.probeListen);
   const logLevel = (values['log-level'] ?? 'info') as LogLevel;
   if (!logLevels.includes(logLevel))
     throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}`);
@@ -152,7 +190,11 @@ export function parseAgentFlags(
   }
   const binDirs = (values['cni-bin-dir'] ?? [d.cniBinDir]).flatMap((v) => v.split(':')).filter(Boolean);
   return {
-    standalone: true,
+    standalone,
+    kubeconfig: values.kubeconfig,
+    nodeName,
+    heartbeatSeconds: positive('heartbeat', values.heartbeat, d.heartbeat),
+    probeListen: probe ? parseListen('probe-listen', probe) : undefined,
     nadDir: values['nad-dir'],
     podDir: values['pod-dir'],
     network: {

@@ -1,24 +1,57 @@
 /**
- * `multinet agent`: the node agent's entry. Parses flags, builds the agent from real ports, installs
- * the shim, listens on the CNI socket, and runs until SIGINT/SIGTERM.
+ * `multinet agent`: the node agent's entry. Parses flags, builds the agent from real ports and a
+ * network source (the API server, or files with --standalone), installs the shim, listens on the CNI
+ * socket (and the probe port), and runs until SIGINT/SIGTERM. The generated CNI config stays in place
+ * on exit, so pods created while the agent restarts wait for it.
  */
 import { createServer } from 'node:http';
-import { agentFlagDefaults, agentUsage, parseAgentFlags } from './agent-flags.ts';
-import type { CommandContext } from './commands.ts';
-import { ExitCode } from './io.ts';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createAgent } from '../agent/agent.ts';
+import type { ConfDirScan } from '../agent/conf-dir.ts';
+import { createKubeNetworking, type KubeNetworking } from '../agent/kube-networking.ts';
+import type { NetworkSource } from '../agent/network-source.ts';
 import { installShim } from '../agent/shim-installer.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { loadKubeConfig } from '../lib/kube/config.ts';
+import { KubeEventRecorder } from '../lib/kube/events.ts';
+import { KubeRestClient } from '../lib/kube/rest.ts';
 import { createLogger } from '../lib/log.ts';
 import { systemClock } from '../lib/node/clock.ts';
 import { nodeExec } from '../lib/node/exec.ts';
 import { nodeFileSystem } from '../lib/node/fs.ts';
-import { closeServer, listenUnixSocket } from '../lib/node/listen.ts';
+import { closeServer, listenTcp, listenUnixSocket } from '../lib/node/listen.ts';
+import { createProbeHandler } from '../lib/node/probe-server.ts';
 import { watchDirectory } from '../lib/node/watch.ts';
 import { findExecutable } from '../lib/node/which.ts';
+import { multinetVersion } from '../lib/version.ts';
+import { agentFlagDefaults, agentUsage, parseAgentFlags } from './agent-flags.ts';
+import type { CommandContext } from './commands.ts';
+import { ExitCode } from './io.ts';
 
 export { agentUsage };
+
+function agentMetrics(
+  registry: Registry,
+): (command: string, outcome: 'ok' | 'error', seconds: number) => void {
+  const requests = new Counter({
+    name: 'multinet_agent_cni_requests_total',
+    help: 'CNI requests served, by command and outcome',
+    labelNames: ['command', 'outcome'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'multinet_agent_cni_request_duration_seconds',
+    help: 'Time to serve a CNI request, delegates included',
+    labelNames: ['command'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  return (command, outcome, seconds) => {
+    requests.inc({ command, outcome });
+    duration.observe({ command }, seconds);
+  };
+}
 
 export async function runAgent(args: readonly string[], context: CommandContext): Promise<number> {
   const flags = parseAgentFlags(args, context.env);
@@ -32,15 +65,71 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   const nsenter = findExecutable('nsenter', context.env.PATH);
   if (!ip || !nsenter) {
     context.io.stderr(
-      `multinet agent: ${!ip ? '"ip" (iproute2)' : '"nsenter" (util-linux)'} is not installed; the agent needs it for default-route handling\n`,
+      `multinet agent: ${!ip ? '"ip" (iproute2)' : '"nsenter" (util-linux)'} is not installed; the agent needs it\n`,
     );
     return ExitCode.failed;
   }
-  const source = new StandaloneSource(
-    nodeFileSystem,
-    { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir },
-    log.child({ component: 'source' }),
-  );
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'multinet_agent_' });
+  let kube: KubeNetworking | undefined;
+  let events: KubeEventRecorder | undefined;
+  let source: NetworkSource;
+  // The conf-dir scan is shared by the agent and the node reporter; filled in once the agent exists.
+  const confScan: { current?: () => Promise<ConfDirScan> } = {};
+  if (flags.standalone) {
+    source = new StandaloneSource(
+      nodeFileSystem,
+      { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir },
+      log.child({ component: 'source' }),
+    );
+  } else {
+    let kubeConfig;
+    try {
+      kubeConfig = loadKubeConfig({ kubeconfig: flags.kubeconfig });
+    } catch (err) {
+      context.io.stderr(`multinet agent: ${errorMessage(err)}\n`);
+      return ExitCode.failed;
+    }
+    const rest = new KubeRestClient(kubeConfig, {
+      qps: 20,
+      burst: 40,
+      userAgent: `multinet-agent/${multinetVersion}`,
+    });
+    events = new KubeEventRecorder({
+      rest,
+      component: 'multinet-agent',
+      host: flags.nodeName,
+      log: log.child({ component: 'events' }),
+    });
+    const recorder = events;
+    kube = createKubeNetworking({
+      kubeConfig,
+      event: (pod, type, reason, message) =>
+        recorder.event(
+          {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            name: pod.name,
+            namespace: pod.namespace,
+            uid: pod.uid || undefined,
+          },
+          type,
+          reason,
+          message,
+        ),
+      nodeName: flags.nodeName!,
+      stateDir: flags.stateDir,
+      binDirs: flags.cniBinDirs,
+      confDir: flags.cniConfDir,
+      agentVersion: multinetVersion,
+      heartbeatMs: flags.heartbeatSeconds * 1000,
+      fs: nodeFileSystem,
+      clock: systemClock,
+      log,
+      scan: () => confScan.current!(),
+    });
+    source = kube.source;
+  }
   const agent = createAgent(
     {
       confDir: flags.cniConfDir,
@@ -62,8 +151,26 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       pluginEnv: { PATH: context.env.PATH ?? agentFlagDefaults.path },
       resyncMs: 30_000,
     },
-    { fs: nodeFileSystem, exec: nodeExec, clock: systemClock, log, source, watchDir: watchDirectory },
+    {
+      fs: nodeFileSystem,
+      exec: nodeExec,
+      clock: systemClock,
+      log,
+      source,
+      watchDir: watchDirectory,
+      observe: agentMetrics(registry),
+      afterSync: () => kube?.reporter.trigger(),
+    },
   );
+  confScan.current = () => agent.confWriter.scan();
+  new Gauge({
+    name: 'multinet_agent_cni_requests_in_flight',
+    help: 'CNI requests running or waiting',
+    registers: [registry],
+    collect() {
+      this.set(agent.limiter.stats.running + agent.limiter.stats.waiting);
+    },
+  });
   try {
     if (flags.shimSource)
       await installShim(
@@ -78,15 +185,32 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         'no --shim-source given: the CNI shim is not installed (the runtime must find multinet-cni itself)',
       );
     await agent.start();
+    await kube?.start();
   } catch (err) {
     log.error('agent failed to start', { error: errorMessage(err) });
     agent.stop();
+    await kube?.stop();
     return ExitCode.failed;
   }
   const server = createServer(agent.handler);
   server.keepAliveTimeout = 1000;
   await listenUnixSocket(server, flags.socket);
-  log.info('multinet agent ready', { socket: flags.socket, confDir: flags.cniConfDir, mode: 'standalone' });
+  const probes = flags.probeListen
+    ? createServer(
+        createProbeHandler({
+          registry,
+          live: { cniSocket: () => server.listening },
+          ready: { cniSocket: () => server.listening, ...(kube ? { informers: () => kube.synced() } : {}) },
+        }),
+      )
+    : undefined;
+  if (probes && flags.probeListen) await listenTcp(probes, flags.probeListen.host, flags.probeListen.port);
+  log.info('multinet agent ready', {
+    socket: flags.socket,
+    confDir: flags.cniConfDir,
+    mode: flags.standalone ? 'standalone' : 'kubernetes',
+    ...(flags.nodeName ? { node: flags.nodeName } : {}),
+  });
   await new Promise<void>((resolve) => {
     if (context.signal.aborted) resolve();
     context.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -94,6 +218,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   log.info('stopping; the generated CNI config stays in place so new pods wait for the agent');
   agent.stop();
   server.closeAllConnections();
-  await closeServer(server);
+  await Promise.all([closeServer(server), probes ? closeServer(probes) : Promise.resolve(), kube?.stop()]);
+  await events?.stop(5000);
   return ExitCode.ok;
 }

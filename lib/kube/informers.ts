@@ -31,17 +31,23 @@ export function nadInformer(kc: KubeConfig, log: Logger): ResilientInformer<NadO
   });
 }
 
-/** Every NodeNetworkState (one per node running the agent). */
-export function nodeStateInformer(kc: KubeConfig, log: Logger): ResilientInformer<NodeNetworkState> {
+/** Every NodeNetworkState (one per node running the agent), or those matching a label selector. */
+export function nodeStateInformer(
+  kc: KubeConfig,
+  log: Logger,
+  labelSelector?: string,
+): ResilientInformer<NodeNetworkState> {
   const api = kc.makeApiClient(CustomObjectsApi);
   return new ResilientInformer<NodeNetworkState>({
     kubeConfig: kc,
     path: `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}`,
+    labelSelector,
     list: async () =>
       (await api.listClusterCustomObject({
         group: nodeStateGroup,
         version: nodeStateVersion,
         plural: nodeStatePlural,
+        ...(labelSelector ? { labelSelector } : {}),
       })) as KubernetesListObject<NodeNetworkState>,
     log: log.child({ informer: 'nodenetworkstates' }),
   });

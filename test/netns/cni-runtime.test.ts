@@ -3,11 +3,11 @@
  * namespaces, runs the multinet shim with the CNI environment, and checks the interfaces with `ip`.
  * Delegates are Debian's real reference plugins.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Lab, requireNetnsPrerequisites } from './lab.ts';
+import { Lab, repoRoot, requireNetnsPrerequisites } from './lab.ts';
 import { readFixture } from '../fixtures.ts';
 
 requireNetnsPrerequisites();
@@ -263,6 +263,27 @@ describe('multinet as the CNI plugin of a runtime', () => {
     expect(statSync(join(lab.confDir, '00-multinet.conflist')).mtimeMs).toBeGreaterThanOrEqual(mtime);
     await lab.startAgent(['--delegate-timeout', '3']);
     expect((lab.generatedConfig().plugins[0]!.defaultNetwork as { name: string }).name).toBe('podnet');
+  });
+
+  it('installs the self-contained shim atomically, and it runs on a host without Node.js', async () => {
+    await lab.stopAgent('SIGTERM');
+    const shim = join(repoRoot, 'dist', 'shim', 'multinet-cni');
+    await lab.startAgent(['--delegate-timeout', '3', '--shim-source', shim, '--shim-dir', lab.binDir]);
+    const installed = join(lab.binDir, 'multinet-cni');
+    expect(statSync(installed).mode & 0o777).toBe(0o755);
+    expect(readFileSync(installed).equals(readFileSync(shim))).toBe(true);
+    const version = spawnSync(installed, [], {
+      input: '{"cniVersion":"0.4.0"}',
+      env: { CNI_COMMAND: 'VERSION', PATH: '/nonexistent' },
+      encoding: 'utf8',
+    });
+    expect(version.status).toBe(0);
+    expect(JSON.parse(version.stdout)).toMatchObject({ cniVersion: '0.4.0' });
+    // a restart with the same shim leaves the file alone
+    const before = statSync(installed).mtimeMs;
+    await lab.stopAgent('SIGTERM');
+    await lab.startAgent(['--delegate-timeout', '3', '--shim-source', shim, '--shim-dir', lab.binDir]);
+    expect(statSync(installed).mtimeMs).toBe(before);
   });
 
   it('makes ADD wait a bounded time for an agent that is away, and DEL of an unknown container succeed', async () => {

@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# One image for every multinet component: `multinet controller | webhook | agent`.
+# The agent installs the self-contained CNI shim (/usr/local/lib/multinet/multinet-cni, Node inside)
+# into the host's CNI bin dir, so nodes need no Node.js.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY lib ./lib
+COPY cni ./cni
+COPY agent ./agent
+COPY controllers ./controllers
+COPY webhooks ./webhooks
+COPY cli ./cli
+COPY cmd ./cmd
+COPY playground ./playground
+COPY test/controlplane ./test/controlplane
+COPY scripts ./scripts
+RUN npm run build && npm run build:shim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="multinet" \
+      org.opencontainers.image.description="Multiple network interfaces for Kubernetes pods: controller, admission webhook and node agent" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# iproute2 and util-linux (nsenter) for the agent's default-route handling.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 util-linux \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY crds ./crds
+COPY --from=build /src/dist/app ./
+COPY --from=build /src/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni
+ENV NODE_ENV=production
+# Controller and webhook run as this non-root user; the agent's DaemonSet runs privileged as root.
+USER 65532:65532
+ENTRYPOINT ["node", "/app/cmd/multinet.js"]
+CMD ["--help"]

@@ -1,0 +1,175 @@
+/**
+ * The network source backed by the API server: NADs from the node's NadStore (fed by a NAD informer,
+ * mirrored on disk), pods from an informer on this node's pods only (field selector spec.nodeName),
+ * falling back to one GET when the pod is newer than the cache. network-status is written with a
+ * merge patch that carries the pod's UID as a precondition, so a recreated pod of the same name is
+ * never given another pod's status; when the API is away the patch is retried in the background and
+ * the ADD does not wait for it.
+ */
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
+import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import { errorMessage } from '../lib/errors.ts';
+import type { ResilientInformer } from '../lib/kube/informer.ts';
+import type { NetworkStatus } from '../lib/network-status.ts';
+import type { Clock } from '../lib/ports.ts';
+import type { NadStore } from './nad-store.ts';
+import type { NetworkDefinition, NetworkSource, PodInfo, PodRef } from './network-source.ts';
+
+export type PodObject = V1Pod & { metadata: { name: string } };
+
+/** Posts a Kubernetes Event about a pod (the agent's recorder); never throws. */
+export type PodEventSink = (pod: PodRef, type: 'Normal' | 'Warning', reason: string, message: string) => void;
+
+export interface KubeSourceDeps {
+  readonly kubeConfig: KubeConfig;
+  readonly pods: ResilientInformer<PodObject>;
+  readonly networks: NadStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly event?: PodEventSink;
+  /** How long ADD waits for the status patch before leaving it to the background (ms). */
+  readonly statusWaitMs?: number;
+}
+
+function podInfo(pod: V1Pod): PodInfo {
+  return {
+    namespace: pod.metadata?.namespace ?? 'default',
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
+    annotations: pod.metadata?.annotations ?? {},
+  };
+}
+
+function httpCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** 404: the pod is gone; 409: its UID changed (a new pod of the same name). Retrying cannot help. */
+function isFinal(err: unknown): boolean {
+  const code = httpCode(err);
+  return code === 404 || code === 409 || code === 422 || code === 403;
+}
+
+export class KubeSource implements NetworkSource {
+  private readonly deps: KubeSourceDeps;
+  private readonly api: CoreV1Api;
+  /** Status patches waiting for the API, by pod UID (newest wins). */
+  private readonly pending = new Map<
+    string,
+    { pod: PodRef; value: string; attempt: number; timer: NodeJS.Timeout }
+  >();
+
+  constructor(deps: KubeSourceDeps) {
+    this.deps = deps;
+    this.api = deps.kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  async getPod(ref: PodRef): Promise<PodInfo | undefined> {
+    const cached = this.deps.pods.cache.get(ref.name, ref.namespace);
+    if (cached && (!ref.uid || cached.metadata.uid === ref.uid)) return podInfo(cached);
+    // Not in the cache yet (the runtime is fast after scheduling), or an older pod of the same name.
+    try {
+      const pod = await this.api.readNamespacedPod({ name: ref.name, namespace: ref.namespace });
+      if (ref.uid && pod.metadata?.uid && pod.metadata.uid !== ref.uid) {
+        throw new CniError(
+          CniErrorCode.tryAgainLater,
+          `pod ${ref.namespace}/${ref.name} with UID ${ref.uid} no longer exists (the API has UID ${pod.metadata.uid})`,
+        );
+      }
+      return podInfo(pod);
+    } catch (err) {
+      if (err instanceof CniError) throw err;
+      if (httpCode(err) === 404) return undefined;
+      // Never attach only the default network because the annotations could not be read.
+      throw new CniError(
+        CniErrorCode.tryAgainLater,
+        `cannot read pod ${ref.namespace}/${ref.name}: it is not in the agent's cache yet and the API server did not answer: ${errorMessage(err)}`,
+      );
+    }
+  }
+
+  getNetwork(namespace: string, name: string): Promise<NetworkDefinition | undefined> {
+    return Promise.resolve(this.deps.networks.get(namespace, name));
+  }
+
+  async publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void> {
+    const value = JSON.stringify(statuses, null, 2);
+    for (const status of statuses) {
+      if (status.interface) {
+        const ips = status.ips ?? [];
+        this.deps.event?.(
+          pod,
+          'Normal',
+          'AddedInterface',
+          `Add ${status.interface} [${ips.join(',')}] from ${status.name}`,
+        );
+      }
+    }
+    // The first attempt runs now; ADD waits for it a short while, a failure is retried in the background.
+    const attempt = this.patch(pod, value).catch((err: unknown) => {
+      if (isFinal(err))
+        this.deps.log.warn('cannot write network-status', {
+          pod: `${pod.namespace}/${pod.name}`,
+          error: errorMessage(err),
+        });
+      else this.retryLater(pod, value, 1);
+    });
+    await Promise.race([attempt, this.deps.clock.sleep(this.deps.statusWaitMs ?? 3000)]);
+  }
+
+  released(pod: PodRef): void {
+    this.forget(pod.uid || `${pod.namespace}/${pod.name}`);
+  }
+
+  /** Drops pending status patches for a pod that is being torn down. */
+  forget(podUid: string): void {
+    const pending = this.pending.get(podUid);
+    if (pending) clearTimeout(pending.timer);
+    this.pending.delete(podUid);
+  }
+
+  stop(): void {
+    for (const uid of [...this.pending.keys()]) this.forget(uid);
+  }
+
+  private async patch(pod: PodRef, value: string): Promise<void> {
+    const body = {
+      metadata: { ...(pod.uid ? { uid: pod.uid } : {}), annotations: { [networkStatusAnnotation]: value } },
+    };
+    await this.api.patchNamespacedPod(
+      { name: pod.name, namespace: pod.namespace, body },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    this.deps.log.debug('network-status written', { pod: `${pod.namespace}/${pod.name}` });
+  }
+
+  private retryLater(pod: PodRef, value: string, attempt: number): void {
+    const key = pod.uid || `${pod.namespace}/${pod.name}`;
+    this.forget(key);
+    const delay = Math.min(1000 * 2 ** Math.min(attempt - 1, 6), 60_000);
+    const timer = setTimeout(() => {
+      this.pending.delete(key);
+      this.patch(pod, value).catch((err: unknown) => {
+        if (isFinal(err) || attempt >= 20) {
+          this.deps.log.warn('giving up on writing network-status', {
+            pod: `${pod.namespace}/${pod.name}`,
+            error: errorMessage(err),
+          });
+          return;
+        }
+        this.retryLater(pod, value, attempt + 1);
+      });
+    }, delay);
+    timer.unref();
+    this.pending.set(key, { pod, value, attempt, timer });
+  }
+}

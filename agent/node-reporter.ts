@@ -1,0 +1,205 @@
+/**
+ * Writes this node's NodeNetworkState: which NADs it cannot use and why (plugin binaries missing from
+ * the CNI bin dirs, host interfaces missing, no config file for an empty-config NAD), and bucket
+ * digests of every NAD it holds. Written after changes (debounced) and as a heartbeat.
+ */
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+import { hostInterfaces, requiredBinaries } from '../lib/cni/config.ts';
+import { errorMessage } from '../lib/errors.ts';
+import {
+  bucketDigests,
+  networkKey,
+  nodeStateApiVersion,
+  nodeStateGroup,
+  nodeStateKind,
+  nodeStatePlural,
+  nodeStateVersion,
+  type NodeNetworkProblem,
+  type NodeNetworkStateStatus,
+} from '../lib/node-state.ts';
+import type { FileSystem } from '../lib/ports.ts';
+import { findByNetworkName, type ConfDirScan } from './conf-dir.ts';
+import type { NadStore } from './nad-store.ts';
+
+export interface NodeInventory {
+  readonly plugins: ReadonlySet<string>;
+  readonly interfaces: ReadonlySet<string>;
+}
+
+/** The plugin binaries in the bin dirs and the host's network interfaces. */
+export async function readInventory(
+  fs: FileSystem,
+  binDirs: readonly string[],
+  sysClassNet: string,
+): Promise<NodeInventory> {
+  const plugins = new Set<string>();
+  for (const dir of binDirs) for (const name of await fs.list(dir)) plugins.add(name);
+  return { plugins, interfaces: new Set(await fs.list(sysClassNet)) };
+}
+
+/** The problems of every stored NAD on a node with this inventory. */
+export function nodeProblems(
+  store: NadStore,
+  inventory: NodeInventory,
+  scan: ConfDirScan,
+  confDir: string,
+): NodeNetworkProblem[] {
+  const problems: NodeNetworkProblem[] = [];
+  for (const stored of store.all()) {
+    const definition = store.get(stored.namespace, stored.name);
+    if (!definition || definition.invalid) continue; // the controller reports invalid configs on the NAD
+    const base = { namespace: stored.namespace, name: stored.name, configHash: stored.configHash };
+    const config = definition.config ?? findByNetworkName(scan, stored.name)?.config;
+    if (!config) {
+      problems.push({
+        ...base,
+        error: `spec.config is empty and ${confDir} has no CNI config named "${stored.name}"`,
+      });
+      continue;
+    }
+    const missingPlugins = requiredBinaries(config).filter((p) => !inventory.plugins.has(p));
+    const missingInterfaces = hostInterfaces(config).filter((i) => !inventory.interfaces.has(i));
+    if (missingPlugins.length > 0 || missingInterfaces.length > 0) {
+      problems.push({
+        ...base,
+        ...(missingPlugins.length > 0 ? { missingPlugins } : {}),
+        ...(missingInterfaces.length > 0 ? { missingInterfaces } : {}),
+      });
+    }
+  }
+  return problems.sort((a, b) =>
+    networkKey(a.namespace, a.name).localeCompare(networkKey(b.namespace, b.name)),
+  );
+}
+
+export interface NodeReporterOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly fs: FileSystem;
+  readonly store: NadStore;
+  readonly scan: () => Promise<ConfDirScan>;
+  readonly nodeName: string;
+  readonly binDirs: readonly string[];
+  readonly confDir: string;
+  readonly agentVersion: string;
+  readonly log: Logger;
+  readonly heartbeatMs: number;
+  readonly debounceMs: number;
+  readonly sysClassNet?: string;
+  readonly now?: () => Date;
+}
+
+export class NodeReporter {
+  private readonly options: NodeReporterOptions;
+  private readonly api: CustomObjectsApi;
+  private lastWritten = '';
+  private lastWriteAt = 0;
+  private debounce: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private created = false;
+
+  constructor(options: NodeReporterOptions) {
+    this.options = options;
+    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  /** The status the node would report now. */
+  async compute(): Promise<NodeNetworkStateStatus> {
+    const o = this.options;
+    const [inventory, scan] = await Promise.all([
+      readInventory(o.fs, o.binDirs, o.sysClassNet ?? '/sys/class/net'),
+      o.scan(),
+    ]);
+    const held = o.store.all();
+    return {
+      nodeName: o.nodeName,
+      agentVersion: o.agentVersion,
+      heartbeatTime: (o.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      cniBinDirs: [...o.binDirs],
+      defaultNetwork: scan.files[0]?.path ?? '',
+      networkCount: held.length,
+      digests: bucketDigests(held.map((s) => ({ key: networkKey(s.namespace, s.name), hash: s.configHash }))),
+      problems: nodeProblems(o.store, inventory, scan, o.confDir),
+    };
+  }
+
+  /** Writes the report if it changed or the heartbeat is due; serialized, never concurrent. */
+  report(force = false): Promise<void> {
+    this.running = this.running
+      .then(() => this.write(force))
+      .catch((err: unknown) => {
+        this.options.log.warn('cannot write the NodeNetworkState', { error: errorMessage(err) });
+      });
+    return this.running;
+  }
+
+  /** Reports soon (debounced): after NAD or conf-dir changes. */
+  trigger(): void {
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.report(), this.options.debounceMs);
+    this.debounce.unref();
+  }
+
+  start(): void {
+    void this.report(true);
+    this.heartbeat = setInterval(() => void this.report(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.debounce);
+    clearInterval(this.heartbeat);
+    await this.running;
+  }
+
+  private async write(force: boolean): Promise<void> {
+    const status = await this.compute();
+    const { heartbeatTime: _heartbeat, ...comparable } = status;
+    const key = JSON.stringify(comparable);
+    const heartbeatDue = Date.now() - this.lastWriteAt >= this.options.heartbeatMs - 1000;
+    if (!force && key === this.lastWritten && !heartbeatDue) return;
+    await this.ensureObject();
+    await this.api.patchClusterCustomObjectStatus(
+      {
+        group: nodeStateGroup,
+        version: nodeStateVersion,
+        plural: nodeStatePlural,
+        name: this.options.nodeName,
+        body: { status },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    this.lastWritten = key;
+    this.lastWriteAt = Date.now();
+  }
+
+  private async ensureObject(): Promise<void> {
+    if (this.created) return;
+    try {
+      await this.api.getClusterCustomObject({
+        group: nodeStateGroup,
+        version: nodeStateVersion,
+        plural: nodeStatePlural,
+        name: this.options.nodeName,
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      await this.api.createClusterCustomObject({
+        group: nodeStateGroup,
+        version: nodeStateVersion,
+        plural: nodeStatePlural,
+        body: {
+          apiVersion: nodeStateApiVersion,
+          kind: nodeStateKind,
+          metadata: {
+            name: this.options.nodeName,
+            labels: { 'app.kubernetes.io/managed-by': 'multinet-agent' },
+          },
+          spec: {},
+        },
+      });
+    }
+    this.created = true;
+  }
+}

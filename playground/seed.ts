@@ -1,0 +1,39 @@
+/**
+ * The seed manifests (test/fixtures/seed, from a public Multus deployment guide) as the playground
+ * applies them: the NAD's master (eth0) and subnet (192.168.1.0/24) are swapped for the local node's
+ * veth and 192.0.2.0/24, so nothing leaves this machine; everything else is as in the guide.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { repoRoot, type LocalNode } from './local-node.ts';
+
+const seedDir = join(repoRoot, 'test', 'fixtures', 'seed');
+
+export interface SeedNad {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec: { config: string };
+}
+
+export function seedMacvlanNad(node: LocalNode): SeedNad {
+  const nad = yaml.load(readFileSync(join(seedDir, 'macvlan-conf.nad.yaml'), 'utf8')) as SeedNad;
+  const config = JSON.parse(nad.spec.config) as { master: string; ipam: Record<string, unknown> };
+  config.master = node.master;
+  config.ipam = {
+    ...config.ipam,
+    subnet: '192.0.2.0/24',
+    rangeStart: '192.0.2.200',
+    rangeEnd: '192.0.2.216',
+    gateway: '192.0.2.1',
+    dataDir: node.ipamDir,
+  };
+  return { ...nad, spec: { config: JSON.stringify(config) } };
+}
+
+export function seedPod(nodeName: string, file = 'samplepod.yaml'): V1Pod {
+  const pod = yaml.load(readFileSync(join(seedDir, file), 'utf8')) as V1Pod;
+  return { ...pod, spec: { ...pod.spec!, nodeName } };
+}
