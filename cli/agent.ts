@@ -8,14 +8,11 @@ import { createServer } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createAgent } from '../agent/agent.ts';
 import type { ConfDirScan } from '../agent/conf-dir.ts';
-import { createKubeNetworking, type KubeNetworking } from '../agent/kube-networking.ts';
+import type { KubeNetworking } from '../agent/kube-networking.ts';
 import type { NetworkSource } from '../agent/network-source.ts';
 import { installShim } from '../agent/shim-installer.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { loadKubeConfig } from '../lib/kube/config.ts';
-import { KubeEventRecorder } from '../lib/kube/events.ts';
-import { KubeRestClient } from '../lib/kube/rest.ts';
 import { createLogger } from '../lib/log.ts';
 import { systemClock } from '../lib/node/clock.ts';
 import { nodeExec } from '../lib/node/exec.ts';
@@ -72,7 +69,6 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'multinet_agent_' });
   let kube: KubeNetworking | undefined;
-  let events: KubeEventRecorder | undefined;
   let source: NetworkSource;
   // The conf-dir scan is shared by the agent and the node reporter; filled in once the agent exists.
   const confScan: { current?: () => Promise<ConfDirScan> } = {};
@@ -83,51 +79,25 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       log.child({ component: 'source' }),
     );
   } else {
-    let kubeConfig;
+    const { connectKubeNetworking } = await import('../agent/kube-networking.ts');
     try {
-      kubeConfig = loadKubeConfig({ kubeconfig: flags.kubeconfig });
+      kube = connectKubeNetworking({
+        kubeconfig: flags.kubeconfig,
+        nodeName: flags.nodeName!,
+        stateDir: flags.stateDir,
+        binDirs: flags.cniBinDirs,
+        confDir: flags.cniConfDir,
+        agentVersion: multinetVersion,
+        heartbeatMs: flags.heartbeatSeconds * 1000,
+        fs: nodeFileSystem,
+        clock: systemClock,
+        log,
+        scan: () => confScan.current!(),
+      });
     } catch (err) {
       context.io.stderr(`multinet agent: ${errorMessage(err)}\n`);
       return ExitCode.failed;
     }
-    const rest = new KubeRestClient(kubeConfig, {
-      qps: 20,
-      burst: 40,
-      userAgent: `multinet-agent/${multinetVersion}`,
-    });
-    events = new KubeEventRecorder({
-      rest,
-      component: 'multinet-agent',
-      host: flags.nodeName,
-      log: log.child({ component: 'events' }),
-    });
-    const recorder = events;
-    kube = createKubeNetworking({
-      kubeConfig,
-      event: (pod, type, reason, message) =>
-        recorder.event(
-          {
-            apiVersion: 'v1',
-            kind: 'Pod',
-            name: pod.name,
-            namespace: pod.namespace,
-            uid: pod.uid || undefined,
-          },
-          type,
-          reason,
-          message,
-        ),
-      nodeName: flags.nodeName!,
-      stateDir: flags.stateDir,
-      binDirs: flags.cniBinDirs,
-      confDir: flags.cniConfDir,
-      agentVersion: multinetVersion,
-      heartbeatMs: flags.heartbeatSeconds * 1000,
-      fs: nodeFileSystem,
-      clock: systemClock,
-      log,
-      scan: () => confScan.current!(),
-    });
     source = kube.source;
   }
   const agent = createAgent(
@@ -219,6 +189,5 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   agent.stop();
   server.closeAllConnections();
   await Promise.all([closeServer(server), probes ? closeServer(probes) : Promise.resolve(), kube?.stop()]);
-  await events?.stop(5000);
   return ExitCode.ok;
 }
