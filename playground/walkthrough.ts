@@ -274,7 +274,7 @@ export async function runPlayground(options: PlaygroundOptions): Promise<boolean
     say(
       `  KUBECONFIG=${options.kubeconfigOut ?? kubeconfig} ${join(options.cacheDir, 'bin', 'kubectl')} get net-attach-def -o wide`,
     );
-    say(`logs: ${logDir}`);
+    say(`logs: ${logDir} (removed on a clean exit)`);
 
     if (!options.once) {
       say('running; press Ctrl-C to stop everything and clean up');
@@ -302,7 +302,7 @@ export async function runPlayground(options: PlaygroundOptions): Promise<boolean
     await Promise.all(processes.map((p) => p.stop()));
     await node?.destroy();
     await controlPlane?.stop();
-    if (ok && options.once) rmSync(logDir, { recursive: true, force: true });
+    if (ok) rmSync(logDir, { recursive: true, force: true });
   }
   return ok;
 }
