@@ -9,7 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { Lab, pluginDir, repoRoot, requireNetnsPrerequisites } from '../test/netns/lab.ts';
+import {
+  LocalNode as Lab,
+  pluginDir,
+  repoRoot,
+  requireNetnsPrerequisites,
+  type Pod,
+} from '../playground/local-node.ts';
 
 const pods = Number(process.argv[2] ?? 200);
 const burst = Number(process.argv[3] ?? 200);
@@ -79,6 +85,25 @@ function post(socket: string, body: object): Promise<{ result?: unknown; error?:
   });
 }
 
+/** One CNI request straight at the agent's socket, for a pod of the lab (no shim process). */
+function agentCall(
+  lab: Lab,
+  pod: Pod,
+  command: 'ADD' | 'DEL',
+): Promise<{ result?: unknown; error?: { msg: string } }> {
+  const conf = lab.generatedConfig();
+  const config = { ...conf.plugins[0], name: conf.name, cniVersion: conf.cniVersion };
+  return post(lab.socket, {
+    command,
+    containerId: pod.containerId,
+    netns: pod.netnsPath,
+    ifName: 'eth0',
+    args: pod.env().CNI_ARGS,
+    path: pluginDir,
+    config,
+  });
+}
+
 async function main(): Promise<void> {
   requireNetnsPrerequisites();
   if (!existsSync(join(repoRoot, 'dist', 'shim', 'multinet-cni')))
@@ -130,20 +155,10 @@ async function main(): Promise<void> {
         return Promise.resolve();
       };
       const runSocket = async (): Promise<void> => {
-        const conf = lab.generatedConfig();
-        const config = { ...conf.plugins[0], name: conf.name, cniVersion: conf.cniVersion };
-        const call = {
-          containerId: pod.containerId,
-          netns: pod.netnsPath,
-          ifName: 'eth0',
-          args: env.CNI_ARGS,
-          path: pluginDir,
-          config,
-        };
         const start = performance.now();
-        const add = await post(lab.socket, { command: 'ADD', ...call });
+        const add = await agentCall(lab, pod, 'ADD');
         if (add.error) throw new Error(`agent ADD failed: ${add.error.msg}`);
-        const del = await post(lab.socket, { command: 'DEL', ...call });
+        const del = await agentCall(lab, pod, 'DEL');
         if (del.error) throw new Error(`agent DEL failed: ${del.error.msg}`);
         socket.push(performance.now() - start);
       };
@@ -168,40 +183,14 @@ async function main(): Promise<void> {
     const agentPid = lab.agentPid!;
     const before = rssPeakMb(agentPid);
     const burstPods = Array.from({ length: burst }, (_, i) => lab.newPod(undefined, `burst${i}`));
-    const conf = lab.generatedConfig();
-    const config = { ...conf.plugins[0], name: conf.name, cniVersion: conf.cniVersion };
     const started = performance.now();
-    const replies = await Promise.all(
-      burstPods.map((p) =>
-        post(lab.socket, {
-          command: 'ADD',
-          containerId: p.containerId,
-          netns: p.netnsPath,
-          ifName: 'eth0',
-          args: p.env().CNI_ARGS,
-          path: pluginDir,
-          config,
-        }),
-      ),
-    );
+    const replies = await Promise.all(burstPods.map((p) => agentCall(lab, p, 'ADD')));
     const burstSeconds = (performance.now() - started) / 1000;
     const failed = replies.filter((r) => r.error);
     if (failed.length > 0)
       throw new Error(`${failed.length} burst ADDs failed, e.g. ${failed[0]!.error!.msg}`);
     const peak = rssPeakMb(agentPid);
-    await Promise.all(
-      burstPods.map((p) =>
-        post(lab.socket, {
-          command: 'DEL',
-          containerId: p.containerId,
-          netns: p.netnsPath,
-          ifName: 'eth0',
-          args: p.env().CNI_ARGS,
-          path: pluginDir,
-          config,
-        }),
-      ),
-    );
+    await Promise.all(burstPods.map((p) => agentCall(lab, p, 'DEL')));
     process.stdout.write(
       `burst: ${burst} concurrent ADDs in ${burstSeconds.toFixed(1)} s; agent peak RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB after\n`,
     );

@@ -5,14 +5,13 @@
  * seed's shape. The seed's master (eth0) and subnet (192.168.1.0/24) are swapped for the lab's veth
  * and 192.0.2.0/24, so nothing leaves the machine.
  */
-import { readFileSync } from 'node:fs';
-import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import type { NodeNetworkState } from '../../lib/node-state.ts';
 import { createTestNamespace, testKubeConfig, testKubeconfigPath } from '../controlplane/test-cluster.ts';
-import { fixturePath, readFixture } from '../fixtures.ts';
+import { readFixture } from '../fixtures.ts';
 import { Lab, requireNetnsPrerequisites } from './lab.ts';
+import { seedMacvlanNad, seedPod } from '../../playground/seed.ts';
 
 requireNetnsPrerequisites();
 
@@ -40,30 +39,13 @@ describe('the seed walkthrough with the agent on the API server', () => {
   beforeAll(async () => {
     lab = new Lab('seed');
     namespace = await createTestNamespace('seed');
-    const seedNad = yaml.load(readFixture('seed', 'macvlan-conf.nad.yaml')) as {
-      metadata: Record<string, unknown>;
-      spec: { config: string };
-    };
-    const config = JSON.parse(seedNad.spec.config) as { master: string; ipam: Record<string, unknown> };
-    config.master = lab.master;
-    config.ipam = {
-      ...config.ipam,
-      subnet: '192.0.2.0/24',
-      rangeStart: '192.0.2.200',
-      rangeEnd: '192.0.2.216',
-      gateway: '192.0.2.1',
-      dataDir: lab.ipamDir,
-    };
+    const nad = seedMacvlanNad(lab);
     await custom.createNamespacedCustomObject({
       group: 'k8s.cni.cncf.io',
       version: 'v1',
       namespace,
       plural: 'network-attachment-definitions',
-      body: {
-        ...seedNad,
-        metadata: { ...seedNad.metadata, namespace },
-        spec: { config: JSON.stringify(config) },
-      },
+      body: { ...nad, metadata: { ...nad.metadata, namespace } },
     });
     await lab.startAgent([], testKubeconfigPath());
   });
@@ -81,15 +63,7 @@ describe('the seed walkthrough with the agent on the API server', () => {
   });
 
   it('attaches net1 and writes network-status on the pod in the seed shape', async () => {
-    const seedPod = yaml.load(readFileSync(fixturePath('seed', 'samplepod.yaml'), 'utf8')) as V1Pod;
-    const pod = await core.createNamespacedPod({
-      namespace,
-      body: {
-        ...seedPod,
-        metadata: { ...seedPod.metadata, namespace },
-        spec: { ...seedPod.spec!, nodeName: lab.nodeName },
-      },
-    });
+    const pod = await core.createNamespacedPod({ namespace, body: seedPod(lab.nodeName) });
     const netnsPod = lab.newPod(undefined, 'samplepod');
     const env = {
       ...netnsPod.env(),

@@ -1,0 +1,29 @@
+/**
+ * The README documents every flag of every long-running command, and shows the commands CI and a
+ * newcomer rely on: a help text and the README cannot drift apart unnoticed.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { commands } from '../../cli/commands.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+function flags(usage: string): string[] {
+  return [...new Set([...usage.matchAll(/(?<![\w-])--[a-z][a-z0-9-]+/g)].map((m) => m[0]))].sort();
+}
+
+describe('README.md', () => {
+  it('shows the install-and-run and the test commands on its first screen', () => {
+    const firstScreen = readme.split('\n').slice(0, 40).join('\n');
+    expect(firstScreen).toContain('npm ci && npm test');
+    expect(firstScreen).toMatch(/npx multinet /);
+  });
+
+  it.each(['agent'])('documents every flag of `multinet %s`', async (name) => {
+    const { usage } = await commands[name]!.load();
+    const missing = flags(usage).filter((flag) => !readme.includes(flag));
+    expect(missing).toEqual([]);
+  });
+});
