@@ -1,0 +1,63 @@
+/**
+ * The controller's verdict on a NAD's spec.config, from lib/nad.ts (the same validation the webhook
+ * and the agent use), plus the plugin types for status.pluginType. Verdicts are cached by the config's
+ * hash, since reconciles repeat far more often than configs change.
+ */
+import { ValidationError } from '../lib/errors.ts';
+import { validateNad, type NetworkAttachmentDefinition } from '../lib/nad.ts';
+import { isObject } from '../lib/safe-json.ts';
+import type { ConfigVerdict } from './nad-status.ts';
+
+/** Plugin types joined by "+", read loosely so that an invalid config still shows what it is. */
+export function pluginTypeOf(configText: string | undefined): string {
+  if (!configText || configText.trim() === '') return '';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(configText);
+  } catch {
+    return '';
+  }
+  if (!isObject(parsed)) return '';
+  const plugins = Array.isArray(parsed.plugins) ? parsed.plugins : [parsed];
+  return plugins
+    .map((p) => (isObject(p) && typeof p.type === 'string' ? p.type : '?'))
+    .join('+')
+    .slice(0, 256);
+}
+
+export function judgeConfig(nad: NetworkAttachmentDefinition): ConfigVerdict {
+  const config = nad.spec?.config;
+  const pluginType = pluginTypeOf(config);
+  try {
+    const result = validateNad(nad, nad.metadata.namespace ?? 'default');
+    return {
+      accepted: true,
+      pluginType,
+      warnings: result.warnings,
+      ...(result.config === undefined ? { emptyConfigName: result.name } : {}),
+    };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) {
+      return { accepted: false, pluginType, problems: [{ path: 'spec.config', message: String(err) }] };
+    }
+    return { accepted: false, pluginType, problems: err.problems };
+  }
+}
+
+/** judgeConfig with a cache per NAD key, valid while the config text stays the same. */
+export class VerdictCache {
+  private readonly entries = new Map<string, { config: string | undefined; verdict: ConfigVerdict }>();
+
+  get(key: string, nad: NetworkAttachmentDefinition): ConfigVerdict {
+    const config = nad.spec?.config;
+    const cached = this.entries.get(key);
+    if (cached && cached.config === config) return cached.verdict;
+    const verdict = judgeConfig(nad);
+    this.entries.set(key, { config, verdict });
+    return verdict;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+}

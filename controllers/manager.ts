@@ -1,0 +1,218 @@
+/**
+ * Assembles and runs the controller process: informers on NADs and NodeNetworkStates (running on every
+ * replica, so a standby's caches are warm when it takes over), the NAD controller, the Event recorder,
+ * optional leader election, and the probe server (/healthz, /readyz once the informers synced,
+ * /metrics). `stop()` is the graceful shutdown: workers finish the reconciles in flight, the Lease is
+ * released, pending Events are flushed, then informers and connections close.
+ *
+ * Nothing here touches `process`: cli/controller.ts passes the KubeConfig, logger and settings in.
+ */
+import { createServer, type Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+import { errorMessage } from '../lib/errors.ts';
+import { KubeEventRecorder } from '../lib/kube/events.ts';
+import { nadInformer, nodeStateInformer, type NadObject } from '../lib/kube/informers.ts';
+import { LeaderElector } from '../lib/kube/leader-election.ts';
+import { KubeRestClient } from '../lib/kube/rest.ts';
+import { closeServer, listenTcp } from '../lib/node/listen.ts';
+import { createProbeHandler } from '../lib/node/probe-server.ts';
+import { createControllerMetrics, type ControllerMetrics } from './metrics.ts';
+import { NadController } from './nad.controller.ts';
+
+export interface LeaderElectionSettings {
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  /** Default true; false simulates a crash in tests (the Lease then has to expire). */
+  readonly releaseOnCancel?: boolean;
+}
+
+export interface ControllerSettings {
+  readonly kubeConfig: KubeConfig;
+  readonly log: Logger;
+  readonly workers: number;
+  readonly staleAfterMs: number;
+  /** Requests a second to the API server and the burst above it (client-go's QPS and Burst). */
+  readonly qps: number;
+  readonly burst: number;
+  /** Reconcile only NADs in these namespaces (all when empty or undefined). */
+  readonly namespaces?: readonly string[];
+  /** Count only NodeNetworkStates matching this label selector as nodes. */
+  readonly nodeSelector?: string | undefined;
+  /** Compete for a Lease; reconcile at once when undefined. */
+  readonly leaderElection?: LeaderElectionSettings | undefined;
+  /** Serve /healthz, /readyz and /metrics here (port 0 = any free port). */
+  readonly probe?: { readonly host: string; readonly port: number } | undefined;
+  /** reportingInstance of Events (e.g. the pod name). */
+  readonly instance: string;
+  /** Node's default process metrics in /metrics (default true; tests with two controllers turn it off). */
+  readonly processMetrics?: boolean;
+  readonly progressIntervalMs?: number;
+  readonly nodeBatchMs?: number;
+}
+
+export interface RunningController {
+  readonly controller: NadController;
+  readonly metrics: ControllerMetrics;
+  /** The probe server's port, when it listens. */
+  readonly probePort: number | undefined;
+  /** Informers synced (what /readyz reports). */
+  ready(): boolean;
+  /** This replica reconciles (always true without leader election, once started). */
+  isLeader(): boolean;
+  /** Resolves when the controller stopped on its own (leader election ended) or after stop(). */
+  readonly done: Promise<void>;
+  /** Graceful shutdown; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Drops what the controller never reads from a cached NAD, in place (as client-go's informer
+ * TransformFunc): managedFields (several KiB per object once its status is written) and the copy of
+ * the whole object kubectl apply keeps in an annotation. Halves the cache at 5,000 NADs.
+ */
+export function trimCachedNad(nad: NadObject): NadObject {
+  const metadata = nad.metadata as NadObject['metadata'] & { managedFields?: unknown };
+  delete metadata.managedFields;
+  if (metadata.annotations?.[lastApplied] !== undefined) {
+    const { [lastApplied]: _dropped, ...rest } = metadata.annotations;
+    metadata.annotations = rest;
+  }
+  return nad;
+}
+
+const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
+
+export async function startController(settings: ControllerSettings): Promise<RunningController> {
+  const { kubeConfig: kc, log } = settings;
+  const rest = new KubeRestClient(kc, {
+    qps: settings.qps,
+    burst: settings.burst,
+    maxSockets: Math.max(4, settings.workers),
+    userAgent: 'multinet-controller',
+  });
+  const metrics = createControllerMetrics(
+    {
+      queueDepth: () => controller.queueDepth,
+      nadsByReady: () => controller.countByReady(),
+      nodes: () => ({ eligible: controller.nodes.eligible().length, stale: controller.nodes.stale().length }),
+    },
+    settings.processMetrics ?? true,
+  );
+  const recorder = new KubeEventRecorder({
+    rest,
+    component: 'multinet-controller',
+    instance: settings.instance,
+    log: log.child({ component: 'events' }),
+    onOutcome: (outcome) => metrics.events.inc({ outcome }),
+  });
+  const nads = nadInformer(kc, log);
+  const nodeStates = nodeStateInformer(kc, log, settings.nodeSelector);
+  const controller = new NadController(
+    {
+      workers: settings.workers,
+      staleAfterMs: settings.staleAfterMs,
+      namespaces: new Set(settings.namespaces ?? []),
+      ...(settings.progressIntervalMs !== undefined
+        ? { progressIntervalMs: settings.progressIntervalMs }
+        : {}),
+      ...(settings.nodeBatchMs !== undefined ? { nodeBatchMs: settings.nodeBatchMs } : {}),
+    },
+    {
+      nads: nads.cache,
+      rest,
+      events: recorder,
+      log: log.child({ component: 'nad-controller' }),
+      metrics,
+    },
+  );
+  nads.on('add', (o) => controller.nadChanged(trimCachedNad(o)));
+  nads.on('update', (o) => controller.nadChanged(trimCachedNad(o)));
+  nads.on('delete', (o) => controller.nadDeleted(o));
+  nodeStates.on('add', (o) => controller.nodeChanged(o));
+  nodeStates.on('update', (o) => controller.nodeChanged(o));
+  nodeStates.on('delete', (o) => controller.nodeDeleted(o));
+
+  const elector = settings.leaderElection
+    ? new LeaderElector({
+        rest,
+        ...settings.leaderElection,
+        log: log.child({ component: 'leader-election' }),
+        onStartedLeading: async (signal) => {
+          metrics.leader.set(1);
+          try {
+            await controller.run(signal);
+          } finally {
+            metrics.leader.set(0);
+          }
+        },
+      })
+    : undefined;
+  const ready = (): boolean => nads.synced && nodeStates.synced;
+
+  let server: Server | undefined;
+  let probePort: number | undefined;
+  if (settings.probe) {
+    server = createServer(
+      createProbeHandler({
+        registry: metrics.registry,
+        ready: { informers: ready },
+        live: { 'leader-election': () => elector?.healthy() ?? true },
+      }),
+    );
+    server.keepAliveTimeout = 5000;
+    probePort = await listenTcp(server, settings.probe.host, settings.probe.port);
+    log.info('serving probes and metrics', { address: `${settings.probe.host}:${probePort}` });
+  }
+
+  const shutdown = new AbortController();
+  const startInformers = async (): Promise<void> => {
+    await Promise.all([nads.start(), nodeStates.start()]);
+    log.info('caches synced', { nads: nads.cache.list().length, nodes: nodeStates.cache.list().length });
+  };
+  const run = (async (): Promise<void> => {
+    await startInformers();
+    if (shutdown.signal.aborted) return;
+    if (elector) await elector.run(shutdown.signal);
+    else {
+      metrics.leader.set(1);
+      await controller.run(shutdown.signal);
+      metrics.leader.set(0);
+    }
+  })().catch((err: unknown) => {
+    log.error('the controller stopped on an error', { error: errorMessage(err) });
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async (): Promise<void> => {
+      log.info('shutting down: finishing the reconciles in flight');
+      shutdown.abort();
+      await Promise.all([nads.stop(), nodeStates.stop()].map((p) => p.catch(() => undefined))).then(
+        () => undefined,
+      );
+      await run;
+      controller.dispose();
+      await recorder.stop(2000);
+      rest.close();
+      if (server) {
+        server.closeAllConnections();
+        await closeServer(server);
+      }
+      log.info('stopped');
+    })());
+
+  return {
+    controller,
+    metrics,
+    probePort,
+    ready,
+    isLeader: () => (elector ? elector.isLeader : controller.leading),
+    done: run,
+    stop,
+  };
+}

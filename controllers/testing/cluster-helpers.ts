@@ -1,0 +1,111 @@
+/** Small helpers for the controller's cluster tests (not used by the product). */
+import { randomBytes } from 'node:crypto';
+import winston from 'winston';
+import { errorMessage } from '../../lib/errors.ts';
+import type { NadObject } from '../../lib/kube/informers.ts';
+import type { KubeRequester } from '../../lib/kube/rest.ts';
+import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../../lib/nad.ts';
+import { findCondition, type Condition, type NadStatus } from '../nad-status.ts';
+
+export const silentLog = winston.createLogger({
+  transports: [new winston.transports.Console({ silent: true })],
+});
+
+/** A name unique to this run, for cluster-scoped objects (NodeNetworkStates) and label values. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+export function nadPath(namespace: string, name?: string): string {
+  const base = `/apis/${nadGroup}/${nadVersion}/namespaces/${namespace}/${nadPlural}`;
+  return name === undefined ? base : `${base}/${name}`;
+}
+
+export function createNad(
+  rest: KubeRequester,
+  namespace: string,
+  name: string,
+  config: object,
+): Promise<NadObject> {
+  return rest.request<NadObject>({
+    method: 'POST',
+    path: nadPath(namespace),
+    body: {
+      apiVersion: nadApiVersion,
+      kind: nadKind,
+      metadata: { name },
+      spec: { config: JSON.stringify(config) },
+    },
+  });
+}
+
+export async function updateNadConfig(
+  rest: KubeRequester,
+  namespace: string,
+  name: string,
+  config: object,
+): Promise<NadObject> {
+  const current = await rest.request<NadObject>({ method: 'GET', path: nadPath(namespace, name) });
+  return rest.request<NadObject>({
+    method: 'PUT',
+    path: nadPath(namespace, name),
+    body: { ...current, spec: { config: JSON.stringify(config) } },
+  });
+}
+
+export async function readNad(rest: KubeRequester, namespace: string, name: string): Promise<NadObject> {
+  return rest.request<NadObject>({ method: 'GET', path: nadPath(namespace, name) });
+}
+
+export function statusOf(nad: NadObject): NadStatus | undefined {
+  return nad.status as unknown as NadStatus | undefined;
+}
+
+export function conditionOf(nad: NadObject, type: string): Condition | undefined {
+  return findCondition(nad.status, type);
+}
+
+/** Polls until `check` returns a value (not undefined/false); fails with the last value seen. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${errorMessage(last)})` : ''}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Waits until the NAD's status satisfies `predicate`, and returns the NAD. */
+export function nadWhere(
+  rest: KubeRequester,
+  namespace: string,
+  name: string,
+  what: string,
+  predicate: (nad: NadObject) => boolean,
+  timeoutMs?: number,
+): Promise<NadObject> {
+  let last: NadObject | undefined;
+  return eventually(
+    `${namespace}/${name}: ${what}`,
+    async () => {
+      last = await readNad(rest, namespace, name);
+      return predicate(last) ? last : undefined;
+    },
+    timeoutMs,
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; status was ${JSON.stringify(last?.status)}`, { cause: err });
+  });
+}
