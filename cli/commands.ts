@@ -1,8 +1,5 @@
 /** The multinet command table: each command parses its own arguments and returns an exit code. */
 import { ExitCode, UsageError, type CliIo } from './io.ts';
-import { agentUsage, runAgent } from './agent.ts';
-import { devUsage, runDev } from './dev-cluster.ts';
-import { lintUsage, runLint } from './lint.ts';
 
 /** What the entry point hands to a command: I/O, the environment, and a signal for SIGINT/SIGTERM. */
 export interface CommandContext {
@@ -13,27 +10,59 @@ export interface CommandContext {
   readonly logStream?: NodeJS.WritableStream;
 }
 
-export interface Command {
-  readonly summary: string;
+/** A command's code, loaded only when that command runs: `lint` must not pay for the Kubernetes client. */
+export interface CommandModule {
   readonly usage: string;
   readonly run: (args: readonly string[], context: CommandContext) => Promise<number>;
+}
+
+export interface Command {
+  readonly summary: string;
+  readonly load: () => Promise<CommandModule>;
 }
 
 export const commands: Readonly<Record<string, Command>> = {
   lint: {
     summary: 'check NADs, CNI configs and network annotations',
-    usage: lintUsage,
-    run: (args, { io }) => runLint(args, io),
+    load: async () => {
+      const m = await import('./lint.ts');
+      return { usage: m.lintUsage, run: (args, { io }) => m.runLint(args, io) };
+    },
   },
   agent: {
     summary: 'run the node agent (writes the CNI config, serves the CNI shim, runs delegates)',
-    usage: agentUsage,
-    run: runAgent,
+    load: async () => {
+      const m = await import('./agent.ts');
+      return { usage: m.agentUsage, run: m.runAgent };
+    },
+  },
+  controller: {
+    summary: 'run the NAD status controller (conditions, node counts, Events; leader-elected)',
+    load: async () => {
+      const m = await import('./controller.ts');
+      return { usage: m.controllerUsage, run: m.runController };
+    },
+  },
+  webhook: {
+    summary: 'run the validating admission webhook (NADs and pod network annotations)',
+    load: async () => {
+      const m = await import('./webhook.ts');
+      return { usage: m.webhookUsage, run: m.runWebhook };
+    },
+  },
+  up: {
+    summary: 'the local playground: the whole system on this machine, and the seed walkthrough',
+    load: async () => {
+      const m = await import('./up.ts');
+      return { usage: m.upUsage, run: m.runUp };
+    },
   },
   dev: {
     summary: 'local playground: `dev cluster` runs a real kube-apiserver + etcd on 127.0.0.1',
-    usage: devUsage,
-    run: runDev,
+    load: async () => {
+      const m = await import('./dev-cluster.ts');
+      return { usage: m.devUsage, run: m.runDev };
+    },
   },
 };
 
@@ -55,15 +84,16 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     context.io.stderr(`multinet: unknown command ${JSON.stringify(name)}\n\n${mainUsage()}\n`);
     return ExitCode.usage;
   }
+  const { usage, run } = await command.load();
   if (args.includes('--help') || args.includes('-h')) {
-    context.io.stdout(`${command.usage}\n`);
+    context.io.stdout(`${usage}\n`);
     return ExitCode.ok;
   }
   try {
-    return await command.run(args, context);
+    return await run(args, context);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    context.io.stderr(`multinet ${name}: ${err.message}\n\n${command.usage}\n`);
+    context.io.stderr(`multinet ${name}: ${err.message}\n\n${usage}\n`);
     return ExitCode.usage;
   }
 }

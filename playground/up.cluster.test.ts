@@ -30,8 +30,19 @@ function footprint(): { netns: string[]; links: string[]; dirs: string[] } {
   return { netns, links, dirs };
 }
 
+/** The kernel tears a deleted namespace's links down asynchronously: allow it a few seconds. */
+async function settledFootprint(): Promise<ReturnType<typeof footprint>> {
+  const deadline = Date.now() + 10_000;
+  let current = footprint();
+  while (current.netns.length + current.links.length + current.dirs.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    current = footprint();
+  }
+  return current;
+}
+
 describe('multinet up', () => {
-  it('--once runs the seed walkthrough, prints its findings and exits 0', () => {
+  it('--once runs the seed walkthrough, prints its findings and exits 0', async () => {
     const run = spawnSync(multinet, ['up', '--once'], { encoding: 'utf8', timeout: 240_000 });
     expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
     expect(run.stdout).not.toContain('✗');
@@ -42,7 +53,7 @@ describe('multinet up', () => {
     );
     expect(run.stdout).toMatch(/net1\s+192\.0\.2\.2(0\d|1[0-6])\/24/);
     expect(run.stdout).toContain('"name": "default/macvlan-conf"');
-    expect(footprint()).toEqual({ netns: [], links: [], dirs: [] });
+    expect(await settledFootprint()).toEqual({ netns: [], links: [], dirs: [] });
   }, 300_000);
 
   it('--kubeconfig-out writes a working kubeconfig and Ctrl-C cleans everything up', async () => {
@@ -70,7 +81,7 @@ describe('multinet up', () => {
       expect(get.stdout).toMatch(/macvlan-conf\s+True\s+macvlan\s+1\/1/);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
-      expect(footprint()).toEqual({ netns: [], links: [], dirs: [] });
+      expect(await settledFootprint()).toEqual({ netns: [], links: [], dirs: [] });
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

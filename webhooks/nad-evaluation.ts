@@ -1,0 +1,64 @@
+/**
+ * What the webhook knows about one NetworkAttachmentDefinition: whether lib/ accepts it (the same
+ * check the controller's "Accepted" condition and the node agent make), and what pods need to know
+ * about it (declared capabilities, plugin binaries, host-local ranges). Pure: a function of the object.
+ */
+import { declaredCapabilities, requiredBinaries, type NetworkConfig } from '../lib/cni/config.ts';
+import { ValidationError, errorMessage, formatProblems, type Problem } from '../lib/errors.ts';
+import { validateNad } from '../lib/nad.ts';
+import { hostLocalRanges, usesHostLocal, type HostLocalRange } from './host-local.ts';
+
+export interface NadEvaluation {
+  /** "namespace/name". */
+  readonly key: string;
+  readonly accepted: boolean;
+  /** Why the NAD is not accepted (every problem, with its JSON path). */
+  readonly problems: readonly Problem[];
+  readonly warnings: readonly Problem[];
+  /** undefined when spec.config is empty (each node then uses its CNI config file of that name) or invalid. */
+  readonly config: NetworkConfig | undefined;
+  readonly capabilities: ReadonlySet<string>;
+  readonly binaries: readonly string[];
+  readonly usesHostLocal: boolean;
+  readonly hostLocal: readonly HostLocalRange[];
+}
+
+const none: ReadonlySet<string> = new Set();
+
+export function evaluateNad(object: unknown, namespace: string, name: string): NadEvaluation {
+  const key = `${namespace}/${name}`;
+  try {
+    const { config, warnings } = validateNad(object, namespace);
+    return {
+      key,
+      accepted: true,
+      problems: [],
+      warnings,
+      config,
+      capabilities: config ? declaredCapabilities(config) : none,
+      binaries: config ? requiredBinaries(config) : [],
+      usesHostLocal: config ? usesHostLocal(config) : false,
+      hostLocal: config ? hostLocalRanges(config) : [],
+    };
+  } catch (err) {
+    const problems =
+      err instanceof ValidationError ? err.problems : [{ path: '', message: errorMessage(err) }];
+    const warnings = err instanceof ValidationError ? err.warnings : [];
+    return {
+      key,
+      accepted: false,
+      problems,
+      warnings,
+      config: undefined,
+      capabilities: none,
+      binaries: [],
+      usesHostLocal: false,
+      hostLocal: [],
+    };
+  }
+}
+
+/** The problems as one line: `spec.config.ipam.rangeEnd: ...; spec.config.type: ...`. */
+export function rejectionReason(evaluation: NadEvaluation): string {
+  return formatProblems(evaluation.problems);
+}

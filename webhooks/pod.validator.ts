@@ -1,0 +1,220 @@
+/**
+ * Pod CREATE, and UPDATE when the networks or default-network annotation changed: the annotations
+ * parsed by lib/, every selected NAD present and accepted, namespace isolation, capabilities for the
+ * requested ips/mac, and interface names that do not collide. Messages are the node agent's (from
+ * lib/selection.ts), so a pod is denied here for the same reason the agent would fail it.
+ */
+import { parseDefaultNetworkAnnotation } from '../lib/annotations/default-network.ts';
+import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
+import { parseNetworksAnnotation, type NetworkSelectionElement } from '../lib/annotations/networks.ts';
+import { ValidationError } from '../lib/errors.ts';
+import { planInterfaceNames, type InterfaceRequest } from '../lib/interface-plan.ts';
+import { isObject } from '../lib/safe-json.ts';
+import {
+  isolationViolation,
+  notFoundMessage,
+  selectionLabel,
+  type IsolationPolicy,
+} from '../lib/selection.ts';
+import type { AdmissionRequest } from './admission-review.ts';
+import type { NadLookup } from './nad-catalog.ts';
+import { rejectionReason } from './nad-evaluation.ts';
+import type { NetworkRef } from './nad-miss-resolver.ts';
+import type { NodeReport } from './node-report.ts';
+import { allow, deny, type Verdict } from './verdict.ts';
+
+export interface PodPolicy extends IsolationPolicy {
+  /** NADs ("namespace/name") every pod gets after its default network (the agents' --default-networks). */
+  readonly defaultNetworks: readonly string[];
+  /** Pods here do not get the defaultNetworks. */
+  readonly systemNamespaces: readonly string[];
+  /** The interface the runtime gives the default network. */
+  readonly runtimeIfName: string;
+}
+
+export const defaultPodPolicy: PodPolicy = {
+  namespaceIsolation: false,
+  globalNamespaces: [],
+  defaultNetworks: [],
+  systemNamespaces: ['kube-system'],
+  runtimeIfName: 'eth0',
+};
+
+export interface PodValidationContext {
+  readonly nads: NadLookup;
+  readonly nodes: NodeReport;
+  readonly policy: PodPolicy;
+}
+
+export interface PodVerdict extends Verdict {
+  /** NADs that were not found: the caller may read them from the API server and validate again. */
+  readonly unresolved?: readonly NetworkRef[];
+}
+
+/** A capability a selection field asks for, and what happens when the NAD does not declare it. */
+interface CapabilityRule {
+  readonly field: 'ips' | 'mac' | 'infiniband-guid' | 'portMappings' | 'bandwidth';
+  readonly capability: string;
+  readonly deny: boolean;
+  readonly hint: string;
+}
+
+const capabilityRules: readonly CapabilityRule[] = [
+  {
+    field: 'ips',
+    capability: 'ips',
+    deny: true,
+    hint: 'add "capabilities": {"ips": true} to the plugin that assigns addresses (for example with "ipam": {"type": "static"})',
+  },
+  {
+    field: 'mac',
+    capability: 'mac',
+    deny: true,
+    hint: 'add a plugin with "capabilities": {"mac": true} (for example {"type": "tuning", "capabilities": {"mac": true}})',
+  },
+  { field: 'infiniband-guid', capability: 'infinibandGUID', deny: false, hint: 'it is ignored' },
+  { field: 'portMappings', capability: 'portMappings', deny: false, hint: 'it is ignored' },
+  { field: 'bandwidth', capability: 'bandwidth', deny: false, hint: 'it is ignored' },
+];
+
+type Annotations = Readonly<Record<string, unknown>>;
+
+function annotationsOf(object: unknown): Annotations {
+  if (!isObject(object) || !isObject(object.metadata)) return {};
+  return isObject(object.metadata.annotations) ? object.metadata.annotations : {};
+}
+
+function describeNodes(namespace: string, name: string, nodes: NodeReport): string | undefined {
+  const reports = nodes.problemsOf(namespace, name);
+  if (reports.length === 0) return undefined;
+  const shown = reports.slice(0, 3).map((r) => {
+    const what = [
+      r.missingPlugins.length > 0 ? `missing plugins ${r.missingPlugins.join(', ')}` : '',
+      r.missingInterfaces.length > 0 ? `missing interfaces ${r.missingInterfaces.join(', ')}` : '',
+      r.error ?? '',
+    ].filter(Boolean);
+    return `${r.node}: ${what.join('; ') || 'unusable'}`;
+  });
+  const more = reports.length > 3 ? `, and ${reports.length - 3} more nodes` : '';
+  return `the agents on ${reports.length} node${reports.length === 1 ? '' : 's'} cannot use this network (${shown.join('; ')}${more}): the pod fails to start if it is scheduled there`;
+}
+
+/** Problems and warnings about one selected NAD (exists, accepted, capabilities, node reports). */
+function checkSelection(
+  label: string,
+  element: Pick<NetworkSelectionElement, 'namespace' | 'name'> & Partial<NetworkSelectionElement>,
+  context: PodValidationContext,
+  problems: string[],
+  warnings: string[],
+  unresolved: NetworkRef[],
+): void {
+  const evaluation = context.nads.get(element.namespace, element.name);
+  if (!evaluation) {
+    problems.push(`${label}: ${notFoundMessage(element)}`);
+    unresolved.push({ namespace: element.namespace, name: element.name });
+    return;
+  }
+  if (!evaluation.accepted) {
+    problems.push(`${label}: the NetworkAttachmentDefinition is invalid: ${rejectionReason(evaluation)}`);
+    return;
+  }
+  for (const rule of capabilityRules) {
+    if (element[rule.field] === undefined) continue;
+    if (!evaluation.config) {
+      warnings.push(
+        `${label}: requests "${rule.field}", but the NetworkAttachmentDefinition has no spec.config (each node uses its own CNI config file), so the "${rule.capability}" capability cannot be checked`,
+      );
+    } else if (!evaluation.capabilities.has(rule.capability)) {
+      const text = `${label}: requests "${rule.field}", but its CNI config does not declare the "${rule.capability}" capability; ${rule.hint}`;
+      (rule.deny ? problems : warnings).push(text);
+    }
+  }
+  const nodeTrouble = describeNodes(element.namespace, element.name, context.nodes);
+  if (nodeTrouble) warnings.push(`${label}: ${nodeTrouble}`);
+}
+
+function parse<T>(fn: () => T, problems: string[]): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    problems.push(err.message);
+    return undefined;
+  }
+}
+
+export function validatePodReview(request: AdmissionRequest, context: PodValidationContext): PodVerdict {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allow();
+  const object = request.object;
+  if (!isObject(object)) return deny('request.object must be a Pod', [], 400);
+  const annotations = annotationsOf(object);
+  const networks = annotations[networksAnnotation];
+  const override = annotations[defaultNetworkAnnotation];
+  if (networks === undefined && override === undefined) return allow();
+  if (request.operation === 'UPDATE') {
+    const old = annotationsOf(request.oldObject);
+    if (old[networksAnnotation] === networks && old[defaultNetworkAnnotation] === override) return allow();
+  }
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  const podNamespace =
+    typeof metadata.namespace === 'string' && metadata.namespace !== ''
+      ? metadata.namespace
+      : (request.namespace ?? 'default');
+  const { policy } = context;
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const unresolved: NetworkRef[] = [];
+
+  if (override !== undefined) {
+    if (typeof override !== 'string') problems.push(`${defaultNetworkAnnotation}: must be a string`);
+    else {
+      const element = parse(() => parseDefaultNetworkAnnotation(override, podNamespace), problems);
+      if (element) {
+        const label = `${defaultNetworkAnnotation} "${element.namespace}/${element.name}"`;
+        const violation = isolationViolation(podNamespace, element, policy);
+        if (violation) problems.push(`${label}: ${violation}`);
+        else
+          checkSelection(
+            label,
+            { namespace: element.namespace, name: element.name },
+            context,
+            problems,
+            warnings,
+            unresolved,
+          );
+      }
+    }
+  }
+
+  const planned: InterfaceRequest[] = [{ label: 'the default network' }];
+  if (!policy.systemNamespaces.includes(podNamespace)) {
+    for (const ref of policy.defaultNetworks) planned.push({ label: `defaultNetworks "${ref}"` });
+  }
+  if (typeof networks === 'string') {
+    const elements = parse(() => parseNetworksAnnotation(networks, podNamespace), problems);
+    elements?.forEach((element, index) => {
+      const label = selectionLabel(index, element);
+      planned.push({ label, explicit: element.interface });
+      const violation = isolationViolation(podNamespace, element, policy);
+      if (violation) problems.push(`${label}: ${violation}`);
+      else checkSelection(label, element, context, problems, warnings, unresolved);
+    });
+    if (elements) parse(() => planInterfaceNames(policy.runtimeIfName, planned), problems);
+  } else if (networks !== undefined) {
+    problems.push(`${networksAnnotation}: must be a string`);
+  }
+  if (problems.length === 0) return allow(dedupe(warnings));
+  return {
+    ...deny(problems.join('; '), dedupe(warnings)),
+    ...(unresolved.length > 0 ? { unresolved: uniqueRefs(unresolved) } : {}),
+  };
+}
+
+function uniqueRefs(refs: readonly NetworkRef[]): NetworkRef[] {
+  const seen = new Map(refs.map((r) => [`${r.namespace}/${r.name}`, r]));
+  return [...seen.values()];
+}
+
+function dedupe(list: string[]): string[] {
+  return list.length < 2 ? list : [...new Set(list)];
+}

@@ -1,0 +1,158 @@
+/**
+ * The ValidatingWebhookConfiguration, rendered from one set of values: the `multinet webhook`
+ * command applies it, the tests register it, and the Helm chart templates the same object from the
+ * same defaults (webhookDefaults is the one place they live).
+ */
+import type {
+  V1LabelSelector,
+  V1ValidatingWebhook,
+  V1ValidatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
+import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
+
+export const webhookPaths = {
+  nads: '/validate/network-attachment-definitions',
+  pods: '/validate/pods',
+} as const;
+
+export const webhookDefaults = {
+  configName: 'multinet-webhook',
+  /** multinet's own namespace: where the Secret and Service live; excluded from validation. */
+  namespace: 'multinet',
+  secretName: 'multinet-webhook-tls',
+  serviceName: 'multinet-webhook',
+  servicePort: 443,
+  listen: '127.0.0.1:8443',
+  failurePolicy: 'Fail',
+  timeoutSeconds: 10,
+  /** Objects labelled `multinet.io/validate: "false"` are not sent to the webhook. */
+  optOutLabel: 'multinet.io/validate',
+  alwaysExcludedNamespaces: ['kube-system'],
+  webhookNames: { nads: 'nads.multinet.io', pods: 'pods.multinet.io' },
+} as const;
+
+export type FailurePolicy = 'Fail' | 'Ignore';
+
+/** How the API server reaches the webhook: a Service in the cluster, or a URL (tests, playground). */
+export type WebhookTarget =
+  | { readonly url: string }
+  | { readonly service: { readonly name: string; readonly namespace: string; readonly port: number } };
+
+export interface WebhookConfigValues {
+  readonly name: string;
+  readonly target: WebhookTarget;
+  /** PEM of the CA(s) that signed the serving certificate; left out when cert-manager injects it. */
+  readonly caBundlePem?: string | undefined;
+  readonly failurePolicy: FailurePolicy;
+  readonly timeoutSeconds: number;
+  /** Namespaces whose objects are never validated (kube-system and multinet's own). */
+  readonly excludedNamespaces: readonly string[];
+  /** Replaces the namespace selector built from excludedNamespaces (tests scope it to one namespace). */
+  readonly namespaceSelector?: V1LabelSelector | undefined;
+  /** Added to the opt-out label expression (tests scope it further). */
+  readonly objectSelector?: V1LabelSelector | undefined;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export function defaultWebhookConfigValues(
+  target: WebhookTarget,
+  namespace: string = webhookDefaults.namespace,
+): WebhookConfigValues {
+  return {
+    name: webhookDefaults.configName,
+    target,
+    failurePolicy: webhookDefaults.failurePolicy,
+    timeoutSeconds: webhookDefaults.timeoutSeconds,
+    excludedNamespaces: [...new Set<string>([...webhookDefaults.alwaysExcludedNamespaces, namespace])],
+  };
+}
+
+/**
+ * Pods without either annotation are skipped by the API server itself (CEL match condition), so the
+ * webhook sees only pods that select networks: most pods cost it nothing.
+ */
+export const podMatchCondition = {
+  name: 'selects-networks',
+  expression: `has(object.metadata.annotations) && ('${networksAnnotation}' in object.metadata.annotations || '${defaultNetworkAnnotation}' in object.metadata.annotations)`,
+};
+
+function clientConfig(values: WebhookConfigValues, path: string): V1ValidatingWebhook['clientConfig'] {
+  const caBundle = values.caBundlePem ? Buffer.from(values.caBundlePem).toString('base64') : undefined;
+  const target =
+    'url' in values.target
+      ? { url: `${values.target.url.replace(/\/+$/, '')}${path}` }
+      : { service: { ...values.target.service, path } };
+  return { ...target, ...(caBundle ? { caBundle } : {}) };
+}
+
+function selectors(
+  values: WebhookConfigValues,
+): Pick<V1ValidatingWebhook, 'namespaceSelector' | 'objectSelector'> {
+  const optOut = { key: webhookDefaults.optOutLabel, operator: 'NotIn', values: ['false'] };
+  const namespaceSelector: V1LabelSelector = values.namespaceSelector ?? {
+    matchExpressions: [
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...values.excludedNamespaces] },
+      optOut,
+    ],
+  };
+  const objectSelector: V1LabelSelector = {
+    ...(values.objectSelector?.matchLabels ? { matchLabels: values.objectSelector.matchLabels } : {}),
+    matchExpressions: [optOut, ...(values.objectSelector?.matchExpressions ?? [])],
+  };
+  return { namespaceSelector, objectSelector };
+}
+
+export function renderWebhookConfiguration(values: WebhookConfigValues): V1ValidatingWebhookConfiguration {
+  const common = {
+    failurePolicy: values.failurePolicy,
+    matchPolicy: 'Equivalent',
+    sideEffects: 'None',
+    admissionReviewVersions: ['v1'],
+    timeoutSeconds: values.timeoutSeconds,
+    ...selectors(values),
+  };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: {
+      name: values.name,
+      labels: {
+        'app.kubernetes.io/part-of': 'multinet',
+        'app.kubernetes.io/component': 'webhook',
+        ...values.labels,
+      },
+    },
+    webhooks: [
+      {
+        name: webhookDefaults.webhookNames.nads,
+        clientConfig: clientConfig(values, webhookPaths.nads),
+        rules: [
+          {
+            apiGroups: [nadGroup],
+            apiVersions: [nadVersion],
+            operations: ['CREATE', 'UPDATE'],
+            resources: [nadPlural],
+            scope: 'Namespaced',
+          },
+        ],
+        ...common,
+      },
+      {
+        name: webhookDefaults.webhookNames.pods,
+        clientConfig: clientConfig(values, webhookPaths.pods),
+        rules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['pods'],
+            scope: 'Namespaced',
+          },
+        ],
+        matchConditions: [podMatchCondition],
+        ...common,
+      },
+    ],
+  };
+}

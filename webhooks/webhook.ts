@@ -1,0 +1,333 @@
+/**
+ * The running webhook, put together from its parts: informers on NADs and NodeNetworkStates feeding
+ * the catalog and the node report, the validators, the certificate source, the HTTPS server (and an
+ * optional plain-HTTP probe port), and optionally the ValidatingWebhookConfiguration itself. The entry
+ * point (cli/webhook.ts) and the cluster tests start it the same way.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
+import type { KubeConfig, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'winston';
+import { errorMessage } from '../lib/errors.ts';
+import { nadInformer, nodeStateInformer } from '../lib/kube/informers.ts';
+import { systemClock } from '../lib/node/clock.ts';
+import { nodeFileSystem } from '../lib/node/fs.ts';
+import { closeServer } from '../lib/node/listen.ts';
+import { createProbeHandler, type ProbeChecks } from '../lib/node/probe-server.ts';
+import { watchDirectory } from '../lib/node/watch.ts';
+import { createWebhookApp } from './app.ts';
+import type { CertSource } from './certs/cert-source.ts';
+import { FileCerts } from './certs/file-certs.ts';
+import { SelfManagedCerts } from './certs/self-managed.ts';
+import { inspectCertificate, type ServingCertificate } from './certs/serving-cert.ts';
+import { ReloadingHttpsServer } from './https-server.ts';
+import {
+  applyWebhookConfiguration,
+  kubeCaBundleTarget,
+  kubeNadFetcher,
+  kubeSecretStore,
+  webhookConfigurationInformer,
+} from './kube-ports.ts';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
+import { NadCatalog } from './nad-catalog.ts';
+import { NadMissResolver } from './nad-miss-resolver.ts';
+import { validateNadReview } from './nad.validator.ts';
+import { NodeStateIndex } from './node-report.ts';
+import {
+  validatePodReview,
+  type PodPolicy,
+  type PodValidationContext,
+  type PodVerdict,
+} from './pod.validator.ts';
+import { defaultMaxBodyBytes } from './review-adapter.ts';
+import { httpsUrl, servingNames, type ServingNames } from './serving-names.ts';
+import {
+  renderWebhookConfiguration,
+  type WebhookConfigValues,
+  type WebhookTarget,
+} from './webhook-configuration.ts';
+
+export type CertSettings =
+  | {
+      readonly mode: 'self-managed';
+      readonly secretNamespace: string;
+      readonly secretName: string;
+      readonly caValidityDays?: number;
+      readonly certValidityDays?: number;
+      readonly checkIntervalMs?: number;
+      readonly caRolloverDelayMs?: number;
+    }
+  | {
+      readonly mode: 'files';
+      readonly certFile: string;
+      readonly keyFile: string;
+      readonly caFile?: string | undefined;
+    };
+
+export interface WebhookSettings {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** A plain-HTTP port for /healthz, /readyz and /metrics (kubelet probes, Prometheus). */
+  readonly probeListen?: { readonly host: string; readonly port: number } | undefined;
+  readonly policy: PodPolicy;
+  readonly certs: CertSettings;
+  /** The configuration's values; `target` undefined means the URL of the listening address. */
+  readonly configuration: Omit<WebhookConfigValues, 'target' | 'caBundlePem'> & {
+    readonly target?: WebhookTarget | undefined;
+  };
+  /** Apply the ValidatingWebhookConfiguration at start (else only its caBundle is kept current). */
+  readonly register: boolean;
+  readonly maxBodyBytes?: number;
+  /** How long in-flight requests may finish on stop. Default 5 s. */
+  readonly shutdownGraceMs?: number;
+}
+
+export interface WebhookDeps {
+  readonly kubeConfig: KubeConfig;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  /** Listens on host:port and returns the port: the entry point's decision (lib/node/listen.ts listenTcp). */
+  readonly listen: (server: NetServer, host: string, port: number) => Promise<number>;
+  /** Aborts a start that is still waiting for its first certificate. */
+  readonly signal?: AbortSignal;
+}
+
+export interface RunningWebhook {
+  /** The base URL the webhooks are called at (paths are appended per resource). */
+  readonly url: string;
+  readonly port: number;
+  readonly probePort: number | undefined;
+  readonly metrics: WebhookMetrics;
+  readonly catalog: NadCatalog;
+  readonly certs: CertSource;
+  /** The configuration as rendered (with the caBundle at start). */
+  readonly configuration: V1ValidatingWebhookConfiguration;
+  ready(): boolean;
+  /** Self-managed mode: issue and load a new serving certificate now. */
+  rotateCertificate(): Promise<ServingCertificate>;
+  stop(): Promise<void>;
+}
+
+/** The pod validator, plus one direct read of NADs missing from the cache before "not found" is final. */
+export function podReviewer(
+  context: PodValidationContext,
+  resolver: NadMissResolver | undefined,
+  onMissRead?: () => void,
+): (request: Parameters<typeof validatePodReview>[0]) => Promise<PodVerdict> {
+  return async (request) => {
+    const verdict = validatePodReview(request, context);
+    if (verdict.allowed || !verdict.unresolved || !resolver) return verdict;
+    onMissRead?.();
+    return (await resolver.resolve(verdict.unresolved)) ? validatePodReview(request, context) : verdict;
+  };
+}
+
+function targetNames(settings: WebhookSettings): ServingNames {
+  if (settings.configuration.target) return servingNames(settings.configuration.target);
+  const { host } = settings.listen;
+  if (host === '0.0.0.0' || host === '::') {
+    throw new Error(`listening on ${host} needs a --url or --service-name for the API server to call`);
+  }
+  return servingNames({ url: httpsUrl(host, settings.listen.port) });
+}
+
+export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps): Promise<RunningWebhook> {
+  const { kubeConfig: kc, log } = deps;
+  const metrics = createWebhookMetrics(deps.registry);
+  const names = targetNames(settings);
+
+  const nads = nadInformer(kc, log);
+  const nodeStates = nodeStateInformer(kc, log);
+  const catalog = new NadCatalog(nads.cache);
+  const nodes = new NodeStateIndex(() => nodeStates.cache.list());
+  nads.on('add', (o) => catalog.evaluate(o));
+  nads.on('update', (o) => catalog.evaluate(o));
+  nads.on('delete', (o) => catalog.forget(o));
+  for (const event of ['add', 'update', 'delete'] as const) nodeStates.on(event, () => nodes.invalidate());
+  const resolver = new NadMissResolver(
+    catalog,
+    kubeNadFetcher(kc),
+    log.child({ component: 'nad-miss-resolver' }),
+  );
+  const podContext: PodValidationContext = { nads: catalog, nodes, policy: settings.policy };
+  const validators = {
+    nads: (request: Parameters<typeof validateNadReview>[0]) =>
+      validateNadReview(request, { nads: catalog, nodes }),
+    pods: podReviewer(podContext, resolver, () => metrics.cacheMissReads.inc()),
+  };
+  for (const informer of [nads, nodeStates]) {
+    informer
+      .start()
+      .catch((err: unknown) => log.error('informer failed to start', { error: errorMessage(err) }));
+  }
+
+  const configName = settings.configuration.name;
+  const bundleTarget = kubeCaBundleTarget(kc, configName);
+  let selfManaged: SelfManagedCerts | undefined;
+  let certs: CertSource;
+  if (settings.certs.mode === 'self-managed') {
+    const { secretNamespace, secretName, mode: _mode, ...validity } = settings.certs;
+    selfManaged = new SelfManagedCerts(
+      { commonName: names.dnsNames[0] ?? names.ipAddresses[0] ?? 'multinet-webhook', ...names, ...validity },
+      {
+        store: kubeSecretStore(kc, secretNamespace, secretName),
+        target: bundleTarget,
+        clock: systemClock,
+        log: log.child({ component: 'certificates' }),
+      },
+    );
+    certs = selfManaged;
+  } else {
+    certs = new FileCerts(
+      { certFile: settings.certs.certFile, keyFile: settings.certs.keyFile, caFile: settings.certs.caFile },
+      {
+        readFile: (p) => nodeFileSystem.readFile(p),
+        watchDir: watchDirectory,
+        log: log.child({ component: 'certificates' }),
+      },
+    );
+  }
+  const stopInformers = async (): Promise<void> => {
+    await Promise.all([nads.stop(), nodeStates.stop()]);
+  };
+  let first: ServingCertificate;
+  const abortStart = (): void => certs.stop();
+  deps.signal?.addEventListener('abort', abortStart, { once: true });
+  try {
+    first = await certs.start();
+  } catch (err) {
+    certs.stop();
+    await stopInformers();
+    throw err;
+  } finally {
+    deps.signal?.removeEventListener('abort', abortStart);
+  }
+
+  const recordCert = (cert: ServingCertificate): void => {
+    metrics.certificateLoads.inc();
+    metrics.certificateExpiry.set(inspectCertificate(cert.certPem).notAfter.getTime() / 1000);
+  };
+  recordCert(first);
+  const probes: ProbeChecks = {
+    ready: {
+      'nad-cache': () => nads.synced,
+      'node-state-cache': () => nodeStates.synced,
+      certificate: () => certs.current() !== undefined,
+    },
+    registry: metrics.registry,
+  };
+  const app = createWebhookApp({
+    validators,
+    log: log.child({ component: 'admission' }),
+    metrics,
+    probes,
+    maxBodyBytes: settings.maxBodyBytes ?? defaultMaxBodyBytes,
+  });
+  const syncFileBundle = async (bundle: string): Promise<void> => {
+    try {
+      await bundleTarget.sync(bundle);
+    } catch (err) {
+      log.warn('could not update the caBundle of the ValidatingWebhookConfiguration', {
+        error: errorMessage(err),
+      });
+    }
+  };
+
+  const https = new ReloadingHttpsServer(app, first);
+  certs.onChange((cert) => {
+    try {
+      https.load(cert);
+      recordCert(cert);
+    } catch (err) {
+      log.error('could not load the new serving certificate; still serving the previous one', {
+        error: errorMessage(err),
+      });
+    }
+    if (settings.certs.mode === 'files' && cert.caBundlePem) void syncFileBundle(cert.caBundlePem);
+  });
+  let port: number;
+  try {
+    port = await deps.listen(https.server, settings.listen.host, settings.listen.port);
+  } catch (err) {
+    certs.stop();
+    await stopInformers();
+    throw err;
+  }
+  const target = settings.configuration.target ?? { url: httpsUrl(settings.listen.host, port) };
+  const url =
+    'url' in target
+      ? target.url
+      : `https://${target.service.name}.${target.service.namespace}.svc:${target.service.port}`;
+  const configuration = renderWebhookConfiguration({
+    ...settings.configuration,
+    target,
+    caBundlePem: certs.current()?.caBundlePem,
+  });
+  let probeServer: Server | undefined;
+  let probePort: number | undefined;
+  let configInformer: ReturnType<typeof webhookConfigurationInformer> | undefined;
+  const stop = async (): Promise<void> => {
+    certs.stop();
+    await configInformer?.stop();
+    await stopInformers();
+    if (probeServer) {
+      probeServer.closeAllConnections();
+      await closeServer(probeServer);
+    }
+    await https.close(settings.shutdownGraceMs ?? 5000);
+  };
+  try {
+    if (settings.register) {
+      await applyWebhookConfiguration(kc, configuration);
+      log.info('ValidatingWebhookConfiguration applied', { name: configName, url });
+    } else if (settings.certs.mode === 'files' && first.caBundlePem) {
+      await syncFileBundle(first.caBundlePem);
+    }
+    if (selfManaged) {
+      const managed = selfManaged;
+      configInformer = webhookConfigurationInformer(kc, configName, log);
+      const check = (object: V1ValidatingWebhookConfiguration): void => {
+        const bundle = managed.current()?.caBundlePem;
+        const expected = bundle ? Buffer.from(bundle).toString('base64') : undefined;
+        if (expected && (object.webhooks ?? []).some((w) => w.clientConfig.caBundle !== expected)) {
+          managed
+            .resyncBundle()
+            .catch((err: unknown) => log.warn('caBundle resync failed', { error: errorMessage(err) }));
+        }
+      };
+      configInformer.on('add', check);
+      configInformer.on('update', check);
+      configInformer
+        .start()
+        .catch((err: unknown) => log.error('informer failed to start', { error: errorMessage(err) }));
+    }
+    if (settings.probeListen) {
+      probeServer = createServer(createProbeHandler(probes));
+      probePort = await deps.listen(probeServer, settings.probeListen.host, settings.probeListen.port);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  log.info('multinet webhook serving', {
+    url,
+    listen: `${settings.listen.host}:${port}`,
+    certMode: settings.certs.mode,
+  });
+  return {
+    url,
+    port,
+    probePort,
+    metrics,
+    catalog,
+    certs,
+    configuration,
+    ready: () => Object.values(probes.ready).every((check) => check()),
+    rotateCertificate: () => {
+      if (!selfManaged)
+        return Promise.reject(new Error('certificates come from files; replace the files to rotate'));
+      return selfManaged.rotate();
+    },
+    stop,
+  };
+}
