@@ -22,7 +22,7 @@ export function planInterfaceNames(runtimeIfName: string, delegates: readonly In
       return;
     }
     throw ValidationError.single(
-      `networks ${delegates[index]!.label}`,
+      delegates[index]!.label,
       `interface ${JSON.stringify(name)} is already taken by ${first === 0 ? 'the default network' : delegates[first]!.label}; choose another interface name`,
     );
   });

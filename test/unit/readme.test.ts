@@ -21,7 +21,7 @@ describe('README.md', () => {
     expect(firstScreen).toMatch(/npx multinet /);
   });
 
-  it.each(['agent'])('documents every flag of `multinet %s`', async (name) => {
+  it.each(['agent', 'controller', 'webhook', 'up'])('documents every flag of `multinet %s`', async (name) => {
     const { usage } = await commands[name]!.load();
     const missing = flags(usage).filter((flag) => !readme.includes(flag));
     expect(missing).toEqual([]);
