@@ -72,9 +72,22 @@ export function defaultWebhookConfigValues(
  * Pods without either annotation are skipped by the API server itself (CEL match condition), so the
  * webhook sees only pods that select networks: most pods cost it nothing.
  */
+function annotationOf(object: 'object' | 'oldObject', key: string): string {
+  return `(has(${object}.metadata.annotations) && '${key}' in ${object}.metadata.annotations ? ${object}.metadata.annotations['${key}'] : '')`;
+}
+
+/**
+ * Pods reach the webhook only when they select networks: on CREATE when either annotation is set, on
+ * UPDATE only when one of them changes. Most pods cost the webhook nothing, and the agent's
+ * network-status patch never depends on the webhook being up (failurePolicy Fail).
+ */
 export const podMatchCondition = {
   name: 'selects-networks',
-  expression: `has(object.metadata.annotations) && ('${networksAnnotation}' in object.metadata.annotations || '${defaultNetworkAnnotation}' in object.metadata.annotations)`,
+  expression:
+    `request.operation == 'CREATE' ? ` +
+    `(${annotationOf('object', networksAnnotation)} != '' || ${annotationOf('object', defaultNetworkAnnotation)} != '') : ` +
+    `(${annotationOf('object', networksAnnotation)} != ${annotationOf('oldObject', networksAnnotation)} || ` +
+    `${annotationOf('object', defaultNetworkAnnotation)} != ${annotationOf('oldObject', defaultNetworkAnnotation)})`,
 };
 
 function clientConfig(values: WebhookConfigValues, path: string): V1ValidatingWebhook['clientConfig'] {

@@ -8,12 +8,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ApiextensionsV1Api,
-  KubernetesObjectApi,
-  PatchStrategy,
   type KubeConfig,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
+import { KubeRestClient } from './rest.ts';
 
 export const crdDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
 
@@ -25,10 +24,21 @@ export async function readCrds(dir: string = crdDir): Promise<V1CustomResourceDe
 }
 
 export async function installCrds(kc: KubeConfig, dir: string = crdDir, timeoutMs = 30_000): Promise<void> {
-  const objects = KubernetesObjectApi.makeApiClient(kc);
+  // Sent as raw JSON: client-node's typed serializer would drop the x-kubernetes-* schema markers.
+  const rest = new KubeRestClient(kc, { qps: 0 });
   const crds = await readCrds(dir);
-  for (const crd of crds) {
-    await objects.patch(crd, undefined, undefined, 'multinet', true, PatchStrategy.ServerSideApply);
+  try {
+    for (const crd of crds) {
+      await rest.request({
+        method: 'PATCH',
+        path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata!.name!}`,
+        query: { fieldManager: 'multinet', force: 'true' },
+        body: crd,
+        contentType: 'application/apply-patch+yaml',
+      });
+    }
+  } finally {
+    rest.close();
   }
   const api = kc.makeApiClient(ApiextensionsV1Api);
   const deadline = Date.now() + timeoutMs;

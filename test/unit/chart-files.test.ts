@@ -76,7 +76,7 @@ describe('charts/multinet files', () => {
   });
 
   it("defaults to the components' own defaults", () => {
-    const { agent, controller, webhook, networks } = values as Record<string, Record<string, unknown>>;
+    const { agent, controller, webhook, networks } = values;
     const d = agentFlagDefaults;
     expect(agent).toMatchObject({
       cniConfDir: d.cniConfDir,
