@@ -1,5 +1,6 @@
 /** The agent's command-line flags: one table for parsing, defaults and `multinet agent --help`. */
-import { logLevels, type LogLevel } from '../lib/log.ts';
+import type { LogLevel } from '../lib/log.ts';
+import { commaList, listenAddress, logFlags, networkRefs, positiveNumber } from './flag-values.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 import type { NetworkOptions } from '../agent/resolve.ts';
@@ -100,33 +101,6 @@ export interface AgentFlags {
   readonly logFile: string | undefined;
 }
 
-function list(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-function positive(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new UsageError(`--${name} must be a positive number (got ${JSON.stringify(value)})`);
-  return n;
-}
-
-/** "127.0.0.1:9641" or "[::1]:9641" to host and port. */
-export function parseListen(flag: string, value: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) {
-    throw new UsageError(
-      `--${flag} must be ADDRESS:PORT, e.g. 127.0.0.1:9641 (got ${JSON.stringify(value)})`,
-    );
-  }
-  return { host: match[1] ?? match[2]!, port };
-}
-
 export function parseAgentFlags(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -178,31 +152,23 @@ export function parseAgentFlags(
     );
   }
   const probe = values['probe-listen'] ?? (standalone ? undefined : d.probeListen);
-  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
-  if (!logLevels.includes(logLevel))
-    throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}`);
-  const logFormat = values['log-format'] ?? 'json';
-  if (logFormat !== 'json' && logFormat !== 'text') throw new UsageError('--log-format must be json or text');
-  const defaultNetworks = list(values['default-networks']);
-  for (const ref of defaultNetworks) {
-    if (!/^[a-z0-9-]+\/[a-z0-9-]+$/.test(ref))
-      throw new UsageError(`--default-networks entry ${JSON.stringify(ref)} must be namespace/name`);
-  }
+  const { logLevel, logFormat } = logFlags(values);
+  const defaultNetworks = networkRefs('default-networks', values['default-networks']);
   const binDirs = (values['cni-bin-dir'] ?? [d.cniBinDir]).flatMap((v) => v.split(':')).filter(Boolean);
   return {
     standalone,
     kubeconfig: values.kubeconfig,
     nodeName,
-    heartbeatSeconds: positive('heartbeat', values.heartbeat, d.heartbeat),
-    probeListen: probe ? parseListen('probe-listen', probe) : undefined,
+    heartbeatSeconds: positiveNumber('heartbeat', values.heartbeat, d.heartbeat),
+    probeListen: probe ? listenAddress('probe-listen', probe) : undefined,
     nadDir: values['nad-dir'],
     podDir: values['pod-dir'],
     network: {
       clusterNetwork: values['cluster-network'],
       defaultNetworks,
       namespaceIsolation: values['namespace-isolation'] === true,
-      globalNamespaces: list(values['global-namespaces']),
-      systemNamespaces: list(values['system-namespaces'] ?? d.systemNamespaces),
+      globalNamespaces: commaList(values['global-namespaces']),
+      systemNamespaces: commaList(values['system-namespaces'] ?? d.systemNamespaces),
     },
     cniConfDir: values['cni-conf-dir'] ?? d.cniConfDir,
     cniBinDirs: binDirs,
@@ -213,12 +179,16 @@ export function parseAgentFlags(
     shimSource: values['shim-source'],
     shimDir: values['shim-dir'],
     shimName: values['shim-name'] ?? d.shimName,
-    delegateTimeoutSeconds: positive('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
-    agentWaitSeconds: positive('agent-wait', values['agent-wait'], d.agentWait),
+    delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
+    agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],
-    readinessTimeoutSeconds: positive('readiness-timeout', values['readiness-timeout'], d.readinessTimeout),
-    maxParallel: positive('max-parallel', values['max-parallel'], d.maxParallel),
-    maxQueued: positive('max-queued', values['max-queued'], d.maxQueued),
+    readinessTimeoutSeconds: positiveNumber(
+      'readiness-timeout',
+      values['readiness-timeout'],
+      d.readinessTimeout,
+    ),
+    maxParallel: positiveNumber('max-parallel', values['max-parallel'], d.maxParallel),
+    maxQueued: positiveNumber('max-queued', values['max-queued'], d.maxQueued),
     logLevel,
     logFormat,
     logFile: values['log-file'],

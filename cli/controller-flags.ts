@@ -1,5 +1,6 @@
 /** The controller's command-line flags: one table for parsing, defaults and `multinet controller --help`. */
-import { logLevels, type LogLevel } from '../lib/log.ts';
+import type { LogLevel } from '../lib/log.ts';
+import { integerInRange, listenAddress, logFlags } from './flag-values.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
@@ -63,24 +64,6 @@ export interface ControllerFlags {
   readonly logFile: string | undefined;
 }
 
-function positiveInteger(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new UsageError(`--${name} must be a positive integer (got ${JSON.stringify(value)})`);
-  return n;
-}
-
-/** "host:port", "[v6]:port" or ":port" (all interfaces). */
-export function parseListen(value: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || !Number.isInteger(port) || port > 65535)
-    throw new UsageError(`--probe-listen must be ADDR:PORT or :PORT (got ${JSON.stringify(value)})`);
-  const host = match[1] ?? (match[2] || '0.0.0.0');
-  return { host, port };
-}
-
 const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export function parseControllerFlags(args: readonly string[]): ControllerFlags {
@@ -102,11 +85,7 @@ export function parseControllerFlags(args: readonly string[]): ControllerFlags {
     'log-file': s,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
-  if (!logLevels.includes(logLevel))
-    throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}`);
-  const logFormat = values['log-format'] ?? 'json';
-  if (logFormat !== 'json' && logFormat !== 'text') throw new UsageError('--log-format must be json or text');
+  const { logLevel, logFormat } = logFlags(values);
   const namespaces = (values.namespace ?? [])
     .flatMap((v) => v.split(','))
     .map((v) => v.trim())
@@ -119,16 +98,16 @@ export function parseControllerFlags(args: readonly string[]): ControllerFlags {
     throw new UsageError(`--lease-name ${JSON.stringify(leaseName)} is not a valid object name`);
   return {
     kubeconfig: values.kubeconfig,
-    qps: positiveInteger('kube-api-qps', values['kube-api-qps'], d.qps),
-    burst: positiveInteger('kube-api-burst', values['kube-api-burst'], d.burst),
+    qps: integerInRange('kube-api-qps', values['kube-api-qps'], d.qps),
+    burst: integerInRange('kube-api-burst', values['kube-api-burst'], d.burst),
     namespaces,
     nodeSelector: values['node-selector'],
     leaderElect: values['leader-elect'] === true,
     leaseNamespace: values['lease-namespace'],
     leaseName,
-    workers: positiveInteger('workers', values.workers, d.workers),
-    staleAfterSeconds: positiveInteger('stale-after', values['stale-after'], d.staleAfter),
-    probe: parseListen(values['probe-listen'] ?? d.probeListen),
+    workers: integerInRange('workers', values.workers, d.workers),
+    staleAfterSeconds: integerInRange('stale-after', values['stale-after'], d.staleAfter),
+    probe: listenAddress('probe-listen', values['probe-listen'] ?? d.probeListen),
     logLevel,
     logFormat,
     logFile: values['log-file'],

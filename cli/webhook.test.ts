@@ -83,7 +83,7 @@ test.each([
   [['--tls-cert-file', '/c'], /need --cert-mode files/],
   [['--url', 'http://x:1'], /must be an https:\/\/ URL/],
   [['--url', 'https://x:1', '--service-name', 's'], /not both/],
-  [['--listen', 'localhost'], /is not ADDRESS:PORT/],
+  [['--listen', 'localhost'], /--listen must be ADDRESS:PORT/],
   [['--timeout-seconds', '31'], /from 1 to 30/],
   [['--failure-policy', 'fail'], /Fail or Ignore/],
   [['--print'], /go with "register"/],

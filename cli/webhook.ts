@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
 import { loadKubeConfig } from '../lib/kube/config.ts';
-import { createLogger, logLevels, type LogLevel } from '../lib/log.ts';
+import { createLogger, type LogLevel } from '../lib/log.ts';
+import { commaList, integerInRange, listenAddress, logFlags, networkRefs } from './flag-values.ts';
 import { systemClock } from '../lib/node/clock.ts';
 import { listenTcp } from '../lib/node/listen.ts';
 import { SelfManagedCerts } from '../webhooks/certs/self-managed.ts';
@@ -17,7 +18,7 @@ import {
   kubeSecretStore,
 } from '../webhooks/kube-ports.ts';
 import { defaultPodPolicy, type PodPolicy } from '../webhooks/pod.validator.ts';
-import { httpsUrl, parseHostPort, servingNames } from '../webhooks/serving-names.ts';
+import { httpsUrl, servingNames } from '../webhooks/serving-names.ts';
 import {
   renderWebhookConfiguration,
   webhookDefaults,
@@ -108,36 +109,6 @@ export interface WebhookFlags {
   readonly logFormat: 'json' | 'text';
 }
 
-function list(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-function hostPort(flag: string, value: string): { host: string; port: number } {
-  try {
-    return parseHostPort(value);
-  } catch (err) {
-    throw new UsageError(`--${flag}: ${errorMessage(err)}`);
-  }
-}
-
-function integer(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${flag} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
-  }
-  return n;
-}
-
 export function parseWebhookFlags(args: readonly string[], env: Env): WebhookFlags {
   const s = { type: 'string' } as const;
   const b = { type: 'boolean' } as const;
@@ -218,44 +189,35 @@ export function parseWebhookFlags(args: readonly string[], env: Env): WebhookFla
       service: {
         name: values['service-name'],
         namespace: values['service-namespace'] ?? namespace,
-        port: integer('service-port', values['service-port'], d.servicePort, 1, 65535),
+        port: integerInRange('service-port', values['service-port'], d.servicePort, 1, 65535),
       },
     };
   }
   const failurePolicy = values['failure-policy'] ?? d.failurePolicy;
   if (failurePolicy !== 'Fail' && failurePolicy !== 'Ignore')
     throw new UsageError('--failure-policy must be Fail or Ignore');
-  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
-  if (!logLevels.includes(logLevel))
-    throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}`);
-  const logFormat = values['log-format'] ?? 'json';
-  if (logFormat !== 'json' && logFormat !== 'text') throw new UsageError('--log-format must be json or text');
-  const defaultNetworks = list(values['default-networks']);
-  for (const ref of defaultNetworks) {
-    if (!/^[a-z0-9-]+\/[a-z0-9-]+$/.test(ref)) {
-      throw new UsageError(`--default-networks entry ${JSON.stringify(ref)} must be namespace/name`);
-    }
-  }
+  const { logLevel, logFormat } = logFlags(values);
+  const defaultNetworks = networkRefs('default-networks', values['default-networks']);
   return {
     action,
     register: values.register === true,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
-    listen: hostPort('listen', values.listen ?? d.listen),
-    probeListen: values['probe-listen'] ? hostPort('probe-listen', values['probe-listen']) : undefined,
+    listen: listenAddress('listen', values.listen ?? d.listen),
+    probeListen: values['probe-listen'] ? listenAddress('probe-listen', values['probe-listen']) : undefined,
     certs,
     configName: values['webhook-config-name'] ?? d.configName,
     target,
     failurePolicy,
-    timeoutSeconds: integer('timeout-seconds', values['timeout-seconds'], d.timeoutSeconds, 1, 30),
+    timeoutSeconds: integerInRange('timeout-seconds', values['timeout-seconds'], d.timeoutSeconds, 1, 30),
     namespace,
     policy: {
       ...defaultPodPolicy,
       namespaceIsolation: values['namespace-isolation'] === true,
-      globalNamespaces: list(values['global-namespaces']),
+      globalNamespaces: commaList(values['global-namespaces']),
       defaultNetworks,
       systemNamespaces:
         values['system-namespaces'] !== undefined
-          ? list(values['system-namespaces'])
+          ? commaList(values['system-namespaces'])
           : defaultPodPolicy.systemNamespaces,
     },
     logLevel,

@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { eventually, httpOk } from '../lib/eventually.ts';
 import { installCrds } from '../lib/kube/crds.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { startControlPlane, type ControlPlane } from '../test/controlplane/controlplane.ts';
@@ -34,33 +35,6 @@ export interface PlaygroundOptions {
 }
 
 const namespace = 'default';
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  signal: AbortSignal,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    if (signal.aborted) throw new Error('interrupted');
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = errorMessage(err);
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function httpOk(url: string): Promise<boolean | undefined> {
-  const res = await fetch(url);
-  return res.ok ? true : undefined;
-}
 
 /** Runs the playground; returns true when every step succeeded. */
 export async function runPlayground(options: PlaygroundOptions): Promise<boolean> {
@@ -123,11 +97,10 @@ export async function runPlayground(options: PlaygroundOptions): Promise<boolean
           logDir,
         ),
       );
-      await eventually(
-        'the controller to be ready',
-        () => httpOk(`http://127.0.0.1:${probe}/readyz`),
+      await eventually('the controller to be ready', () => httpOk(`http://127.0.0.1:${probe}/readyz`), {
         signal,
-      );
+        timeoutMs: 60_000,
+      });
     });
     await step('start the admission webhook and register it with the API server', async () => {
       const [port, probe] = [await freePort(), await freePort()];
@@ -151,7 +124,10 @@ export async function runPlayground(options: PlaygroundOptions): Promise<boolean
           logDir,
         ),
       );
-      await eventually('the webhook to be ready', () => httpOk(`http://127.0.0.1:${probe}/readyz`), signal);
+      await eventually('the webhook to be ready', () => httpOk(`http://127.0.0.1:${probe}/readyz`), {
+        signal,
+        timeoutMs: 60_000,
+      });
     });
     node = new LocalNode('play');
     const localNode = node;
@@ -168,7 +144,7 @@ export async function runPlayground(options: PlaygroundOptions): Promise<boolean
               plural: 'nodenetworkstates',
               name: localNode.nodeName,
             })) as object,
-          signal,
+          { signal, timeoutMs: 60_000 },
         );
       },
     );
@@ -205,7 +181,7 @@ export async function runPlayground(options: PlaygroundOptions): Promise<boolean
           const list = current.status?.conditions ?? [];
           return list.some((c) => c.type === 'Ready' && c.status === 'True') ? list : undefined;
         },
-        signal,
+        { signal, timeoutMs: 60_000 },
       ),
     );
     for (const c of conditions) say(`    ${c.type}=${c.status} (${c.reason}) ${c.message}`);
@@ -252,8 +228,7 @@ export async function runPlayground(options: PlaygroundOptions): Promise<boolean
           if (out.code !== 0) throw new Error(out.stdout.trim() || out.stderr.trim());
           return Promise.resolve(out);
         },
-        signal,
-        30_000,
+        { signal, timeoutMs: 30_000 },
       ),
     );
     say("  the pod's interfaces:");
@@ -265,7 +240,7 @@ export async function runPlayground(options: PlaygroundOptions): Promise<boolean
         (await core.readNamespacedPod({ name: 'samplepod', namespace })).metadata?.annotations?.[
           networkStatusAnnotation
         ],
-      signal,
+      { signal, timeoutMs: 60_000 },
     );
     say(`  ${networkStatusAnnotation}:`);
     for (const line of status.split('\n')) say(`    ${line}`);

@@ -26,15 +26,6 @@ export function servingNames(target: WebhookTarget): ServingNames {
   };
 }
 
-/** Parses "host:port" ("[::1]:8443" for IPv6); port 0 picks a free port. */
-export function parseHostPort(value: string): { host: string; port: number } {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535)
-    throw new Error(`${JSON.stringify(value)} is not ADDRESS:PORT (e.g. 127.0.0.1:8443 or [::1]:8443)`);
-  return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
-}
-
 /** An https URL for host and port, bracketing IPv6. */
 export function httpsUrl(host: string, port: number): string {
   return `https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;

@@ -26,6 +26,7 @@ import { deleteWebhookConfiguration } from './kube-ports.ts';
 import { defaultPodPolicy } from './pod.validator.ts';
 import { webhookPaths } from './webhook-configuration.ts';
 import { startWebhook, type RunningWebhook } from './webhook.ts';
+import { eventually } from '../lib/eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 const kc = testKubeConfig();
@@ -71,17 +72,8 @@ function pod(name: string, networks: string | undefined): V1Pod {
   };
 }
 
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<true> =>
+  eventually(what, async () => (await check()) || undefined, { timeoutMs, intervalMs: 100 });
 
 beforeAll(async () => {
   namespace = await createTestNamespace('webhook');

@@ -1,7 +1,6 @@
 /** Small helpers for the controller's cluster tests (not used by the product). */
 import { randomBytes } from 'node:crypto';
 import winston from 'winston';
-import { errorMessage } from '../../lib/errors.ts';
 import type { NadObject } from '../../lib/kube/informers.ts';
 import type { KubeRequester } from '../../lib/kube/rest.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../../lib/nad.ts';
@@ -65,28 +64,9 @@ export function conditionOf(nad: NadObject, type: string): Condition | undefined
   return findCondition(nad.status, type);
 }
 
-/** Polls until `check` returns a value (not undefined/false); fails with the last value seen. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${errorMessage(last)})` : ''}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { eventually } from '../../lib/eventually.ts';
+
+export { eventually };
 
 /** Waits until the NAD's status satisfies `predicate`, and returns the NAD. */
 export function nadWhere(

@@ -10,16 +10,9 @@ import { defaultCacheDir } from '../../test/controlplane/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../../test/controlplane/controlplane.ts';
 import { installCrds } from './crds.ts';
 import { nadInformer } from './informers.ts';
+import { eventually } from '../eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
-
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('ResilientInformer', () => {
   let cp: ControlPlane;
@@ -63,10 +56,10 @@ describe('ResilientInformer', () => {
       expect(informer.synced).toBe(true);
       expect(informer.cache.list().map((o) => o.metadata.name)).toEqual(['before']);
       await create('during');
-      await until('the add of "during"', () => added.includes('during'));
+      await eventually('the add of "during"', () => added.includes('during'));
       await cp.restartApiServer();
       await create('after');
-      await until(
+      await eventually(
         'the add of "after" after the restart',
         () => informer.cache.get('after', 'default') !== undefined,
         60_000,

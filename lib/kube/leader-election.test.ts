@@ -2,17 +2,12 @@ import winston from 'winston';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.ts';
 import { KubeApiError } from './rest.ts';
 import { MemoryApi } from './testing/memory-api.ts';
+import { eventually } from '../eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
+const until = (what: string, check: () => boolean, timeoutMs = 5000): Promise<true> =>
+  eventually(what, () => check() || undefined, { timeoutMs, intervalMs: 10 });
 const leasePath = '/apis/coordination.k8s.io/v1/namespaces/ns/leases/ctl';
-
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 interface Candidate {
   readonly elector: LeaderElector;

@@ -20,7 +20,7 @@ import { createTestNamespace, testKubeconfigPath } from '../controlplane/test-cl
 import type { KubeObject } from './helm.ts';
 import { serviceAccountIdentity, waitUntilAllowed, type Identity } from './identities.ts';
 import { Release } from './release.ts';
-import { eventually, httpOk } from './wait.ts';
+import { eventually, httpOk } from '../../lib/eventually.ts';
 import { componentArgs, withoutFlags, type Component } from './workloads.ts';
 
 /** The agent flags that name node paths or ports: the LocalNode gives its own. */

@@ -22,7 +22,7 @@ import { seedMacvlanNad, seedPod, type SeedNad } from '../../playground/seed.ts'
 import { expectApiError, testKubeConfig } from '../controlplane/test-cluster.ts';
 import { readFixture } from '../fixtures.ts';
 import { ChartSystem } from './chart-system.ts';
-import { eventually } from './wait.ts';
+import { eventually } from '../../lib/eventually.ts';
 
 requireNetnsPrerequisites();
 

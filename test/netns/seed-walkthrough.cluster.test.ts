@@ -11,23 +11,10 @@ import type { NodeNetworkState } from '../../lib/node-state.ts';
 import { createTestNamespace, testKubeConfig, testKubeconfigPath } from '../controlplane/test-cluster.ts';
 import { readFixture } from '../fixtures.ts';
 import { Lab, requireNetnsPrerequisites } from './lab.ts';
+import { eventually } from '../../lib/eventually.ts';
 import { seedMacvlanNad, seedPod } from '../../playground/seed.ts';
 
 requireNetnsPrerequisites();
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('the seed walkthrough with the agent on the API server', () => {
   let lab: Lab;

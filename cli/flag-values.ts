@@ -1,0 +1,91 @@
+/**
+ * Parsers for flag values shared by every command (lists, numbers, listen addresses, log settings,
+ * NAD references), each turning a bad value into a UsageError that names the flag.
+ */
+import { logLevels, type LogLevel } from '../lib/log.ts';
+import { UsageError } from './io.ts';
+
+/** "a, b,c" to ["a", "b", "c"]; empty or missing gives []. */
+export function commaList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** A number greater than zero (fractions allowed, e.g. seconds). */
+export function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--${flag} must be a positive number (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+/** A whole number from min to max. */
+export function integerInRange(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? min === 1
+          ? 'a positive integer'
+          : `an integer of at least ${min}`
+        : `an integer from ${min} to ${max}`;
+    throw new UsageError(`--${flag} must be ${range} (got ${JSON.stringify(value)})`);
+  }
+  return n;
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** "127.0.0.1:8443", "[::1]:8443", or ":8443" (all interfaces); port 0 picks a free one. */
+export function listenAddress(flag: string, value: string): ListenAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new UsageError(
+      `--${flag} must be ADDRESS:PORT, e.g. 127.0.0.1:8443, [::1]:8443 or :8443 for all interfaces (got ${JSON.stringify(value)})`,
+    );
+  }
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+export interface LogFlags {
+  readonly logLevel: LogLevel;
+  readonly logFormat: 'json' | 'text';
+}
+
+/** --log-level and --log-format, with their defaults (info, json). */
+export function logFlags(values: {
+  readonly 'log-level'?: string | undefined;
+  readonly 'log-format'?: string | undefined;
+}): LogFlags {
+  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
+  if (!logLevels.includes(logLevel))
+    throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}`);
+  const logFormat = values['log-format'] ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'text') throw new UsageError('--log-format must be json or text');
+  return { logLevel, logFormat };
+}
+
+/** A comma list of NAD references, each namespace/name. */
+export function networkRefs(flag: string, value: string | undefined): string[] {
+  const refs = commaList(value);
+  for (const ref of refs) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(ref)) {
+      throw new UsageError(`--${flag} entry ${JSON.stringify(ref)} must be namespace/name`);
+    }
+  }
+  return refs;
+}
