@@ -13,23 +13,24 @@ import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import { KubeEventRecorder } from '../lib/kube/events.ts';
 import { nadInformer, nodeStateInformer, type NadObject } from '../lib/kube/informers.ts';
-import { LeaderElector } from '../lib/kube/leader-election.ts';
+import { LeaderElector, type LeaderElectionOptions } from '../lib/kube/leader-election.ts';
 import { KubeRestClient } from '../lib/kube/rest.ts';
 import { closeServer, listenTcp } from '../lib/node/listen.ts';
 import { createProbeHandler } from '../lib/node/probe-server.ts';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.ts';
 import { NadController } from './nad.controller.ts';
 
-export interface LeaderElectionSettings {
-  readonly namespace: string;
-  readonly name: string;
-  readonly identity: string;
-  readonly leaseDurationMs?: number;
-  readonly renewDeadlineMs?: number;
-  readonly retryPeriodMs?: number;
-  /** Default true; false simulates a crash in tests (the Lease then has to expire). */
-  readonly releaseOnCancel?: boolean;
-}
+/** Where and how to compete for the Lease (the elector's own options, minus what the manager supplies). */
+export type LeaderElectionSettings = Pick<
+  LeaderElectionOptions,
+  | 'namespace'
+  | 'name'
+  | 'identity'
+  | 'leaseDurationMs'
+  | 'renewDeadlineMs'
+  | 'retryPeriodMs'
+  | 'releaseOnCancel'
+>;
 
 export interface ControllerSettings {
   readonly kubeConfig: KubeConfig;
