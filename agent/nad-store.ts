@@ -6,11 +6,10 @@
 import { join } from 'node:path';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
-import { validateNad } from '../lib/nad.ts';
 import { configHash, networkKey } from '../lib/node-state.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject } from '../lib/safe-json.ts';
-import type { NetworkDefinition } from './network-source.ts';
+import { networkDefinition, type NetworkDefinition } from './network-source.ts';
 
 /** What is stored per NAD (also the file format). */
 export interface StoredNetwork {
@@ -130,21 +129,5 @@ function toDefinition(stored: StoredNetwork): NetworkDefinition {
     metadata: { name: stored.name, namespace: stored.namespace },
     spec: { config: stored.config },
   };
-  try {
-    const nad = validateNad(object, stored.namespace);
-    return {
-      namespace: stored.namespace,
-      name: stored.name,
-      config: nad.config,
-      annotations: stored.annotations,
-    };
-  } catch (err) {
-    return {
-      namespace: stored.namespace,
-      name: stored.name,
-      config: undefined,
-      invalid: errorMessage(err),
-      annotations: stored.annotations,
-    };
-  }
+  return networkDefinition(object, stored.namespace, stored.name, stored.annotations);
 }

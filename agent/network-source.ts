@@ -4,6 +4,8 @@
  * informer caches and patches pods. The attach logic does not know which one it has.
  */
 import type { NetworkConfig } from '../lib/cni/config.ts';
+import { formatProblems } from '../lib/errors.ts';
+import { checkNad } from '../lib/nad.ts';
 import type { NetworkStatus } from '../lib/network-status.ts';
 
 export interface PodRef {
@@ -34,4 +36,17 @@ export interface NetworkSource {
   publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void>;
   /** The pod's attachments were deleted: drop anything still pending for it. */
   released?(pod: PodRef): void;
+}
+
+/** A NAD object as the attach logic sees it: its validated config, or why it cannot be used. */
+export function networkDefinition(
+  object: unknown,
+  namespace: string,
+  name: string,
+  annotations: Readonly<Record<string, string>> = {},
+): NetworkDefinition {
+  const check = checkNad(object, namespace);
+  return check.accepted
+    ? { namespace, name, config: check.config, annotations }
+    : { namespace, name, config: undefined, invalid: formatProblems(check.problems), annotations };
 }

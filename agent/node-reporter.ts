@@ -5,27 +5,23 @@
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
-import { hostInterfaces, requiredBinaries } from '../lib/cni/config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import {
   bucketDigests,
+  missingOnNode,
   networkKey,
   nodeStateApiVersion,
   nodeStateGroup,
   nodeStateKind,
   nodeStatePlural,
   nodeStateVersion,
+  type NodeInventory,
   type NodeNetworkProblem,
   type NodeNetworkStateStatus,
 } from '../lib/node-state.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { findByNetworkName, type ConfDirScan } from './conf-dir.ts';
 import type { NadStore } from './nad-store.ts';
-
-export interface NodeInventory {
-  readonly plugins: ReadonlySet<string>;
-  readonly interfaces: ReadonlySet<string>;
-}
 
 /** The plugin binaries in the bin dirs and the host's network interfaces. */
 export async function readInventory(
@@ -58,8 +54,7 @@ export function nodeProblems(
       });
       continue;
     }
-    const missingPlugins = requiredBinaries(config).filter((p) => !inventory.plugins.has(p));
-    const missingInterfaces = hostInterfaces(config).filter((i) => !inventory.interfaces.has(i));
+    const { missingPlugins, missingInterfaces } = missingOnNode(config, inventory);
     if (missingPlugins.length > 0 || missingInterfaces.length > 0) {
       problems.push({
         ...base,

@@ -4,6 +4,7 @@
  * networks its annotation selects; with interface names and the capability arguments for each.
  */
 import { parseDefaultNetworkAnnotation } from '../lib/annotations/default-network.ts';
+import { splitNetworkKey } from '../lib/node-state.ts';
 import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
 import { parseNetworksAnnotation, type NetworkSelectionElement } from '../lib/annotations/networks.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
@@ -114,7 +115,7 @@ export class AttachmentResolver {
     ];
     if (!this.options.systemNamespaces.includes(podNamespace)) {
       for (const ref of this.options.defaultNetworks) {
-        const [namespace, name] = splitRef(ref);
+        const { namespace, name } = splitNetworkKey(ref);
         const network = await this.networkFromNad(namespace, name, scan, `defaultNetworks entry "${ref}"`);
         planned.push({ network, isDefault: false, runtimeConfig: {}, label: `defaultNetworks "${ref}"` });
       }
@@ -154,7 +155,7 @@ export class AttachmentResolver {
     const wanted = this.options.clusterNetwork;
     if (wanted) {
       if (wanted.includes('/')) {
-        const [namespace, name] = splitRef(wanted);
+        const { namespace, name } = splitNetworkKey(wanted);
         return this.networkFromNad(namespace, name, current, `clusterNetwork "${wanted}"`);
       }
       const file = findByNetworkName(current, wanted);
@@ -206,9 +207,4 @@ export class AttachmentResolver {
 
 function fromFile(file: ConfFile): DelegateNetwork {
   return { name: file.config.name || file.path, config: file.config };
-}
-
-function splitRef(ref: string): [string, string] {
-  const slash = ref.indexOf('/');
-  return slash < 0 ? ['default', ref] : [ref.slice(0, slash), ref.slice(slash + 1)];
 }

@@ -7,54 +7,65 @@ import { join } from 'node:path';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import { parseManifests } from '../lib/k8s/manifests.ts';
-import { nadKind, validateNad } from '../lib/nad.ts';
+import { nadKind } from '../lib/nad.ts';
 import type { NetworkStatus } from '../lib/network-status.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
-import type { NetworkDefinition, NetworkSource, PodInfo, PodRef } from './network-source.ts';
+import {
+  networkDefinition,
+  type NetworkDefinition,
+  type NetworkSource,
+  type PodInfo,
+  type PodRef,
+} from './network-source.ts';
 
 const manifestFile = /\.(ya?ml|json)$/;
 
-/** Objects of one kind read from a directory of manifests, re-read when a file's mtime or size changes. */
-class ManifestDir {
+/**
+ * Objects of one kind read from a directory of manifests, each converted once (validated NADs, pods)
+ * and re-read only when its file's mtime or size changes.
+ */
+class ManifestDir<T> {
   private readonly fs: FileSystem;
   private readonly dir: string;
   private readonly kind: string;
   private readonly log: Logger;
-  /** Parsed objects per file, re-read only when the file's mtime or size changes. */
-  private readonly files = new Map<string, { signature: string; objects: JsonObject[] }>();
+  private readonly convert: (object: JsonObject) => T;
+  private readonly files = new Map<string, { signature: string; entries: T[] }>();
 
-  constructor(fs: FileSystem, dir: string, kind: string, log: Logger) {
+  constructor(fs: FileSystem, dir: string, kind: string, log: Logger, convert: (object: JsonObject) => T) {
     this.fs = fs;
     this.dir = dir;
     this.kind = kind;
     this.log = log;
+    this.convert = convert;
   }
 
-  async read(): Promise<JsonObject[]> {
+  async read(): Promise<T[]> {
     const names = (await this.fs.list(this.dir))
       .filter((n) => manifestFile.test(n) && !n.startsWith('.'))
       .sort();
     const present = new Set(names);
     for (const name of [...this.files.keys()]) if (!present.has(name)) this.files.delete(name);
-    const out: JsonObject[] = [];
+    const out: T[] = [];
     for (const name of names) {
       const path = join(this.dir, name);
       const info = await this.fs.stat(path);
       const signature = `${info?.mtimeMs}:${info?.size}`;
-      let entry = this.files.get(name);
-      if (!entry || entry.signature !== signature) {
-        entry = { signature, objects: [] };
+      let file = this.files.get(name);
+      if (!file || file.signature !== signature) {
+        file = { signature, entries: [] };
         try {
-          entry.objects = parseManifests(await this.fs.readFile(path))
+          file.entries = parseManifests(await this.fs.readFile(path))
             .map((d) => d.object)
-            .filter((o) => o.kind === this.kind);
+            .filter((o) => o.kind === this.kind)
+            .map(this.convert);
         } catch (err) {
           this.log.warn('cannot read manifest file', { path, error: errorMessage(err) });
         }
-        this.files.set(name, entry);
+        this.files.set(name, file);
       }
-      out.push(...entry.objects);
+      out.push(...file.entries);
     }
     return out;
   }
@@ -87,62 +98,29 @@ export interface StandaloneSourceOptions {
 
 export class StandaloneSource implements NetworkSource {
   private readonly fs: FileSystem;
-  private readonly nads: ManifestDir;
-  private readonly pods: ManifestDir | undefined;
+  private readonly nads: ManifestDir<NetworkDefinition>;
+  private readonly pods: ManifestDir<PodInfo> | undefined;
   private readonly statusDir: string;
 
   constructor(fs: FileSystem, options: StandaloneSourceOptions, log: Logger) {
     this.fs = fs;
-    this.nads = new ManifestDir(fs, options.nadDir, nadKind, log);
-    this.pods = options.podDir ? new ManifestDir(fs, options.podDir, 'Pod', log) : undefined;
+    this.nads = new ManifestDir(fs, options.nadDir, nadKind, log, (object) => {
+      const meta = metadataOf(object);
+      return networkDefinition(object, meta.namespace, meta.name, meta.annotations);
+    });
+    this.pods = options.podDir
+      ? new ManifestDir(fs, options.podDir, 'Pod', log, (object): PodInfo => metadataOf(object))
+      : undefined;
     this.statusDir = join(options.stateDir, 'network-status');
   }
 
   async getPod(ref: PodRef): Promise<PodInfo | undefined> {
-    if (!this.pods) return undefined;
-    for (const object of await this.pods.read()) {
-      const meta = metadataOf(object);
-      if (meta.name === ref.name && meta.namespace === ref.namespace) {
-        return {
-          namespace: meta.namespace,
-          name: meta.name,
-          uid: meta.uid || ref.uid,
-          annotations: meta.annotations,
-        };
-      }
-    }
-    return undefined;
+    const pod = (await this.pods?.read())?.find((p) => p.name === ref.name && p.namespace === ref.namespace);
+    return pod ? { ...pod, uid: pod.uid || ref.uid } : undefined;
   }
 
   async getNetwork(namespace: string, name: string): Promise<NetworkDefinition | undefined> {
-    for (const object of await this.nads.read()) {
-      const meta = metadataOf(object);
-      if (meta.name !== name || meta.namespace !== namespace) continue;
-      try {
-        const nad = validateNad(object, namespace);
-        return { namespace, name, config: nad.config, annotations: meta.annotations };
-      } catch (err) {
-        return {
-          namespace,
-          name,
-          config: undefined,
-          invalid: errorMessage(err),
-          annotations: meta.annotations,
-        };
-      }
-    }
-    return undefined;
-  }
-
-  /** All NADs in the directory (for the agent's node report). */
-  async listNetworks(): Promise<NetworkDefinition[]> {
-    const out: NetworkDefinition[] = [];
-    for (const object of await this.nads.read()) {
-      const meta = metadataOf(object);
-      const found = await this.getNetwork(meta.namespace, meta.name);
-      if (found) out.push(found);
-    }
-    return out;
+    return (await this.nads.read()).find((n) => n.namespace === namespace && n.name === name);
   }
 
   async publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void> {

@@ -3,8 +3,7 @@
  * and the agent use), plus the plugin types for status.pluginType. Verdicts are cached by the config's
  * hash, since reconciles repeat far more often than configs change.
  */
-import { ValidationError } from '../lib/errors.ts';
-import { validateNad, type NetworkAttachmentDefinition } from '../lib/nad.ts';
+import { checkNad, type NetworkAttachmentDefinition } from '../lib/nad.ts';
 import { isObject } from '../lib/safe-json.ts';
 import type { ConfigVerdict } from './nad-status.ts';
 
@@ -26,22 +25,15 @@ export function pluginTypeOf(configText: string | undefined): string {
 }
 
 export function judgeConfig(nad: NetworkAttachmentDefinition): ConfigVerdict {
-  const config = nad.spec?.config;
-  const pluginType = pluginTypeOf(config);
-  try {
-    const result = validateNad(nad, nad.metadata.namespace ?? 'default');
-    return {
-      accepted: true,
-      pluginType,
-      warnings: result.warnings,
-      ...(result.config === undefined ? { emptyConfigName: result.name } : {}),
-    };
-  } catch (err) {
-    if (!(err instanceof ValidationError)) {
-      return { accepted: false, pluginType, problems: [{ path: 'spec.config', message: String(err) }] };
-    }
-    return { accepted: false, pluginType, problems: err.problems };
-  }
+  const pluginType = pluginTypeOf(nad.spec?.config);
+  const check = checkNad(nad, nad.metadata.namespace ?? 'default');
+  if (!check.accepted) return { accepted: false, pluginType, problems: check.problems };
+  return {
+    accepted: true,
+    pluginType,
+    warnings: check.warnings,
+    ...(check.config === undefined ? { emptyConfigName: check.name } : {}),
+  };
 }
 
 /** judgeConfig with a cache per NAD key, valid while the config text stays the same. */

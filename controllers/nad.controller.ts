@@ -17,7 +17,13 @@ import type { NadObject } from '../lib/kube/informers.ts';
 import { contentTypes, isConflict, isNotFound, type KubeRequester } from '../lib/kube/rest.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
-import { bucketOf, configHash, type NodeNetworkState } from '../lib/node-state.ts';
+import {
+  bucketOf,
+  configHash,
+  networkKey,
+  splitNetworkKey,
+  type NodeNetworkState,
+} from '../lib/node-state.ts';
 import { VerdictCache } from './config-verdict.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import {
@@ -79,13 +85,9 @@ interface Written {
   readonly at: number;
 }
 
+/** The queue key of a NAD. */
 export function nadKey(namespace: string | undefined, name: string): string {
-  return `${namespace ?? 'default'}/${name}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
+  return networkKey(namespace ?? 'default', name);
 }
 
 /** How long a record of the controller's own write is trusted over a cache that has not caught up. */
@@ -128,7 +130,7 @@ export class NadController {
 
   private inScope(key: string): boolean {
     const namespaces = this.options.namespaces;
-    return !namespaces || namespaces.size === 0 || namespaces.has(splitKey(key)[0]);
+    return !namespaces || namespaces.size === 0 || namespaces.has(splitNetworkKey(key).namespace);
   }
 
   private enqueue(key: string): void {
@@ -280,7 +282,7 @@ export class NadController {
   /** Brings one NAD's status up to date; safe to repeat. Throws on failures (the caller requeues). */
   async reconcile(key: string): Promise<ReconcileResult> {
     if (!this.inScope(key)) return 'out-of-scope';
-    const [namespace, name] = splitKey(key);
+    const { namespace, name } = splitNetworkKey(key);
     const cached = this.deps.nads.get(name, namespace);
     if (!cached) {
       this.forget(key);

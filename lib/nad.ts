@@ -4,7 +4,7 @@
  * the CNI config file whose network name equals the NAD's name. The config name defaults to the NAD name.
  */
 import { validateCniConfig, type NetworkConfig } from './cni/config.ts';
-import { ProblemList, ValidationError, type Problem } from './errors.ts';
+import { ProblemList, ValidationError, errorMessage, type Problem } from './errors.ts';
 import { dns1123LabelError, dns1123SubdomainError } from './k8s/names.ts';
 import { isObject, type JsonObject } from './safe-json.ts';
 
@@ -103,4 +103,24 @@ export function validateNad(object: unknown, defaultNamespace = 'default'): NadV
     config: validation.config,
     warnings: [...warnings, ...validation.warnings],
   };
+}
+
+/** The verdict on a NAD without throwing: what the webhook, the controller and the agent all act on. */
+export type NadCheck =
+  | ({ readonly accepted: true } & NadValidation)
+  | {
+      readonly accepted: false;
+      /** Every problem, each with its path (metadata.name, spec.config.ipam.rangeEnd, ...). */
+      readonly problems: readonly Problem[];
+      readonly warnings: readonly Problem[];
+    };
+
+export function checkNad(object: unknown, defaultNamespace = 'default'): NadCheck {
+  try {
+    return { accepted: true, ...validateNad(object, defaultNamespace) };
+  } catch (err) {
+    if (err instanceof ValidationError)
+      return { accepted: false, problems: err.problems, warnings: err.warnings };
+    return { accepted: false, problems: [{ path: '', message: errorMessage(err) }], warnings: [] };
+  }
 }

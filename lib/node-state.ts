@@ -5,6 +5,7 @@
  * which NADs a node holds in their current version. Agent and controller share these functions.
  */
 import { createHash } from 'node:crypto';
+import { hostInterfaces, requiredBinaries, type NetworkConfig } from './cni/config.ts';
 
 export const nodeStateGroup = 'multinet.io';
 export const nodeStateVersion = 'v1alpha1';
@@ -55,6 +56,36 @@ export function configHash(config: string | undefined): string {
 
 export function networkKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
+}
+
+/** "namespace/name" back to its parts; a bare name is in `defaultNamespace`. */
+export function splitNetworkKey(
+  key: string,
+  defaultNamespace = 'default',
+): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return slash < 0
+    ? { namespace: defaultNamespace, name: key }
+    : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/** What a node has: plugin binaries in its CNI bin dirs and host network interfaces. */
+export interface NodeInventory {
+  /** undefined: not known (nothing is reported missing). */
+  readonly plugins?: ReadonlySet<string> | undefined;
+  readonly interfaces?: ReadonlySet<string> | undefined;
+}
+
+/** The plugins and host interfaces a config needs that the node lacks. */
+export function missingOnNode(
+  config: NetworkConfig,
+  inventory: NodeInventory,
+): { missingPlugins: string[]; missingInterfaces: string[] } {
+  const { plugins, interfaces } = inventory;
+  return {
+    missingPlugins: plugins ? requiredBinaries(config).filter((p) => !plugins.has(p)) : [],
+    missingInterfaces: interfaces ? hostInterfaces(config).filter((i) => !interfaces.has(i)) : [],
+  };
 }
 
 export function bucketOf(key: string): number {

@@ -4,6 +4,7 @@
  * path only reads a map), plus a short-lived overlay of objects fetched directly after a cache miss.
  */
 import type { NadObject } from '../lib/kube/informers.ts';
+import { networkKey } from '../lib/node-state.ts';
 import { evaluateNad, type NadEvaluation } from './nad-evaluation.ts';
 
 /** The read-only view validators take (tests pass their own). */
@@ -35,10 +36,6 @@ export interface NadCatalogOptions {
   readonly fetchedTtlMs?: number;
   readonly maxFetched?: number;
   readonly now?: () => number;
-}
-
-export function nadKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
 }
 
 export class NadCatalog implements NadLookup {
@@ -73,7 +70,7 @@ export class NadCatalog implements NadLookup {
   /** Evaluates (or re-uses the evaluation of) an object; informer add/update handlers call this to warm the memo. */
   evaluate(object: NadObject): NadEvaluation {
     const namespace = object.metadata.namespace ?? 'default';
-    const key = nadKey(namespace, object.metadata.name);
+    const key = networkKey(namespace, object.metadata.name);
     const memo = this.memo.get(key);
     const uid = object.metadata.uid;
     const resourceVersion = object.metadata.resourceVersion;
@@ -88,7 +85,7 @@ export class NadCatalog implements NadLookup {
 
   /** The informer's delete handler: drop what was known about the NAD. */
   forget(object: NadObject): void {
-    const key = nadKey(object.metadata.namespace ?? 'default', object.metadata.name);
+    const key = networkKey(object.metadata.namespace ?? 'default', object.metadata.name);
     this.memo.delete(key);
     this.fetched.delete(key);
   }
@@ -99,7 +96,7 @@ export class NadCatalog implements NadLookup {
       const oldest = this.fetched.keys().next();
       if (!oldest.done) this.fetched.delete(oldest.value);
     }
-    this.fetched.set(nadKey(object.metadata.namespace ?? 'default', object.metadata.name), {
+    this.fetched.set(networkKey(object.metadata.namespace ?? 'default', object.metadata.name), {
       object,
       until: this.now() + this.fetchedTtlMs,
     });
@@ -107,7 +104,7 @@ export class NadCatalog implements NadLookup {
 
   private fromFetched(namespace: string, name: string): NadObject | undefined {
     if (this.fetched.size === 0) return undefined;
-    const key = nadKey(namespace, name);
+    const key = networkKey(namespace, name);
     const entry = this.fetched.get(key);
     if (!entry) return undefined;
     if (entry.until < this.now()) {

@@ -4,8 +4,8 @@
  * about it (declared capabilities, plugin binaries, host-local ranges). Pure: a function of the object.
  */
 import { declaredCapabilities, requiredBinaries, type NetworkConfig } from '../lib/cni/config.ts';
-import { ValidationError, errorMessage, formatProblems, type Problem } from '../lib/errors.ts';
-import { validateNad } from '../lib/nad.ts';
+import { formatProblems, type Problem } from '../lib/errors.ts';
+import { checkNad } from '../lib/nad.ts';
 import { hostLocalRanges, usesHostLocal, type HostLocalRange } from './host-local.ts';
 
 export interface NadEvaluation {
@@ -27,28 +27,13 @@ const none: ReadonlySet<string> = new Set();
 
 export function evaluateNad(object: unknown, namespace: string, name: string): NadEvaluation {
   const key = `${namespace}/${name}`;
-  try {
-    const { config, warnings } = validateNad(object, namespace);
-    return {
-      key,
-      accepted: true,
-      problems: [],
-      warnings,
-      config,
-      capabilities: config ? declaredCapabilities(config) : none,
-      binaries: config ? requiredBinaries(config) : [],
-      usesHostLocal: config ? usesHostLocal(config) : false,
-      hostLocal: config ? hostLocalRanges(config) : [],
-    };
-  } catch (err) {
-    const problems =
-      err instanceof ValidationError ? err.problems : [{ path: '', message: errorMessage(err) }];
-    const warnings = err instanceof ValidationError ? err.warnings : [];
+  const check = checkNad(object, namespace);
+  if (!check.accepted) {
     return {
       key,
       accepted: false,
-      problems,
-      warnings,
+      problems: check.problems,
+      warnings: check.warnings,
       config: undefined,
       capabilities: none,
       binaries: [],
@@ -56,6 +41,18 @@ export function evaluateNad(object: unknown, namespace: string, name: string): N
       hostLocal: [],
     };
   }
+  const { config, warnings } = check;
+  return {
+    key,
+    accepted: true,
+    problems: [],
+    warnings,
+    config,
+    capabilities: config ? declaredCapabilities(config) : none,
+    binaries: config ? requiredBinaries(config) : [],
+    usesHostLocal: config ? usesHostLocal(config) : false,
+    hostLocal: config ? hostLocalRanges(config) : [],
+  };
 }
 
 /** The problems as one line: `spec.config.ipam.rangeEnd: ...; spec.config.type: ...`. */

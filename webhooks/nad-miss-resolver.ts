@@ -6,9 +6,10 @@
  * and concurrent misses of the same NAD share one request.
  */
 import type { Logger } from 'winston';
+import { networkKey } from '../lib/node-state.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { NadObject } from '../lib/kube/informers.ts';
-import { nadKey, type NadCatalog } from './nad-catalog.ts';
+import { type NadCatalog } from './nad-catalog.ts';
 
 export interface NetworkRef {
   readonly namespace: string;
@@ -48,7 +49,7 @@ export class NadMissResolver {
   }
 
   private resolveOne(ref: NetworkRef): Promise<boolean> {
-    const key = nadKey(ref.namespace, ref.name);
+    const key = networkKey(ref.namespace, ref.name);
     const until = this.absentUntil.get(key);
     if (until !== undefined) {
       if (until > this.now()) return Promise.resolve(false);

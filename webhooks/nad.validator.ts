@@ -5,6 +5,7 @@
  * out the same addresses twice.
  */
 import { formatProblem, formatProblems } from '../lib/errors.ts';
+import { splitNetworkKey } from '../lib/node-state.ts';
 import { isObject } from '../lib/safe-json.ts';
 import { joinWords } from '../lib/text.ts';
 import type { AdmissionRequest } from './admission-review.ts';
@@ -51,7 +52,7 @@ function missingBinaryWarnings(evaluation: NadEvaluation, nodes: NodeReport): st
 }
 
 function reportedProblemWarnings(evaluation: NadEvaluation, nodes: NodeReport): string[] {
-  const [namespace, name] = splitKey(evaluation.key);
+  const { namespace, name } = splitNetworkKey(evaluation.key);
   const interfaces = new Map<string, string[]>();
   for (const report of nodes.problemsOf(namespace, name)) {
     for (const host of report.missingInterfaces) {
@@ -89,11 +90,6 @@ function hostLocalWarnings(evaluation: NadEvaluation, context: NadValidationCont
     }
   }
   return out;
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 function nameOf(object: unknown, fallback: string | undefined): string {

@@ -9,13 +9,13 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
-import { hostInterfaces, requiredBinaries } from '../../lib/cni/config.ts';
 import { nadInformer, type NadObject } from '../../lib/kube/informers.ts';
 import type { ResilientInformer } from '../../lib/kube/informer.ts';
 import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from '../../lib/kube/rest.ts';
-import { validateNad } from '../../lib/nad.ts';
+import { checkNad } from '../../lib/nad.ts';
 import {
   bucketDigests,
+  missingOnNode,
   configHash,
   networkKey,
   nodeStateApiVersion,
@@ -63,19 +63,10 @@ export function simulatedStatus(
   for (const nad of checkProblems ? nads : []) {
     const namespace = nad.metadata.namespace ?? 'default';
     const hash = configHash(nad.spec?.config);
-    let config;
-    try {
-      config = validateNad(nad, namespace).config;
-    } catch {
-      continue; // the controller reports invalid configs on the NAD itself
-    }
-    if (!config) continue;
-    const missingPlugins = options.plugins
-      ? requiredBinaries(config).filter((p) => !options.plugins!.has(p))
-      : [];
-    const missingInterfaces = options.interfaces
-      ? hostInterfaces(config).filter((i) => !options.interfaces!.has(i))
-      : [];
+    const check = checkNad(nad, namespace);
+    // the controller reports invalid configs on the NAD itself
+    if (!check.accepted || !check.config) continue;
+    const { missingPlugins, missingInterfaces } = missingOnNode(check.config, options);
     if (missingPlugins.length > 0 || missingInterfaces.length > 0) {
       problems.push({
         namespace,
