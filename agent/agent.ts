@@ -55,6 +55,8 @@ export interface AgentDeps {
 
 export interface Agent {
   readonly handler: RequestListener;
+  /** Waits for the readiness indicator file (bounded); the handler does this before queueing an ADD. */
+  readonly waitReady: () => Promise<void>;
   readonly confWriter: ConfWriter;
   readonly attacher: PodAttacher;
   readonly limiter: WorkLimiter;
@@ -109,6 +111,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       await clock.sleep(250);
     }
   };
+  const limiter = new WorkLimiter(options.concurrency, options.maxQueued);
   const attacher = new PodAttacher({
     runner,
     resolver,
@@ -129,12 +132,13 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
         ifName,
         gateways,
       ),
-    waitReady,
+    exclusive: (containerId, fn) => limiter.exclusive(containerId, fn),
   });
-  const limiter = new WorkLimiter(options.concurrency, options.maxQueued);
   const handler = createCniHandler({
     limiter,
     handle: (request) => attacher.handle(request),
+    // An ADD waits for the default network before it takes a slot, so DELs are never stuck behind it.
+    prepare: (request) => (request.command === 'ADD' ? waitReady() : Promise.resolve()),
     log: log.child({ component: 'cni-server' }),
     ...(deps.observe ? { observe: deps.observe } : {}),
   });
@@ -151,6 +155,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   };
   return {
     handler,
+    waitReady,
     confWriter,
     attacher,
     limiter,

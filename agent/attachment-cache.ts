@@ -4,6 +4,8 @@
  * middle of an ADD: the delegate that was running is recorded and gets its DEL).
  */
 import { join } from 'node:path';
+import { interfaceNameError } from '../lib/annotations/interface-name.ts';
+import { attachmentCacheFile, containerIdPattern } from '../lib/cni/request.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
@@ -35,15 +37,15 @@ export interface CacheRecord {
   readonly complete: boolean;
 }
 
-const keyPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
 export class AttachmentCache {
   private readonly fs: FileSystem;
   private readonly dir: string;
+  private readonly stateDir: string;
 
   constructor(fs: FileSystem, stateDir: string) {
     this.fs = fs;
     this.dir = join(stateDir, 'attachments');
+    this.stateDir = stateDir;
   }
 
   async init(): Promise<void> {
@@ -51,8 +53,10 @@ export class AttachmentCache {
   }
 
   private path(containerId: string, ifName: string): string {
-    if (!keyPattern.test(containerId) || !keyPattern.test(ifName)) throw new Error('invalid cache key');
-    return join(this.dir, `${containerId}_${ifName}.json`);
+    // Both were checked when the request was parsed; checked again since they become a file name.
+    if (!containerIdPattern.test(containerId) || interfaceNameError(ifName))
+      throw new Error('invalid cache key');
+    return attachmentCacheFile(this.stateDir, containerId, ifName);
   }
 
   async read(containerId: string, ifName: string): Promise<CacheRecord | undefined> {

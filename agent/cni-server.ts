@@ -4,6 +4,7 @@
  * through the WorkLimiter: bounded concurrency and queue, one at a time per container.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { isSupportedCniVersion, latestCniVersion } from '../lib/cni/version.ts';
 import type { Logger } from 'winston';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { cniEndpoint, parseCniRequest, type CniReply, type CniRequest } from '../lib/cni/request.ts';
@@ -15,6 +16,8 @@ import { QueueFullError, type WorkLimiter } from './limiter.ts';
 export interface CniHandlerDeps {
   readonly limiter: WorkLimiter;
   readonly handle: (request: CniRequest) => Promise<JsonObject | null>;
+  /** Runs before the request is queued (e.g. waiting for the node's default network). */
+  readonly prepare?: (request: CniRequest) => Promise<void>;
   readonly log: Logger;
   readonly maxBodyBytes?: number;
   /** Observes each finished request (metrics). */
@@ -47,7 +50,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 function versionOf(request: CniRequest | undefined): string {
   const version = request?.config.cniVersion;
-  return typeof version === 'string' ? version : '1.1.0';
+  return isSupportedCniVersion(version) ? version : latestCniVersion;
 }
 
 export function createCniHandler(deps: CniHandlerDeps): RequestListener {
@@ -68,6 +71,7 @@ export function createCniHandler(deps: CniHandlerDeps): RequestListener {
         request = parseCniRequest(JSON.parse(await readBody(req, limit)));
         const current = request;
         const key = current.containerId || current.command;
+        await deps.prepare?.(current);
         const result = await deps.limiter.run(key, () => deps.handle(current));
         const reply: CniReply = { result };
         send(res, 200, reply);

@@ -13,7 +13,7 @@ import { pluginStdin, type InvocationInput } from '../lib/cni/invocation.ts';
 import { parseCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
 import { compareVersions, supportsCheck, supportsStatusAndGc } from '../lib/cni/version.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
-import type { Exec, FileSystem } from '../lib/ports.ts';
+import type { Exec, FileInfo, FileSystem } from '../lib/ports.ts';
 
 /** A network to attach: `namespace/name` of its NAD, or the network name of a config file. */
 export interface DelegateNetwork {
@@ -122,11 +122,11 @@ export class DelegateRunner {
   }
 
   /** Where the plugin binary of `type` is, or a CniError that says where it was looked for. */
-  async findPlugin(type: string, network: string): Promise<string> {
+  async findPlugin(type: string, network: string): Promise<{ path: string; info: FileInfo }> {
     for (const dir of this.options.binDirs) {
       const path = join(dir, type);
       const info = await this.options.fs.stat(path);
-      if (info?.isFile && (info.mode & 0o111) !== 0) return path;
+      if (info?.isFile && (info.mode & 0o111) !== 0) return { path, info };
     }
     throw new CniError(
       CniErrorCode.invalidConfig,
@@ -144,8 +144,8 @@ export class DelegateRunner {
   ): Promise<string> {
     const plugin = network.config.plugins[index]!;
     const type = plugin.type as string;
-    const path = await this.findPlugin(type, network.name);
-    await this.checkVersion(path, type, network);
+    const { path, info } = await this.findPlugin(type, network.name);
+    await this.checkVersion(path, info, type, network);
     const stdin = JSON.stringify({ ...pluginStdin(network.config, index, input), ...extra });
     const env: Record<string, string> = {
       ...this.options.baseEnv,
@@ -189,9 +189,13 @@ export class DelegateRunner {
   }
 
   /** Refuses a config version the plugin does not speak, instead of letting it fail obscurely. */
-  private async checkVersion(path: string, type: string, network: DelegateNetwork): Promise<void> {
-    const info = await this.options.fs.stat(path);
-    const key = `${info?.mtimeMs ?? 0}:${info?.size ?? 0}`;
+  private async checkVersion(
+    path: string,
+    info: FileInfo,
+    type: string,
+    network: DelegateNetwork,
+  ): Promise<void> {
+    const key = `${info.mtimeMs}:${info.size}`;
     let cached = this.versions.get(path);
     if (!cached || cached.key !== key) {
       const run = await this.options.exec.run({

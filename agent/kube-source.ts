@@ -123,7 +123,12 @@ export class KubeSource implements NetworkSource {
         });
       else this.retryLater(pod, value, 1);
     });
-    await Promise.race([attempt, this.deps.clock.sleep(this.deps.statusWaitMs ?? 3000)]);
+    const waited = new AbortController();
+    await Promise.race([
+      attempt,
+      this.deps.clock.sleep(this.deps.statusWaitMs ?? 3000, waited.signal).catch(() => undefined),
+    ]);
+    waited.abort();
   }
 
   released(pod: PodRef): void {

@@ -46,6 +46,26 @@ describe('WorkLimiter', () => {
     expect(limiter.stats).toEqual({ running: 0, waiting: 0 });
   });
 
+  it('serializes nested work by key without taking a slot', async () => {
+    const limiter = new WorkLimiter(1, 10);
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const add = limiter.run('pod-a', async () => {
+      events.push('add start');
+      await gate;
+      events.push('add end');
+    });
+    // GC holds the only slot and waits, by key, for the ADD of pod-a; no deadlock since exclusive takes no slot.
+    const gc = limiter.run('GC', () =>
+      limiter.exclusive('pod-a', () => Promise.resolve(events.push('gc of pod-a'))),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    release();
+    await Promise.all([add, gc]);
+    expect(events).toEqual(['add start', 'add end', 'gc of pod-a']);
+  });
+
   it('releases its slot when the work throws', async () => {
     const limiter = new WorkLimiter(1, 10);
     await expect(limiter.run('a', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');

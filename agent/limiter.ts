@@ -30,6 +30,22 @@ export class WorkLimiter {
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     if (this.pending >= this.concurrency + this.maxQueued) throw new QueueFullError(this.maxQueued);
     this.pending++;
+    try {
+      return await this.exclusive(key, async () => {
+        await this.acquire();
+        try {
+          return await fn();
+        } finally {
+          this.releaseSlot();
+        }
+      });
+    } finally {
+      this.pending--;
+    }
+  }
+
+  /** Runs fn after earlier work for the same key finished, without taking a slot (for work nested in a request). */
+  async exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
@@ -37,14 +53,8 @@ export class WorkLimiter {
     this.tails.set(key, tail);
     try {
       await previous;
-      await this.acquire();
-      try {
-        return await fn();
-      } finally {
-        this.releaseSlot();
-      }
+      return await fn();
     } finally {
-      this.pending--;
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }

@@ -291,12 +291,14 @@ describe('ADD', () => {
     expect(seen).toEqual(['eth0:done,net1:running']);
   });
 
-  it('waits for the readiness indicator file, bounded', async () => {
+  it('waits for the readiness indicator file, bounded, before an ADD is queued', async () => {
     const t = testAgent({ readinessIndicatorFile: '/run/ready', readinessTimeoutMs: 1000 });
     await t.agent.start();
-    const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+    const error = await rejection(t.agent.waitReady());
+    expect(error.code).toBe(11);
     expect(error.message).toContain('the readiness indicator file /run/ready does not exist (waited 1 s)');
     t.fs.put('/run/ready', '');
+    await t.agent.waitReady();
     await t.agent.attacher.handle(t.request('ADD'));
     expect(t.calls()).toEqual(['ADD bridge eth0']);
   });
@@ -345,6 +347,25 @@ describe('DEL', () => {
     await t.agent.attacher.handle(t.request('DEL'));
     expect(t.calls()).toEqual(['DEL macvlan net1']);
     expect(await t.fs.stat('/state/attachments/c1_eth0.json')).toBeUndefined();
+  });
+
+  it('does not re-validate what it attached: a config that later rules reject still gets its DEL', async () => {
+    const t = await attached();
+    const file = '/state/attachments/c1_eth0.json';
+    const record = JSON.parse(await t.fs.readFile(file)) as {
+      attachments: Array<{ config: Record<string, unknown> }>;
+    };
+    record.attachments[1]!.config.mode = 'no-such-mode';
+    t.fs.put(file, JSON.stringify(record));
+    await t.agent.attacher.handle(t.request('DEL'));
+    expect(t.calls()).toEqual(['DEL tuning net2', 'DEL ptp net2', 'DEL macvlan net1', 'DEL bridge eth0']);
+  });
+
+  it('treats an unreadable cache entry as missing and cleans up best effort', async () => {
+    const t = await attached();
+    t.fs.put('/state/attachments/c1_eth0.json', '{"version":1,"attach');
+    await t.agent.attacher.handle(t.request('DEL'));
+    expect(t.calls()).toEqual(['DEL tuning net2', 'DEL ptp net2', 'DEL macvlan net1', 'DEL bridge eth0']);
   });
 
   it('is not a failure when the pod network namespace is gone', async () => {

@@ -6,11 +6,17 @@
  */
 import type { Logger } from 'winston';
 import { parseCniArgs, podArgsFrom } from '../lib/cni/args.ts';
-import { validateCniConfig } from '../lib/cni/config.ts';
+import { networkConfigFrom } from '../lib/cni/config.ts';
+import type { InvocationInput } from '../lib/cni/invocation.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import type { CniRequest } from '../lib/cni/request.ts';
-import { convertCniResult, parseCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
-import { isSupportedCniVersion, latestCniVersion, type CniVersion } from '../lib/cni/version.ts';
+import { convertCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
+import {
+  isSupportedCniVersion,
+  latestCniVersion,
+  supportedCniVersions,
+  type CniVersion,
+} from '../lib/cni/version.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { networkStatusFromResult, type NetworkStatus } from '../lib/network-status.ts';
 import type { FileSystem } from '../lib/ports.ts';
@@ -34,8 +40,8 @@ export interface PodAttacherDeps {
   readonly log: Logger;
   /** Sets a selection's default route inside the pod (see default-route.ts). */
   readonly setDefaultRoute: (netns: string, ifName: string, gateways: readonly string[]) => Promise<void>;
-  /** Resolves once the node's default network is ready (Multus' readiness indicator file), or throws. */
-  readonly waitReady: () => Promise<void>;
+  /** Runs fn while no other request for the same container runs (the server's per-container order). */
+  readonly exclusive: <T>(containerId: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 function requestVersion(request: CniRequest): CniVersion {
@@ -52,8 +58,18 @@ function targetOf(request: CniRequest, ifName: string): DelegateTarget {
   return { containerId: request.containerId, netns: request.netns, ifName, args: parseCniArgs(request.args) };
 }
 
+/** A cached attachment's network, as it was validated at ADD time (not re-checked: DEL must not fail on that). */
 function networkOf(record: AttachmentRecord): DelegateNetwork {
-  return { name: record.name, config: validateCniConfig(record.config, { defaultName: record.name }).config };
+  return { name: record.name, config: networkConfigFrom(record.config, record.name) };
+}
+
+/** Inputs a cached attachment hands its delegates again (DEL, CHECK). */
+function cachedInput(attachment: AttachmentRecord): InvocationInput {
+  return {
+    ...(attachment.runtimeConfig ? { runtimeConfig: attachment.runtimeConfig } : {}),
+    ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
+    ...(attachment.result ? { prevResult: attachment.result } : {}),
+  };
 }
 
 function recordOf(attachment: PlannedAttachment, result?: CniResult): AttachmentRecord {
@@ -92,17 +108,14 @@ export class PodAttacher {
         await this.gc(request);
         return null;
       case 'VERSION':
-        return {
-          cniVersion: requestVersion(request),
-          supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
-        };
+        // The shim answers VERSION itself; this serves other clients of the socket (debugging with curl).
+        return { cniVersion: requestVersion(request), supportedVersions: [...supportedCniVersions] };
     }
   }
 
   private async add(request: CniRequest): Promise<JsonObject> {
     const log = this.deps.log.child({ containerId: request.containerId, command: 'ADD' });
-    await this.deps.waitReady();
-    const previous = await this.deps.cache.read(request.containerId, request.ifName);
+    const previous = await this.readCache(request, log);
     if (previous) {
       log.info('ADD for a container that is already attached: removing the previous attachments first');
       await this.delFromRecord(previous, request, log);
@@ -222,14 +235,11 @@ export class PodAttacher {
     const failures: Array<{ record: AttachmentRecord; error: CniError }> = [];
     for (const attachment of [...record.attachments].reverse()) {
       try {
-        const prevResult = attachment.result
-          ? resultToJson(parseCniResult(attachment.result, attachment.config.cniVersion as string))
-          : undefined;
-        await this.deps.runner.del(networkOf(attachment), targetOf(request, attachment.ifName), {
-          ...(attachment.runtimeConfig ? { runtimeConfig: attachment.runtimeConfig } : {}),
-          ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
-          ...(prevResult ? { prevResult } : {}),
-        });
+        await this.deps.runner.del(
+          networkOf(attachment),
+          targetOf(request, attachment.ifName),
+          cachedInput(attachment),
+        );
         log.info('detached', { network: attachment.name, ifName: attachment.ifName });
       } catch (err) {
         const error = asCniError(err);
@@ -274,7 +284,7 @@ export class PodAttacher {
     const log = this.deps.log.child({ containerId: request.containerId, command: 'DEL' });
     const pod = podRefOf(request);
     if (pod) this.deps.source.released?.(pod);
-    const record = await this.deps.cache.read(request.containerId, request.ifName);
+    const record = await this.readCache(request, log);
     if (record) {
       await this.delFromRecord(record, request, log);
       return;
@@ -322,11 +332,11 @@ export class PodAttacher {
       );
     }
     for (const attachment of record.attachments) {
-      await this.deps.runner.check(networkOf(attachment), targetOf(request, attachment.ifName), {
-        ...(attachment.runtimeConfig ? { runtimeConfig: attachment.runtimeConfig } : {}),
-        ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
-        ...(attachment.result ? { prevResult: attachment.result } : {}),
-      });
+      await this.deps.runner.check(
+        networkOf(attachment),
+        targetOf(request, attachment.ifName),
+        cachedInput(attachment),
+      );
     }
   }
 
@@ -354,18 +364,36 @@ export class PodAttacher {
     for (const record of await this.deps.cache.list()) {
       if (keep.has(`${record.containerId}/${record.runtimeIfName}`)) continue;
       log.info('collecting a stale attachment', { containerId: record.containerId });
-      await this.delFromRecord(
-        record,
-        { ...request, containerId: record.containerId, ifName: record.runtimeIfName, netns: record.netns },
-        log,
-      ).catch((err: unknown) =>
-        log.warn('GC of a stale attachment failed', {
-          containerId: record.containerId,
-          error: errorMessage(err),
-        }),
-      );
+      const stale = {
+        ...request,
+        containerId: record.containerId,
+        ifName: record.runtimeIfName,
+        netns: record.netns,
+      };
+      // Serialized with any ADD or DEL the runtime sends for that container meanwhile.
+      await this.deps
+        .exclusive(record.containerId, async () => {
+          const current = await this.readCache(stale, log);
+          if (current) await this.delFromRecord(current, stale, log);
+        })
+        .catch((err: unknown) =>
+          log.warn('GC of a stale attachment failed', {
+            containerId: record.containerId,
+            error: errorMessage(err),
+          }),
+        );
     }
     await this.deps.runner.gc(await this.deps.resolver.clusterDefault(), valid);
+  }
+
+  /** The cached record; an unreadable one is logged and treated as missing (DEL then cleans best-effort). */
+  private async readCache(request: CniRequest, log: Logger): Promise<CacheRecord | undefined> {
+    try {
+      return await this.deps.cache.read(request.containerId, request.ifName);
+    } catch (err) {
+      log.error('ignoring an unreadable attachment cache entry', { error: errorMessage(err) });
+      return undefined;
+    }
   }
 
   private async netnsExists(netns: string): Promise<boolean> {

@@ -1,6 +1,15 @@
 /** The agent's command-line flags: one table for parsing, defaults and `multinet agent --help`. */
 import type { LogLevel } from '../lib/log.ts';
-import { commaList, listenAddress, logFlags, networkRefs, positiveNumber } from './flag-values.ts';
+import { defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
+import { isSupportedCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
+import {
+  commaList,
+  integerInRange,
+  listenAddress,
+  logFlags,
+  networkRefs,
+  positiveNumber,
+} from './flag-values.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 import type { NetworkOptions } from '../agent/resolve.ts';
@@ -8,8 +17,8 @@ import type { NetworkOptions } from '../agent/resolve.ts';
 export const agentFlagDefaults = {
   cniConfDir: '/etc/cni/net.d',
   cniBinDir: '/opt/cni/bin',
-  stateDir: '/var/lib/multinet',
-  socket: '/run/multinet/agent.sock',
+  stateDir: defaultStateDir,
+  socket: defaultSocketPath,
   confFileName: '00-multinet.conflist',
   shimName: 'multinet-cni',
   delegateTimeout: 60,
@@ -154,6 +163,21 @@ export function parseAgentFlags(
   const probe = values['probe-listen'] ?? (standalone ? undefined : d.probeListen);
   const { logLevel, logFormat } = logFlags(values);
   const defaultNetworks = networkRefs('default-networks', values['default-networks']);
+  const cniVersion = values['cni-version'];
+  if (cniVersion !== undefined && !isSupportedCniVersion(cniVersion)) {
+    throw new UsageError(
+      `--cni-version must be one of ${supportedCniVersions.join(', ')} (got ${JSON.stringify(cniVersion)})`,
+    );
+  }
+  const clusterNetwork = values['cluster-network'];
+  if (clusterNetwork !== undefined) {
+    if (clusterNetwork.includes('/')) networkRefs('cluster-network', clusterNetwork);
+    else if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(clusterNetwork)) {
+      throw new UsageError(
+        `--cluster-network ${JSON.stringify(clusterNetwork)} must be namespace/name or the network name of a CNI config file`,
+      );
+    }
+  }
   const binDirs = (values['cni-bin-dir'] ?? [d.cniBinDir]).flatMap((v) => v.split(':')).filter(Boolean);
   return {
     standalone,
@@ -164,7 +188,7 @@ export function parseAgentFlags(
     nadDir: values['nad-dir'],
     podDir: values['pod-dir'],
     network: {
-      clusterNetwork: values['cluster-network'],
+      clusterNetwork,
       defaultNetworks,
       namespaceIsolation: values['namespace-isolation'] === true,
       globalNamespaces: commaList(values['global-namespaces']),
@@ -173,7 +197,7 @@ export function parseAgentFlags(
     cniConfDir: values['cni-conf-dir'] ?? d.cniConfDir,
     cniBinDirs: binDirs,
     confFileName: values['conf-file-name'] ?? d.confFileName,
-    cniVersion: values['cni-version'],
+    cniVersion,
     stateDir: values['state-dir'] ?? d.stateDir,
     socket: values.socket ?? d.socket,
     shimSource: values['shim-source'],
@@ -187,8 +211,8 @@ export function parseAgentFlags(
       values['readiness-timeout'],
       d.readinessTimeout,
     ),
-    maxParallel: positiveNumber('max-parallel', values['max-parallel'], d.maxParallel),
-    maxQueued: positiveNumber('max-queued', values['max-queued'], d.maxQueued),
+    maxParallel: integerInRange('max-parallel', values['max-parallel'], d.maxParallel),
+    maxQueued: integerInRange('max-queued', values['max-queued'], d.maxQueued, 0),
     logLevel,
     logFormat,
     logFile: values['log-file'],

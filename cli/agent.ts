@@ -141,30 +141,8 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       this.set(agent.limiter.stats.running + agent.limiter.stats.waiting);
     },
   });
-  try {
-    if (flags.shimSource)
-      await installShim(
-        nodeFileSystem,
-        flags.shimSource,
-        flags.shimDir ?? flags.cniBinDirs[0]!,
-        flags.shimName,
-        log,
-      );
-    else
-      log.warn(
-        'no --shim-source given: the CNI shim is not installed (the runtime must find multinet-cni itself)',
-      );
-    await agent.start();
-    await kube?.start();
-  } catch (err) {
-    log.error('agent failed to start', { error: errorMessage(err) });
-    agent.stop();
-    await kube?.stop();
-    return ExitCode.failed;
-  }
   const server = createServer(agent.handler);
   server.keepAliveTimeout = 1000;
-  await listenUnixSocket(server, flags.socket);
   const probes = flags.probeListen
     ? createServer(
         createProbeHandler({
@@ -174,7 +152,38 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         }),
       )
     : undefined;
-  if (probes && flags.probeListen) await listenTcp(probes, flags.probeListen.host, flags.probeListen.port);
+  const shutdown = async (): Promise<void> => {
+    agent.stop();
+    server.closeAllConnections();
+    await Promise.all([
+      server.listening ? closeServer(server) : undefined,
+      probes?.listening ? closeServer(probes) : undefined,
+      kube?.stop(),
+    ]);
+  };
+  try {
+    if (flags.shimSource) {
+      await installShim(
+        nodeFileSystem,
+        flags.shimSource,
+        flags.shimDir ?? flags.cniBinDirs[0]!,
+        flags.shimName,
+        log,
+      );
+    } else {
+      log.warn(
+        'no --shim-source given: the CNI shim is not installed (the runtime must find multinet-cni itself)',
+      );
+    }
+    await agent.start();
+    await kube?.start();
+    await listenUnixSocket(server, flags.socket);
+    if (probes && flags.probeListen) await listenTcp(probes, flags.probeListen.host, flags.probeListen.port);
+  } catch (err) {
+    log.error('agent failed to start', { error: errorMessage(err) });
+    await shutdown();
+    return ExitCode.failed;
+  }
   log.info('multinet agent ready', {
     socket: flags.socket,
     confDir: flags.cniConfDir,
@@ -186,8 +195,6 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     context.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   log.info('stopping; the generated CNI config stays in place so new pods wait for the agent');
-  agent.stop();
-  server.closeAllConnections();
-  await Promise.all([closeServer(server), probes ? closeServer(probes) : Promise.resolve(), kube?.stop()]);
+  await shutdown();
   return ExitCode.ok;
 }

@@ -2,7 +2,9 @@
  * Parsers for flag values shared by every command (lists, numbers, listen addresses, log settings,
  * NAD references), each turning a bad value into a UsageError that names the flag.
  */
+import { dns1123LabelError } from '../lib/k8s/names.ts';
 import { logLevels, type LogLevel } from '../lib/log.ts';
+import { splitNetworkKey } from '../lib/node-state.ts';
 import { UsageError } from './io.ts';
 
 /** "a, b,c" to ["a", "b", "c"]; empty or missing gives []. */
@@ -83,8 +85,11 @@ export function logFlags(values: {
 export function networkRefs(flag: string, value: string | undefined): string[] {
   const refs = commaList(value);
   for (const ref of refs) {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(ref)) {
-      throw new UsageError(`--${flag} entry ${JSON.stringify(ref)} must be namespace/name`);
+    const { namespace, name } = splitNetworkKey(ref, '');
+    if (!ref.includes('/') || dns1123LabelError(namespace) || dns1123LabelError(name)) {
+      throw new UsageError(
+        `--${flag} entry ${JSON.stringify(ref)} must be namespace/name (DNS-1123 labels, as pods select them)`,
+      );
     }
   }
   return refs;

@@ -4,15 +4,17 @@
  * version) or a CNI error. VERSION is answered here. When the agent is away, ADD/CHECK wait a bounded
  * time for it; DEL succeeds at once only when the agent recorded nothing for the container.
  */
-import { join } from 'node:path';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
-import { cniRequestFromEnvironment, type CniRequest } from '../lib/cni/request.ts';
+import {
+  attachmentCacheFile,
+  cniRequestFromEnvironment,
+  defaultSocketPath,
+  defaultStateDir,
+  type CniRequest,
+} from '../lib/cni/request.ts';
 import { convertCniResult, parseCniResult } from '../lib/cni/result.ts';
 import { isSupportedCniVersion, latestCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 import { AgentUnreachableError, type Transport } from './transport.ts';
-
-export const defaultSocketPath = '/run/multinet/agent.sock';
-export const defaultStateDir = '/var/lib/multinet';
 
 export interface ShimIo {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -104,7 +106,7 @@ export async function runShim(io: ShimIo, transport: Transport): Promise<number>
       }
       if (
         request.command === 'DEL' &&
-        !io.exists(join(stateDir, 'attachments', `${request.containerId}_${request.ifName}.json`))
+        !io.exists(attachmentCacheFile(stateDir, request.containerId, request.ifName))
       ) {
         // The agent recorded no attachment for this container: there is nothing to clean.
         return 0;

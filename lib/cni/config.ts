@@ -217,15 +217,22 @@ export function validateCniConfig(
     checkPlugin(plugin, path, problems, warnings);
   });
   problems.throwIfAny(warnings);
+  return { config: networkConfigFrom(raw), warnings };
+}
+
+/**
+ * The normalized form of a configuration that was validated before (a cached attachment's config):
+ * no checks, so a DEL never fails because a later version checks more strictly than the ADD did.
+ */
+export function networkConfigFrom(raw: JsonObject, defaultName?: string): NetworkConfig {
+  const isList = Array.isArray(raw.plugins);
+  const named = raw.name === undefined && defaultName !== undefined ? { ...raw, name: defaultName } : raw;
   return {
-    config: {
-      kind: isList ? 'conflist' : 'conf',
-      name: typeof raw.name === 'string' ? raw.name : '',
-      cniVersion: raw.cniVersion as CniVersion,
-      plugins,
-      raw,
-    },
-    warnings,
+    kind: isList ? 'conflist' : 'conf',
+    name: typeof named.name === 'string' ? named.name : '',
+    cniVersion: named.cniVersion as CniVersion,
+    plugins: isList ? (named.plugins as JsonObject[]).filter(isObject) : [named],
+    raw: named,
   };
 }
 

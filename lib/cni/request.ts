@@ -28,7 +28,20 @@ export type CniReply = { readonly result: JsonObject | null } | { readonly error
 /** The HTTP path the agent serves CNI requests on (over its unix socket). */
 export const cniEndpoint = '/cni';
 
-const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** The CNI spec's container ID form. */
+export const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Where the agent listens and keeps its state unless configured otherwise (the shim's defaults too). */
+export const defaultSocketPath = '/run/multinet/agent.sock';
+export const defaultStateDir = '/var/lib/multinet';
+
+/**
+ * The file in which the agent records what ADD attached for (containerId, runtime ifName); the shim
+ * checks it to tell whether a DEL has anything to clean while the agent is away.
+ */
+export function attachmentCacheFile(stateDir: string, containerId: string, ifName: string): string {
+  return `${stateDir.replace(/\/+$/, '')}/attachments/${containerId}_${ifName}.json`;
+}
 
 function isCommand(value: unknown): value is CniCommand {
   return typeof value === 'string' && (cniCommands as readonly string[]).includes(value);

@@ -145,8 +145,3 @@ export function convertCniResult(result: CniResult, to: CniVersion): CniResult {
 export function resultToJson(result: CniResult): JsonObject {
   return JSON.parse(JSON.stringify(result)) as JsonObject;
 }
-
-/** An empty result (no interfaces, no addresses), e.g. for a pod with no attachments to report. */
-export function emptyResult(cniVersion: CniVersion): CniResult {
-  return { cniVersion, interfaces: [], ips: [], dns: {} };
-}
