@@ -4,6 +4,7 @@
  * namespace, runs the controller and stops it gracefully on SIGINT/SIGTERM (the context's signal).
  */
 import { randomBytes } from 'node:crypto';
+import { listenTcp } from '../lib/node/listen.ts';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { controllerUsage, parseControllerFlags } from './controller-flags.ts';
@@ -49,7 +50,7 @@ export async function runController(args: readonly string[], context: CommandCon
       burst: flags.burst,
       namespaces: flags.namespaces,
       nodeSelector: flags.nodeSelector,
-      probe: flags.probe,
+      probe: { ...flags.probe, listen: listenTcp },
       instance,
       leaderElection: flags.leaderElect
         ? {

@@ -5,7 +5,7 @@
  *   multinet up --kubeconfig-out F    also write the admin kubeconfig to F once everything is ready
  */
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { defaultCacheDir } from '../lib/node/cache-dir.ts';
 import { writeFileAtomic } from '../lib/node/fs.ts';
 import type { CommandContext } from './commands.ts';
 import { ExitCode, UsageError } from './io.ts';
@@ -29,8 +29,7 @@ export async function runUp(args: readonly string[], context: CommandContext): P
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const { runPlayground } = await import('../playground/walkthrough.ts');
-  const cacheDir =
-    context.env.MULTINET_CACHE ?? join(context.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'multinet');
+  const cacheDir = defaultCacheDir(context.env, homedir());
   const ok = await runPlayground({
     cacheDir,
     env: context.env,

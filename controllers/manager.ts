@@ -15,7 +15,7 @@ import { KubeEventRecorder } from '../lib/kube/events.ts';
 import { nadInformer, nodeStateInformer, type NadObject } from '../lib/kube/informers.ts';
 import { LeaderElector, type LeaderElectionOptions } from '../lib/kube/leader-election.ts';
 import { KubeRestClient } from '../lib/kube/rest.ts';
-import { closeServer, listenTcp } from '../lib/node/listen.ts';
+import { closeServer } from '../lib/node/listen.ts';
 import { createProbeHandler } from '../lib/node/probe-server.ts';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.ts';
 import { NadController } from './nad.controller.ts';
@@ -46,8 +46,15 @@ export interface ControllerSettings {
   readonly nodeSelector?: string | undefined;
   /** Compete for a Lease; reconcile at once when undefined. */
   readonly leaderElection?: LeaderElectionSettings | undefined;
-  /** Serve /healthz, /readyz and /metrics here (port 0 = any free port). */
-  readonly probe?: { readonly host: string; readonly port: number } | undefined;
+  /** Serve /healthz, /readyz and /metrics here (port 0 = any free port), listening through `listen`. */
+  readonly probe?:
+    | {
+        readonly host: string;
+        readonly port: number;
+        /** Listens and returns the port: the entry point's decision (lib/node/listen.ts listenTcp). */
+        readonly listen: (server: Server, host: string, port: number) => Promise<number>;
+      }
+    | undefined;
   /** reportingInstance of Events (e.g. the pod name). */
   readonly instance: string;
   /** Node's default process metrics in /metrics (default true; tests with two controllers turn it off). */
@@ -166,7 +173,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
       }),
     );
     server.keepAliveTimeout = 5000;
-    probePort = await listenTcp(server, settings.probe.host, settings.probe.port);
+    probePort = await settings.probe.listen(server, settings.probe.host, settings.probe.port);
     log.info('serving probes and metrics', { address: `${settings.probe.host}:${probePort}` });
   }
 

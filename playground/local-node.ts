@@ -227,8 +227,9 @@ export class LocalNode {
     const deadline = Date.now() + 20_000;
     // Ready once it listens (the socket of an earlier run was removed above).
     while (!existsSync(this.socket)) {
-      if (child.exitCode !== null || Date.now() > deadline) {
+      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
         this.agent = undefined;
+        child.kill('SIGKILL');
         throw new Error(`the agent did not start (exit ${String(child.exitCode)}):\n${this.agentLog}`);
       }
       await sleep(50);
@@ -240,7 +241,7 @@ export class LocalNode {
     const child = this.agent;
     if (!child) return null;
     this.agent = undefined;
-    if (child.exitCode !== null) return child.exitCode;
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill(signal);
     return exited;

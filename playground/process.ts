@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from './local-node.ts';
 
@@ -26,12 +25,17 @@ export function startMultinet(name: string, args: readonly string[], logDir: str
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   let status: number | string | null = null;
-  const exited = new Promise<void>((resolve) =>
+  const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       status = code ?? signal ?? 'unknown';
       resolve();
-    }),
-  );
+    });
+    child.once('error', (err) => {
+      status = `could not start: ${err.message}`;
+      log.write(`multinet ${name} could not start: ${err.message}\n`);
+      resolve();
+    });
+  });
   return {
     name,
     logFile,
@@ -47,17 +51,4 @@ export function startMultinet(name: string, args: readonly string[], logDir: str
       log.end();
     },
   };
-}
-
-/** A TCP port on 127.0.0.1 that is free right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -18,7 +18,8 @@ import { installCrds } from '../lib/kube/crds.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { startControlPlane, type ControlPlane } from '../test/controlplane/controlplane.ts';
 import { LocalNode, missingNetnsPrerequisites, type Pod } from './local-node.ts';
-import { freePort, startMultinet, type ManagedProcess } from './process.ts';
+import { freeLoopbackPort as freePort } from '../lib/node/listen.ts';
+import { startMultinet, type ManagedProcess } from './process.ts';
 import { seedMacvlanNad, seedPod } from './seed.ts';
 
 export interface PlaygroundOptions {

@@ -1,6 +1,6 @@
 /** Listening helpers for entry points: a private unix socket, or a TCP port on loopback/given host. */
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import type { Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname } from 'node:path';
 
 /** Listens on a unix socket at path: directory 0700, socket 0600, a stale socket replaced. */
@@ -37,4 +37,16 @@ export async function listenTcp(server: Server, host: string, port: number): Pro
 
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await closeServer(server);
+  return port;
 }

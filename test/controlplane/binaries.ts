@@ -20,10 +20,7 @@ export interface ControlPlaneBinaries {
 export const buildScript: string = fileURLToPath(new URL('./build.sh', import.meta.url));
 
 /** The cache root build.sh uses: MULTINET_CACHE, else $XDG_CACHE_HOME/multinet, else ~/.cache/multinet. */
-export function defaultCacheDir(env: Env, homeDir: string): string {
-  if (env.MULTINET_CACHE) return env.MULTINET_CACHE;
-  return join(env.XDG_CACHE_HOME || join(homeDir, '.cache'), 'multinet');
-}
+export { defaultCacheDir } from '../../lib/node/cache-dir.ts';
 
 export function binariesIn(binDir: string): ControlPlaneBinaries {
   return {

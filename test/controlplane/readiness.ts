@@ -1,7 +1,6 @@
 /** Free loopback ports and readiness polling for the control plane's servers. */
 import { get as httpGet } from 'node:http';
 import { request } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import type { ServerProcess } from './server-process.ts';
 
 /** A client certificate, its key and the CA to trust, as PEM text. */
@@ -11,17 +10,7 @@ export interface TlsClient {
   readonly key: string;
 }
 
-/** A port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freeLoopbackPort as freePort } from '../../lib/node/listen.ts';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
