@@ -3,31 +3,19 @@
  * `v1.multus-cni.io/default-network` override), then the cluster's default networks, then the
  * networks its annotation selects; with interface names and the capability arguments for each.
  */
-import { parseDefaultNetworkAnnotation } from '../lib/annotations/default-network.ts';
-import { splitNetworkKey } from '../lib/node-state.ts';
-import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
-import { parseNetworksAnnotation, type NetworkSelectionElement } from '../lib/annotations/networks.ts';
+import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
-import { ValidationError } from '../lib/errors.ts';
-import { planInterfaceNames } from '../lib/interface-plan.ts';
+import { splitNetworkKey } from '../lib/node-state.ts';
+import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import type { JsonObject, JsonValue } from '../lib/safe-json.ts';
-import {
-  isolationViolation,
-  notFoundMessage,
-  selectionLabel,
-  type IsolationPolicy,
-} from '../lib/selection.ts';
+import { notFoundMessage } from '../lib/selection.ts';
 import { findByNetworkName, type ConfDirScan, type ConfFile } from './conf-dir.ts';
 import type { DelegateNetwork } from './delegate-runner.ts';
 import type { NetworkSource, PodInfo, PodRef } from './network-source.ts';
 
-export interface NetworkOptions extends IsolationPolicy {
+export interface NetworkOptions extends PodNetworkPolicy {
   /** Replaces the node's default network: a NAD ("namespace/name") or a network name in the CNI conf dir. */
   readonly clusterNetwork?: string | undefined;
-  /** NADs ("namespace/name") every pod gets after its default network (Multus' defaultNetworks). */
-  readonly defaultNetworks: readonly string[];
-  /** Pods in these namespaces do not get the defaultNetworks. */
-  readonly systemNamespaces: readonly string[];
 }
 
 export interface PlannedAttachment {
@@ -88,65 +76,42 @@ export class AttachmentResolver {
     const pod = request.pod ? await this.source.getPod(request.pod) : undefined;
     const who = request.pod ? `pod ${request.pod.namespace}/${request.pod.name}` : 'this container';
     const scan = await this.scan();
-    const annotations = pod?.annotations ?? {};
-    const podNamespace = request.pod?.namespace ?? 'default';
-
-    let defaultNetwork: DelegateNetwork;
-    const override = annotations[defaultNetworkAnnotation];
-    if (override !== undefined) {
-      const element = this.parse(() => parseDefaultNetworkAnnotation(override, podNamespace), who);
-      const label = `${defaultNetworkAnnotation} "${element.namespace}/${element.name}"`;
-      const violation = isolationViolation(podNamespace, element, this.options);
-      if (violation) throw configError(`${who}: ${label}: ${violation}`);
-      defaultNetwork = await this.networkFromNad(element.namespace, element.name, scan, `${who}: ${label}`);
-    } else {
-      defaultNetwork = await this.clusterDefault(scan);
-    }
-
-    const planned: Array<
-      Omit<PlannedAttachment, 'ifName'> & { explicit?: string | undefined; label: string }
-    > = [
+    const plan = planPodNetworks(
+      pod?.annotations ?? {},
+      request.pod?.namespace ?? 'default',
+      this.options,
+      request.runtimeIfName,
+    );
+    if (plan.problems.length > 0 || !plan.interfaceNames)
+      throw configError(`${who}: ${plan.problems.join('; ')}`);
+    const refused = [plan.defaultNetwork, ...plan.networks].find((n) => n?.violation);
+    if (refused) throw configError(`${who}: ${refused.label}: ${refused.violation}`);
+    const names = plan.interfaceNames;
+    const override = plan.defaultNetwork;
+    const attachments: PlannedAttachment[] = [
       {
-        network: defaultNetwork,
+        network: override
+          ? await this.networkFromNad(override.namespace, override.name, scan, `${who}: ${override.label}`)
+          : await this.clusterDefault(scan),
         isDefault: true,
         runtimeConfig: request.runtimeConfig,
-        label: defaultNetwork.name,
+        ifName: names[0]!,
       },
     ];
-    if (!this.options.systemNamespaces.includes(podNamespace)) {
-      for (const ref of this.options.defaultNetworks) {
-        const { namespace, name } = splitNetworkKey(ref);
-        const network = await this.networkFromNad(namespace, name, scan, `defaultNetworks entry "${ref}"`);
-        planned.push({ network, isDefault: false, runtimeConfig: {}, label: `defaultNetworks "${ref}"` });
-      }
+    for (const [index, planned] of plan.networks.entries()) {
+      const { element } = planned;
+      // The cluster's default networks are the node's configuration, not the pod's: no pod in their messages.
+      const label = element ? `${who}: ${planned.label}` : planned.label;
+      attachments.push({
+        network: await this.networkFromNad(planned.namespace, planned.name, scan, label),
+        isDefault: false,
+        runtimeConfig: element ? selectionRuntimeConfig(element) : {},
+        ...(element?.['cni-args'] ? { cniArgs: element['cni-args'] } : {}),
+        ...(element ? { selection: element } : {}),
+        ifName: names[index + 1]!,
+      });
     }
-    const selections = annotations[networksAnnotation];
-    if (selections !== undefined) {
-      const elements = this.parse(() => parseNetworksAnnotation(selections, podNamespace), who);
-      for (const [index, element] of elements.entries()) {
-        const label = selectionLabel(index, element);
-        const violation = isolationViolation(podNamespace, element, this.options);
-        if (violation) throw configError(`${who}: ${label}: ${violation}`);
-        const network = await this.networkFromNad(element.namespace, element.name, scan, `${who}: ${label}`);
-        planned.push({
-          network,
-          isDefault: false,
-          runtimeConfig: selectionRuntimeConfig(element),
-          ...(element['cni-args'] ? { cniArgs: element['cni-args'] } : {}),
-          selection: element,
-          explicit: element.interface,
-          label,
-        });
-      }
-    }
-    const names = this.parse(() => planInterfaceNames(request.runtimeIfName, planned), who);
-    return {
-      pod,
-      attachments: planned.map(({ explicit: _explicit, label: _label, ...attachment }, i) => ({
-        ...attachment,
-        ifName: names[i]!,
-      })),
-    };
+    return { pod, attachments };
   }
 
   /** The default network when the pod does not override it. */
@@ -193,15 +158,6 @@ export class AttachmentResolver {
       );
     }
     return { name: `${namespace}/${name}`, config: file.config };
-  }
-
-  private parse<T>(fn: () => T, who: string): T {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof ValidationError) throw configError(`${who}: ${err.message}`);
-      throw err;
-    }
   }
 }
 

@@ -4,18 +4,11 @@
  * requested ips/mac, and interface names that do not collide. Messages are the node agent's (from
  * lib/selection.ts), so a pod is denied here for the same reason the agent would fail it.
  */
-import { parseDefaultNetworkAnnotation } from '../lib/annotations/default-network.ts';
 import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
-import { parseNetworksAnnotation, type NetworkSelectionElement } from '../lib/annotations/networks.ts';
-import { ValidationError } from '../lib/errors.ts';
-import { planInterfaceNames, type InterfaceRequest } from '../lib/interface-plan.ts';
+import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
+import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import { isObject } from '../lib/safe-json.ts';
-import {
-  isolationViolation,
-  notFoundMessage,
-  selectionLabel,
-  type IsolationPolicy,
-} from '../lib/selection.ts';
+import { notFoundMessage } from '../lib/selection.ts';
 import type { AdmissionRequest } from './admission-review.ts';
 import type { NadLookup } from './nad-catalog.ts';
 import { rejectionReason } from './nad-evaluation.ts';
@@ -23,11 +16,8 @@ import type { NetworkRef } from './nad-miss-resolver.ts';
 import type { NodeReport } from './node-report.ts';
 import { allow, deny, type Verdict } from './verdict.ts';
 
-export interface PodPolicy extends IsolationPolicy {
-  /** NADs ("namespace/name") every pod gets after its default network (the agents' --default-networks). */
-  readonly defaultNetworks: readonly string[];
-  /** Pods here do not get the defaultNetworks. */
-  readonly systemNamespaces: readonly string[];
+/** The agents' policy (their --default-networks, --namespace-isolation, ...) plus the runtime's interface name. */
+export interface PodPolicy extends PodNetworkPolicy {
   /** The interface the runtime gives the default network. */
   readonly runtimeIfName: string;
 }
@@ -133,16 +123,6 @@ function checkSelection(
   if (nodeTrouble) warnings.push(`${label}: ${nodeTrouble}`);
 }
 
-function parse<T>(fn: () => T, problems: string[]): T | undefined {
-  try {
-    return fn();
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    problems.push(err.message);
-    return undefined;
-  }
-}
-
 export function validatePodReview(request: AdmissionRequest, context: PodValidationContext): PodVerdict {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allow();
   const object = request.object;
@@ -165,43 +145,20 @@ export function validatePodReview(request: AdmissionRequest, context: PodValidat
   const warnings: string[] = [];
   const unresolved: NetworkRef[] = [];
 
-  if (override !== undefined) {
-    if (typeof override !== 'string') problems.push(`${defaultNetworkAnnotation}: must be a string`);
+  const plan = planPodNetworks(annotations, podNamespace, policy, policy.runtimeIfName);
+  problems.push(...plan.problems);
+  // The pod's own choices are checked here; the cluster's defaultNetworks are the agents' configuration.
+  const chosen = [plan.defaultNetwork, ...plan.networks.filter((n) => n.element)];
+  for (const network of chosen) {
+    if (!network) continue;
+    if (network.violation) problems.push(`${network.label}: ${network.violation}`);
     else {
-      const element = parse(() => parseDefaultNetworkAnnotation(override, podNamespace), problems);
-      if (element) {
-        const label = `${defaultNetworkAnnotation} "${element.namespace}/${element.name}"`;
-        const violation = isolationViolation(podNamespace, element, policy);
-        if (violation) problems.push(`${label}: ${violation}`);
-        else
-          checkSelection(
-            label,
-            { namespace: element.namespace, name: element.name },
-            context,
-            problems,
-            warnings,
-            unresolved,
-          );
-      }
+      const element =
+        network === plan.defaultNetwork
+          ? { namespace: network.namespace, name: network.name }
+          : network.element!;
+      checkSelection(network.label, element, context, problems, warnings, unresolved);
     }
-  }
-
-  const planned: InterfaceRequest[] = [{ label: 'the default network' }];
-  if (!policy.systemNamespaces.includes(podNamespace)) {
-    for (const ref of policy.defaultNetworks) planned.push({ label: `defaultNetworks "${ref}"` });
-  }
-  if (typeof networks === 'string') {
-    const elements = parse(() => parseNetworksAnnotation(networks, podNamespace), problems);
-    elements?.forEach((element, index) => {
-      const label = selectionLabel(index, element);
-      planned.push({ label, explicit: element.interface });
-      const violation = isolationViolation(podNamespace, element, policy);
-      if (violation) problems.push(`${label}: ${violation}`);
-      else checkSelection(label, element, context, problems, warnings, unresolved);
-    });
-    if (elements) parse(() => planInterfaceNames(policy.runtimeIfName, planned), problems);
-  } else if (networks !== undefined) {
-    problems.push(`${networksAnnotation}: must be a string`);
   }
   if (problems.length === 0) return allow(dedupe(warnings));
   return {
