@@ -152,21 +152,41 @@ export async function createServiceAccountToken(
   for (const rule of access.clusterRules ?? [])
     await waitUntilAllowed(admin, username, undefined, rule, timeoutMs);
 
-  const request = await core.createNamespacedServiceAccountToken({
+  const { token, kubeconfig } = await tokenKubeconfig(
+    admin,
+    namespace,
+    name,
+    access.expirationSeconds ?? 3600,
+  );
+  return { namespace, name, username, token, kubeconfig, kubeConfig: () => kubeConfigFromYaml(kubeconfig) };
+}
+
+/**
+ * A TokenRequest token for an existing ServiceAccount and an admin-cluster kubeconfig that uses it
+ * (the SA's namespace as the context's default).
+ */
+export async function tokenKubeconfig(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  expirationSeconds = 3600,
+): Promise<{ token: string; kubeconfig: string }> {
+  const request = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
     name,
     namespace,
-    body: { spec: { audiences: [], expirationSeconds: access.expirationSeconds ?? 3600 } },
+    body: { spec: { audiences: [], expirationSeconds } },
   });
   const token = request.status?.token;
-  if (!token) throw new Error(`TokenRequest for ${username} returned no token`);
+  if (!token)
+    throw new Error(`TokenRequest for system:serviceaccount:${namespace}:${name} returned no token`);
   const { server, caPem } = clusterOf(admin);
   const kubeconfig = renderKubeconfig({
     server,
     caPem,
     name: 'multinet-test',
-    user: username,
+    user: `system:serviceaccount:${namespace}:${name}`,
     credentials: { token },
     namespace,
   });
-  return { namespace, name, username, token, kubeconfig, kubeConfig: () => kubeConfigFromYaml(kubeconfig) };
+  return { token, kubeconfig };
 }

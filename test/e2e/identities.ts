@@ -4,8 +4,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { clusterOf, kubeConfigFromYaml, renderKubeconfig } from '../controlplane/kubeconfig.ts';
+import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { tokenKubeconfig } from '../controlplane/access.ts';
+import { kubeConfigFromYaml } from '../controlplane/kubeconfig.ts';
 
 export interface Identity {
   readonly username: string;
@@ -30,22 +31,8 @@ export async function serviceAccountIdentity(
   name: string,
   dir: string,
 ): Promise<Identity> {
-  const request = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    namespace,
-    name,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const token = request.status?.token;
-  if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
   const username = `system:serviceaccount:${namespace}:${name}`;
-  const { server, caPem } = clusterOf(admin);
-  const text = renderKubeconfig({
-    server,
-    caPem,
-    name: 'multinet-e2e',
-    user: username,
-    credentials: { token },
-  });
+  const { kubeconfig: text } = await tokenKubeconfig(admin, namespace, name);
   const kubeconfigPath = join(dir, `${name}.kubeconfig`);
   await writeFile(kubeconfigPath, text, { mode: 0o600 });
   return { username, kubeconfigPath, kubeConfig: kubeConfigFromYaml(text) };
