@@ -13,6 +13,7 @@ import {
   eventually,
   nadWhere,
   silentLog,
+  testControllerSettings,
   statusOf,
   uniqueName,
   updateNadConfig,
@@ -54,16 +55,7 @@ describe('leader election (two controllers on a real API server)', () => {
 
   function replica(namespace: string, identity: string, releaseOnCancel = true): Promise<RunningController> {
     return startController({
-      kubeConfig: kc,
-      log: silentLog,
-      workers: 2,
-      staleAfterMs: 180_000,
-      qps: 50,
-      burst: 100,
-      namespaces: [namespace],
-      nodeSelector: `multinet.test/run=${label}`,
-      instance: identity,
-      processMetrics: false,
+      ...testControllerSettings(kc, namespace, label, identity),
       leaderElection: {
         namespace,
         name: 'multinet-controller',

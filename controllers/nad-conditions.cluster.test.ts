@@ -12,6 +12,7 @@ import {
   createNad,
   nadWhere,
   silentLog,
+  testControllerSettings,
   statusOf,
   uniqueName,
   updateNadConfig,
@@ -57,16 +58,7 @@ describe('NAD conditions (controller on a real API server)', () => {
     nodeB = agents.node(`${label}-b`, { labels, plugins: new Set(['bridge', 'host-local', 'tuning']) });
     await agents.start();
     controller = await startController({
-      kubeConfig: kc,
-      log: silentLog,
-      workers: 2,
-      staleAfterMs: 180_000,
-      qps: 50,
-      burst: 100,
-      namespaces: [namespace],
-      nodeSelector: `multinet.test/run=${label}`,
-      instance: 'conditions-test',
-      processMetrics: false,
+      ...testControllerSettings(kc, namespace, label, 'conditions-test'),
       progressIntervalMs: 1000,
     });
   }, 30_000);

@@ -1,9 +1,12 @@
 /** Small helpers for the controller's cluster tests (not used by the product). */
 import { randomBytes } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
 import winston from 'winston';
+import { eventually } from '../../lib/eventually.ts';
 import type { NadObject } from '../../lib/kube/informers.ts';
 import type { KubeRequester } from '../../lib/kube/rest.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../../lib/nad.ts';
+import type { ControllerSettings } from '../manager.ts';
 import { findCondition, type Condition, type NadStatus } from '../nad-status.ts';
 
 export const silentLog = winston.createLogger({
@@ -64,8 +67,6 @@ export function conditionOf(nad: NadObject, type: string): Condition | undefined
   return findCondition(nad.status, type);
 }
 
-import { eventually } from '../../lib/eventually.ts';
-
 export { eventually };
 
 /** Waits until the NAD's status satisfies `predicate`, and returns the NAD. */
@@ -88,4 +89,25 @@ export function nadWhere(
   ).catch((err: unknown) => {
     throw new Error(`${String(err)}; status was ${JSON.stringify(last?.status)}`, { cause: err });
   });
+}
+
+/** Controller settings for a cluster test: one test namespace, and only the nodes that test labels as its own. */
+export function testControllerSettings(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  runLabel: string,
+  instance: string,
+): ControllerSettings {
+  return {
+    kubeConfig,
+    log: silentLog,
+    workers: 2,
+    staleAfterMs: 180_000,
+    qps: 50,
+    burst: 100,
+    namespaces: [namespace],
+    nodeSelector: `multinet.test/run=${runLabel}`,
+    instance,
+    processMetrics: false,
+  };
 }

@@ -9,3 +9,24 @@ export interface CertSource {
   onChange(listener: (cert: ServingCertificate) => void): void;
   stop(): void;
 }
+
+/** The current serving certificate and who wants to hear of the next one: what every CertSource keeps. */
+export class CertificateHolder {
+  private cert: ServingCertificate | undefined;
+  private readonly listeners: Array<(cert: ServingCertificate) => void> = [];
+
+  get current(): ServingCertificate | undefined {
+    return this.cert;
+  }
+
+  onChange(listener: (cert: ServingCertificate) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Makes cert the current one; listeners hear of every certificate after the first. */
+  set(cert: ServingCertificate): void {
+    const first = this.cert === undefined;
+    this.cert = cert;
+    if (!first) for (const listener of this.listeners) listener(cert);
+  }
+}

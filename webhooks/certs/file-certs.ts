@@ -7,7 +7,7 @@
 import { dirname } from 'node:path';
 import type { Logger } from 'winston';
 import { errorMessage } from '../../lib/errors.ts';
-import type { CertSource } from './cert-source.ts';
+import { CertificateHolder, type CertSource } from './cert-source.ts';
 import { keyMatches, tryInspect, type ServingCertificate } from './serving-cert.ts';
 
 export interface FileCertOptions {
@@ -29,8 +29,7 @@ export interface FileCertDeps {
 export class FileCerts implements CertSource {
   private readonly options: FileCertOptions;
   private readonly deps: FileCertDeps;
-  private loaded: ServingCertificate | undefined;
-  private readonly listeners: Array<(cert: ServingCertificate) => void> = [];
+  private readonly certificate = new CertificateHolder();
   private readonly stops: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
@@ -42,7 +41,7 @@ export class FileCerts implements CertSource {
 
   async start(): Promise<ServingCertificate> {
     const first = await this.read();
-    this.loaded = first;
+    this.certificate.set(first);
     this.deps.log.info('serving certificate loaded from files', {
       certFile: this.options.certFile,
       serial: tryInspect(first.certPem)?.serialNumber,
@@ -56,11 +55,11 @@ export class FileCerts implements CertSource {
   }
 
   current(): ServingCertificate | undefined {
-    return this.loaded;
+    return this.certificate.current;
   }
 
   onChange(listener: (cert: ServingCertificate) => void): void {
-    this.listeners.push(listener);
+    this.certificate.onChange(listener);
   }
 
   stop(): void {
@@ -84,7 +83,7 @@ export class FileCerts implements CertSource {
       });
       return;
     }
-    const current = this.loaded;
+    const current = this.certificate.current;
     if (
       current &&
       current.certPem === next.certPem &&
@@ -93,11 +92,10 @@ export class FileCerts implements CertSource {
     ) {
       return;
     }
-    this.loaded = next;
     this.deps.log.info('serving certificate reloaded from files', {
       serial: tryInspect(next.certPem)?.serialNumber,
     });
-    for (const listener of this.listeners) listener(next);
+    this.certificate.set(next);
   }
 
   private async read(): Promise<ServingCertificate> {

@@ -13,7 +13,7 @@ import type { Logger } from 'winston';
 import { errorMessage } from '../../lib/errors.ts';
 import { createCa, issueCertificate, type CertificateAuthority } from '../../lib/pki.ts';
 import type { Clock } from '../../lib/ports.ts';
-import type { CertSource } from './cert-source.ts';
+import { CertificateHolder, type CertSource } from './cert-source.ts';
 import {
   coversNames,
   keyMatches,
@@ -137,10 +137,9 @@ export interface ReconcileRequest {
 export class SelfManagedCerts implements CertSource {
   private readonly options: Required<SelfManagedOptions>;
   private readonly deps: SelfManagedDeps;
-  private loaded: ServingCertificate | undefined;
+  private readonly certificate = new CertificateHolder();
   private loadedSerial: string | undefined;
   private syncedBundle: string | undefined;
-  private readonly listeners: Array<(cert: ServingCertificate) => void> = [];
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
@@ -181,15 +180,15 @@ export class SelfManagedCerts implements CertSource {
       );
     }, this.options.checkIntervalMs);
     this.timer.unref();
-    return this.loaded!;
+    return this.certificate.current!;
   }
 
   current(): ServingCertificate | undefined {
-    return this.loaded;
+    return this.certificate.current;
   }
 
   onChange(listener: (cert: ServingCertificate) => void): void {
-    this.listeners.push(listener);
+    this.certificate.onChange(listener);
   }
 
   stop(): void {
@@ -206,7 +205,8 @@ export class SelfManagedCerts implements CertSource {
   resyncBundle(): Promise<void> {
     return this.serialized(async () => {
       this.syncedBundle = undefined;
-      if (this.loaded?.caBundlePem) await this.syncBundle(this.loaded.caBundlePem);
+      const bundle = this.certificate.current?.caBundlePem;
+      if (bundle) await this.syncBundle(bundle);
     });
   }
 
@@ -249,17 +249,16 @@ export class SelfManagedCerts implements CertSource {
     const cert = { certPem: material.cert!.certPem, keyPem: material.cert!.keyPem, caBundlePem: bundle };
     const serial = tryInspect(cert.certPem)?.serialNumber;
     if (serial !== this.loadedSerial) {
-      if (bundleChanged && this.loaded) {
+      if (bundleChanged && this.certificate.current) {
         log.info('waiting for the API server to trust the new CA before serving its certificate', {
           delayMs: this.options.caRolloverDelayMs,
         });
         await this.deps.clock.sleep(this.options.caRolloverDelayMs, this.abort.signal);
       }
-      const first = this.loaded === undefined;
-      this.loaded = cert;
+      const first = this.certificate.current === undefined;
       this.loadedSerial = serial;
       log.info(first ? 'serving certificate loaded' : 'serving certificate rotated', { serial });
-      if (!first) for (const listener of this.listeners) listener(cert);
+      this.certificate.set(cert);
     }
     return cert;
   }
