@@ -10,14 +10,15 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
+COPY platform ./platform
 COPY cni ./cni
 COPY agent ./agent
 COPY controllers ./controllers
 COPY webhooks ./webhooks
 COPY cli ./cli
 COPY cmd ./cmd
+COPY dev ./dev
 COPY playground ./playground
-COPY test/controlplane ./test/controlplane
 COPY scripts ./scripts
 RUN npm run build && npm run build:shim
 

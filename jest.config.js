@@ -16,7 +16,7 @@ export default {
       ...base,
       displayName: 'unit',
       testMatch: [
-        '<rootDir>/{lib,cli,cni,agent,controllers,webhooks}/**/*.test.ts',
+        '<rootDir>/{lib,platform,cli,cni,agent,controllers,webhooks,dev,playground}/**/*.test.ts',
         '<rootDir>/test/unit/**/*.test.ts',
       ],
       testPathIgnorePatterns: ['/node_modules/', '\\.cluster\\.test\\.ts$'],

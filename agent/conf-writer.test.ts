@@ -1,5 +1,5 @@
 import { readFixture } from '../test/fixtures.ts';
-import { MemoryFs } from '../test/memory-ports.ts';
+import { MemoryFs } from '../test/doubles/memory-ports.ts';
 import { silentLog } from '../test/test-agent.ts';
 import { ConfWriter, type ShimConfigOptions } from './conf-writer.ts';
 

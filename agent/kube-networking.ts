@@ -5,13 +5,13 @@
  * when the API server is away.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../lib/kube/config.ts';
-import { KubeEventRecorder } from '../lib/kube/events.ts';
-import { KubeRestClient } from '../lib/kube/rest.ts';
+import { loadKubeConfig } from '../platform/kube/config.ts';
+import { KubeEventRecorder } from '../platform/kube/events.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
-import type { ResilientInformer } from '../lib/kube/informer.ts';
-import { nadInformer, nodePodInformer, type NadObject } from '../lib/kube/informers.ts';
+import type { ResilientInformer } from '../platform/kube/informer.ts';
+import { nadInformer, nodePodInformer, type NadObject } from '../platform/kube/informers.ts';
 import { networkKey } from '../lib/node-state.ts';
 import type { Clock, FileSystem } from '../lib/ports.ts';
 import type { ConfDirScan } from './conf-dir.ts';

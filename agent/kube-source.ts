@@ -17,7 +17,7 @@ import type { Logger } from 'winston';
 import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { errorMessage } from '../lib/errors.ts';
-import type { ResilientInformer } from '../lib/kube/informer.ts';
+import type { ResilientInformer } from '../platform/kube/informer.ts';
 import type { NetworkStatus } from '../lib/network-status.ts';
 import type { Clock } from '../lib/ports.ts';
 import type { NadStore } from './nad-store.ts';

@@ -1,5 +1,5 @@
 import { CniError } from '../lib/cni/error.ts';
-import { fakeResult } from '../test/memory-ports.ts';
+import { fakeResult } from '../test/doubles/memory-ports.ts';
 import { okPlugin, testAgent } from '../test/test-agent.ts';
 
 const macvlan = {

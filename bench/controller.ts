@@ -18,15 +18,15 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SimulatedAgents } from '../controllers/testing/simulated-agents.ts';
-import { installCrds } from '../lib/kube/crds.ts';
-import type { NadObject } from '../lib/kube/informers.ts';
-import { KubeRestClient } from '../lib/kube/rest.ts';
-import { createLogger } from '../lib/log.ts';
+import { SimulatedAgents } from '../test/doubles/simulated-agents.ts';
+import { installCrds } from '../platform/kube/crds.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
+import { createLogger } from '../platform/log.ts';
 import { nadApiVersion, nadKind } from '../lib/nad.ts';
-import { defaultCacheDir } from '../test/controlplane/binaries.ts';
-import { startControlPlane } from '../test/controlplane/controlplane.ts';
-import { freePort } from '../test/controlplane/readiness.ts';
+import { defaultCacheDir } from '../dev/controlplane/binaries.ts';
+import { startControlPlane } from '../dev/controlplane/controlplane.ts';
+import { freePort } from '../dev/controlplane/readiness.ts';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),

@@ -1,13 +1,13 @@
 /**
  * The benchmark's server process: the webhook's real HTTPS server, app and validators over an in-memory
- * NAD catalog (no API server), with a certificate from lib/pki. Prints "PORT <n>" and "CA <base64>" on
+ * NAD catalog (no API server), with a certificate from platform/pki. Prints "PORT <n>" and "CA <base64>" on
  * stdout when listening; stops on SIGTERM or when stdin closes (the parent went away).
  */
 import winston from 'winston';
 import { parseManifests } from '../lib/k8s/manifests.ts';
-import type { NadObject } from '../lib/kube/informers.ts';
-import { listenTcp } from '../lib/node/listen.ts';
-import { createCa, issueCertificate } from '../lib/pki.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
+import { listenTcp } from '../platform/nodejs/listen.ts';
+import { createCa, issueCertificate } from '../platform/pki.ts';
 import { createWebhookApp } from '../webhooks/app.ts';
 import { ReloadingHttpsServer } from '../webhooks/https-server.ts';
 import { createWebhookMetrics } from '../webhooks/metrics.ts';
@@ -16,7 +16,7 @@ import { validateNadReview } from '../webhooks/nad.validator.ts';
 import { NodeStateIndex } from '../webhooks/node-report.ts';
 import { defaultPodPolicy, validatePodReview } from '../webhooks/pod.validator.ts';
 import { defaultMaxBodyBytes } from '../webhooks/review-adapter.ts';
-import { StaticNadSource } from '../webhooks/static-nad-source.ts';
+import { StaticNadSource } from '../test/doubles/static-nad-source.ts';
 import { readFixture } from '../test/fixtures.ts';
 
 const objects = [

@@ -1,5 +1,5 @@
 /** The agent's command-line flags: one table for parsing, defaults and `multinet agent --help`. */
-import type { LogLevel } from '../lib/log.ts';
+import type { LogLevel } from '../platform/log.ts';
 import { defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
 import { isSupportedCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 import {

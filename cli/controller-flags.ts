@@ -1,5 +1,5 @@
 /** The controller's command-line flags: one table for parsing, defaults and `multinet controller --help`. */
-import type { LogLevel } from '../lib/log.ts';
+import type { LogLevel } from '../platform/log.ts';
 import { integerInRange, listenAddress, logFlags } from './flag-values.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';

@@ -4,7 +4,7 @@
  * namespace, runs the controller and stops it gracefully on SIGINT/SIGTERM (the context's signal).
  */
 import { randomBytes } from 'node:crypto';
-import { listenTcp } from '../lib/node/listen.ts';
+import { listenTcp } from '../platform/nodejs/listen.ts';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { controllerUsage, parseControllerFlags } from './controller-flags.ts';
@@ -12,8 +12,8 @@ import type { CommandContext } from './commands.ts';
 import { ExitCode } from './io.ts';
 import { startController } from '../controllers/manager.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { loadKubeConfig } from '../lib/kube/config.ts';
-import { createLogger } from '../lib/log.ts';
+import { loadKubeConfig } from '../platform/kube/config.ts';
+import { createLogger } from '../platform/log.ts';
 
 export { controllerUsage };
 

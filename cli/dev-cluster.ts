@@ -10,7 +10,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
-import type { ControlPlane } from '../test/controlplane/controlplane.ts';
+import type { ControlPlane } from '../dev/controlplane/controlplane.ts';
 import type { CommandContext } from './commands.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
@@ -20,7 +20,7 @@ export const devUsage = `Usage:
       Starts etcd and kube-apiserver on free 127.0.0.1 ports (RBAC on, ServiceAccount tokens work),
       writes an admin kubeconfig to FILE once the API server is ready, and runs until Ctrl-C
       (SIGINT) or SIGTERM; then stops both servers, removes their temp dir and FILE.
-      Missing binaries are built first with test/controlplane/build.sh (Go >= 1.26 needed; about
+      Missing binaries are built first with dev/build.sh (Go >= 1.26 needed; about
       11 minutes on 2 cores the first time, cached afterwards).
   --kubeconfig-out FILE   where to write the admin kubeconfig (written atomically, mode 0600)
   --cache-dir DIR         binary cache (default: $MULTINET_CACHE, else ~/.cache/multinet)
@@ -60,8 +60,8 @@ export async function runDevCluster(args: readonly string[], context: CommandCon
   const log = (line: string): void => io.stderr(`[dev cluster] ${line}\n`);
 
   const [{ startControlPlane }, { defaultCacheDir }] = await Promise.all([
-    import('../test/controlplane/controlplane.ts'),
-    import('../test/controlplane/binaries.ts'),
+    import('../dev/controlplane/controlplane.ts'),
+    import('../dev/controlplane/binaries.ts'),
   ]);
   let controlPlane: ControlPlane;
   try {

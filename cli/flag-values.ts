@@ -3,7 +3,7 @@
  * NAD references), each turning a bad value into a UsageError that names the flag.
  */
 import { dns1123LabelError } from '../lib/k8s/names.ts';
-import { logLevels, type LogLevel } from '../lib/log.ts';
+import { logLevels, type LogLevel } from '../platform/log.ts';
 import { splitNetworkKey } from '../lib/node-state.ts';
 import { UsageError } from './io.ts';
 

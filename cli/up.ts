@@ -5,8 +5,8 @@
  *   multinet up --kubeconfig-out F    also write the admin kubeconfig to F once everything is ready
  */
 import { homedir } from 'node:os';
-import { defaultCacheDir } from '../lib/node/cache-dir.ts';
-import { writeFileAtomic } from '../lib/node/fs.ts';
+import { defaultCacheDir } from '../platform/nodejs/cache-dir.ts';
+import { writeFileAtomic } from '../platform/nodejs/fs.ts';
 import type { CommandContext } from './commands.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';

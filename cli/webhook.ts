@@ -6,11 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
-import { loadKubeConfig } from '../lib/kube/config.ts';
-import { createLogger, type LogLevel } from '../lib/log.ts';
+import { loadKubeConfig } from '../platform/kube/config.ts';
+import { createLogger, type LogLevel } from '../platform/log.ts';
 import { commaList, integerInRange, listenAddress, logFlags, networkRefs } from './flag-values.ts';
-import { systemClock } from '../lib/node/clock.ts';
-import { listenTcp } from '../lib/node/listen.ts';
+import { systemClock } from '../platform/nodejs/clock.ts';
+import { listenTcp } from '../platform/nodejs/listen.ts';
 import { SelfManagedCerts } from '../webhooks/certs/self-managed.ts';
 import {
   applyWebhookConfiguration,

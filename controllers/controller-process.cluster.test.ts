@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { KubeRestClient } from '../lib/kube/rest.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
 import {
   createTestNamespace,
   testKubeConfig,
@@ -23,8 +23,8 @@ import {
   nadWhere,
   silentLog,
   uniqueName,
-} from './testing/cluster-helpers.ts';
-import { SimulatedAgents } from './testing/simulated-agents.ts';
+} from '../test/doubles/cluster-helpers.ts';
+import { SimulatedAgents } from '../test/doubles/simulated-agents.ts';
 
 const multinet = fileURLToPath(new URL('../bin/multinet', import.meta.url));
 

@@ -4,7 +4,7 @@
  * takes over and keeps the NAD status current.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeRestClient } from '../lib/kube/rest.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
 import { createTestNamespace, testKubeConfig } from '../test/controlplane/test-cluster.ts';
 import { startController, type RunningController } from './manager.ts';
 import {
@@ -17,8 +17,8 @@ import {
   statusOf,
   uniqueName,
   updateNadConfig,
-} from './testing/cluster-helpers.ts';
-import { SimulatedAgents } from './testing/simulated-agents.ts';
+} from '../test/doubles/cluster-helpers.ts';
+import { SimulatedAgents } from '../test/doubles/simulated-agents.ts';
 
 const bridge = (name: string): object => ({
   cniVersion: '1.0.0',

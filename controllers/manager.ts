@@ -11,12 +11,12 @@ import { createServer, type Server } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
-import { KubeEventRecorder } from '../lib/kube/events.ts';
-import { nadInformer, nodeStateInformer, type NadObject } from '../lib/kube/informers.ts';
-import { LeaderElector, type LeaderElectionOptions } from '../lib/kube/leader-election.ts';
-import { KubeRestClient } from '../lib/kube/rest.ts';
-import { closeServer } from '../lib/node/listen.ts';
-import { createProbeHandler } from '../lib/node/probe-server.ts';
+import { KubeEventRecorder } from '../platform/kube/events.ts';
+import { nadInformer, nodeStateInformer, type NadObject } from '../platform/kube/informers.ts';
+import { LeaderElector, type LeaderElectionOptions } from '../platform/kube/leader-election.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
+import { closeServer } from '../platform/nodejs/listen.ts';
+import { createProbeHandler } from '../platform/nodejs/probe-server.ts';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.ts';
 import { NadController } from './nad.controller.ts';
 
@@ -51,7 +51,7 @@ export interface ControllerSettings {
     | {
         readonly host: string;
         readonly port: number;
-        /** Listens and returns the port: the entry point's decision (lib/node/listen.ts listenTcp). */
+        /** Listens and returns the port: the entry point's decision (platform/nodejs/listen.ts listenTcp). */
         readonly listen: (server: Server, host: string, port: number) => Promise<number>;
       }
     | undefined;

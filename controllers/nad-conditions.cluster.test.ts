@@ -4,7 +4,7 @@
  * NodeNetworkStates, and NADs that are valid, invalid, or use a plugin one node lacks; then the fixes.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeRestClient } from '../lib/kube/rest.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
 import { createTestNamespace, testKubeConfig } from '../test/controlplane/test-cluster.ts';
 import { startController, type RunningController } from './manager.ts';
 import {
@@ -16,8 +16,8 @@ import {
   statusOf,
   uniqueName,
   updateNadConfig,
-} from './testing/cluster-helpers.ts';
-import { SimulatedAgents, type SimulatedNode } from './testing/simulated-agents.ts';
+} from '../test/doubles/cluster-helpers.ts';
+import { SimulatedAgents, type SimulatedNode } from '../test/doubles/simulated-agents.ts';
 
 const bridge = {
   cniVersion: '1.0.0',

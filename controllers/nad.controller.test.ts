@@ -1,14 +1,14 @@
 import winston from 'winston';
-import type { EventRecorder, EventType } from '../lib/kube/events.ts';
-import type { NadObject } from '../lib/kube/informers.ts';
-import { KubeApiError } from '../lib/kube/rest.ts';
+import type { EventRecorder, EventType } from '../platform/kube/events.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
+import { KubeApiError } from '../platform/kube/rest.ts';
 import { bucketOf, type NodeNetworkState } from '../lib/node-state.ts';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.ts';
 import { NadController, type NadCache } from './nad.controller.ts';
 import { findCondition, type NadStatus } from './nad-status.ts';
-import { ManualScheduler } from './testing/manual-scheduler.ts';
-import { MemoryApi } from '../lib/kube/testing/memory-api.ts';
-import { simulatedStatus, type SimulatedNodeOptions } from './testing/simulated-agents.ts';
+import { ManualScheduler } from '../test/doubles/manual-scheduler.ts';
+import { MemoryApi } from '../test/doubles/memory-api.ts';
+import { simulatedStatus, type SimulatedNodeOptions } from '../test/doubles/simulated-agents.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 const staleAfterMs = 180_000;

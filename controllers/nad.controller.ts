@@ -12,9 +12,9 @@
  * controller's own writes, echoed back by the watch, do not requeue anything.
  */
 import type { Logger } from 'winston';
-import type { EventRecorder, ObjectReference } from '../lib/kube/events.ts';
-import type { NadObject } from '../lib/kube/informers.ts';
-import { contentTypes, isConflict, isNotFound, type KubeRequester } from '../lib/kube/rest.ts';
+import type { EventRecorder, ObjectReference } from '../platform/kube/events.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
+import { contentTypes, isConflict, isNotFound, type KubeRequester } from '../platform/kube/rest.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
 import {

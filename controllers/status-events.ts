@@ -4,7 +4,7 @@
  * on some nodes, recovered). A NAD's first status produces Events only for bad news (an invalid config,
  * a degraded network): a controller starting on a healthy cluster does not write one Event per NAD.
  */
-import type { EventType } from '../lib/kube/events.ts';
+import type { EventType } from '../platform/kube/events.ts';
 import { findCondition, type Condition, type NadStatus } from './nad-status.ts';
 
 export interface StatusEvent {

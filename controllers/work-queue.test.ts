@@ -1,5 +1,5 @@
-import { TokenBucket } from '../lib/kube/token-bucket.ts';
-import { ManualScheduler } from './testing/manual-scheduler.ts';
+import { TokenBucket } from '../platform/kube/token-bucket.ts';
+import { ManualScheduler } from '../test/doubles/manual-scheduler.ts';
 import { WorkQueue } from './work-queue.ts';
 
 /** Takes every key that get() hands out right now (without waiting). */

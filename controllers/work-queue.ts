@@ -9,7 +9,7 @@
  *     finally { queue.done(key); }
  *   }
  */
-import { TokenBucket } from '../lib/kube/token-bucket.ts';
+import { TokenBucket } from '../platform/kube/token-bucket.ts';
 
 /** Time and timers, injected so tests can drive them. */
 export interface Scheduler {

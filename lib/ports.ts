@@ -1,6 +1,6 @@
 /**
  * The ports through which domain code touches the machine. Entry points pass the real
- * implementations (lib/node/); unit tests pass in-memory ones (test/memory-ports.ts).
+ * implementations (platform/nodejs/); unit tests pass in-memory ones (test/doubles/memory-ports.ts).
  */
 
 export interface ExecRequest {

@@ -14,11 +14,11 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { eventually, httpOk } from '../lib/eventually.ts';
-import { installCrds } from '../lib/kube/crds.ts';
+import { installCrds } from '../platform/kube/crds.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
-import { startControlPlane, type ControlPlane } from '../test/controlplane/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { LocalNode, missingNetnsPrerequisites, type Pod } from './local-node.ts';
-import { freeLoopbackPort as freePort } from '../lib/node/listen.ts';
+import { freeLoopbackPort as freePort } from '../platform/nodejs/listen.ts';
 import { startMultinet, type ManagedProcess } from './process.ts';
 import { seedMacvlanNad, seedPod } from './seed.ts';
 

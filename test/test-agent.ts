@@ -11,7 +11,7 @@ import {
   fakeResult,
   type FakePlugin,
   type PluginCall,
-} from './memory-ports.ts';
+} from './doubles/memory-ports.ts';
 import { createAgent, type Agent, type AgentOptions } from '../agent/agent.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 

@@ -6,7 +6,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { parseManifests } from '../lib/k8s/manifests.ts';
-import type { NadObject } from '../lib/kube/informers.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
 import type { NodeNetworkState } from '../lib/node-state.ts';
 import { fixturePath, readFixture } from '../test/fixtures.ts';
 import { reviewResponse, type AdmissionReview } from './admission-review.ts';
@@ -14,7 +14,7 @@ import { NadCatalog } from './nad-catalog.ts';
 import { validateNadReview } from './nad.validator.ts';
 import { NodeStateIndex } from './node-report.ts';
 import { defaultPodPolicy, validatePodReview, type PodPolicy } from './pod.validator.ts';
-import { StaticNadSource } from './static-nad-source.ts';
+import { StaticNadSource } from '../test/doubles/static-nad-source.ts';
 import type { Verdict } from './verdict.ts';
 
 export interface AdmissionFixture {

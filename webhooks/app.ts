@@ -8,7 +8,7 @@
 import type { RequestListener } from 'node:http';
 import express from 'express';
 import type { Logger } from 'winston';
-import { createProbeHandler, type ProbeChecks } from '../lib/node/probe-server.ts';
+import { createProbeHandler, type ProbeChecks } from '../platform/nodejs/probe-server.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { admissionEndpoint, type ReviewValidator } from './review-adapter.ts';
 import { webhookPaths } from './webhook-configuration.ts';

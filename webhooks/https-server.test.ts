@@ -1,8 +1,8 @@
 /** The HTTPS server: TLS 1.2 minimum, and certificates swapped under load without a failed request. */
 import { request } from 'node:https';
 import { connect } from 'node:tls';
-import { listenTcp } from '../lib/node/listen.ts';
-import { createCa, issueCertificate, type CertificateAuthority } from '../lib/pki.ts';
+import { listenTcp } from '../platform/nodejs/listen.ts';
+import { createCa, issueCertificate, type CertificateAuthority } from '../platform/pki.ts';
 import { ReloadingHttpsServer } from './https-server.ts';
 import { inspectCertificate, type ServingCertificate } from './certs/serving-cert.ts';
 

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:https';
 import type { RequestListener } from 'node:http';
 import type { SecureContextOptions } from 'node:tls';
-import { closeServer } from '../lib/node/listen.ts';
+import { closeServer } from '../platform/nodejs/listen.ts';
 import type { ServingCertificate } from './certs/serving-cert.ts';
 
 export const minTlsVersion = 'TLSv1.2';

@@ -16,8 +16,8 @@ import {
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
-import { ResilientInformer } from '../lib/kube/informer.ts';
-import type { NadObject } from '../lib/kube/informers.ts';
+import { ResilientInformer } from '../platform/kube/informer.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import {
   ConflictError,

@@ -1,11 +1,11 @@
 /** The NAD catalog's memo (per uid + resourceVersion) and the one direct read after a cache miss. */
 import winston from 'winston';
-import type { NadObject } from '../lib/kube/informers.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
 import { NadCatalog } from './nad-catalog.ts';
 import { NadMissResolver } from './nad-miss-resolver.ts';
 import { NodeStateIndex } from './node-report.ts';
 import { defaultPodPolicy } from './pod.validator.ts';
-import { StaticNadSource } from './static-nad-source.ts';
+import { StaticNadSource } from '../test/doubles/static-nad-source.ts';
 import { podReviewer } from './webhook.ts';
 import type { AdmissionRequest } from './admission-review.ts';
 

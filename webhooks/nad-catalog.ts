@@ -3,7 +3,7 @@
  * uid + resourceVersion (evaluations are made when the informer delivers the object, so the request
  * path only reads a map), plus a short-lived overlay of objects fetched directly after a cache miss.
  */
-import type { NadObject } from '../lib/kube/informers.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
 import { networkKey } from '../lib/node-state.ts';
 import { evaluateNad, type NadEvaluation } from './nad-evaluation.ts';
 

@@ -8,7 +8,7 @@
 import type { Logger } from 'winston';
 import { networkKey } from '../lib/node-state.ts';
 import { errorMessage } from '../lib/errors.ts';
-import type { NadObject } from '../lib/kube/informers.ts';
+import type { NadObject } from '../platform/kube/informers.ts';
 import { type NadCatalog } from './nad-catalog.ts';
 
 export interface NetworkRef {

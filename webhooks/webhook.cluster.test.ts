@@ -9,9 +9,9 @@ import { request } from 'node:https';
 import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import winston from 'winston';
 import { parseManifests } from '../lib/k8s/manifests.ts';
-import { listenTcp } from '../lib/node/listen.ts';
+import { listenTcp } from '../platform/nodejs/listen.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
-import { uniqueName } from '../test/controlplane/access.ts';
+import { uniqueName } from '../dev/controlplane/access.ts';
 import {
   apiStatus,
   createTestNamespace,
@@ -19,7 +19,7 @@ import {
   testKubeConfig,
 } from '../test/controlplane/test-cluster.ts';
 import { readFixture } from '../test/fixtures.ts';
-import { createCa } from '../lib/pki.ts';
+import { createCa } from '../platform/pki.ts';
 import { inspectCertificate } from './certs/serving-cert.ts';
 import { secretKeys } from './certs/self-managed.ts';
 import { deleteWebhookConfiguration } from './kube-ports.ts';

@@ -10,12 +10,12 @@ import type { KubeConfig, V1ValidatingWebhookConfiguration } from '@kubernetes/c
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
-import { nadInformer, nodeStateInformer } from '../lib/kube/informers.ts';
-import { systemClock } from '../lib/node/clock.ts';
-import { nodeFileSystem } from '../lib/node/fs.ts';
-import { closeServer } from '../lib/node/listen.ts';
-import { createProbeHandler, type ProbeChecks } from '../lib/node/probe-server.ts';
-import { watchDirectory } from '../lib/node/watch.ts';
+import { nadInformer, nodeStateInformer } from '../platform/kube/informers.ts';
+import { systemClock } from '../platform/nodejs/clock.ts';
+import { nodeFileSystem } from '../platform/nodejs/fs.ts';
+import { closeServer } from '../platform/nodejs/listen.ts';
+import { createProbeHandler, type ProbeChecks } from '../platform/nodejs/probe-server.ts';
+import { watchDirectory } from '../platform/nodejs/watch.ts';
 import { createWebhookApp } from './app.ts';
 import type { CertSource } from './certs/cert-source.ts';
 import { FileCerts } from './certs/file-certs.ts';
@@ -86,7 +86,7 @@ export interface WebhookDeps {
   readonly kubeConfig: KubeConfig;
   readonly log: Logger;
   readonly registry?: Registry;
-  /** Listens on host:port and returns the port: the entry point's decision (lib/node/listen.ts listenTcp). */
+  /** Listens on host:port and returns the port: the entry point's decision (platform/nodejs/listen.ts listenTcp). */
   readonly listen: (server: NetServer, host: string, port: number) => Promise<number>;
   /** Aborts a start that is still waiting for its first certificate. */
   readonly signal?: AbortSignal;

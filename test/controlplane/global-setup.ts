@@ -7,10 +7,10 @@
  * the tests run against that cluster and nothing is started.
  */
 import { homedir } from 'node:os';
-import { defaultCacheDir } from './binaries.ts';
-import { startControlPlane } from './controlplane.ts';
-import { kubeConfigFromYaml } from './kubeconfig.ts';
-import { installCrds } from '../../lib/kube/crds.ts';
+import { defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { startControlPlane } from '../../dev/controlplane/controlplane.ts';
+import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
+import { installCrds } from '../../platform/kube/crds.ts';
 import { readFileSync } from 'node:fs';
 import { kubeconfigEnv, setRunningControlPlane } from './run-state.ts';
 

@@ -7,8 +7,8 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultCacheDir } from './binaries.ts';
-import { startControlPlane, type ControlPlaneOptions } from './controlplane.ts';
+import { defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { startControlPlane, type ControlPlaneOptions } from '../../dev/controlplane/controlplane.ts';
 
 let tmpRoot: string;
 let options: ControlPlaneOptions;

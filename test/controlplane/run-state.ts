@@ -2,7 +2,7 @@
  * The control plane of the current jest run, shared between globalSetup and globalTeardown (they run
  * in the same process, but jest may load them as separate module instances, hence globalThis).
  */
-import type { ControlPlane } from './controlplane.ts';
+import type { ControlPlane } from '../../dev/controlplane/controlplane.ts';
 
 /** The environment variable that carries the admin kubeconfig path to the test workers. */
 export const kubeconfigEnv = 'MULTINET_TEST_KUBECONFIG';

@@ -12,8 +12,8 @@ import {
   createServiceAccountToken,
   type ServiceAccountAccess,
   type ServiceAccountCredentials,
-} from './access.ts';
-import { kubeConfigFromYaml } from './kubeconfig.ts';
+} from '../../dev/controlplane/access.ts';
+import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
 import { kubeconfigEnv } from './run-state.ts';
 
 /** The admin kubeconfig file of the run's control plane. */

@@ -1,14 +1,14 @@
 /**
  * A ValidatingWebhookConfiguration with `url` + `caBundle` that the API server really calls over TLS:
- * a tiny node:https server on 127.0.0.1 (certificate from lib/pki.ts) denies ConfigMaps that carry a
+ * a tiny node:https server on 127.0.0.1 (certificate from platform/pki.ts) denies ConfigMaps that carry a
  * label and allows the others; the denial comes back through the API.
  */
 import { AdmissionregistrationV1Api, CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createCa, issueCertificate } from '../../lib/pki.ts';
-import { uniqueName } from './access.ts';
+import { createCa, issueCertificate } from '../../platform/pki.ts';
+import { uniqueName } from '../../dev/controlplane/access.ts';
 import { apiStatus, createTestNamespace, testKubeConfig, type ApiStatus } from './test-cluster.ts';
 
 const denyLabel = 'multinet.test/deny';

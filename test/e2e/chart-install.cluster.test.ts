@@ -12,7 +12,7 @@ import {
   PolicyV1Api,
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
-import { uniqueName } from '../controlplane/access.ts';
+import { uniqueName } from '../../dev/controlplane/access.ts';
 import {
   apiStatus,
   createTestNamespace,

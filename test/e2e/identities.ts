@@ -5,8 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { tokenKubeconfig } from '../controlplane/access.ts';
-import { kubeConfigFromYaml } from '../controlplane/kubeconfig.ts';
+import { tokenKubeconfig } from '../../dev/controlplane/access.ts';
+import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
 
 export interface Identity {
   readonly username: string;

@@ -26,7 +26,7 @@ export class Release {
   }
 
   /**
-   * The test cluster's CRDs come from the harness (lib/kube/crds.ts), applied by another field manager:
+   * The test cluster's CRDs come from the harness (platform/kube/crds.ts), applied by another field manager:
    * helm 4 applies crds/ server-side and would stop at the conflict, so tests pass --skip-crds.
    */
   install(values: object, ...flags: string[]): Promise<string> {

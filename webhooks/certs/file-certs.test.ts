@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import winston from 'winston';
-import { createCa, issueCertificate, type CertificateAuthority } from '../../lib/pki.ts';
+import { createCa, issueCertificate, type CertificateAuthority } from '../../platform/pki.ts';
 import { FileCerts } from './file-certs.ts';
 import type { ServingCertificate } from './serving-cert.ts';
 

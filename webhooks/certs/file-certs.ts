@@ -21,7 +21,7 @@ export interface FileCertOptions {
 
 export interface FileCertDeps {
   readonly readFile: (path: string) => Promise<string>;
-  /** Watches a directory; returns a function that stops watching (lib/node/watch.ts). */
+  /** Watches a directory; returns a function that stops watching (platform/nodejs/watch.ts). */
   readonly watchDir: (dir: string, onChange: () => void) => () => void;
   readonly log: Logger;
 }

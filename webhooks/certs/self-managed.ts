@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'winston';
 import { errorMessage } from '../../lib/errors.ts';
-import { createCa, issueCertificate, type CertificateAuthority } from '../../lib/pki.ts';
+import { createCa, issueCertificate, type CertificateAuthority } from '../../platform/pki.ts';
 import type { Clock } from '../../lib/ports.ts';
 import { CertificateHolder, type CertSource } from './cert-source.ts';
 import {

@@ -1,7 +1,7 @@
 import winston from 'winston';
 import { KubeEventRecorder, type ObjectReference } from './events.ts';
 import { KubeApiError } from './rest.ts';
-import { MemoryApi } from './testing/memory-api.ts';
+import { MemoryApi } from '../../test/doubles/memory-api.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 const nad: ObjectReference = {

@@ -11,7 +11,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CertificateAuthority } from '../../lib/pki.ts';
+import type { CertificateAuthority } from '../../platform/pki.ts';
 import {
   createNamespace,
   createServiceAccountToken,
@@ -59,7 +59,7 @@ export interface ControlPlane {
   /** https://127.0.0.1:<port> */
   readonly serverUrl: string;
   readonly caPem: string;
-  /** The CA the API server trusts for client certificates; issue more users with lib/pki.ts. */
+  /** The CA the API server trusts for client certificates; issue more users with platform/pki.ts. */
   readonly ca: CertificateAuthority;
   /** The admin kubeconfig (user in system:masters) as YAML, and its file in the temp dir. */
   readonly adminKubeconfig: string;

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import winston from 'winston';
 import { eventually } from '../../lib/eventually.ts';
-import type { NadObject } from '../../lib/kube/informers.ts';
-import type { KubeRequester } from '../../lib/kube/rest.ts';
+import type { NadObject } from '../../platform/kube/informers.ts';
+import type { KubeRequester } from '../../platform/kube/rest.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../../lib/nad.ts';
-import type { ControllerSettings } from '../manager.ts';
-import { findCondition, type Condition, type NadStatus } from '../nad-status.ts';
+import type { ControllerSettings } from '../../controllers/manager.ts';
+import { findCondition, type Condition, type NadStatus } from '../../controllers/nad-status.ts';
 
 export const silentLog = winston.createLogger({
   transports: [new winston.transports.Console({ silent: true })],

@@ -1,8 +1,8 @@
 import winston from 'winston';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.ts';
 import { KubeApiError } from './rest.ts';
-import { MemoryApi } from './testing/memory-api.ts';
-import { eventually } from '../eventually.ts';
+import { MemoryApi } from '../../test/doubles/memory-api.ts';
+import { eventually } from '../../lib/eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 const until = (what: string, check: () => boolean, timeoutMs = 5000): Promise<true> =>

@@ -4,7 +4,7 @@
 # (helm.sh/helm/v4), from Go modules through the Go module proxy, into a cache outside the repo,
 # keyed by version. A binary already in the cache is reused.
 #
-# Usage: test/controlplane/build.sh [--print-dir]
+# Usage: dev/build.sh [--print-dir]
 #   MULTINET_CACHE   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multinet)
 # Prints progress on stderr; with --print-dir prints the bin dir on stdout at the end.
 set -euo pipefail
@@ -74,6 +74,9 @@ package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	_ "k8s.io/kubernetes/cmd/kubelet/app"
 	_ "k8s.io/kubectl/pkg/cmd"
 )
 EOF

@@ -1,6 +1,6 @@
 /** The real Clock port. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Clock } from '../ports.ts';
+import type { Clock } from '../../lib/ports.ts';
 
 export const systemClock: Clock = {
   now: () => Date.now(),

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, chmod, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { FileInfo, FileSystem } from '../ports.ts';
+import type { FileInfo, FileSystem } from '../../lib/ports.ts';
 
 /** A temp name beside the target that no CNI loader picks up (not *.conf/*.conflist/*.json). */
 function tempBeside(path: string): string {

@@ -1,7 +1,7 @@
 /** The control plane's files (PKI, etcd data, logs, kubeconfig) and the command lines of its servers. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createCa, createKeyPair, issueCertificate, type CertificateAuthority } from '../../lib/pki.ts';
+import { createCa, createKeyPair, issueCertificate, type CertificateAuthority } from '../../platform/pki.ts';
 import type { TlsClient } from './readiness.ts';
 
 export const serviceAccountIssuer = 'https://kubernetes.default.svc.cluster.local';

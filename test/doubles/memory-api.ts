@@ -4,7 +4,12 @@
  * stale resourceVersion), generation bumped by spec changes only, the status subresource, JSON merge
  * patches, and a hook to fail or delay requests.
  */
-import { KubeApiError, contentTypes, type KubeRequest, type KubeRequester } from '../rest.ts';
+import {
+  KubeApiError,
+  contentTypes,
+  type KubeRequest,
+  type KubeRequester,
+} from '../../platform/kube/rest.ts';
 
 type Json = Record<string, unknown>;
 

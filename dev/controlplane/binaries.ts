@@ -17,10 +17,10 @@ export interface ControlPlaneBinaries {
 }
 
 /** The build script next to this file. */
-export const buildScript: string = fileURLToPath(new URL('./build.sh', import.meta.url));
+export const buildScript: string = fileURLToPath(new URL('../build.sh', import.meta.url));
 
 /** The cache root build.sh uses: MULTINET_CACHE, else $XDG_CACHE_HOME/multinet, else ~/.cache/multinet. */
-export { defaultCacheDir } from '../../lib/node/cache-dir.ts';
+export { defaultCacheDir } from '../../platform/nodejs/cache-dir.ts';
 
 export function binariesIn(binDir: string): ControlPlaneBinaries {
   return {

@@ -10,7 +10,7 @@ export interface TlsClient {
   readonly key: string;
 }
 
-export { freeLoopbackPort as freePort } from '../../lib/node/listen.ts';
+export { freeLoopbackPort as freePort } from '../../platform/nodejs/listen.ts';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

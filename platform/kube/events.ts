@@ -14,7 +14,7 @@
  * every 5 minutes) keeps one flapping object from flooding the API server; what is dropped is counted.
  */
 import type { Logger } from 'winston';
-import { errorMessage } from '../errors.ts';
+import { errorMessage } from '../../lib/errors.ts';
 import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from './rest.ts';
 import { TokenBucket } from './token-bucket.ts';
 

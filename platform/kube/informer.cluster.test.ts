@@ -6,11 +6,11 @@
 import { homedir } from 'node:os';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import winston from 'winston';
-import { defaultCacheDir } from '../../test/controlplane/binaries.ts';
-import { startControlPlane, type ControlPlane } from '../../test/controlplane/controlplane.ts';
+import { defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { startControlPlane, type ControlPlane } from '../../dev/controlplane/controlplane.ts';
 import { installCrds } from './crds.ts';
 import { nadInformer } from './informers.ts';
-import { eventually } from '../eventually.ts';
+import { eventually } from '../../lib/eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 

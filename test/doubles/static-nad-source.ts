@@ -1,6 +1,6 @@
 /** A NadSource over a fixed set of objects (the benchmark's server, tests, a file-based playground). */
-import type { NadObject } from '../lib/kube/informers.ts';
-import type { NadSource } from './nad-catalog.ts';
+import type { NadObject } from '../../platform/kube/informers.ts';
+import type { NadSource } from '../../webhooks/nad-catalog.ts';
 
 export class StaticNadSource implements NadSource {
   private readonly byKey = new Map<string, NadObject>();

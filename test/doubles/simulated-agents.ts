@@ -9,9 +9,9 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
-import { nadInformer, type NadObject } from '../../lib/kube/informers.ts';
-import type { ResilientInformer } from '../../lib/kube/informer.ts';
-import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from '../../lib/kube/rest.ts';
+import { nadInformer, type NadObject } from '../../platform/kube/informers.ts';
+import type { ResilientInformer } from '../../platform/kube/informer.ts';
+import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from '../../platform/kube/rest.ts';
 import { checkNad } from '../../lib/nad.ts';
 import {
   bucketDigests,

@@ -14,7 +14,7 @@
  * (leadership lost, or shutdown); the elector waits for it before releasing or competing again.
  */
 import type { Logger } from 'winston';
-import { errorMessage } from '../errors.ts';
+import { errorMessage } from '../../lib/errors.ts';
 import { isConflict, isNotFound, type KubeRequester } from './rest.ts';
 
 export interface LeaseSpec {

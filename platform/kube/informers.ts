@@ -7,8 +7,13 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
-import { nadGroup, nadPlural, nadVersion, type NetworkAttachmentDefinition } from '../nad.ts';
-import { nodeStateGroup, nodeStatePlural, nodeStateVersion, type NodeNetworkState } from '../node-state.ts';
+import { nadGroup, nadPlural, nadVersion, type NetworkAttachmentDefinition } from '../../lib/nad.ts';
+import {
+  nodeStateGroup,
+  nodeStatePlural,
+  nodeStateVersion,
+  type NodeNetworkState,
+} from '../../lib/node-state.ts';
 import { ResilientInformer } from './informer.ts';
 
 export type NadObject = NetworkAttachmentDefinition & {

@@ -3,7 +3,7 @@
  * Map, and an Exec whose "binaries" are functions, recording every call.
  */
 import { dirname } from 'node:path';
-import type { Clock, Exec, ExecRequest, ExecResult, FileInfo, FileSystem } from '../lib/ports.ts';
+import type { Clock, Exec, ExecRequest, ExecResult, FileInfo, FileSystem } from '../../lib/ports.ts';
 
 interface MemoryFile {
   data: string;

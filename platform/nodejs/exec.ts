@@ -1,6 +1,6 @@
 /** The real Exec port: spawn with a timeout that kills the whole process group, and bounded output. */
 import { spawn } from 'node:child_process';
-import type { Exec, ExecRequest, ExecResult } from '../ports.ts';
+import type { Exec, ExecRequest, ExecResult } from '../../lib/ports.ts';
 
 /** Output beyond this is dropped (a plugin's result is a few KiB). */
 const maxOutputBytes = 4 * 1024 * 1024;

@@ -32,7 +32,7 @@ export interface KubeRequest {
   readonly signal?: AbortSignal;
 }
 
-/** The one thing lib/kube's writers need: send a request, get the decoded JSON or a KubeApiError. */
+/** The one thing platform/kube's writers need: send a request, get the decoded JSON or a KubeApiError. */
 export interface KubeRequester {
   request<T = unknown>(request: KubeRequest): Promise<T>;
 }
