@@ -24,7 +24,7 @@ import type { NadObject } from '../platform/kube/informers.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { createLogger } from '../platform/log.ts';
 import { nadApiVersion, nadKind } from '../lib/nad.ts';
-import { defaultCacheDir } from '../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../dev/binaries.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
 

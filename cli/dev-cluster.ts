@@ -61,7 +61,7 @@ export async function runDevCluster(args: readonly string[], context: CommandCon
 
   const [{ startControlPlane }, { defaultCacheDir }] = await Promise.all([
     import('../dev/controlplane/controlplane.ts'),
-    import('../dev/controlplane/binaries.ts'),
+    import('../dev/binaries.ts'),
   ]);
   let controlPlane: ControlPlane;
   try {

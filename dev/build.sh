@@ -1,31 +1,45 @@
 #!/usr/bin/env bash
-# Builds the real control-plane binaries that multinet's tests and playground run against:
-# kube-apiserver and kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3) and helm
-# (helm.sh/helm/v4), from Go modules through the Go module proxy, into a cache outside the repo,
-# keyed by version. A binary already in the cache is reused.
+# Builds the real Kubernetes parts that multinet's tests, `multinet dev` and the playground run, from Go
+# modules through the Go module proxy, into a cache outside the repo, keyed by version. A binary already
+# in the cache is reused.
+#   control plane: kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3),
+#                  helm (helm.sh/helm/v4)
+#   node:          kubelet, kube-controller-manager, kube-scheduler (k8s.io/kubernetes); containerd v2
+#                  with its runc shim and ctr (github.com/containerd/containerd/v2, without cgo); the CNI
+#                  reference plugins (github.com/containernetworking/plugins); the Flannel CNI plugin
+#                  (from the anchor tarball, its module is not served by the proxy); the pause program
+#                  of the node's sandbox image (dev/images/pause). runc comes from Debian (it needs cgo).
 #
 # Usage: dev/build.sh [--print-dir]
-#   MULTINET_CACHE   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multinet)
+#   MULTINET_CACHE       cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multinet)
+#   MULTINET_BUILD_ONLY  the parts to build (default: all of them, in this order):
+#                        etcd kube helm node containerd cni flannel pause
+#   MULTINET_ANCHORS     the folder with flannel-cni-plugin-<commit>.tar.gz (default: ../shared/anchors)
 # Prints progress on stderr; with --print-dir prints the bin dir on stdout at the end.
 set -euo pipefail
 
 KUBE_VERSION="${MULTINET_KUBE_VERSION:-v1.37.2}"
 ETCD_VERSION="${MULTINET_ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${MULTINET_HELM_VERSION:-v4.3.1}"
+CONTAINERD_VERSION="${MULTINET_CONTAINERD_VERSION:-v2.4.2}"
+CNI_PLUGINS_VERSION="${MULTINET_CNI_PLUGINS_VERSION:-v1.10.0}"
+FLANNEL_COMMIT="${MULTINET_FLANNEL_COMMIT:-092e6d2}"
 
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ANCHORS="${MULTINET_ANCHORS:-$HERE/../../shared/anchors}"
 CACHE="${MULTINET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/multinet}"
 BIN="$CACHE/bin"
 WORK="$CACHE/build"
 
-say() { printf '[controlplane/build] %s\n' "$*" >&2; }
-die() { printf '[controlplane/build] ERROR: %s\n' "$*" >&2; exit 1; }
+say() { printf '[dev/build] %s\n' "$*" >&2; }
+die() { printf '[dev/build] ERROR: %s\n' "$*" >&2; exit 1; }
 
 command -v go >/dev/null 2>&1 || die "Go is not installed: install Go >= 1.26 (https://go.dev/doc/install or apt-get install golang-go) and re-run"
 go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 [ "${go_minor:-0}" -ge 26 ] 2>/dev/null || die "Go $(go env GOVERSION) is too old: k8s.io/kubernetes $KUBE_VERSION needs Go >= 1.26"
 
 mkdir -p "$BIN" "$WORK"
-# One build at a time per cache (a jest run and `multinet dev cluster` may both start one).
+# One build at a time per cache (a jest run and `multinet dev` may both start one).
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$CACHE/.build.lock"
   flock -n 9 || { say "another build holds $CACHE/.build.lock; waiting for it"; flock 9; }
@@ -41,19 +55,24 @@ install_bin() {
 }
 
 have() { [ -x "$BIN/$1-$2" ]; }
+have_dir() { [ -d "$BIN/$1-$2" ]; }
 
-build_kube() {
-  if have kube-apiserver "$KUBE_VERSION" && have kubectl "$KUBE_VERSION"; then
-    say "kube-apiserver and kubectl $KUBE_VERSION: cached"
-    return
-  fi
-  local dir="$WORK/kubernetes-$KUBE_VERSION" start=$SECONDS
+# go_install DIR PACKAGE@VERSION... [-- GO FLAGS]: `go install` into DIR (GOBIN), run from DIR.
+go_install() {
+  local dir=$1
+  shift
+  (cd "$dir" && GOBIN="$dir" go install "$@" >&2)
+}
+
+# The wrapper module over k8s.io/kubernetes: its staging modules replaced by the published v0 versions.
+kube_wrapper() {
+  local dir=$1 staging_version="v0.${KUBE_VERSION#v1.}"
+  if [ -f "$dir/go.sum" ] && grep -q kubelet "$dir/tools.go" 2>/dev/null; then return 0; fi
   mkdir -p "$dir"
-  say "kube-apiserver $KUBE_VERSION: resolving k8s.io/kubernetes' staging modules"
+  say "k8s.io/kubernetes $KUBE_VERSION: resolving its staging modules"
   local modfile
   modfile=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
   [ -f "$modfile" ] || die "go mod download k8s.io/kubernetes@$KUBE_VERSION gave no go.mod"
-  local staging_version="v0.${KUBE_VERSION#v1.}"
   {
     echo "module multinet.local/kube-wrapper"
     echo
@@ -73,32 +92,45 @@ build_kube() {
 package tools
 
 import (
+	_ "k8s.io/kubectl/pkg/cmd"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
 	_ "k8s.io/kubernetes/cmd/kubelet/app"
-	_ "k8s.io/kubectl/pkg/cmd"
 )
 EOF
-  say "kube-apiserver $KUBE_VERSION: go mod tidy (downloads the dependencies on first use)"
+  say "k8s.io/kubernetes $KUBE_VERSION: go mod tidy (downloads the dependencies on first use)"
   (cd "$dir" && go mod tidy >&2) || die "go mod tidy for k8s.io/kubernetes $KUBE_VERSION failed (see output above)"
-  local minor=${staging_version#v0.}
+}
+
+# kube_binaries NAME...: builds the named k8s.io/kubernetes commands that are not cached yet.
+kube_binaries() {
+  local dir="$WORK/kubernetes-$KUBE_VERSION" todo=() name
+  for name in "$@"; do have "$name" "$KUBE_VERSION" || todo+=("$name"); done
+  if [ ${#todo[@]} -eq 0 ]; then
+    say "$* $KUBE_VERSION: cached"
+    return
+  fi
+  kube_wrapper "$dir"
+  local staging_version="v0.${KUBE_VERSION#v1.}" minor pkg ldflags=""
+  minor=${staging_version#v0.}
   minor=${minor%%.*}
-  local pkg ldflags=""
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  say "kube-apiserver $KUBE_VERSION: compiling (several minutes on a cold cache)"
-  (cd "$dir" && go build -ldflags "-s -w$ldflags" -o "$dir/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver) ||
-    die "go build k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION failed (see output above)"
-  install_bin kube-apiserver "$KUBE_VERSION" "$dir/kube-apiserver.tmp"
-  say "kubectl $KUBE_VERSION: compiling"
-  (cd "$dir" && go build -ldflags "-s -w$ldflags" -o "$dir/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl) ||
-    die "go build k8s.io/kubernetes/cmd/kubectl@$KUBE_VERSION failed (see output above)"
-  install_bin kubectl "$KUBE_VERSION" "$dir/kubectl.tmp"
-  say "kube-apiserver and kubectl $KUBE_VERSION: built in $((SECONDS - start)) s"
+  for name in "${todo[@]}"; do
+    local start=$SECONDS
+    say "$name $KUBE_VERSION: compiling (minutes on a cold cache)"
+    (cd "$dir" && go build -ldflags "-s -w$ldflags" -o "$dir/$name.tmp" "k8s.io/kubernetes/cmd/$name") ||
+      die "go build k8s.io/kubernetes/cmd/$name@$KUBE_VERSION failed (see output above)"
+    install_bin "$name" "$KUBE_VERSION" "$dir/$name.tmp"
+    say "$name $KUBE_VERSION: built in $((SECONDS - start)) s"
+  done
 }
+
+build_kube() { kube_binaries kube-apiserver kubectl; }
+build_node() { kube_binaries kubelet kube-controller-manager kube-scheduler; }
 
 build_etcd() {
   if have etcd "$ETCD_VERSION"; then
@@ -138,20 +170,94 @@ build_helm() {
   local dir="$WORK/helm-$HELM_VERSION" start=$SECONDS
   mkdir -p "$dir"
   say "helm $HELM_VERSION: go install"
-  (cd "$dir" && GOBIN="$dir" go install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >&2) ||
+  go_install "$dir" -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" ||
     die "go install helm.sh/helm/v4/cmd/helm@$HELM_VERSION failed (see output above)"
   mv -f "$dir/helm" "$dir/helm.tmp"
   install_bin helm "$HELM_VERSION" "$dir/helm.tmp"
   say "helm $HELM_VERSION: built in $((SECONDS - start)) s"
 }
 
-only="${MULTINET_BUILD_ONLY:-etcd kube helm}"
+build_containerd() {
+  if have containerd "$CONTAINERD_VERSION" && have containerd-shim-runc-v2 "$CONTAINERD_VERSION" && have ctr "$CONTAINERD_VERSION"; then
+    say "containerd $CONTAINERD_VERSION: cached"
+    return
+  fi
+  local dir="$WORK/containerd-$CONTAINERD_VERSION" start=$SECONDS name m=github.com/containerd/containerd/v2
+  rm -rf "$dir" && mkdir -p "$dir"
+  say "containerd $CONTAINERD_VERSION: go install (no cgo: without the btrfs, devmapper and zfs snapshotters)"
+  go_install "$dir" -tags "no_btrfs no_devmapper no_zfs" \
+    -ldflags "-s -w -X $m/version.Version=$CONTAINERD_VERSION -X $m/version.Revision=multinet" \
+    "$m/cmd/containerd@$CONTAINERD_VERSION" "$m/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" "$m/cmd/ctr@$CONTAINERD_VERSION" ||
+    die "go install github.com/containerd/containerd/v2@$CONTAINERD_VERSION failed (see output above)"
+  for name in containerd containerd-shim-runc-v2 ctr; do
+    mv -f "$dir/$name" "$dir/$name.tmp"
+    install_bin "$name" "$CONTAINERD_VERSION" "$dir/$name.tmp"
+  done
+  say "containerd $CONTAINERD_VERSION: built in $((SECONDS - start)) s"
+}
+
+CNI_PLUGINS="main/bridge main/macvlan main/ipvlan main/host-device main/ptp main/vlan main/loopback
+  main/dummy main/tap ipam/host-local ipam/static ipam/dhcp meta/tuning meta/portmap meta/bandwidth
+  meta/firewall meta/sbr meta/vrf"
+
+build_cni() {
+  if have_dir cni-plugins "$CNI_PLUGINS_VERSION"; then
+    say "CNI plugins $CNI_PLUGINS_VERSION: cached"
+    return
+  fi
+  local dir="$WORK/cni-plugins-$CNI_PLUGINS_VERSION" start=$SECONDS p pkgs=() out="$BIN/cni-plugins-$CNI_PLUGINS_VERSION"
+  rm -rf "$dir" && mkdir -p "$dir"
+  for p in $CNI_PLUGINS; do pkgs+=("github.com/containernetworking/plugins/plugins/$p@$CNI_PLUGINS_VERSION"); done
+  say "CNI plugins $CNI_PLUGINS_VERSION: go install (${#pkgs[@]} plugins)"
+  go_install "$dir" -ldflags "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" "${pkgs[@]}" ||
+    die "go install github.com/containernetworking/plugins@$CNI_PLUGINS_VERSION failed (see output above)"
+  rm -rf "$out.tmp" && mkdir "$out.tmp"
+  for p in $CNI_PLUGINS; do mv "$dir/${p#*/}" "$out.tmp/"; done
+  mv -T "$out.tmp" "$out"
+  say "CNI plugins $CNI_PLUGINS_VERSION: built in $((SECONDS - start)) s"
+}
+
+build_flannel() {
+  if have flannel "$FLANNEL_COMMIT"; then
+    say "flannel CNI plugin $FLANNEL_COMMIT: cached"
+    return
+  fi
+  local tarball="$ANCHORS/flannel-cni-plugin-$FLANNEL_COMMIT.tar.gz" dir="$WORK/flannel-$FLANNEL_COMMIT" start=$SECONDS
+  [ -f "$tarball" ] || die "the Flannel CNI plugin's source $tarball is missing (its module is not served by the Go module proxy; set MULTINET_ANCHORS to the folder that holds it)"
+  rm -rf "$dir" && mkdir -p "$dir"
+  tar xzf "$tarball" -C "$dir"
+  say "flannel CNI plugin $FLANNEL_COMMIT: compiling"
+  (cd "$dir"/flannel-cni-plugin-* && go build -ldflags "-s -w" -o "$dir/flannel.tmp" . >&2) ||
+    die "go build of the Flannel CNI plugin failed (see output above)"
+  install_bin flannel "$FLANNEL_COMMIT" "$dir/flannel.tmp"
+  rm -rf "$dir"
+  say "flannel CNI plugin $FLANNEL_COMMIT: built in $((SECONDS - start)) s"
+}
+
+# The sandbox image's program, built from the project's own source and keyed by its content.
+PAUSE_KEY=$(cat "$HERE/images/pause/go.mod" "$HERE/images/pause/main.go" | sha256sum | cut -c1-12)
+build_pause() {
+  if have pause "$PAUSE_KEY"; then
+    say "pause $PAUSE_KEY: cached"
+    return
+  fi
+  say "pause $PAUSE_KEY: compiling"
+  (cd "$HERE/images/pause" && go build -ldflags "-s -w" -o "$WORK/pause.tmp" . >&2) || die "go build of dev/images/pause failed"
+  install_bin pause "$PAUSE_KEY" "$WORK/pause.tmp"
+}
+
+only="${MULTINET_BUILD_ONLY:-etcd kube helm node containerd cni flannel pause}"
 for part in $only; do "build_$part"; done
 
-# Stable names for the harness: symlinks to the versioned binaries.
-for pair in "kube-apiserver:$KUBE_VERSION" "kubectl:$KUBE_VERSION" "etcd:$ETCD_VERSION" "helm:$HELM_VERSION"; do
+# Stable names for the harness: symlinks to the versioned binaries and plugin dirs.
+link() { ln -sfn "$2" "$BIN/$1.tmp" && mv -Tf "$BIN/$1.tmp" "$BIN/$1"; }
+for pair in "kube-apiserver:$KUBE_VERSION" "kubectl:$KUBE_VERSION" "etcd:$ETCD_VERSION" "helm:$HELM_VERSION" \
+  "kubelet:$KUBE_VERSION" "kube-controller-manager:$KUBE_VERSION" "kube-scheduler:$KUBE_VERSION" \
+  "containerd:$CONTAINERD_VERSION" "containerd-shim-runc-v2:$CONTAINERD_VERSION" "ctr:$CONTAINERD_VERSION" \
+  "flannel:$FLANNEL_COMMIT" "pause:$PAUSE_KEY"; do
   name=${pair%%:*} version=${pair#*:}
-  if have "$name" "$version"; then ln -sfn "$name-$version" "$BIN/$name.tmp" && mv -Tf "$BIN/$name.tmp" "$BIN/$name"; fi
+  if have "$name" "$version"; then link "$name" "$name-$version"; fi
 done
+if have_dir cni-plugins "$CNI_PLUGINS_VERSION"; then link cni-plugins "cni-plugins-$CNI_PLUGINS_VERSION"; fi
 say "binaries in $BIN ($(du -sh "$CACHE" 2>/dev/null | cut -f1) cache incl. build dirs)"
 if [ "${1:-}" = "--print-dir" ]; then echo "$BIN"; fi

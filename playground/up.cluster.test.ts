@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultCacheDir } from '../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../dev/binaries.ts';
 import { repoRoot, requireNetnsPrerequisites } from './local-node.ts';
 
 requireNetnsPrerequisites();

@@ -18,7 +18,7 @@ import {
   type ServiceAccountAccess,
   type ServiceAccountCredentials,
 } from './access.ts';
-import { ensureBinaries, type ControlPlaneBinaries, type Env } from './binaries.ts';
+import { ensureBinaries, type ControlPlaneBinaries, type Env } from '../binaries.ts';
 import { kubeConfigFromYaml, renderKubeconfig } from './kubeconfig.ts';
 import { freePort, httpGetStatus, httpsGet, waitUntil, type TlsClient } from './readiness.ts';
 import {
@@ -26,6 +26,7 @@ import {
   etcdArgs,
   layout,
   writePki,
+  type ControlPlaneProfile,
   type Layout,
   type Pki,
   type Ports,
@@ -49,6 +50,8 @@ export interface ControlPlaneOptions {
   readonly startTimeoutMs?: number;
   /** How long a server may take to exit after SIGTERM before it gets SIGKILL (default 10 s). */
   readonly stopTimeoutMs?: number;
+  /** What the API server is set up for (default `envtest`: no kubelet, pods need no ServiceAccount). */
+  readonly profile?: ControlPlaneProfile;
   /** Extra kube-apiserver flags (for example feature gates), appended to the defaults. */
   readonly apiServerArgs?: readonly string[];
   /** Aborts starting (a running build, the waits for readiness); a started control plane ends with stop(). */
@@ -66,6 +69,8 @@ export interface ControlPlane {
   readonly adminKubeconfigPath: string;
   /** The temp dir with the PKI, etcd's data and the servers' logs (removed by stop()). */
   readonly dir: string;
+  /** Its files: the PKI (CA, service-account key pair), logs, the admin kubeconfig. */
+  readonly files: Layout;
   readonly etcdUrl: string;
   readonly binaries: ControlPlaneBinaries;
   readonly apiServerLog: string;
@@ -190,7 +195,7 @@ function launchApiServer(
   return startServerProcess({
     name: 'kube-apiserver',
     command: binaries.kubeApiServer,
-    args: apiServerArgs(files, ports, options.apiServerArgs ?? []),
+    args: apiServerArgs(files, ports, options.apiServerArgs ?? [], options.profile),
     logFile: files.apiServerLog,
     cwd: files.dir,
     env: {},
@@ -299,6 +304,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     adminKubeconfig,
     adminKubeconfigPath: files.adminKubeconfig,
     dir,
+    files,
     etcdUrl: `http://127.0.0.1:${ports.etcdClient}`,
     binaries,
     apiServerLog: files.apiServerLog,

@@ -16,6 +16,9 @@ export interface Layout {
   readonly servingKey: string;
   readonly saPublicKey: string;
   readonly saSigningKey: string;
+  /** The API server's client certificate for kubelets (exec, logs, port-forward). */
+  readonly kubeletClientCert: string;
+  readonly kubeletClientKey: string;
   readonly adminKubeconfig: string;
 }
 
@@ -31,6 +34,8 @@ export function layout(dir: string): Layout {
     servingKey: join(pki, 'apiserver.key'),
     saPublicKey: join(pki, 'sa.pub'),
     saSigningKey: join(pki, 'sa.key'),
+    kubeletClientCert: join(pki, 'apiserver-kubelet-client.crt'),
+    kubeletClientKey: join(pki, 'apiserver-kubelet-client.key'),
     adminKubeconfig: join(dir, 'admin.kubeconfig'),
   };
 }
@@ -43,7 +48,7 @@ export interface Pki {
 export async function writePki(files: Layout): Promise<Pki> {
   await mkdir(join(files.dir, 'pki'), { mode: 0o700 });
   const ca = await createCa('multinet-test-ca', 30);
-  const [serving, admin, sa] = await Promise.all([
+  const [serving, admin, sa, kubeletClient] = await Promise.all([
     issueCertificate(ca, {
       commonName: 'kube-apiserver',
       dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
@@ -58,6 +63,12 @@ export async function writePki(files: Layout): Promise<Pki> {
       validityDays: 30,
     }),
     createKeyPair(),
+    issueCertificate(ca, {
+      commonName: 'kube-apiserver-kubelet-client',
+      organizations: ['system:masters'],
+      usage: 'client',
+      validityDays: 30,
+    }),
   ]);
   await Promise.all([
     writeFile(files.caCert, ca.certPem, { mode: 0o644 }),
@@ -65,6 +76,8 @@ export async function writePki(files: Layout): Promise<Pki> {
     writeFile(files.servingKey, serving.keyPem, { mode: 0o600 }),
     writeFile(files.saPublicKey, sa.publicKeyPem, { mode: 0o644 }),
     writeFile(files.saSigningKey, sa.privateKeyPem, { mode: 0o600 }),
+    writeFile(files.kubeletClientCert, kubeletClient.certPem, { mode: 0o644 }),
+    writeFile(files.kubeletClientKey, kubeletClient.keyPem, { mode: 0o600 }),
   ]);
   return { ca, admin: { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem } };
 }
@@ -92,7 +105,34 @@ export function etcdArgs(files: Layout, ports: Ports): string[] {
   ];
 }
 
-export function apiServerArgs(files: Layout, ports: Ports, extra: readonly string[]): string[] {
+/**
+ * What the API server is set up for. `envtest`: API objects only, as controller-runtime's envtest runs
+ * it (RBAC, no ServiceAccount admission: pods need no token). `node`: a cluster with a real kubelet
+ * named `localhost` (ServiceAccount admission, Node and RBAC authorization, NodeRestriction, the
+ * kubelet reached by its host name with a verified serving certificate).
+ */
+export type ControlPlaneProfile = 'envtest' | 'node';
+
+/** Service ClusterIPs (never routed: there is no kube-proxy): a documentation range. */
+export const serviceClusterIpRange = '203.0.113.128/25';
+
+export function apiServerArgs(
+  files: Layout,
+  ports: Ports,
+  extra: readonly string[],
+  profile: ControlPlaneProfile = 'envtest',
+): string[] {
+  const access =
+    profile === 'node'
+      ? [
+          '--authorization-mode=Node,RBAC',
+          '--enable-admission-plugins=NodeRestriction',
+          `--kubelet-client-certificate=${files.kubeletClientCert}`,
+          `--kubelet-client-key=${files.kubeletClientKey}`,
+          `--kubelet-certificate-authority=${files.caCert}`,
+          '--kubelet-preferred-address-types=Hostname',
+        ]
+      : ['--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount'];
   return [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
     '--bind-address=127.0.0.1',
@@ -106,9 +146,8 @@ export function apiServerArgs(files: Layout, ports: Ports, extra: readonly strin
     `--service-account-key-file=${files.saPublicKey}`,
     `--service-account-signing-key-file=${files.saSigningKey}`,
     `--api-audiences=${serviceAccountIssuer}`,
-    '--authorization-mode=RBAC',
-    '--disable-admission-plugins=ServiceAccount',
-    '--service-cluster-ip-range=10.0.0.0/24',
+    ...access,
+    `--service-cluster-ip-range=${serviceClusterIpRange}`,
     // The "kubernetes" Service would get the loopback address as its endpoint, which validation rejects.
     '--endpoint-reconciler-type=none',
     '--allow-privileged=true',

@@ -35,6 +35,20 @@ export interface ServerProcessSpec {
   readonly cwd: string;
   /** The server's whole environment. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * cgroup.procs files the server joins before its program starts (a shell writes its PID, then execs
+   * it), so that everything it ever forks, daemons included, stays findable in those cgroups.
+   */
+  readonly cgroupProcs?: readonly string[];
+}
+
+/** `sh -c` that joins the cgroups and execs the program: argv is [sh, -c, script, program, ...args]. */
+function joinCgroups(procs: readonly string[], command: string, args: readonly string[]): [string, string[]] {
+  for (const file of procs) {
+    if (!/^[\w./-]+$/.test(file)) throw new Error(`unexpected cgroup.procs path ${JSON.stringify(file)}`);
+  }
+  const script = `for f in ${procs.join(' ')}; do echo $$ > "$f" || exit 126; done; exec "$0" "$@"`;
+  return ['/bin/sh', ['-c', script, command, ...args]];
 }
 
 export interface ServerProcess {
@@ -60,9 +74,12 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 /** Starts a server; rejects when it cannot be spawned at all (missing binary, not executable). */
 export async function startServerProcess(spec: ServerProcessSpec): Promise<ServerProcess> {
   const setpriv = findSetpriv();
-  const [command, args] = setpriv
-    ? [setpriv, ['--pdeathsig', 'TERM', '--', spec.command, ...spec.args]]
+  const [program, programArgs] = spec.cgroupProcs?.length
+    ? joinCgroups(spec.cgroupProcs, spec.command, spec.args)
     : [spec.command, [...spec.args]];
+  const [command, args] = setpriv
+    ? [setpriv, ['--pdeathsig', 'TERM', '--', program, ...programArgs]]
+    : [program, programArgs];
   const log = openSync(spec.logFile, 'a', 0o600);
   let child: ChildProcess;
   try {

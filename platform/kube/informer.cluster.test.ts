@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import winston from 'winston';
-import { defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../../dev/controlplane/controlplane.ts';
 import { installCrds } from './crds.ts';
 import { nadInformer } from './informers.ts';

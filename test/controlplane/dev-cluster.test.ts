@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, type CommandContext } from '../../cli/commands.ts';
-import { defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../../dev/binaries.ts';
 import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
 
 function context(signal: AbortSignal): CommandContext & { out: string[]; err: string[] } {

@@ -7,7 +7,7 @@
  * the tests run against that cluster and nothing is started.
  */
 import { homedir } from 'node:os';
-import { defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startControlPlane } from '../../dev/controlplane/controlplane.ts';
 import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
 import { installCrds } from '../../platform/kube/crds.ts';

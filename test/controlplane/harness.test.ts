@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startControlPlane, type ControlPlaneOptions } from '../../dev/controlplane/controlplane.ts';
 
 let tmpRoot: string;

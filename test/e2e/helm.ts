@@ -7,7 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { repoRoot } from '../../playground/local-node.ts';
-import { binariesIn, defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { binariesIn, defaultCacheDir } from '../../dev/binaries.ts';
 
 export const chartDir = join(repoRoot, 'charts', 'multinet');
 

@@ -1,10 +1,11 @@
 /**
- * Where the control-plane binaries are (kube-apiserver, etcd, kubectl, helm), and building them with
+ * Where the binaries of the control plane (kube-apiserver, etcd, kubectl, helm) and of the local node
+ * (kubelet, controller manager, scheduler, containerd, CNI plugins, pause) are, and building them with
  * build.sh when some are missing. The caller passes in everything environment-derived.
  */
 import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -16,11 +17,44 @@ export interface ControlPlaneBinaries {
   readonly helm: string;
 }
 
+/** The local node's programs (see build.sh): runc is Debian's, found on PATH by containerd. */
+export interface NodeBinaries {
+  readonly kubelet: string;
+  readonly kubeControllerManager: string;
+  readonly kubeScheduler: string;
+  readonly containerd: string;
+  /** containerd finds its shim on PATH: the bin dir goes first there. */
+  readonly containerdShim: string;
+  readonly ctr: string;
+  /** The CNI reference plugins (a directory: bridge, macvlan, host-local, ...). */
+  readonly cniPlugins: string;
+  readonly flannel: string;
+  /** The sandbox image's program. */
+  readonly pause: string;
+}
+
+/** The build.sh part (MULTINET_BUILD_ONLY) that makes each cached binary. */
+const parts: Readonly<Record<string, string>> = {
+  'kube-apiserver': 'kube',
+  kubectl: 'kube',
+  etcd: 'etcd',
+  helm: 'helm',
+  kubelet: 'node',
+  'kube-controller-manager': 'node',
+  'kube-scheduler': 'node',
+  containerd: 'containerd',
+  'containerd-shim-runc-v2': 'containerd',
+  ctr: 'containerd',
+  'cni-plugins': 'cni',
+  flannel: 'flannel',
+  pause: 'pause',
+};
+
 /** The build script next to this file. */
-export const buildScript: string = fileURLToPath(new URL('../build.sh', import.meta.url));
+export const buildScript: string = fileURLToPath(new URL('./build.sh', import.meta.url));
 
 /** The cache root build.sh uses: MULTINET_CACHE, else $XDG_CACHE_HOME/multinet, else ~/.cache/multinet. */
-export { defaultCacheDir } from '../../platform/nodejs/cache-dir.ts';
+export { defaultCacheDir } from '../platform/nodejs/cache-dir.ts';
 
 export function binariesIn(binDir: string): ControlPlaneBinaries {
   return {
@@ -31,9 +65,23 @@ export function binariesIn(binDir: string): ControlPlaneBinaries {
   };
 }
 
-async function missing(binaries: ControlPlaneBinaries): Promise<string[]> {
+export function nodeBinariesIn(binDir: string): NodeBinaries {
+  return {
+    kubelet: join(binDir, 'kubelet'),
+    kubeControllerManager: join(binDir, 'kube-controller-manager'),
+    kubeScheduler: join(binDir, 'kube-scheduler'),
+    containerd: join(binDir, 'containerd'),
+    containerdShim: join(binDir, 'containerd-shim-runc-v2'),
+    ctr: join(binDir, 'ctr'),
+    cniPlugins: join(binDir, 'cni-plugins'),
+    flannel: join(binDir, 'flannel'),
+    pause: join(binDir, 'pause'),
+  };
+}
+
+async function missing(paths: readonly string[]): Promise<string[]> {
   const absent: string[] = [];
-  for (const path of [binaries.kubeApiServer, binaries.etcd, binaries.kubectl, binaries.helm]) {
+  for (const path of paths) {
     try {
       await access(path, constants.X_OK);
     } catch {
@@ -116,26 +164,43 @@ export async function runBuildScript(
   }
 }
 
-/** Returns the binaries, building missing ones first (cold: about 11 minutes on 2 cores). */
-export async function ensureBinaries(options: EnsureBinariesOptions): Promise<ControlPlaneBinaries> {
-  if (options.binDir !== undefined) {
-    const binaries = binariesIn(options.binDir);
-    const absent = await missing(binaries);
-    if (absent.length > 0) throw new Error(`control-plane binaries not found: ${absent.join(', ')}`);
-    return binaries;
-  }
-  const binaries = binariesIn(join(options.cacheDir, 'bin'));
-  const absent = await missing(binaries);
-  if (absent.length === 0) return binaries;
+/** Builds with build.sh what `paths` (binaries in one bin dir) lack; fails when some are still missing. */
+async function ensurePaths(
+  paths: readonly string[],
+  what: string,
+  options: EnsureBinariesOptions,
+  binDir: string | undefined,
+): Promise<void> {
+  const absent = await missing(paths);
+  if (absent.length === 0) return;
+  if (binDir !== undefined) throw new Error(`${what} not found: ${absent.join(', ')}`);
   const script = options.script ?? buildScript;
   if (options.build === false) {
-    throw new Error(
-      `control-plane binaries not found: ${absent.join(', ')}; build them with: bash ${script}`,
-    );
+    throw new Error(`${what} not found: ${absent.join(', ')}; build them with: bash ${script}`);
   }
-  options.log(`control-plane binaries missing (${absent.join(', ')}); building them with ${script}`);
-  await runBuildScript(script, options.cacheDir, options.env, options.log, options.signal);
-  const still = await missing(binaries);
+  const only = [...new Set(absent.map((path) => parts[basename(path)] ?? ''))].filter(Boolean).join(' ');
+  options.log(`${what} missing (${absent.join(', ')}); building them with ${script}`);
+  await runBuildScript(
+    script,
+    options.cacheDir,
+    { ...options.env, MULTINET_BUILD_ONLY: only },
+    options.log,
+    options.signal,
+  );
+  const still = await missing(paths);
   if (still.length > 0) throw new Error(`${script} succeeded but did not produce: ${still.join(', ')}`);
+}
+
+/** Returns the control plane's binaries, building missing ones first (cold: about 11 minutes on 2 cores). */
+export async function ensureBinaries(options: EnsureBinariesOptions): Promise<ControlPlaneBinaries> {
+  const binaries = binariesIn(options.binDir ?? join(options.cacheDir, 'bin'));
+  await ensurePaths(Object.values(binaries), 'control-plane binaries', options, options.binDir);
+  return binaries;
+}
+
+/** Returns the local node's binaries, building missing ones first (cold: about 8 minutes on 2 cores). */
+export async function ensureNodeBinaries(options: EnsureBinariesOptions): Promise<NodeBinaries> {
+  const binaries = nodeBinariesIn(options.binDir ?? join(options.cacheDir, 'bin'));
+  await ensurePaths(Object.values(binaries), 'node binaries', options, options.binDir);
   return binaries;
 }

@@ -1,0 +1,3 @@
+module multinet.local/pause
+
+go 1.26

@@ -1,0 +1,92 @@
+/**
+ * The local node's images: built (or found in the cache) by dev/images/build.sh as OCI layouts, then
+ * served to containerd by the local registry under the names pods use.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { RegistryRepository } from './registry.ts';
+
+export type ImageName = 'pause' | 'alpine' | 'multinet';
+
+export interface BuiltImage {
+  readonly name: ImageName;
+  /** The reference pods and the chart use, e.g. docker.io/library/alpine:latest. */
+  readonly reference: string;
+  readonly layoutDir: string;
+}
+
+export const imagesScript: string = fileURLToPath(new URL('../images/build.sh', import.meta.url));
+
+/** Registry host name, repository path, and tag of a reference (docker.io defaults applied). */
+export function splitReference(reference: string): { host: string; repository: string; tag: string } {
+  const slash = reference.indexOf('/');
+  const first = slash < 0 ? '' : reference.slice(0, slash);
+  const hasHost = first.includes('.') || first.includes(':') || first === 'localhost';
+  const host = hasHost ? first : 'docker.io';
+  let rest = hasHost ? reference.slice(slash + 1) : reference;
+  const colon = rest.lastIndexOf(':');
+  const tag = colon > rest.lastIndexOf('/') ? rest.slice(colon + 1) : 'latest';
+  if (colon > rest.lastIndexOf('/')) rest = rest.slice(0, colon);
+  const repository = host === 'docker.io' && !rest.includes('/') ? `library/${rest}` : rest;
+  return { host, repository, tag };
+}
+
+/** The registry repositories that serve `images`, and the registry host names to mirror. */
+export function registryRepositories(images: readonly BuiltImage[]): {
+  repositories: RegistryRepository[];
+  hosts: string[];
+} {
+  const hosts = new Set<string>();
+  const repositories = images.map((image) => {
+    const { host, repository } = splitReference(image.reference);
+    hosts.add(host);
+    return { name: repository, layoutDir: image.layoutDir };
+  });
+  return { repositories, hosts: [...hosts] };
+}
+
+/** Runs build.sh for `names`; its progress goes to `log`, its result lines are parsed. */
+export async function buildImages(
+  names: readonly ImageName[],
+  cacheDir: string,
+  env: Readonly<Record<string, string | undefined>>,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<BuiltImage[]> {
+  const child = spawn('bash', [imagesScript, ...names], {
+    env: { ...env, MULTINET_CACHE: cacheDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(signal ? { signal } : {}),
+  });
+  let stdout = '';
+  const tail: string[] = [];
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  let partial = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      log(line);
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+    }
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (status) => resolve(status));
+  });
+  if (code !== 0) {
+    throw new Error(
+      `building the node's images with ${imagesScript} failed (exit ${String(code)})\n--- last lines ---\n${[...tail, partial].join('\n')}`,
+    );
+  }
+  const images: BuiltImage[] = [];
+  for (const line of stdout.split('\n')) {
+    const [name, reference, layoutDir] = line.trim().split(/\s+/);
+    if (name && reference && layoutDir) images.push({ name: name as ImageName, reference, layoutDir });
+  }
+  for (const name of names) {
+    if (!images.some((i) => i.name === name)) throw new Error(`${imagesScript} reported no ${name} image`);
+  }
+  return images;
+}

@@ -1,0 +1,449 @@
+/**
+ * A real single-node Kubernetes cluster on this machine, without Docker: the control plane
+ * (dev/controlplane, in its `node` profile), kube-controller-manager, kube-scheduler, containerd 2 with
+ * Debian's runc, and a kubelet named `localhost`, all on 127.0.0.1 and unix sockets under one run dir;
+ * images come from a local registry mirror; the node's default network is a bridge in a documentation
+ * range. `stop()` undoes everything it did to the host (see host-state.ts and cgroups.ts).
+ *
+ *   const node = await startKubeNode({ cacheDir, env, uid, kill, listen, log });
+ *   try { ... node.kubectl(['get', 'nodes']) ... } finally { await node.stop(); }
+ *
+ * Only one runs per machine at a time (libcni, containerd and the kubelet share fixed host paths): a
+ * lock file in /run says which, and a node whose process died is cleaned up by the next start.
+ */
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { errorMessage } from '../../lib/errors.ts';
+import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
+import { ensureNodeBinaries, type Env, type NodeBinaries } from '../binaries.ts';
+import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
+import { waitUntil } from '../controlplane/readiness.ts';
+import { logTail, startServerProcess, type ServerProcess } from '../controlplane/server-process.ts';
+import { NodeCgroups } from './cgroups.ts';
+import { restoreHost, snapshotHost, unmountBelow, type HostSnapshot } from './host-state.ts';
+import { buildImages, registryRepositories, type BuiltImage, type ImageName } from './images.ts';
+import {
+  nodeLayout,
+  nodeName,
+  renderContainerdConfig,
+  renderDefaultNetwork,
+  renderKubeletConfig,
+  renderRegistryHosts,
+  writeNodeCredentials,
+  type NodeLayout,
+  type NodePorts,
+} from './node-config.ts';
+import { checkNodeHost, type NodeHost } from './prerequisites.ts';
+import { startLocalRegistry, type ListenLoopback, type LocalRegistry } from './registry.ts';
+
+const run = promisify(execFile);
+
+export const lockFile = '/run/multinet-dev-node.lock';
+
+export type Kill = (pid: number, signal: NodeJS.Signals | 0) => void;
+
+export interface KubeNodeOptions {
+  /** Cache root of dev/build.sh and dev/images/build.sh. */
+  readonly cacheDir: string;
+  /** Environment for the build scripts (PATH to find go, HOME, Go caches). */
+  readonly env: Env;
+  /** The entry point's process.getuid() and process.pid (recorded in the machine's node lock). */
+  readonly uid: number | undefined;
+  readonly pid: number;
+  /** The entry point's process.kill (to stop what the node started, and to probe a stale lock). */
+  readonly kill: Kill;
+  /** The entry point's way to listen on 127.0.0.1 (for the registry). */
+  readonly listen: ListenLoopback;
+  /** Progress lines; default: dropped. */
+  readonly log?: (line: string) => void;
+  /** Images to build and serve besides pause and alpine (e.g. multinet's own). */
+  readonly extraImages?: readonly ImageName[];
+  /** Parent of the run dir (default os.tmpdir()). */
+  readonly tmpRoot?: string;
+  /** How long the node may take to become Ready once everything is built (default 120 s). */
+  readonly startTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface KubeNode {
+  readonly controlPlane: ControlPlane;
+  readonly layout: NodeLayout;
+  readonly binaries: NodeBinaries;
+  readonly kubectlPath: string;
+  readonly helmPath: string;
+  readonly images: readonly BuiltImage[];
+  readonly host: NodeHost;
+  /** The registry mirror (host:port) that serves the images. */
+  readonly registry: string;
+  /** The name of the node: `localhost`. */
+  readonly nodeName: string;
+  /** One end of a veth pair on the host, for macvlan networks (the other end is up too). */
+  readonly macvlanMaster: string;
+  /** The bridge of the default network (created by the bridge plugin on the first pod). */
+  readonly bridge: string;
+  /** The admin kubeconfig (a user in system:masters). */
+  readonly adminKubeconfigPath: string;
+  kubeConfig(): KubeConfig;
+  /** Runs the cached kubectl with the admin kubeconfig. */
+  kubectl(args: readonly string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Resolves with a description when a component exits without being asked to. */
+  readonly unexpectedExit: Promise<string>;
+  stop(): Promise<void>;
+}
+
+interface LockRecord {
+  readonly pid: number;
+  readonly dir: string;
+  readonly cgroup: string;
+  readonly links: readonly string[];
+}
+
+/** Takes the machine's node lock; a stale one (its process is gone) is cleaned up first. */
+async function takeLock(
+  record: LockRecord,
+  options: KubeNodeOptions,
+  host: NodeHost,
+  log: (l: string) => void,
+): Promise<void> {
+  const text = await readFile(lockFile, 'utf8').catch(() => undefined);
+  if (text !== undefined) {
+    let stale: LockRecord | undefined;
+    try {
+      stale = JSON.parse(text) as LockRecord;
+    } catch {
+      stale = undefined;
+    }
+    let alive = false;
+    if (stale) {
+      try {
+        options.kill(stale.pid, 0);
+        alive = true;
+      } catch {
+        alive = false;
+      }
+    }
+    if (alive && stale) {
+      throw new Error(
+        `another multinet local node runs on this machine (process ${stale.pid}, run dir ${stale.dir}); stop it first (Ctrl-C), only one can run at a time`,
+      );
+    }
+    if (stale) {
+      log(`cleaning up a local node whose process ${stale.pid} is gone (run dir ${stale.dir})`);
+      await new NodeCgroups(host.cgroups, stale.cgroup).destroy(options.kill).catch(() => undefined);
+      await unmountBelow(stale.dir).catch(() => undefined);
+      for (const link of stale.links) await run(host.tools.ip, ['link', 'del', link]).catch(() => undefined);
+      await rm(stale.dir, { recursive: true, force: true });
+    }
+    await rm(lockFile, { force: true });
+  }
+  await writeFile(lockFile, JSON.stringify(record), { flag: 'wx', mode: 0o644 });
+}
+
+async function freePorts(): Promise<NodePorts> {
+  return {
+    kubelet: await freeLoopbackPort(),
+    kubeletHealthz: await freeLoopbackPort(),
+    controllerManager: await freeLoopbackPort(),
+    scheduler: await freeLoopbackPort(),
+  };
+}
+
+/** Starts the node and resolves once `localhost` is Ready and pods can get ServiceAccount tokens. */
+export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode> {
+  const log = options.log ?? ((): void => undefined);
+  const check = await checkNodeHost({ uid: options.uid, path: options.env.PATH });
+  if (!check.ok) {
+    throw new Error(
+      `this machine cannot run the local Kubernetes node; missing:\n  - ${check.missing.join('\n  - ')}`,
+    );
+  }
+  const host = check.host;
+  const buildOptions = {
+    cacheDir: options.cacheDir,
+    env: options.env,
+    log,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const binaries = await ensureNodeBinaries(buildOptions);
+  const images = await buildImages(
+    ['pause', 'alpine', ...(options.extraImages ?? [])],
+    options.cacheDir,
+    options.env,
+    log,
+    options.signal,
+  );
+  const startedAt = Date.now();
+  const timeoutMs = options.startTimeoutMs ?? 120_000;
+  const id = randomBytes(3).toString('hex');
+  const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'multinet-node-'));
+  const layout = nodeLayout(dir);
+  const cgroups = new NodeCgroups(host.cgroups, `multinet-node-${id}`);
+  const bridge = `mn${id}br`;
+  const macvlanMaster = `mn${id}m0`;
+  const links = [bridge, macvlanMaster];
+  await takeLock({ pid: options.pid, dir, cgroup: cgroups.name, links }, options, host, log).catch(
+    async (err: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    },
+  );
+
+  const servers: ServerProcess[] = [];
+  let snapshot: HostSnapshot | undefined;
+  let controlPlane: ControlPlane | undefined;
+  let registry: LocalRegistry | undefined;
+  let stopping: Promise<void> | undefined;
+  const stopAll = (): Promise<void> =>
+    (stopping ??= (async (): Promise<void> => {
+      const problems: string[] = [];
+      const attempt = async (what: string, work: () => Promise<unknown>): Promise<void> => {
+        try {
+          await work();
+        } catch (err) {
+          problems.push(`${what}: ${errorMessage(err)}`);
+        }
+      };
+      // The kubelet first (it would restart what is killed), then every process in the node's cgroups.
+      for (const server of [...servers].reverse())
+        await attempt(`stop ${server.name}`, () => server.stop(10_000));
+      await attempt("kill the node's processes and remove its cgroups", () => cgroups.destroy(options.kill));
+      await attempt('unmount the run dir', () => unmountBelow(dir));
+      if (snapshot) {
+        const left = await restoreHost(snapshot);
+        problems.push(...left);
+      }
+      for (const link of links) await run(host.tools.ip, ['link', 'del', link]).catch(() => undefined);
+      await attempt('stop the registry', async () => registry?.close());
+      await attempt('stop the control plane', async () => controlPlane?.stop());
+      await attempt('remove the run dir', () => rm(dir, { recursive: true, force: true }));
+      await rm(lockFile, { force: true });
+      if (problems.length > 0)
+        throw new Error(`the local node did not stop cleanly:\n  - ${problems.join('\n  - ')}`);
+    })());
+
+  try {
+    for (const d of [
+      layout.logs,
+      layout.containerdRoot,
+      layout.containerdState,
+      layout.kubeletRoot,
+      layout.staticPods,
+      layout.podLogs,
+      layout.volumePlugins,
+      layout.cniConfDir,
+      layout.cniBinDir,
+      layout.ipamDir,
+    ]) {
+      await mkdir(d, { recursive: true });
+    }
+    log('starting the control plane (node profile: ServiceAccount admission, Node+RBAC authorization)');
+    controlPlane = await startControlPlane({
+      cacheDir: options.cacheDir,
+      env: options.env,
+      log,
+      profile: 'node',
+      tmpRoot: dir,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    await writeNodeCredentials(layout, controlPlane.ca, controlPlane.serverUrl);
+    const { repositories, hosts } = registryRepositories(images);
+    registry = await startLocalRegistry(repositories, options.listen);
+    for (const name of hosts) {
+      await mkdir(join(layout.registryHosts, name), { recursive: true });
+      await writeFile(join(layout.registryHosts, name, 'hosts.toml'), renderRegistryHosts(registry.address));
+    }
+    const pause = images.find((i) => i.name === 'pause')!;
+    await writeFile(
+      layout.containerdConfig,
+      renderContainerdConfig({
+        layout,
+        sandboxImage: pause.reference,
+        pluginDirs: [binaries.cniPlugins],
+        runc: host.runc,
+        snapshotter: host.snapshotter,
+      }),
+    );
+    await writeFile(join(layout.cniConfDir, '10-podnet.conflist'), renderDefaultNetwork(layout, bridge));
+    await run(host.tools.ip, ['link', 'add', macvlanMaster, 'type', 'veth', 'peer', 'name', `mn${id}m1`]);
+    await run(host.tools.ip, ['link', 'set', macvlanMaster, 'up']);
+    await run(host.tools.ip, ['link', 'set', `mn${id}m1`, 'up']);
+
+    snapshot = await snapshotHost();
+    await cgroups.create();
+    const ports = await freePorts();
+    const deadline = Date.now() + timeoutMs;
+    const pathEnv = [
+      join(options.cacheDir, 'bin'),
+      '/usr/local/sbin',
+      '/usr/local/bin',
+      '/usr/sbin',
+      '/usr/bin',
+      '/sbin',
+      '/bin',
+    ].join(':');
+    const start = async (name: string, command: string, args: readonly string[]): Promise<ServerProcess> => {
+      const server = await startServerProcess({
+        name,
+        command,
+        args,
+        logFile: join(layout.logs, `${name}.log`),
+        cwd: dir,
+        env: { PATH: pathEnv, HOME: dir },
+        cgroupProcs: cgroups.daemonProcsFiles,
+      });
+      servers.push(server);
+      return server;
+    };
+    log('starting containerd');
+    const containerd = await start('containerd', binaries.containerd, ['--config', layout.containerdConfig]);
+    await waitUntil(
+      'containerd',
+      async () => {
+        const out = await run(binaries.ctr, ['--address', layout.containerdSocket, 'version'], {
+          timeout: 5000,
+        });
+        return { ok: /Server:/.test(out.stdout), detail: out.stdout };
+      },
+      [containerd],
+      deadline,
+      timeoutMs,
+      options.signal,
+    );
+    const kubeconfigFlags = (file: string): string[] => [
+      `--kubeconfig=${file}`,
+      `--authentication-kubeconfig=${file}`,
+      `--authorization-kubeconfig=${file}`,
+    ];
+    log('starting kube-controller-manager and kube-scheduler');
+    const files = controlPlane.files;
+    const controllerManager = await start('kube-controller-manager', binaries.kubeControllerManager, [
+      ...kubeconfigFlags(layout.controllerManagerKubeconfig),
+      '--bind-address=127.0.0.1',
+      `--secure-port=${ports.controllerManager}`,
+      `--cert-dir=${join(dir, 'controller-manager')}`,
+      `--service-account-private-key-file=${files.saSigningKey}`,
+      `--root-ca-file=${files.caCert}`,
+      '--use-service-account-credentials=true',
+      '--leader-elect=false',
+      `--flex-volume-plugin-dir=${join(dir, 'flex-volumes')}`,
+    ]);
+    const scheduler = await start('kube-scheduler', binaries.kubeScheduler, [
+      ...kubeconfigFlags(layout.schedulerKubeconfig),
+      '--bind-address=127.0.0.1',
+      `--secure-port=${ports.scheduler}`,
+      `--cert-dir=${join(dir, 'scheduler')}`,
+      '--leader-elect=false',
+    ]);
+    log('starting the kubelet (node "localhost")');
+    await writeFile(
+      layout.kubeletConfig,
+      renderKubeletConfig({ layout, ports, cgroupRoot: cgroups.podsRoot }),
+    );
+    const kubelet = await start('kubelet', binaries.kubelet, [
+      `--config=${layout.kubeletConfig}`,
+      `--kubeconfig=${layout.kubeletKubeconfig}`,
+      `--root-dir=${layout.kubeletRoot}`,
+      `--cert-dir=${layout.pki}`,
+      `--hostname-override=${nodeName}`,
+    ]);
+    const all = [containerd, controllerManager, scheduler, kubelet];
+    const kc = controlPlane.kubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    await waitUntil(
+      `node ${nodeName} to be Ready`,
+      async () => {
+        const node = await core.readNode({ name: nodeName });
+        const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+        return {
+          ok: ready?.status === 'True',
+          detail: `${ready?.status ?? 'no condition'}: ${ready?.message ?? ''}`,
+        };
+      },
+      all,
+      deadline,
+      timeoutMs,
+      options.signal,
+    );
+    await waitUntil(
+      'the default ServiceAccount and kube-root-ca.crt',
+      async () => {
+        await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
+        await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: 'default' });
+        return { ok: true, detail: '' };
+      },
+      all,
+      deadline,
+      timeoutMs,
+      options.signal,
+    );
+    log(
+      `node ${nodeName} Ready ${((Date.now() - startedAt) / 1000).toFixed(1)} s after its start (run dir ${dir})`,
+    );
+
+    let reportExit: (what: string) => void = () => undefined;
+    const unexpectedExit = new Promise<string>((resolve) => (reportExit = resolve));
+    for (const server of all) {
+      void server.exited.then((status) => {
+        if (!stopping) reportExit(`${server.name} ${status}; see ${server.logFile}`);
+      });
+    }
+    void controlPlane.unexpectedExit.then((what) => reportExit(what));
+    const cp = controlPlane;
+    const kubectlPath = cp.binaries.kubectl;
+    return {
+      controlPlane: cp,
+      layout,
+      binaries,
+      kubectlPath,
+      helmPath: cp.binaries.helm,
+      images,
+      host,
+      registry: registry.address,
+      nodeName,
+      macvlanMaster,
+      bridge,
+      adminKubeconfigPath: cp.adminKubeconfigPath,
+      kubeConfig: () => cp.kubeConfig(),
+      kubectl: (args, stdin) => runKubectl(kubectlPath, cp.adminKubeconfigPath, args, stdin),
+      unexpectedExit,
+      stop: stopAll,
+    };
+  } catch (err) {
+    const reports: string[] = [];
+    for (const server of servers) {
+      const tail = await logTail(server.logFile, 15);
+      reports.push(`--- last lines of the ${server.name} log ---\n${tail || '(empty)'}`);
+    }
+    await stopAll().catch((stopErr: unknown) => reports.push(errorMessage(stopErr)));
+    if (options.signal?.aborted) throw err;
+    throw new Error(`the local node did not start: ${errorMessage(err)}\n${reports.join('\n')}`, {
+      cause: err,
+    });
+  }
+}
+
+/** kubectl with the admin kubeconfig: exit code and output (a non-zero exit is not an exception). */
+export async function runKubectl(
+  kubectl: string,
+  kubeconfig: string,
+  args: readonly string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  child.stdin.end(stdin ?? '');
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (status) => resolve(status ?? -1));
+  });
+  return { code, stdout, stderr };
+}

@@ -1,0 +1,289 @@
+/**
+ * The local node's files: its layout under one run dir, the certificates its components authenticate
+ * with (issued by the control plane's CA), and the configuration of containerd, the kubelet, the
+ * registry mirror and the node's default network. Pure renderers plus one writer; nothing here starts
+ * a process.
+ */
+import yaml from 'js-yaml';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { issueCertificate, type CertificateAuthority } from '../../platform/pki.ts';
+import { renderKubeconfig } from '../controlplane/kubeconfig.ts';
+
+/** The node's name: the kubelet rejects a loopback --node-ip, so it is reached by this host name. */
+export const nodeName = 'localhost';
+
+/** The node's default network (a bridge, no gateway, no masquerading: the host is left alone). */
+export const defaultNetwork = {
+  name: 'podnet',
+  subnet: '198.51.100.0/24',
+  fileName: '10-podnet.conflist',
+} as const;
+
+export interface NodeLayout {
+  readonly dir: string;
+  readonly pki: string;
+  readonly logs: string;
+  readonly containerdRoot: string;
+  readonly containerdState: string;
+  readonly containerdSocket: string;
+  readonly containerdConfig: string;
+  readonly registryHosts: string;
+  readonly kubeletRoot: string;
+  readonly kubeletConfig: string;
+  readonly kubeletKubeconfig: string;
+  readonly controllerManagerKubeconfig: string;
+  readonly schedulerKubeconfig: string;
+  readonly staticPods: string;
+  readonly podLogs: string;
+  readonly volumePlugins: string;
+  /** The CNI dirs containerd uses: configs, and binaries (multinet's shim goes into the first). */
+  readonly cniConfDir: string;
+  readonly cniBinDir: string;
+  readonly ipamDir: string;
+}
+
+export function nodeLayout(dir: string): NodeLayout {
+  const containerd = join(dir, 'containerd');
+  const kubelet = join(dir, 'kubelet');
+  return {
+    dir,
+    pki: join(dir, 'pki'),
+    logs: join(dir, 'logs'),
+    containerdRoot: join(containerd, 'root'),
+    containerdState: join(containerd, 'state'),
+    containerdSocket: join(containerd, 'containerd.sock'),
+    containerdConfig: join(containerd, 'config.toml'),
+    registryHosts: join(containerd, 'certs.d'),
+    kubeletRoot: join(kubelet, 'root'),
+    kubeletConfig: join(kubelet, 'config.yaml'),
+    kubeletKubeconfig: join(kubelet, 'kubeconfig'),
+    controllerManagerKubeconfig: join(dir, 'controller-manager.kubeconfig'),
+    schedulerKubeconfig: join(dir, 'scheduler.kubeconfig'),
+    staticPods: join(kubelet, 'manifests'),
+    podLogs: join(kubelet, 'pod-logs'),
+    volumePlugins: join(kubelet, 'volume-plugins'),
+    cniConfDir: join(dir, 'cni', 'net.d'),
+    cniBinDir: join(dir, 'cni', 'bin'),
+    ipamDir: join(dir, 'cni', 'ipam'),
+  };
+}
+
+export interface NodePorts {
+  readonly kubelet: number;
+  readonly kubeletHealthz: number;
+  readonly controllerManager: number;
+  readonly scheduler: number;
+}
+
+export interface ContainerdSettings {
+  readonly layout: NodeLayout;
+  readonly sandboxImage: string;
+  /** The CNI plugin dirs after the node's own bin dir (the reference plugins). */
+  readonly pluginDirs: readonly string[];
+  readonly runc: string;
+  /** The snapshotter: overlayfs where the kernel has it, else native. */
+  readonly snapshotter: 'overlayfs' | 'native';
+}
+
+const tomlString = (value: string): string => JSON.stringify(value);
+const tomlList = (values: readonly string[]): string => `[${values.map(tomlString).join(', ')}]`;
+
+/**
+ * containerd 2.x's configuration (version 3): every path under the run dir, CRI streaming on
+ * 127.0.0.1, no AppArmor, no negative oom_score_adj (this machine lacks CAP_SYS_RESOURCE), cgroupfs,
+ * the registry mirror's hosts.toml, and the plugins that would write to fixed host paths turned off.
+ */
+export function renderContainerdConfig(settings: ContainerdSettings): string {
+  const { layout } = settings;
+  const cri = "plugins.'io.containerd.cri.v1.runtime'";
+  return `# Written by multinet's local node (dev/node): everything lives under ${layout.dir}.
+version = 3
+root = ${tomlString(layout.containerdRoot)}
+state = ${tomlString(layout.containerdState)}
+disabled_plugins = [
+  "io.containerd.nri.v1.nri",
+  "io.containerd.internal.v1.tracing",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.snapshotter.v1.blockfile",
+  "io.containerd.snapshotter.v1.erofs",
+]
+
+[grpc]
+  address = ${tomlString(layout.containerdSocket)}
+
+[ttrpc]
+  address = ${tomlString(`${layout.containerdSocket}.ttrpc`)}
+
+[debug]
+  level = "info"
+
+[plugins]
+  [plugins.'io.containerd.internal.v1.opt']
+    path = ${tomlString(join(layout.containerdRoot, 'opt'))}
+
+  [plugins.'io.containerd.grpc.v1.cri']
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+
+  [plugins.'io.containerd.cri.v1.images']
+    snapshotter = ${tomlString(settings.snapshotter)}
+    [plugins.'io.containerd.cri.v1.images'.pinned_images]
+      sandbox = ${tomlString(settings.sandboxImage)}
+    [plugins.'io.containerd.cri.v1.images'.registry]
+      config_path = ${tomlString(layout.registryHosts)}
+
+  [${cri}]
+    enable_selinux = false
+    disable_apparmor = true
+    restrict_oom_score_adj = true
+    tolerate_missing_hugetlb_controller = true
+    [${cri}.containerd]
+      default_runtime_name = "runc"
+      [${cri}.containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [${cri}.containerd.runtimes.runc.options]
+          BinaryName = ${tomlString(settings.runc)}
+          SystemdCgroup = false
+    [${cri}.cni]
+      bin_dirs = ${tomlList([layout.cniBinDir, ...settings.pluginDirs])}
+      conf_dir = ${tomlString(layout.cniConfDir)}
+      max_conf_num = 1
+`;
+}
+
+/** hosts.toml for one registry host name: everything it serves comes from the local registry. */
+export function renderRegistryHosts(registryAddress: string): string {
+  const server = `http://${registryAddress}`;
+  return `# Written by multinet's local node: pulls are served by its registry on 127.0.0.1, nothing else.
+server = ${tomlString(server)}
+
+[host.${tomlString(server)}]
+  capabilities = ["pull", "resolve"]
+`;
+}
+
+export interface KubeletSettings {
+  readonly layout: NodeLayout;
+  readonly ports: NodePorts;
+  readonly cgroupRoot: string;
+}
+
+/** The KubeletConfiguration (kubelet.config.k8s.io/v1beta1) of the node, as YAML. */
+export function renderKubeletConfig({ layout, ports, cgroupRoot }: KubeletSettings): string {
+  return yaml.dump({
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    address: '127.0.0.1',
+    port: ports.kubelet,
+    healthzBindAddress: '127.0.0.1',
+    healthzPort: ports.kubeletHealthz,
+    readOnlyPort: 0,
+    tlsCertFile: join(layout.pki, 'kubelet.crt'),
+    tlsPrivateKeyFile: join(layout.pki, 'kubelet.key'),
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: true },
+      x509: { clientCAFile: join(layout.pki, 'ca.crt') },
+    },
+    authorization: { mode: 'Webhook' },
+    containerRuntimeEndpoint: `unix://${layout.containerdSocket}`,
+    cgroupDriver: 'cgroupfs',
+    cgroupRoot,
+    // kubelet >= 1.35 refuses cgroup v1 unless told otherwise.
+    failCgroupV1: false,
+    failSwapOn: false,
+    makeIPTablesUtilChains: false,
+    protectKernelDefaults: false,
+    staticPodPath: layout.staticPods,
+    podLogsDir: layout.podLogs,
+    volumePluginDir: layout.volumePlugins,
+    evictionHard: {
+      'memory.available': '100Mi',
+      'nodefs.available': '1%',
+      'nodefs.inodesFree': '1%',
+      'imagefs.available': '1%',
+    },
+    imageGCHighThresholdPercent: 100,
+    imageGCLowThresholdPercent: 99,
+    clusterDNS: [],
+    serializeImagePulls: false,
+    resolvConf: '/etc/resolv.conf',
+    // A quick response to pod changes: the sync loop and status updates.
+    syncFrequency: '10s',
+    nodeStatusUpdateFrequency: '5s',
+    fileCheckFrequency: '5s',
+  });
+}
+
+/** The node's default network: a bridge with host-local IPAM in a documentation range. */
+export function renderDefaultNetwork(layout: NodeLayout, bridge: string): string {
+  return `${JSON.stringify(
+    {
+      cniVersion: '1.0.0',
+      name: defaultNetwork.name,
+      plugins: [
+        {
+          type: 'bridge',
+          bridge,
+          isGateway: false,
+          ipMasq: false,
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: defaultNetwork.subnet }]],
+            dataDir: layout.ipamDir,
+          },
+        },
+      ],
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/** The node components' certificates, signed by the control plane's CA, and their kubeconfigs. */
+export async function writeNodeCredentials(
+  layout: NodeLayout,
+  ca: CertificateAuthority,
+  apiServer: string,
+): Promise<void> {
+  await mkdir(layout.pki, { recursive: true, mode: 0o700 });
+  const [serving, kubelet, controllerManager, scheduler] = await Promise.all([
+    issueCertificate(ca, {
+      commonName: `system:node:${nodeName}`,
+      organizations: ['system:nodes'],
+      dnsNames: [nodeName],
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+      validityDays: 30,
+    }),
+    issueCertificate(ca, {
+      commonName: `system:node:${nodeName}`,
+      organizations: ['system:nodes'],
+      usage: 'client',
+      validityDays: 30,
+    }),
+    issueCertificate(ca, { commonName: 'system:kube-controller-manager', usage: 'client', validityDays: 30 }),
+    issueCertificate(ca, { commonName: 'system:kube-scheduler', usage: 'client', validityDays: 30 }),
+  ]);
+  const kubeconfig = (user: string, cert: { certPem: string; keyPem: string }): string =>
+    renderKubeconfig({
+      server: apiServer,
+      caPem: ca.certPem,
+      name: 'multinet-node',
+      user,
+      credentials: { clientCertPem: cert.certPem, clientKeyPem: cert.keyPem },
+    });
+  await Promise.all([
+    writeFile(join(layout.pki, 'ca.crt'), ca.certPem, { mode: 0o644 }),
+    writeFile(join(layout.pki, 'kubelet.crt'), serving.certPem, { mode: 0o644 }),
+    writeFile(join(layout.pki, 'kubelet.key'), serving.keyPem, { mode: 0o600 }),
+    writeFile(layout.kubeletKubeconfig, kubeconfig(`system:node:${nodeName}`, kubelet), { mode: 0o600 }),
+    writeFile(
+      layout.controllerManagerKubeconfig,
+      kubeconfig('system:kube-controller-manager', controllerManager),
+      { mode: 0o600 },
+    ),
+    writeFile(layout.schedulerKubeconfig, kubeconfig('system:kube-scheduler', scheduler), { mode: 0o600 }),
+  ]);
+}
