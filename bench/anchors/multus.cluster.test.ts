@@ -32,12 +32,13 @@ requireNetnsPrerequisites();
 const missing = missingDaemonPrerequisites(process.env, process.getuid?.());
 if (missing.length > 0) throw new Error(`Multus' daemon cannot run here; missing: ${missing.join('; ')}`);
 
-const nadName = 'macvlan-conf';
+const nadName = 'multus-macvlan';
 const podName = 'multus-pod';
 
 describe('Multus thick, run by the anchor harness against the real API server', () => {
   const kc = testKubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
   let lab: Lab | undefined;
   let daemon: MultusDaemon | undefined;
   let namespace: string | undefined;
@@ -71,7 +72,7 @@ describe('Multus thick, run by the anchor harness against the real API server', 
     );
     namespace = await createTestNamespace('multus');
     const account = await testServiceAccount(namespace, 'multus', { clusterRules: multusClusterRules });
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    await custom.createNamespacedCustomObject({
       group: 'k8s.cni.cncf.io',
       version: 'v1',
       namespace,
@@ -108,6 +109,19 @@ describe('Multus thick, run by the anchor harness against the real API server', 
     await lab?.destroy();
     process.off('exit', onExit);
     if (namespace) {
+      // No namespace controller runs here: delete what other tests' watchers would see, one by one.
+      await custom
+        .deleteNamespacedCustomObject({
+          group: 'k8s.cni.cncf.io',
+          version: 'v1',
+          namespace,
+          plural: 'network-attachment-definitions',
+          name: nadName,
+        })
+        .catch(() => undefined);
+      await core
+        .deleteNamespacedPod({ name: podName, namespace, gracePeriodSeconds: 0 })
+        .catch(() => undefined);
       const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
       const clusterName = `${namespace}:multus`;
       await rbac.deleteClusterRoleBinding({ name: clusterName }).catch(() => undefined);
