@@ -155,7 +155,7 @@ export async function runBuildScript(
   if (code !== 0) {
     const goMissing = tail.some((line) => /Go is not installed|too old/.test(line));
     throw new Error(
-      `building the control plane with ${script} failed (${typeof code === 'string' ? `killed by ${code}` : `exit code ${code}`})` +
+      `building with ${script} failed (${typeof code === 'string' ? `killed by ${code}` : `exit code ${code}`})` +
         (goMissing
           ? '.\nInstall Go >= 1.26 (https://go.dev/doc/install, or `apt-get install golang-go` where it is recent enough) and run again.'
           : '') +
