@@ -21,7 +21,7 @@ import { request } from 'node:http';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1PolicyRule } from '@kubernetes/client-node';
-import { runBuildScript, type Env } from '../../dev/controlplane/binaries.ts';
+import { runBuildScript, type Env } from '../../dev/binaries.ts';
 import { eventually } from '../../lib/eventually.ts';
 import { nodeExec } from '../../platform/nodejs/exec.ts';
 import { findExecutable } from '../../platform/nodejs/which.ts';
