@@ -8,7 +8,7 @@ import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes
 import { writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultCacheDir } from '../../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../../dev/binaries.ts';
 import { clusterOf } from '../../dev/controlplane/kubeconfig.ts';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { eventually } from '../../lib/eventually.ts';
