@@ -1,4 +1,5 @@
 /** The multinet command table: each command parses its own arguments and returns an exit code. */
+import type { ProcessPort } from '../lib/ports.ts';
 import { ExitCode, UsageError, type CliIo } from './io.ts';
 
 /** What the entry point hands to a command: I/O, the environment, and a signal for SIGINT/SIGTERM. */
@@ -8,6 +9,8 @@ export interface CommandContext {
   readonly signal: AbortSignal;
   /** Where long-running commands send their log lines (the entry passes process.stderr). */
   readonly logStream?: NodeJS.WritableStream;
+  /** The process itself (uid, pid, kill), for commands that run and stop other processes. */
+  readonly process?: ProcessPort;
 }
 
 /** A command's code, loaded only when that command runs: `lint` must not pay for the Kubernetes client. */
@@ -58,7 +61,8 @@ export const commands: Readonly<Record<string, Command>> = {
     },
   },
   dev: {
-    summary: 'local playground: `dev cluster` runs a real kube-apiserver + etcd on 127.0.0.1',
+    summary:
+      'local clusters: `dev cluster` (kube-apiserver + etcd), `dev node` (a real kubelet node with multinet)',
     load: async () => {
       const m = await import('./dev-cluster.ts');
       return { usage: m.devUsage, run: m.runDev };

@@ -3,16 +3,18 @@
  * foreground, for the local playground. Builds the binaries when missing, writes an admin kubeconfig
  * once /readyz is ok, and stops everything on SIGINT/SIGTERM.
  *
- * The harness lives under test/ and is loaded with a dynamic import, so other commands never load it.
+ * The harness lives under dev/ and is loaded with a dynamic import, so other commands never load it.
+ * `multinet dev node` (cli/dev-node.ts) is its sibling with a real kubelet node.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
+import { writeFileAtomic } from '../platform/nodejs/fs.ts';
 import type { ControlPlane } from '../dev/controlplane/controlplane.ts';
 import type { CommandContext } from './commands.ts';
 import { ExitCode, UsageError } from './io.ts';
+import { devNodeUsage, runDevNode } from './dev-node.ts';
 import { parseOptions } from './options.ts';
 
 export const devUsage = `Usage:
@@ -24,19 +26,8 @@ export const devUsage = `Usage:
       11 minutes on 2 cores the first time, cached afterwards).
   --kubeconfig-out FILE   where to write the admin kubeconfig (written atomically, mode 0600)
   --cache-dir DIR         binary cache (default: $MULTINET_CACHE, else ~/.cache/multinet)
-  --no-build              fail instead of building missing binaries`;
-
-/** Writes `text` to `path` through a temporary file in the same folder and a rename. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
+  --no-build              fail instead of building missing binaries
+${devNodeUsage}`;
 
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -83,7 +74,7 @@ export async function runDevCluster(args: readonly string[], context: CommandCon
 
   let exitCode: number = ExitCode.ok;
   try {
-    await writeAtomically(kubeconfigPath, controlPlane.adminKubeconfig);
+    await writeFileAtomic(kubeconfigPath, controlPlane.adminKubeconfig, 0o600);
     const kubectl = controlPlane.binaries.kubectl;
     io.stdout(
       [
@@ -123,6 +114,7 @@ export async function runDevCluster(args: readonly string[], context: CommandCon
 /** `multinet dev SUBCOMMAND ARGS`. */
 export function runDev(args: readonly string[], context: CommandContext): Promise<number> {
   const [subcommand, ...rest] = args;
+  if (subcommand === 'node') return runDevNode(rest, context);
   if (subcommand !== 'cluster') {
     throw new UsageError(
       subcommand === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(subcommand)}`,

@@ -39,6 +39,11 @@ try {
     env: process.env,
     signal: controller.signal,
     logStream: process.stderr,
+    process: {
+      uid: process.getuid?.(),
+      pid: process.pid,
+      kill: (pid, signal) => void process.kill(pid, signal),
+    },
   });
 } catch (err) {
   io.stderr(`multinet: ${errorMessage(err)}\n`);

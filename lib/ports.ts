@@ -50,3 +50,12 @@ export interface Clock {
   now(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
+
+/** The running process, as the entry point exposes it to commands that manage other processes. */
+export interface ProcessPort {
+  /** The effective user id (undefined where the platform has none). */
+  readonly uid: number | undefined;
+  readonly pid: number;
+  /** Sends a signal (0 probes whether the process exists); throws like process.kill. */
+  kill(pid: number, signal: NodeJS.Signals | 0): void;
+}

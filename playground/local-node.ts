@@ -21,7 +21,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+import { repoRoot } from '../dev/repo-root.ts';
+
+export { repoRoot };
 export const pluginDir = '/usr/lib/cni';
 const sourceShim = join(repoRoot, 'node_modules', '.bin', 'multinet-cni');
 const builtShim = join(repoRoot, 'dist', 'shim', 'multinet-cni');

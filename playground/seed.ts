@@ -1,5 +1,5 @@
 /**
- * The seed manifests (test/fixtures/seed, from a public Multus deployment guide) as the playground
+ * The seed manifests (examples/seed, from a public Multus deployment guide) as the playground
  * applies them: the NAD's master (eth0) and subnet (192.168.1.0/24) are swapped for the local node's
  * veth and 192.0.2.0/24, so nothing leaves this machine; everything else is as in the guide.
  */
@@ -9,7 +9,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { repoRoot, type LocalNode } from './local-node.ts';
 
-const seedDir = join(repoRoot, 'test', 'fixtures', 'seed');
+export const seedDir = join(repoRoot, 'examples', 'seed');
 
 export interface SeedNad {
   apiVersion: string;

@@ -19,7 +19,7 @@ import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { LocalNode, missingNetnsPrerequisites, type Pod } from './local-node.ts';
 import { freeLoopbackPort as freePort } from '../platform/nodejs/listen.ts';
-import { startMultinet, type ManagedProcess } from './process.ts';
+import { startMultinet, type ManagedProcess } from '../dev/multinet-process.ts';
 import { seedMacvlanNad, seedPod } from './seed.ts';
 
 export interface PlaygroundOptions {

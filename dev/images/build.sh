@@ -57,7 +57,7 @@ image_pause() {
   key=$(key_of <"$bin")
   ref="multinet.local/pause:$key"
   file=$(layout_path pause "$key")
-  if [ ! -f "$file" ]; then
+  if [ ! -f "$file/index.json" ]; then
     say "pause: building $ref"
     local c
     c=$(bh from scratch)
@@ -76,7 +76,7 @@ image_alpine() {
     die "a static busybox is needed for the test image at $busybox: apt-get install -y busybox-static"
   key=$(key_of <"$busybox")
   file=$(layout_path alpine "$key")
-  if [ ! -f "$file" ]; then
+  if [ ! -f "$file/index.json" ]; then
     say "alpine: building $ref from $busybox (busybox-static: /bin/ash, sleep, ip, ...)"
     local c mnt
     c=$(bh from scratch)
@@ -183,7 +183,7 @@ image_multinet() {
   key=$( (multinet_inputs_key; echo "$nodeimg $goimg") | key_of)
   ref="multinet.local/multinet:$key"
   file=$(layout_path multinet "$key")
-  if [ ! -f "$file" ]; then
+  if [ ! -f "$file/index.json" ]; then
     say "multinet: buildah bud of the Dockerfile (NODE_IMAGE=$nodeimg GO_IMAGE=$goimg)"
     bh bud --quiet --isolation chroot --network host --layers=false --pull-never \
       --build-arg "NODE_IMAGE=$nodeimg" --build-arg "GO_IMAGE=$goimg" \

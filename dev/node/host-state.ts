@@ -23,11 +23,13 @@ export const kubeletSysctls = [
 
 /**
  * Fixed host directories a node writes entries into whatever its configuration says: libcni's result
- * cache, the kubelet's container log links, containerd's shim sockets. Entries present before the node
+ * cache, host-local's default lease dir (NADs without a dataDir, as the seed's), the kubelet's container
+ * log links, containerd's shim sockets. Entries present before the node
  * started are kept; a directory the node created is removed, with the parents it created for it.
  */
 export const fixedHostDirs = [
   '/var/lib/cni/results',
+  '/var/lib/cni/networks',
   '/var/log/containers',
   '/var/log/pods',
   '/run/containerd',

@@ -90,37 +90,49 @@ const tomlString = (value: string): string => JSON.stringify(value);
 const tomlList = (values: readonly string[]): string => `[${values.map(tomlString).join(', ')}]`;
 
 /**
- * containerd 2.x's configuration (version 3): every path under the run dir, CRI streaming on
+ * containerd 2.x's configuration (version 4, as `containerd config default` prints it): every path under the run dir, CRI streaming on
  * 127.0.0.1, no AppArmor, no negative oom_score_adj (this machine lacks CAP_SYS_RESOURCE), cgroupfs,
  * the registry mirror's hosts.toml, and the plugins that would write to fixed host paths turned off.
  */
 export function renderContainerdConfig(settings: ContainerdSettings): string {
   const { layout } = settings;
   const cri = "plugins.'io.containerd.cri.v1.runtime'";
+  // containerd accepts a shim socket dir of at most 42 characters; else the fixed /run/containerd/s.
+  const socketDir = join(layout.dir, 's');
+  const shimSockets =
+    socketDir.length <= 42
+      ? `  [plugins.'io.containerd.shim.v1.manager']\n    socket_dir = ${tomlString(socketDir)}\n`
+      : '';
   return `# Written by multinet's local node (dev/node): everything lives under ${layout.dir}.
-version = 3
+version = 4
 root = ${tomlString(layout.containerdRoot)}
 state = ${tomlString(layout.containerdState)}
+imports = []
 disabled_plugins = [
   "io.containerd.nri.v1.nri",
   "io.containerd.internal.v1.tracing",
   "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.image-verifier.v1.bindir",
   "io.containerd.snapshotter.v1.blockfile",
   "io.containerd.snapshotter.v1.erofs",
 ]
-
-[grpc]
-  address = ${tomlString(layout.containerdSocket)}
-
-[ttrpc]
-  address = ${tomlString(`${layout.containerdSocket}.ttrpc`)}
 
 [debug]
   level = "info"
 
 [plugins]
+  [plugins.'io.containerd.server.v1.grpc']
+    address = ${tomlString(layout.containerdSocket)}
+
+  [plugins.'io.containerd.server.v1.ttrpc']
+    address = ${tomlString(`${layout.containerdSocket}.ttrpc`)}
+
+${shimSockets}
   [plugins.'io.containerd.internal.v1.opt']
     path = ${tomlString(join(layout.containerdRoot, 'opt'))}
+
+  [plugins.'io.containerd.transfer.v1.local']
+    config_path = ${tomlString(layout.registryHosts)}
 
   [plugins.'io.containerd.grpc.v1.cri']
     stream_server_address = "127.0.0.1"

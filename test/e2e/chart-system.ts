@@ -15,7 +15,7 @@ import { AdmissionregistrationV1Api, CustomObjectsApi, type KubeConfig } from '@
 import { nadGroup, nadPlural, nadVersion } from '../../lib/nad.ts';
 import { LocalNode } from '../../playground/local-node.ts';
 import { freeLoopbackPort as freePort } from '../../platform/nodejs/listen.ts';
-import { startMultinet, type ManagedProcess } from '../../playground/process.ts';
+import { startMultinet, type ManagedProcess } from '../../dev/multinet-process.ts';
 import { uniqueName } from '../../dev/controlplane/access.ts';
 import { createTestNamespace, testKubeconfigPath } from '../controlplane/test-cluster.ts';
 import type { KubeObject } from './helm.ts';

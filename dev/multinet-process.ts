@@ -1,11 +1,11 @@
 /**
- * The playground's child processes (controller, webhook): started from this checkout's bin/multinet,
- * logging to a file, stopped with SIGTERM (then SIGKILL).
+ * multinet's components as host processes (controller, webhook, agent) for the playground and the local
+ * node: started from this checkout's bin/multinet, logging to a file, stopped with SIGTERM (then SIGKILL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './local-node.ts';
+import { repoRoot } from './repo-root.ts';
 
 export interface ManagedProcess {
   readonly name: string;
