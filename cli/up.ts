@@ -1,30 +1,36 @@
 /**
  * `multinet up`: the local playground (see playground/walkthrough.ts). `npm start` runs it.
  *   multinet up                       run the walkthrough, keep everything running until Ctrl-C
+ *   multinet up --netns               on the network-namespace stand-in, even where a real node can run
  *   multinet up --once                run it, print the findings, clean up; exit 0 only if every step passed
  *   multinet up --kubeconfig-out F    also write the admin kubeconfig to F once everything is ready
  */
 import { homedir } from 'node:os';
 import { defaultCacheDir } from '../platform/nodejs/cache-dir.ts';
 import { writeFileAtomic } from '../platform/nodejs/fs.ts';
+import { listenTcp } from '../platform/nodejs/listen.ts';
 import type { CommandContext } from './commands.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
-export const upUsage = `Usage: multinet up [--once] [--kubeconfig-out FILE]
+export const upUsage = `Usage: multinet up [--once] [--netns] [--kubeconfig-out FILE]
 
-Runs the whole multinet system on this machine (as root): a real kube-apiserver and etcd (built from
-Go modules on first use, cached in \${MULTINET_CACHE:-~/.cache/multinet}), the CRDs, the controller, the
-admission webhook and one node agent whose pods are network namespaces; then applies the seed's
-macvlan-conf NAD and samplepod, runs the pod's CNI ADD as a runtime would and prints the NAD's
-conditions, the pod's interfaces and its network-status. Ctrl-C stops everything and cleans up.
+Runs the whole multinet system on this machine (as root) and the seed walkthrough on it. Where the machine
+can host one, on a real Kubernetes node (etcd, kube-apiserver, controller-manager, scheduler, containerd,
+runc and a kubelet, built from Go modules on first use and cached in \${MULTINET_CACHE:-~/.cache/multinet}),
+as a user types it: kubectl apply the seed's macvlan-conf NAD, see a broken NAD rejected, kubectl create
+the seed's samplepod, kubectl exec ip a, kubectl describe. Else, saying why, on a stand-in: a real
+kube-apiserver and etcd and one node agent whose pods are network namespaces. Ctrl-C stops everything and
+cleans up.
 
   --once                  clean up and exit after the walkthrough (exit 0 only if every step passed)
+  --netns                 use the network-namespace stand-in even where a real node can run
   --kubeconfig-out FILE   write the admin kubeconfig to FILE once everything is ready`;
 
 export async function runUp(args: readonly string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     once: { type: 'boolean' },
+    netns: { type: 'boolean' },
     'kubeconfig-out': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -36,8 +42,16 @@ export async function runUp(args: readonly string[], context: CommandContext): P
     signal: context.signal,
     say: (line) => context.io.stdout(`${line}\n`),
     once: values.once === true,
+    netns: values.netns === true,
     kubeconfigOut: values['kubeconfig-out'],
     writeKubeconfig: (path, text) => writeFileAtomic(path, text, 0o600),
+    uid: context.process?.uid,
+    pid: context.process?.pid ?? 0,
+    kill: (pid, signal) => {
+      if (!context.process) throw new Error('no process port');
+      context.process.kill(pid, signal);
+    },
+    listen: (server) => listenTcp(server, '127.0.0.1', 0),
   });
   return ok ? ExitCode.ok : ExitCode.failed;
 }

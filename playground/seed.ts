@@ -18,19 +18,26 @@ export interface SeedNad {
   spec: { config: string };
 }
 
+/** The seed NAD's config with its master and subnet swapped (and optionally a host-local dataDir). */
+export function seedMacvlanConfig(nad: SeedNad, master: string, dataDir?: string): Record<string, unknown> {
+  const config = JSON.parse(nad.spec.config) as { master: string; ipam: Record<string, unknown> };
+  return {
+    ...config,
+    master,
+    ipam: {
+      ...config.ipam,
+      subnet: '192.0.2.0/24',
+      rangeStart: '192.0.2.200',
+      rangeEnd: '192.0.2.216',
+      gateway: '192.0.2.1',
+      ...(dataDir ? { dataDir } : {}),
+    },
+  };
+}
+
 export function seedMacvlanNad(node: LocalNode): SeedNad {
   const nad = yaml.load(readFileSync(join(seedDir, 'macvlan-conf.nad.yaml'), 'utf8')) as SeedNad;
-  const config = JSON.parse(nad.spec.config) as { master: string; ipam: Record<string, unknown> };
-  config.master = node.master;
-  config.ipam = {
-    ...config.ipam,
-    subnet: '192.0.2.0/24',
-    rangeStart: '192.0.2.200',
-    rangeEnd: '192.0.2.216',
-    gateway: '192.0.2.1',
-    dataDir: node.ipamDir,
-  };
-  return { ...nad, spec: { config: JSON.stringify(config) } };
+  return { ...nad, spec: { config: JSON.stringify(seedMacvlanConfig(nad, node.master, node.ipamDir)) } };
 }
 
 export function seedPod(nodeName: string, file = 'samplepod.yaml'): V1Pod {

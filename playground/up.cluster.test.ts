@@ -43,7 +43,7 @@ async function settledFootprint(): Promise<ReturnType<typeof footprint>> {
 
 describe('multinet up', () => {
   it('--once runs the seed walkthrough, prints its findings and exits 0', async () => {
-    const run = spawnSync(multinet, ['up', '--once'], { encoding: 'utf8', timeout: 240_000 });
+    const run = spawnSync(multinet, ['up', '--once', '--netns'], { encoding: 'utf8', timeout: 240_000 });
     expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
     expect(run.stdout).not.toContain('✗');
     expect(run.status).toBe(0);
@@ -59,7 +59,7 @@ describe('multinet up', () => {
   it('--kubeconfig-out writes a working kubeconfig and Ctrl-C cleans everything up', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'multinet-up-test-'));
     const kubeconfig = join(dir, 'kubeconfig');
-    const child = spawn(multinet, ['up', '--kubeconfig-out', kubeconfig], {
+    const child = spawn(multinet, ['up', '--netns', '--kubeconfig-out', kubeconfig], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -1,0 +1,182 @@
+/**
+ * The playground on a real Kubernetes node (dev/node): the seed walkthrough as a user types it, with
+ * kubectl against a kubelet whose container runtime calls multinet's shim. Applies the seed's
+ * macvlan-conf NAD (master and range swapped for the node's veth and 192.0.2.0/24), shows a broken NAD
+ * rejected, creates the seed's samplepod unchanged, and shows its interfaces and network-status.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { errorMessage } from '../lib/errors.ts';
+import { eventually } from '../lib/eventually.ts';
+import type { Kill } from '../dev/node/kube-node.ts';
+import type { ListenLoopback } from '../dev/node/registry.ts';
+import type { KubeNode } from '../dev/node/kube-node.ts';
+import { seedDir, seedMacvlanConfig, type SeedNad } from './seed.ts';
+
+export interface NodePlaygroundOptions {
+  readonly cacheDir: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly signal: AbortSignal;
+  readonly say: (line: string) => void;
+  readonly once: boolean;
+  readonly kubeconfigOut?: string | undefined;
+  readonly writeKubeconfig: (path: string, text: string) => Promise<void>;
+  readonly uid: number | undefined;
+  readonly pid: number;
+  readonly kill: Kill;
+  readonly listen: ListenLoopback;
+}
+
+/** The seed's NAD on this node: its master is the node's veth, its range 192.0.2.200-216. */
+export async function seedNadForNode(node: KubeNode): Promise<SeedNad> {
+  const nad = yaml.load(await readFile(join(seedDir, 'macvlan-conf.nad.yaml'), 'utf8')) as SeedNad;
+  return { ...nad, spec: { config: JSON.stringify(seedMacvlanConfig(nad, node.macvlanMaster)) } };
+}
+
+/** Runs the walkthrough on a real node; returns true when every step succeeded. */
+export async function runNodePlayground(options: NodePlaygroundOptions): Promise<boolean> {
+  const { say, signal } = options;
+  const [{ startKubeNode }, { startMultinetOnNode, defaultShim }] = await Promise.all([
+    import('../dev/node/kube-node.ts'),
+    import('../dev/node/multinet-on-node.ts'),
+  ]);
+  const work = await mkdtemp(join(tmpdir(), 'multinet-playground-'));
+  let node: KubeNode | undefined;
+  let multinet: Awaited<ReturnType<typeof startMultinetOnNode>> | undefined;
+  let ok = true;
+  const step = async <T>(title: string, action: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    say(`→ ${title}`);
+    try {
+      const value = await action();
+      say(`✓ ${title} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return value;
+    } catch (err) {
+      say(`✗ ${title}: ${errorMessage(err)}`);
+      throw err;
+    }
+  };
+  /** Shows a kubectl command as typed and its output; `expectFailure` for what must be refused. */
+  const kubectl = async (args: readonly string[], expectFailure = false): Promise<string> => {
+    say(`$ kubectl ${args.join(' ')}`);
+    const out = await node!.kubectl(args);
+    for (const line of `${out.stdout}${out.stderr}`.trimEnd().split('\n')) say(`  ${line}`);
+    if (expectFailure ? out.code === 0 : out.code !== 0) {
+      throw new Error(`kubectl ${args[0]} ${expectFailure ? 'succeeded' : `failed (exit ${out.code})`}`);
+    }
+    return out.stdout;
+  };
+  try {
+    const started = await step(
+      'start a real Kubernetes node on this machine (kubelet, containerd, runc)',
+      () =>
+        startKubeNode({
+          cacheDir: options.cacheDir,
+          env: options.env,
+          uid: options.uid,
+          pid: options.pid,
+          kill: options.kill,
+          listen: options.listen,
+          log: (line) => say(`    ${line}`),
+          signal,
+        }),
+    );
+    node = started;
+    multinet = await step('start multinet on it (controller, webhook, agent)', () =>
+      startMultinetOnNode(started, { shim: defaultShim, signal, log: (line) => say(`    ${line}`) }),
+    );
+    if (options.kubeconfigOut) {
+      await options.writeKubeconfig(
+        options.kubeconfigOut,
+        await readFile(started.adminKubeconfigPath, 'utf8'),
+      );
+      say(`  admin kubeconfig written to ${options.kubeconfigOut}`);
+    }
+    await kubectl(['get', 'nodes', '-o', 'wide']);
+    const nad = await seedNadForNode(started);
+    const nadFile = join(work, 'macvlan-conf.yaml');
+    await writeFile(nadFile, yaml.dump(nad));
+    await step(
+      "apply the seed's macvlan-conf NAD (master: the node's veth, range 192.0.2.200-216)",
+      async () => {
+        await kubectl(['apply', '-f', nadFile]);
+        await eventually(
+          'macvlan-conf to be Ready',
+          async () =>
+            /True/.test(
+              (
+                await started.kubectl([
+                  'get',
+                  'net-attach-def',
+                  'macvlan-conf',
+                  '-o',
+                  'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+                ])
+              ).stdout,
+            ),
+          { signal, timeoutMs: 60_000 },
+        );
+        await kubectl(['get', 'net-attach-def', '-o', 'wide']);
+      },
+    );
+    await step('apply a NAD with a typo in its range and see the webhook reject it', async () => {
+      const broken = {
+        ...nad,
+        metadata: { name: 'macvlan-broken' },
+        spec: { config: nad.spec.config.replace('"rangeEnd":"192.0.2.216"', '"rangeEnd":"192.0.3.216"') },
+      };
+      const brokenFile = join(work, 'macvlan-broken.yaml');
+      await writeFile(brokenFile, yaml.dump(broken));
+      await kubectl(['apply', '-f', brokenFile], true);
+    });
+    await step("create the seed's samplepod, unchanged", async () => {
+      await kubectl(['create', '-f', join(seedDir, 'samplepod.yaml')]);
+      await kubectl(['wait', '--for=condition=Ready', 'pod/samplepod', '--timeout=90s']);
+    });
+    await step('look inside: eth0 from the default network, net1 from macvlan-conf', async () => {
+      const ipa = await kubectl(['exec', 'samplepod', '--', 'ip', '-4', 'a']);
+      if (!/net1/.test(ipa)) throw new Error('samplepod has no net1');
+    });
+    await step('the network-status multinet wrote on the pod', async () => {
+      const described = (await started.kubectl(['describe', 'pod', 'samplepod'])).stdout;
+      const annotations = /^Annotations:[\s\S]*?(?=^Status:)/m.exec(described)?.[0] ?? described;
+      say('$ kubectl describe pod samplepod');
+      for (const line of annotations.trimEnd().split('\n')) say(`  ${line}`);
+      if (!annotations.includes('default/macvlan-conf'))
+        throw new Error('network-status does not list macvlan-conf');
+    });
+    say('');
+    say(`  export KUBECONFIG=${options.kubeconfigOut ?? started.adminKubeconfigPath}`);
+    say(`  ${started.kubectlPath} exec samplepod -- ip a`);
+    if (!options.once) {
+      say('running; press Ctrl-C to stop everything and clean up');
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          if (signal.aborted) resolve();
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        }),
+        started.unexpectedExit.then((what) => {
+          throw new Error(what);
+        }),
+      ]);
+    } else {
+      await step('delete samplepod (DEL frees its addresses)', async () => {
+        await kubectl(['delete', 'pod', 'samplepod', '--wait=true']);
+      });
+    }
+  } catch (err) {
+    ok = false;
+    if (!signal.aborted) say(`the playground stopped: ${errorMessage(err)}`);
+  } finally {
+    say('cleaning up (the node, its processes, mounts, cgroups, network namespaces, links)');
+    await multinet?.stop();
+    await node?.stop().catch((err: unknown) => {
+      ok = false;
+      say(errorMessage(err));
+    });
+    await rm(work, { recursive: true, force: true });
+  }
+  return ok;
+}
