@@ -1,6 +1,7 @@
 // Jest runs the TypeScript sources as ESM (ts-jest, transpile only; `npm run lint` type-checks).
 // Projects: `unit` (no privileges, no network), `controlplane` (real kube-apiserver + etcd, started once
-// per run by globalSetup), `netns` (root: real network namespaces and CNI plugins).
+// per run by globalSetup), `netns` (root: real network namespaces and CNI plugins), `node` (root: a real
+// kubelet node).
 const transform = {
   '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: { rewriteRelativeImportExtensions: false } }],
 };
@@ -30,6 +31,15 @@ export default {
       globalSetup: '<rootDir>/test/controlplane/global-setup.ts',
       globalTeardown: '<rootDir>/test/controlplane/global-teardown.ts',
       testTimeout: 30_000,
+    },
+    {
+      ...base,
+      // root: a real kubelet, containerd and runc on this machine (dev/node); one node at a time, so the
+      // tier is one file whose parts run in order.
+      displayName: 'node',
+      testMatch: ['<rootDir>/test/node/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/'],
+      globalSetup: '<rootDir>/test/netns/global-setup.ts',
     },
     {
       ...base,

@@ -1,5 +1,6 @@
 /**
- * The local node's own cgroup subtree, `/<name>` in every cgroup v1 hierarchy: the node's daemons
+ * The local node's own cgroup subtree, `/<name>` in every cgroup v1 hierarchy (and the hybrid layout's
+ * unified one): the node's daemons
  * (containerd, its shims, the kubelet) run in `/<name>/daemons`, and the kubelet's cgroupRoot is
  * `/<name>/pods`, so every process the node starts — containers included — is found by walking one
  * hierarchy, and killed and removed with it. Only cgroup v1 (and hybrid) layouts are handled.
@@ -30,13 +31,18 @@ export function cgroupLayout(mountinfo: string): CgroupLayout {
     const mountPoint = left.split(' ')[4] ?? '';
     const [fsType, , superOptions = ''] = right.split(' ');
     if (fsType === 'cgroup2' && mountPoint === '/sys/fs/cgroup') unifiedAtRoot = true;
+    if (fsType === 'cgroup2' && mountPoint !== '/sys/fs/cgroup') {
+      // The hybrid layout's unified hierarchy (no controllers): runc places containers there too.
+      hierarchies.push({ mountPoint, controllers: [] });
+      continue;
+    }
     if (fsType !== 'cgroup') continue;
     const controllers = superOptions
       .split(',')
       .filter((o) => o !== 'rw' && o !== 'ro' && (!o.includes('=') || o.startsWith('name=')));
     hierarchies.push({ mountPoint, controllers });
   }
-  if (unifiedAtRoot && hierarchies.length === 0) {
+  if (unifiedAtRoot && !hierarchies.some((h) => h.controllers.length > 0)) {
     return {
       kind: 'unsupported',
       reason:

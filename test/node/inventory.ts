@@ -1,0 +1,104 @@
+/**
+ * What a local Kubernetes node may leave on the host, listed so that a test can compare before and after:
+ * its processes (every one has the run dir in its command line, or lives in its cgroups), cgroups,
+ * mounts, pod network namespaces, links, the sysctls the kubelet sets, the fixed host dirs, temp dirs
+ * and the machine's node lock.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixedHostDirs, kubeletSysctls } from '../../dev/node/host-state.ts';
+import { lockFile } from '../../dev/node/kube-node.ts';
+
+export interface HostInventory {
+  readonly processes: string[];
+  readonly cgroups: string[];
+  readonly mounts: string[];
+  readonly netns: string[];
+  readonly links: string[];
+  readonly sysctls: Record<string, string>;
+  readonly fixedDirs: Record<string, string[] | null>;
+  readonly tempDirs: string[];
+  readonly lock: boolean;
+}
+
+const runDirMark = '/multinet-node-';
+
+function list(dir: string): string[] | null {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return null;
+  }
+}
+
+function processCommandLine(pid: string): string | undefined {
+  try {
+    return readFileSync(join('/proc', pid, 'cmdline'), 'utf8')
+      .replace(/\0/g, ' ')
+      .trim();
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+export function hostInventory(): HostInventory {
+  const processes: string[] = [];
+  for (const pid of list('/proc') ?? []) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = processCommandLine(pid);
+    if (cmdline === undefined) continue;
+    // The test runner's own command line mentions no run dir; node components all do.
+    if (cmdline.includes(runDirMark) && !cmdline.includes('jest'))
+      processes.push(`${pid} ${cmdline.slice(0, 160)}`);
+  }
+  const cgroups: string[] = [];
+  for (const hierarchy of list('/sys/fs/cgroup') ?? []) {
+    for (const name of list(join('/sys/fs/cgroup', hierarchy)) ?? []) {
+      if (name.startsWith('multinet-node-')) cgroups.push(`${hierarchy}/${name}`);
+    }
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.includes(runDirMark) || point.startsWith('/run/netns/cni-'));
+  const netns = (list('/run/netns') ?? []).filter((n) => n.startsWith('cni-'));
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => /^\d+:\s+([^:@\s]+)/.exec(line)?.[1] ?? '')
+    .filter((name) => /^mn[0-9a-f]{6}(br|m0|m1)$/.test(name));
+  const sysctls: Record<string, string> = {};
+  for (const key of kubeletSysctls) {
+    try {
+      sysctls[key] = readFileSync(join('/proc/sys', key), 'utf8').trim();
+    } catch {
+      // not on this kernel
+    }
+  }
+  const fixedDirs: Record<string, string[] | null> = {};
+  for (const dir of fixedHostDirs) fixedDirs[dir] = list(dir);
+  const tempDirs = (list(tmpdir()) ?? []).filter((d) => d.startsWith('multinet-node-'));
+  return {
+    processes,
+    cgroups,
+    mounts,
+    netns,
+    links,
+    sysctls,
+    fixedDirs,
+    tempDirs,
+    lock: existsSync(lockFile),
+  };
+}
+
+/** The inventory after a node stopped, once the kernel has torn down what it does asynchronously. */
+export async function settledInventory(expected: HostInventory, timeoutMs = 10_000): Promise<HostInventory> {
+  const deadline = Date.now() + timeoutMs;
+  let current = hostInventory();
+  while (JSON.stringify(current) !== JSON.stringify(expected) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    current = hostInventory();
+  }
+  return current;
+}
