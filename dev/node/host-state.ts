@@ -47,7 +47,7 @@ async function listing(dir: string): Promise<Set<string> | undefined> {
   }
 }
 
-/** Mount points at or below `dir`, from /proc/self/mountinfo (octal escapes decoded), deepest first. */
+/** Mount points at or below `dir`, from /proc/self/mountinfo (octal escapes decoded), longest (so children) first. */
 export function mountsBelow(mountinfo: string, dir: string): string[] {
   const points = mountinfo
     .split('\n')
