@@ -31,6 +31,8 @@ export interface NodeBinaries {
   readonly flannel: string;
   /** The sandbox image's program. */
   readonly pause: string;
+  /** Relays pods' connections to the API server on the host's loopback. */
+  readonly apiGateway: string;
 }
 
 /** The build.sh part (MULTINET_BUILD_ONLY) that makes each cached binary. */
@@ -48,6 +50,7 @@ const parts: Readonly<Record<string, string>> = {
   'cni-plugins': 'cni',
   flannel: 'flannel',
   pause: 'pause',
+  'api-gateway': 'gateway',
 };
 
 /** The build script next to this file. */
@@ -76,6 +79,7 @@ export function nodeBinariesIn(binDir: string): NodeBinaries {
     cniPlugins: join(binDir, 'cni-plugins'),
     flannel: join(binDir, 'flannel'),
     pause: join(binDir, 'pause'),
+    apiGateway: join(binDir, 'api-gateway'),
   };
 }
 

@@ -8,12 +8,13 @@
 #                  with its runc shim and ctr (github.com/containerd/containerd/v2, without cgo); the CNI
 #                  reference plugins (github.com/containernetworking/plugins); the Flannel CNI plugin
 #                  (from the anchor tarball, its module is not served by the proxy); the pause program
-#                  of the node's sandbox image (dev/images/pause). runc comes from Debian (it needs cgo).
+#                  of the node's sandbox image (dev/images/pause) and the pods' way to the API server
+#                  (dev/node/api-gateway). runc comes from Debian (it needs cgo).
 #
 # Usage: dev/build.sh [--print-dir]
 #   MULTINET_CACHE       cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multinet)
 #   MULTINET_BUILD_ONLY  the parts to build (default: all of them, in this order):
-#                        etcd kube helm node containerd cni flannel pause
+#                        etcd kube helm node containerd cni flannel pause gateway
 #   MULTINET_ANCHORS     the folder with flannel-cni-plugin-<commit>.tar.gz (default: ../shared/anchors)
 # Prints progress on stderr; with --print-dir prints the bin dir on stdout at the end.
 set -euo pipefail
@@ -234,19 +235,25 @@ build_flannel() {
   say "flannel CNI plugin $FLANNEL_COMMIT: built in $((SECONDS - start)) s"
 }
 
-# The sandbox image's program, built from the project's own source and keyed by its content.
-PAUSE_KEY=$(cat "$HERE/images/pause/go.mod" "$HERE/images/pause/main.go" | sha256sum | cut -c1-12)
-build_pause() {
-  if have pause "$PAUSE_KEY"; then
-    say "pause $PAUSE_KEY: cached"
+# The node's own small Go programs, built from this repository's sources and keyed by their content:
+# pause (the sandbox image's program) and api-gateway (pods' way to the API server on the host's loopback).
+local_key() { cat "$1"/go.mod "$1"/*.go | sha256sum | cut -c1-12; }
+PAUSE_KEY=$(local_key "$HERE/images/pause")
+GATEWAY_KEY=$(local_key "$HERE/node/api-gateway")
+build_local() {
+  local name=$1 src=$2 key=$3
+  if have "$name" "$key"; then
+    say "$name $key: cached"
     return
   fi
-  say "pause $PAUSE_KEY: compiling"
-  (cd "$HERE/images/pause" && go build -ldflags "-s -w" -o "$WORK/pause.tmp" . >&2) || die "go build of dev/images/pause failed"
-  install_bin pause "$PAUSE_KEY" "$WORK/pause.tmp"
+  say "$name $key: compiling"
+  (cd "$src" && go vet . && go build -ldflags "-s -w" -o "$WORK/$name.tmp" . >&2) || die "go build of $src failed"
+  install_bin "$name" "$key" "$WORK/$name.tmp"
 }
+build_pause() { build_local pause "$HERE/images/pause" "$PAUSE_KEY"; }
+build_gateway() { build_local api-gateway "$HERE/node/api-gateway" "$GATEWAY_KEY"; }
 
-only="${MULTINET_BUILD_ONLY:-etcd kube helm node containerd cni flannel pause}"
+only="${MULTINET_BUILD_ONLY:-etcd kube helm node containerd cni flannel pause gateway}"
 for part in $only; do "build_$part"; done
 
 # Stable names for the harness: symlinks to the versioned binaries and plugin dirs.
@@ -254,7 +261,7 @@ link() { ln -sfn "$2" "$BIN/$1.tmp" && mv -Tf "$BIN/$1.tmp" "$BIN/$1"; }
 for pair in "kube-apiserver:$KUBE_VERSION" "kubectl:$KUBE_VERSION" "etcd:$ETCD_VERSION" "helm:$HELM_VERSION" \
   "kubelet:$KUBE_VERSION" "kube-controller-manager:$KUBE_VERSION" "kube-scheduler:$KUBE_VERSION" \
   "containerd:$CONTAINERD_VERSION" "containerd-shim-runc-v2:$CONTAINERD_VERSION" "ctr:$CONTAINERD_VERSION" \
-  "flannel:$FLANNEL_COMMIT" "pause:$PAUSE_KEY"; do
+  "flannel:$FLANNEL_COMMIT" "pause:$PAUSE_KEY" "api-gateway:$GATEWAY_KEY"; do
   name=${pair%%:*} version=${pair#*:}
   if have "$name" "$version"; then link "$name" "$name-$version"; fi
 done

@@ -52,6 +52,8 @@ export interface ControlPlaneOptions {
   readonly stopTimeoutMs?: number;
   /** What the API server is set up for (default `envtest`: no kubelet, pods need no ServiceAccount). */
   readonly profile?: ControlPlaneProfile;
+  /** More addresses clients reach the API server at (its serving certificate names them). */
+  readonly servingIps?: readonly string[];
   /** Extra kube-apiserver flags (for example feature gates), appended to the defaults. */
   readonly apiServerArgs?: readonly string[];
   /** Aborts starting (a running build, the waits for readiness); a started control plane ends with stop(). */
@@ -246,7 +248,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   let adminKubeconfig: string;
   try {
     const files = layout(dir);
-    const pki = await writePki(files);
+    const pki = await writePki(files, options.servingIps);
     for (let attempt = 1; !running; attempt++) {
       try {
         running = await startServers(files, pki, binaries, options, log);

@@ -45,14 +45,15 @@ export interface Pki {
   readonly admin: TlsClient;
 }
 
-export async function writePki(files: Layout): Promise<Pki> {
+/** Writes the PKI; `servingIps` are more addresses clients reach the API server at (besides 127.0.0.1). */
+export async function writePki(files: Layout, servingIps: readonly string[] = []): Promise<Pki> {
   await mkdir(join(files.dir, 'pki'), { mode: 0o700 });
   const ca = await createCa('multinet-test-ca', 30);
   const [serving, admin, sa, kubeletClient] = await Promise.all([
     issueCertificate(ca, {
       commonName: 'kube-apiserver',
       dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-      ipAddresses: ['127.0.0.1'],
+      ipAddresses: ['127.0.0.1', ...servingIps],
       usage: 'server',
       validityDays: 30,
     }),
@@ -131,6 +132,8 @@ export function apiServerArgs(
           `--kubelet-client-key=${files.kubeletClientKey}`,
           `--kubelet-certificate-authority=${files.caCert}`,
           '--kubelet-preferred-address-types=Hostname',
+          // Webhooks and aggregated APIs are called at their Services' endpoint IPs: there is no kube-proxy.
+          '--enable-aggregator-routing=true',
         ]
       : ['--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount'];
   return [

@@ -11,8 +11,12 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The sysctls kubelet's container manager sets (pkg/kubelet/cm: setupKernelTunables). */
+/**
+ * The sysctls the node changes: those kubelet's container manager sets (pkg/kubelet/cm:
+ * setupKernelTunables), and IPv4 forwarding, which the bridge plugin turns on for a gateway bridge.
+ */
 export const kubeletSysctls = [
+  'net/ipv4/ip_forward',
   'vm/overcommit_memory',
   'vm/panic_on_oom',
   'kernel/panic',

@@ -14,9 +14,10 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorMessage } from '../../lib/errors.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
@@ -30,6 +31,9 @@ import { buildImages, registryRepositories, type BuiltImage, type ImageName } fr
 import {
   nodeLayout,
   nodeName,
+  podNetwork,
+  renderFlannelSubnetEnv,
+  type DefaultNetworkKind,
   renderContainerdConfig,
   renderDefaultNetwork,
   renderKubeletConfig,
@@ -63,6 +67,8 @@ export interface KubeNodeOptions {
   readonly log?: (line: string) => void;
   /** Images to build and serve besides pause and alpine (e.g. multinet's own). */
   readonly extraImages?: readonly ImageName[];
+  /** The node's default network: a bridge (default), or Flannel's plugin over a subnet.env. */
+  readonly defaultNetwork?: DefaultNetworkKind;
   /** Parent of the run dir (default os.tmpdir()). */
   readonly tmpRoot?: string;
   /** How long the node may take to become Ready once everything is built (default 120 s). */
@@ -84,8 +90,10 @@ export interface KubeNode {
   readonly nodeName: string;
   /** One end of a veth pair on the host, for macvlan networks (the other end is up too). */
   readonly macvlanMaster: string;
-  /** The bridge of the default network (created by the bridge plugin on the first pod). */
+  /** The pods' bridge (the host holds the pod subnet's gateway address on it). */
   readonly bridge: string;
+  /** Where pods reach the API server (KUBERNETES_SERVICE_HOST/PORT): there is no kube-proxy. */
+  readonly apiGateway: { readonly host: string; readonly port: number };
   /** The admin kubeconfig (a user in system:masters). */
   readonly adminKubeconfigPath: string;
   kubeConfig(): KubeConfig;
@@ -101,6 +109,7 @@ interface LockRecord {
   readonly dir: string;
   readonly cgroup: string;
   readonly links: readonly string[];
+  readonly netns: readonly string[];
 }
 
 /** Takes the machine's node lock; a stale one (its process is gone) is cleaned up first. */
@@ -137,11 +146,37 @@ async function takeLock(
       await new NodeCgroups(host.cgroups, stale.cgroup).destroy(options.kill).catch(() => undefined);
       await unmountBelow(stale.dir).catch(() => undefined);
       for (const link of stale.links) await run(host.tools.ip, ['link', 'del', link]).catch(() => undefined);
+      for (const ns of stale.netns ?? [])
+        await run(host.tools.ip, ['netns', 'del', ns]).catch(() => undefined);
       await rm(stale.dir, { recursive: true, force: true });
     }
     await rm(lockFile, { force: true });
   }
   await writeFile(lockFile, JSON.stringify(record), { flag: 'wx', mode: 0o644 });
+}
+
+/** Links (or copies) the reference plugins and Flannel's into the node's one CNI bin dir, as on a node. */
+async function installPlugins(binaries: NodeBinaries, binDir: string): Promise<void> {
+  const plugins = (await readdir(binaries.cniPlugins)).map((name) => join(binaries.cniPlugins, name));
+  for (const source of [...plugins, binaries.flannel]) {
+    const target = join(binDir, basename(source));
+    await link(await realpath(source), target).catch(() => copyFile(source, target));
+  }
+}
+
+function tcpConnects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 }
 
 async function freePorts(): Promise<NodePorts> {
@@ -185,13 +220,18 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
   const cgroups = new NodeCgroups(host.cgroups, `multinet-node-${id}`);
   const bridge = `mn${id}br`;
   const macvlanMaster = `mn${id}m0`;
-  const links = [bridge, macvlanMaster];
-  await takeLock({ pid: options.pid, dir, cgroup: cgroups.name, links }, options, host, log).catch(
-    async (err: unknown) => {
-      await rm(dir, { recursive: true, force: true });
-      throw err;
-    },
-  );
+  const apiNetns = `mn${id}api`;
+  const links = [bridge, macvlanMaster, `mn${id}a0`];
+  const namespaces = [apiNetns];
+  await takeLock(
+    { pid: options.pid, dir, cgroup: cgroups.name, links, netns: namespaces },
+    options,
+    host,
+    log,
+  ).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
 
   const servers: ServerProcess[] = [];
   let snapshot: HostSnapshot | undefined;
@@ -217,6 +257,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
         const left = await restoreHost(snapshot);
         problems.push(...left);
       }
+      for (const ns of namespaces) await run(host.tools.ip, ['netns', 'del', ns]).catch(() => undefined);
       for (const link of links) await run(host.tools.ip, ['link', 'del', link]).catch(() => undefined);
       await attempt('stop the registry', async () => registry?.close());
       await attempt('stop the control plane', async () => controlPlane?.stop());
@@ -228,6 +269,8 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
 
   try {
     for (const d of [
+      layout.flannelDataDir,
+      join(layout.ipamDir, podNetwork.name),
       layout.logs,
       layout.containerdRoot,
       layout.containerdState,
@@ -247,6 +290,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       env: options.env,
       log,
       profile: 'node',
+      servingIps: [podNetwork.apiGateway.host],
       tmpRoot: dir,
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -263,15 +307,41 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       renderContainerdConfig({
         layout,
         sandboxImage: pause.reference,
-        pluginDirs: [binaries.cniPlugins],
         runc: host.runc,
         snapshotter: host.snapshotter,
       }),
     );
-    await writeFile(join(layout.cniConfDir, '10-podnet.conflist'), renderDefaultNetwork(layout, bridge));
-    await run(host.tools.ip, ['link', 'add', macvlanMaster, 'type', 'veth', 'peer', 'name', `mn${id}m1`]);
-    await run(host.tools.ip, ['link', 'set', macvlanMaster, 'up']);
-    await run(host.tools.ip, ['link', 'set', `mn${id}m1`, 'up']);
+    await installPlugins(binaries, layout.cniBinDir);
+    const kind = options.defaultNetwork ?? 'bridge';
+    await writeFile(join(layout.cniConfDir, podNetwork.fileName), renderDefaultNetwork(kind, layout, bridge));
+    if (kind === 'flannel') await writeFile(layout.flannelSubnetFile, renderFlannelSubnetEnv());
+    await writeFile(
+      join(layout.ipamDir, podNetwork.name, podNetwork.apiGateway.host),
+      "reserved: the local node's api-gateway\n",
+    );
+    const ip = (...args: string[]): Promise<unknown> => run(host.tools.ip, args);
+    // The pods' bridge, with the gateway address the host holds (the bridge plugin finds both in place).
+    await ip('link', 'add', bridge, 'type', 'bridge');
+    await ip('addr', 'add', `${podNetwork.gateway}/${podNetwork.prefixLength}`, 'dev', bridge);
+    await ip('link', 'set', bridge, 'up');
+    await ip('link', 'add', macvlanMaster, 'type', 'veth', 'peer', 'name', `mn${id}m1`);
+    await ip('link', 'set', macvlanMaster, 'up');
+    await ip('link', 'set', `mn${id}m1`, 'up');
+    // The API gateway's namespace, plugged into the bridge like a pod.
+    await ip('netns', 'add', apiNetns);
+    await ip('link', 'add', `mn${id}a0`, 'type', 'veth', 'peer', 'name', `mn${id}a1`, 'netns', apiNetns);
+    await ip('link', 'set', `mn${id}a0`, 'master', bridge, 'up');
+    await ip(
+      '-n',
+      apiNetns,
+      'addr',
+      'add',
+      `${podNetwork.apiGateway.host}/${podNetwork.prefixLength}`,
+      'dev',
+      `mn${id}a1`,
+    );
+    await ip('-n', apiNetns, 'link', 'set', `mn${id}a1`, 'up');
+    await ip('-n', apiNetns, 'link', 'set', 'lo', 'up');
 
     snapshot = await snapshotHost();
     await cgroups.create();
@@ -299,6 +369,26 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       servers.push(server);
       return server;
     };
+    const apiServerPort = new URL(controlPlane.serverUrl).port;
+    const apiGateway = await start('api-gateway', binaries.apiGateway, [
+      '-netns',
+      `/run/netns/${apiNetns}`,
+      '-listen',
+      `${podNetwork.apiGateway.host}:${podNetwork.apiGateway.port}`,
+      '-target',
+      `127.0.0.1:${apiServerPort}`,
+    ]);
+    await waitUntil(
+      'the API gateway',
+      async () => ({
+        ok: await tcpConnects(podNetwork.apiGateway.host, podNetwork.apiGateway.port),
+        detail: 'no connection',
+      }),
+      [apiGateway],
+      deadline,
+      timeoutMs,
+      options.signal,
+    );
     log('starting containerd');
     const containerd = await start('containerd', binaries.containerd, ['--config', layout.containerdConfig]);
     await waitUntil(
@@ -351,7 +441,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       `--cert-dir=${layout.pki}`,
       `--hostname-override=${nodeName}`,
     ]);
-    const all = [containerd, controllerManager, scheduler, kubelet];
+    const all = [apiGateway, containerd, controllerManager, scheduler, kubelet];
     const kc = controlPlane.kubeConfig();
     const core = kc.makeApiClient(CoreV1Api);
     await waitUntil(
@@ -407,6 +497,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       nodeName,
       macvlanMaster,
       bridge,
+      apiGateway: podNetwork.apiGateway,
       adminKubeconfigPath: cp.adminKubeconfigPath,
       kubeConfig: () => cp.kubeConfig(),
       kubectl: (args, stdin) => runKubectl(kubectlPath, cp.adminKubeconfigPath, args, stdin),

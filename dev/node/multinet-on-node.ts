@@ -103,7 +103,7 @@ export async function startMultinetOnNode(
           '--cni-conf-dir',
           node.layout.cniConfDir,
           '--cni-bin-dir',
-          `${node.layout.cniBinDir}:${node.binaries.cniPlugins}`,
+          node.layout.cniBinDir,
           '--state-dir',
           stateDir,
           '--socket',

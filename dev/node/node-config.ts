@@ -13,12 +13,26 @@ import { renderKubeconfig } from '../controlplane/kubeconfig.ts';
 /** The node's name: the kubelet rejects a loopback --node-ip, so it is reached by this host name. */
 export const nodeName = 'localhost';
 
-/** The node's default network (a bridge, no gateway, no masquerading: the host is left alone). */
-export const defaultNetwork = {
+/**
+ * The node's pod network, a documentation range: the pods' bridge, whose gateway address the host holds
+ * (so the API server reaches webhook pods and the kubelet probes them), no masquerading (the host's
+ * iptables are left alone). The API gateway (api-gateway/) listens at an address of the subnet that IPAM
+ * is told is taken.
+ */
+export const podNetwork = {
   name: 'podnet',
-  subnet: '198.51.100.0/24',
+  /** What Flannel calls FLANNEL_NETWORK: the cluster's pod network. */
+  clusterSubnet: '198.51.100.0/24',
+  /** This node's share of it (FLANNEL_SUBNET), with its gateway. */
+  subnet: '198.51.100.0/25',
+  gateway: '198.51.100.1',
+  prefixLength: 25,
+  apiGateway: { host: '198.51.100.126', port: 6443 },
   fileName: '10-podnet.conflist',
 } as const;
+
+/** The node's default network: a plain bridge, or Flannel's plugin reading a subnet.env, as flanneld writes. */
+export type DefaultNetworkKind = 'bridge' | 'flannel';
 
 export interface NodeLayout {
   readonly dir: string;
@@ -41,6 +55,9 @@ export interface NodeLayout {
   readonly cniConfDir: string;
   readonly cniBinDir: string;
   readonly ipamDir: string;
+  /** Flannel's subnet.env (what flanneld would write) and its scratch dir of delegate configs. */
+  readonly flannelSubnetFile: string;
+  readonly flannelDataDir: string;
 }
 
 export function nodeLayout(dir: string): NodeLayout {
@@ -66,6 +83,8 @@ export function nodeLayout(dir: string): NodeLayout {
     cniConfDir: join(dir, 'cni', 'net.d'),
     cniBinDir: join(dir, 'cni', 'bin'),
     ipamDir: join(dir, 'cni', 'ipam'),
+    flannelSubnetFile: join(dir, 'flannel', 'subnet.env'),
+    flannelDataDir: join(dir, 'flannel', 'data'),
   };
 }
 
@@ -79,8 +98,6 @@ export interface NodePorts {
 export interface ContainerdSettings {
   readonly layout: NodeLayout;
   readonly sandboxImage: string;
-  /** The CNI plugin dirs after the node's own bin dir (the reference plugins). */
-  readonly pluginDirs: readonly string[];
   readonly runc: string;
   /** The snapshotter: overlayfs where the kernel has it, else native. */
   readonly snapshotter: 'overlayfs' | 'native';
@@ -158,7 +175,7 @@ ${shimSockets}
           BinaryName = ${tomlString(settings.runc)}
           SystemdCgroup = false
     [${cri}.cni]
-      bin_dirs = ${tomlList([layout.cniBinDir, ...settings.pluginDirs])}
+      bin_dirs = ${tomlList([layout.cniBinDir])}
       conf_dir = ${tomlString(layout.cniConfDir)}
       max_conf_num = 1
 `;
@@ -228,29 +245,42 @@ export function renderKubeletConfig({ layout, ports, cgroupRoot }: KubeletSettin
   });
 }
 
-/** The node's default network: a bridge with host-local IPAM in a documentation range. */
-export function renderDefaultNetwork(layout: NodeLayout, bridge: string): string {
-  return `${JSON.stringify(
-    {
-      cniVersion: '1.0.0',
-      name: defaultNetwork.name,
-      plugins: [
-        {
+/** The node's default network's conflist. */
+export function renderDefaultNetwork(kind: DefaultNetworkKind, layout: NodeLayout, bridge: string): string {
+  const plugin =
+    kind === 'bridge'
+      ? {
           type: 'bridge',
           bridge,
-          isGateway: false,
+          isGateway: true,
           ipMasq: false,
           ipam: {
             type: 'host-local',
-            ranges: [[{ subnet: defaultNetwork.subnet }]],
+            ranges: [[{ subnet: podNetwork.subnet, gateway: podNetwork.gateway }]],
+            routes: [{ dst: podNetwork.clusterSubnet }],
             dataDir: layout.ipamDir,
           },
-        },
-      ],
-    },
-    null,
-    2,
-  )}\n`;
+        }
+      : {
+          type: 'flannel',
+          subnetFile: layout.flannelSubnetFile,
+          dataDir: layout.flannelDataDir,
+          // Flannel's delegate: a bridge (its default) on the node's bridge, without masquerading.
+          delegate: { bridge, ipMasq: false, hairpinMode: true },
+          ipam: { dataDir: layout.ipamDir },
+        };
+  return `${JSON.stringify({ cniVersion: '1.0.0', name: podNetwork.name, plugins: [plugin] }, null, 2)}\n`;
+}
+
+/** What flanneld writes for the node: the cluster network, the node's subnet, its MTU. */
+export function renderFlannelSubnetEnv(): string {
+  return [
+    `FLANNEL_NETWORK=${podNetwork.clusterSubnet}`,
+    `FLANNEL_SUBNET=${podNetwork.gateway}/${podNetwork.prefixLength}`,
+    'FLANNEL_MTU=1500',
+    'FLANNEL_IPMASQ=false',
+    '',
+  ].join('\n');
 }
 
 /** The node components' certificates, signed by the control plane's CA, and their kubeconfigs. */

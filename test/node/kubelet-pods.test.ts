@@ -15,6 +15,7 @@ import { eventually } from '../../lib/eventually.ts';
 import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startKubeNode, type KubeNode } from '../../dev/node/kube-node.ts';
 import { defaultShim, startMultinetOnNode, type MultinetOnNode } from '../../dev/node/multinet-on-node.ts';
+import { podNetwork } from '../../dev/node/node-config.ts';
 import { checkNodeHost } from '../../dev/node/prerequisites.ts';
 import { listenTcp } from '../../platform/nodejs/listen.ts';
 import { repoRoot } from '../../dev/repo-root.ts';
@@ -36,9 +37,11 @@ beforeAll(async () => {
     );
 });
 
-/** Addresses host-local holds in a lease dir. */
+/** Addresses host-local holds in a lease dir (but the one reserved for the node's API gateway). */
 function leases(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => leaseFile.test(f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir).filter((f) => leaseFile.test(f) && f !== podNetwork.apiGateway.host)
+    : [];
 }
 
 function ipv4(text: string, ifname: string): string | undefined {
@@ -88,7 +91,7 @@ describe('multinet dev node, as a user runs it', () => {
       const wait = kubectl('wait', '--for=condition=Ready', 'pod/samplepod', '--timeout=120s');
       expect(wait.stderr).toBe('');
       const ipa = String(kubectl('exec', 'samplepod', '--', 'ip', '-4', 'a').stdout);
-      expect(ipv4(ipa, 'eth0')).toMatch(/^198\.51\.100\.\d+\/24$/);
+      expect(ipv4(ipa, 'eth0')).toMatch(/^198\.51\.100\.([2-9]|[1-9]\d|1[01]\d|12[0-5])\/25$/);
       expect(ipv4(ipa, 'net1')).toMatch(/^192\.0\.2\.2(0\d|1[0-6])\/24$/);
     } finally {
       if (child.exitCode === null) child.kill('SIGINT');
@@ -141,7 +144,7 @@ describe('pods on the node through the container runtime and multinet', () => {
     const ipa = await kubectl('exec', 'samplepod', '--', 'ip', '-4', 'a');
     const eth0 = ipv4(ipa, 'eth0');
     const net1 = ipv4(ipa, 'net1');
-    expect(eth0).toMatch(/^198\.51\.100\.\d+\/24$/);
+    expect(eth0).toMatch(/^198\.51\.100\.([2-9]|[1-9]\d|1[01]\d|12[0-5])\/25$/);
     expect(net1).toMatch(/^192\.0\.2\.2(0\d|1[0-6])\/24$/);
     // containerd ran the generated config: libcni cached its result under that network's name.
     const cached = readdirSync('/var/lib/cni/results').filter((f) => f.startsWith('multinet-cni-network-'));

@@ -1,0 +1,3 @@
+module multinet.local/api-gateway
+
+go 1.26
