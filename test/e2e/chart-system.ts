@@ -59,6 +59,9 @@ export class ChartSystem {
       logLevel: 'debug',
       ...extra,
       controller: { namespaces: [this.podNamespace] },
+      // The agent runs here as a process under a TokenRequest token bound to no pod, so its requests carry
+      // no node name: the node-identity policy would refuse them. The node tier tests the policy.
+      agent: { nodeIdentityPolicy: { enabled: false } },
       webhook: {
         url: `https://127.0.0.1:${this.webhookPort}`,
         timeoutSeconds: 5,

@@ -113,6 +113,14 @@ app.kubernetes.io/component: {{ .component }}
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
+{{- with .Values.kubernetesServiceHost }}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.kubernetesServicePort }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 
 {{/* Pull secrets and scheduling fields of a component's pod spec: (dict "root" $ "values" .Values.controller). */}}
