@@ -43,6 +43,8 @@ export interface AgentOptions {
 export interface AgentDeps {
   readonly fs: FileSystem;
   readonly exec: Exec;
+  /** How delegate plugins are executed (default: exec; chrooted into the host root in a DaemonSet). */
+  readonly delegateExec?: Exec;
   readonly clock: Clock;
   readonly log: Logger;
   readonly source: NetworkSource;
@@ -83,7 +85,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     log.child({ component: 'conf-writer' }),
   );
   const runner = new DelegateRunner({
-    exec,
+    exec: deps.delegateExec ?? exec,
     fs,
     binDirs: options.binDirs,
     timeoutMs: options.delegateTimeoutMs,

@@ -67,6 +67,8 @@ Node paths:
   --shim-source FILE            the self-contained shim to install into the CNI bin dir
   --shim-dir D                  where to install it (default: the first --cni-bin-dir)
   --shim-name NAME              its file name, the generated config's "type" (default: ${d.shimName})
+  --host-root DIR               run delegate plugins chrooted into DIR, where the host's / is mounted (in the
+                                chart: /hostroot), so they see the host's files and tools; paths stay the host's
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
@@ -99,6 +101,7 @@ export interface AgentFlags {
   readonly shimSource: string | undefined;
   readonly shimDir: string | undefined;
   readonly shimName: string;
+  readonly hostRoot: string | undefined;
   readonly delegateTimeoutSeconds: number;
   readonly agentWaitSeconds: number;
   readonly readinessIndicatorFile: string | undefined;
@@ -108,6 +111,13 @@ export interface AgentFlags {
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'text';
   readonly logFile: string | undefined;
+}
+
+function absolutePath(flag: string, value: string | undefined): string | undefined {
+  if (value !== undefined && !value.startsWith('/')) {
+    throw new UsageError(`--${flag} must be an absolute path (got ${JSON.stringify(value)})`);
+  }
+  return value;
 }
 
 export function parseAgentFlags(
@@ -137,6 +147,7 @@ export function parseAgentFlags(
     'shim-source': s,
     'shim-dir': s,
     'shim-name': s,
+    'host-root': s,
     'delegate-timeout': s,
     'agent-wait': s,
     'readiness-indicator-file': s,
@@ -203,6 +214,7 @@ export function parseAgentFlags(
     shimSource: values['shim-source'],
     shimDir: values['shim-dir'],
     shimName: values['shim-name'] ?? d.shimName,
+    hostRoot: absolutePath('host-root', values['host-root']),
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

@@ -14,7 +14,7 @@ import type { CommandContext } from './commands.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
-export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-dir DIR] [--no-multinet]
+export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-dir DIR] [--default-network bridge|flannel] [--no-multinet]
       Starts a real Kubernetes node on this machine (as root): etcd, kube-apiserver, kube-controller-manager,
       kube-scheduler, containerd with runc, and a kubelet named "localhost", all on 127.0.0.1 and unix
       sockets under one temp dir; the node's default network is a bridge in 198.51.100.0/24; the images
@@ -25,6 +25,8 @@ export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-
       Missing binaries are built first with dev/build.sh (Go >= 1.26; about 20 minutes cold on 2 cores).
   --kubeconfig-out FILE   where to write the admin kubeconfig (written atomically, mode 0600)
   --cache-dir DIR         binary and image cache (default: $MULTINET_CACHE, else ~/.cache/multinet)
+  --default-network KIND  the node's default network: bridge (default), or flannel (Flannel's CNI plugin over
+                          a subnet.env, as flanneld writes it)
   --no-multinet           only the node, without multinet`;
 
 function aborted(signal: AbortSignal): Promise<void> {
@@ -39,7 +41,14 @@ export async function runDevNode(args: readonly string[], context: CommandContex
     'kubeconfig-out': { type: 'string' },
     'cache-dir': { type: 'string' },
     'no-multinet': { type: 'boolean' },
+    'default-network': { type: 'string' },
   });
+  const defaultNetwork = values['default-network'] ?? 'bridge';
+  if (defaultNetwork !== 'bridge' && defaultNetwork !== 'flannel') {
+    throw new UsageError(
+      `--default-network must be bridge or flannel (got ${JSON.stringify(defaultNetwork)})`,
+    );
+  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const out = values['kubeconfig-out'];
   if (!out) throw new UsageError('--kubeconfig-out FILE is required');
@@ -62,6 +71,7 @@ export async function runDevNode(args: readonly string[], context: CommandContex
       pid: proc.pid,
       kill: (pid, signal) => proc.kill(pid, signal),
       listen: (server) => listenTcp(server, '127.0.0.1', 0),
+      defaultNetwork,
       log,
       signal,
     });
