@@ -67,8 +67,8 @@ Node paths:
   --shim-source FILE            the self-contained shim to install into the CNI bin dir
   --shim-dir D                  where to install it (default: the first --cni-bin-dir)
   --shim-name NAME              its file name, the generated config's "type" (default: ${d.shimName})
-  --host-root DIR               run delegate plugins chrooted into DIR, where the host's / is mounted (in the
-                                chart: /hostroot), so they see the host's files and tools; paths stay the host's
+  --host-mount-ns PATH          run delegate plugins in this mount namespace, the host's (in the chart, with
+                                hostPID: /proc/1/ns/mnt), so they see the host's files and tools
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
@@ -101,7 +101,7 @@ export interface AgentFlags {
   readonly shimSource: string | undefined;
   readonly shimDir: string | undefined;
   readonly shimName: string;
-  readonly hostRoot: string | undefined;
+  readonly hostMountNamespace: string | undefined;
   readonly delegateTimeoutSeconds: number;
   readonly agentWaitSeconds: number;
   readonly readinessIndicatorFile: string | undefined;
@@ -147,7 +147,7 @@ export function parseAgentFlags(
     'shim-source': s,
     'shim-dir': s,
     'shim-name': s,
-    'host-root': s,
+    'host-mount-ns': s,
     'delegate-timeout': s,
     'agent-wait': s,
     'readiness-indicator-file': s,
@@ -214,7 +214,7 @@ export function parseAgentFlags(
     shimSource: values['shim-source'],
     shimDir: values['shim-dir'],
     shimName: values['shim-name'] ?? d.shimName,
-    hostRoot: absolutePath('host-root', values['host-root']),
+    hostMountNamespace: absolutePath('host-mount-ns', values['host-mount-ns']),
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

@@ -10,7 +10,7 @@ import { createAgent } from '../agent/agent.ts';
 import type { ConfDirScan } from '../agent/conf-dir.ts';
 import type { KubeNetworking } from '../agent/kube-networking.ts';
 import type { NetworkSource } from '../agent/network-source.ts';
-import { hostRootExec } from '../agent/host-root-exec.ts';
+import { hostMountsExec } from '../agent/host-mounts-exec.ts';
 import { installShim } from '../agent/shim-installer.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -61,11 +61,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   });
   const ip = findExecutable('ip', context.env.PATH);
   const nsenter = findExecutable('nsenter', context.env.PATH);
-  const chroot = flags.hostRoot ? findExecutable('chroot', context.env.PATH) : undefined;
-  if (flags.hostRoot && !chroot) {
-    context.io.stderr('multinet agent: "chroot" (coreutils) is not installed; --host-root needs it\n');
-    return ExitCode.failed;
-  }
+
   if (!ip || !nsenter) {
     context.io.stderr(
       `multinet agent: ${!ip ? '"ip" (iproute2)' : '"nsenter" (util-linux)'} is not installed; the agent needs it\n`,
@@ -130,7 +126,9 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     {
       fs: nodeFileSystem,
       exec: nodeExec,
-      delegateExec: flags.hostRoot ? hostRootExec(nodeExec, flags.hostRoot, chroot!) : nodeExec,
+      delegateExec: flags.hostMountNamespace
+        ? hostMountsExec(nodeExec, nsenter, flags.hostMountNamespace)
+        : nodeExec,
       clock: systemClock,
       log,
       source,

@@ -14,20 +14,23 @@ import type { CommandContext } from './commands.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
-export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-dir DIR] [--default-network bridge|flannel] [--no-multinet]
+export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-dir DIR] [--default-network flannel|bridge]
+                    [--multinet chart|host|none]
       Starts a real Kubernetes node on this machine (as root): etcd, kube-apiserver, kube-controller-manager,
       kube-scheduler, containerd with runc, and a kubelet named "localhost", all on 127.0.0.1 and unix
       sockets under one temp dir; the node's default network is a bridge in 198.51.100.0/24; the images
-      (pause, a busybox-based "alpine") come from a local registry mirror. multinet runs on it (controller,
-      webhook and agent as host processes). Writes an admin kubeconfig to FILE once a pod can be created and
-      get its networks, and runs until Ctrl-C (SIGINT) or SIGTERM; then stops everything and undoes what it
+      (pause, a busybox-based "alpine", multinet's own from the Dockerfile) come from a local registry mirror.
+      multinet runs on it, installed with helm from charts/multinet. Writes an admin kubeconfig to FILE once a
+      pod can be created and get its networks, and runs until Ctrl-C (SIGINT) or SIGTERM; then stops everything and undoes what it
       did to the host (processes, mounts, cgroups, sysctls, netns, links, fixed host dirs).
       Missing binaries are built first with dev/build.sh (Go >= 1.26; about 20 minutes cold on 2 cores).
   --kubeconfig-out FILE   where to write the admin kubeconfig (written atomically, mode 0600)
   --cache-dir DIR         binary and image cache (default: $MULTINET_CACHE, else ~/.cache/multinet)
-  --default-network KIND  the node's default network: bridge (default), or flannel (Flannel's CNI plugin over
-                          a subnet.env, as flanneld writes it)
-  --no-multinet           only the node, without multinet`;
+  --default-network KIND  the node's default network: flannel (default: Flannel's CNI plugin over a
+                          subnet.env, as flanneld writes it), or bridge (the bridge plugin alone)
+  --multinet HOW          chart (default: helm install of charts/multinet, the image built from the
+                          Dockerfile), host (controller, webhook and agent as host processes of this
+                          checkout: no image build), or none`;
 
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((done) => {
@@ -40,10 +43,14 @@ export async function runDevNode(args: readonly string[], context: CommandContex
   const { values, positionals } = parseOptions(args, {
     'kubeconfig-out': { type: 'string' },
     'cache-dir': { type: 'string' },
-    'no-multinet': { type: 'boolean' },
+    multinet: { type: 'string' },
     'default-network': { type: 'string' },
   });
-  const defaultNetwork = values['default-network'] ?? 'bridge';
+  const how = values.multinet ?? 'chart';
+  if (how !== 'chart' && how !== 'host' && how !== 'none') {
+    throw new UsageError(`--multinet must be chart, host or none (got ${JSON.stringify(how)})`);
+  }
+  const defaultNetwork = values['default-network'] ?? 'flannel';
   if (defaultNetwork !== 'bridge' && defaultNetwork !== 'flannel') {
     throw new UsageError(
       `--default-network must be bridge or flannel (got ${JSON.stringify(defaultNetwork)})`,
@@ -57,9 +64,15 @@ export async function runDevNode(args: readonly string[], context: CommandContex
   const proc = context.process;
   const kubeconfigPath = resolve(out);
   const log = (line: string): void => io.stderr(`[dev node] ${line}\n`);
-  const [{ startKubeNode }, { startMultinetOnNode, defaultShim }, { defaultCacheDir }] = await Promise.all([
+  const [
+    { startKubeNode },
+    { startMultinetOnNode, defaultShim },
+    { installChartOnNode },
+    { defaultCacheDir },
+  ] = await Promise.all([
     import('../dev/node/kube-node.ts'),
     import('../dev/node/multinet-on-node.ts'),
+    import('../dev/node/multinet-chart.ts'),
     import('../dev/binaries.ts'),
   ]);
   let node;
@@ -72,6 +85,7 @@ export async function runDevNode(args: readonly string[], context: CommandContex
       kill: (pid, signal) => proc.kill(pid, signal),
       listen: (server) => listenTcp(server, '127.0.0.1', 0),
       defaultNetwork,
+      extraImages: how === 'chart' ? ['multinet'] : [],
       log,
       signal,
     });
@@ -87,8 +101,8 @@ export async function runDevNode(args: readonly string[], context: CommandContex
   let admin: string | undefined;
   let multinet: Awaited<ReturnType<typeof startMultinetOnNode>> | undefined;
   try {
-    if (!values['no-multinet'])
-      multinet = await startMultinetOnNode(node, { shim: defaultShim, signal, log });
+    if (how === 'host') multinet = await startMultinetOnNode(node, { shim: defaultShim, signal, log });
+    if (how === 'chart') await installChartOnNode(node, { signal, log });
     admin = await readFile(node.adminKubeconfigPath, 'utf8');
     await writeFileAtomic(kubeconfigPath, admin, 0o600);
     io.stdout(

@@ -9,13 +9,13 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { eventually, httpOk } from '../../lib/eventually.ts';
 import { installCrds } from '../../platform/kube/crds.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
 import { startMultinet, type ManagedProcess } from '../multinet-process.ts';
 import { repoRoot } from '../repo-root.ts';
 import type { KubeNode } from './kube-node.ts';
+import { proveAPodGetsItsNetwork } from './probe-pod.ts';
 
 export interface MultinetOnNode {
   readonly processes: readonly ManagedProcess[];
@@ -142,48 +142,3 @@ export async function startMultinetOnNode(
   }
 }
 
-/** A pod with only the default network: Running with network-status from the agent, then deleted. */
-async function proveAPodGetsItsNetwork(core: CoreV1Api, signal: AbortSignal | undefined): Promise<void> {
-  const namespace = 'default';
-  const name = 'multinet-probe';
-  const wait = { ...(signal ? { signal } : {}), timeoutMs: 90_000 };
-  await core.createNamespacedPod({
-    namespace,
-    body: {
-      metadata: { name },
-      spec: {
-        terminationGracePeriodSeconds: 0,
-        containers: [
-          {
-            name: 'probe',
-            image: 'docker.io/library/alpine:latest',
-            imagePullPolicy: 'IfNotPresent',
-            command: ['/bin/sleep', '3600'],
-          },
-        ],
-      },
-    },
-  });
-  await eventually(
-    'the probe pod to run with its network-status',
-    async () => {
-      const pod = await core.readNamespacedPod({ name, namespace });
-      const running = pod.status?.phase === 'Running';
-      return running && pod.metadata?.annotations?.[networkStatusAnnotation] ? true : undefined;
-    },
-    wait,
-  );
-  await core.deleteNamespacedPod({ name, namespace });
-  await eventually(
-    'the probe pod to be gone',
-    async () => {
-      try {
-        await core.readNamespacedPod({ name, namespace });
-        return undefined;
-      } catch {
-        return true;
-      }
-    },
-    wait,
-  );
-}

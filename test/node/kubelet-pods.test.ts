@@ -57,7 +57,7 @@ describe('multinet dev node, as a user runs it', () => {
     expect(before.processes).toEqual([]);
     const dir = mkdtempSync(join(tmpdir(), 'multinet-dev-node-test-'));
     const kubeconfig = join(dir, 'kubeconfig');
-    const child = spawn(multinet, ['dev', 'node', '--kubeconfig-out', kubeconfig], {
+    const child = spawn(multinet, ['dev', 'node', '--multinet', 'host', '--default-network', 'bridge', '--kubeconfig-out', kubeconfig], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -1,0 +1,133 @@
+/**
+ * multinet installed on the local node the way a cluster operator does it: `helm install` of
+ * charts/multinet with the image built from the Dockerfile (served by the node's registry), so the
+ * controller and webhook run as Deployments and the agent as a DaemonSet pod. The values only say where
+ * this node keeps its CNI dirs and where pods reach the API server (there is no kube-proxy).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { eventually } from '../../lib/eventually.ts';
+import { repoRoot } from '../repo-root.ts';
+import { splitReference } from './images.ts';
+import type { KubeNode } from './kube-node.ts';
+import { proveAPodGetsItsNetwork } from './probe-pod.ts';
+
+export const chartDir: string = join(repoRoot, 'charts', 'multinet');
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface ChartOnNode {
+  readonly release: string;
+  readonly namespace: string;
+  /** The values file the release was installed with. */
+  readonly valuesFile: string;
+  /** The agent's state dir and socket dir on the host. */
+  readonly stateDir: string;
+  readonly socketDir: string;
+  /** The chart's resource name prefix (`<release>-multinet` unless the release name holds "multinet"). */
+  readonly fullname: string;
+  /** Runs the node's helm with the admin kubeconfig and a private helm home. */
+  helm(args: readonly string[]): Promise<RunResult>;
+}
+
+export interface ChartOnNodeOptions {
+  readonly release?: string;
+  readonly namespace?: string;
+  /** More values, merged over the node's (helm's --set-json semantics: later wins). */
+  readonly values?: Record<string, unknown>;
+  readonly signal?: AbortSignal;
+  readonly log?: (line: string) => void;
+  /** Skip the probe pod (e.g. when a test creates pods itself right away). */
+  readonly skipProbe?: boolean;
+}
+
+function run(file: string, args: readonly string[], env: Record<string, string>): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(file, [...args], { env, maxBuffer: 32 * 1024 * 1024, timeout: 600_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The values that fit this node: its image, its CNI dirs, the way to the API server. */
+export function nodeChartValues(node: KubeNode, stateDir: string, socketDir: string): Record<string, unknown> {
+  const image = node.images.find((i) => i.name === 'multinet');
+  if (!image) throw new Error("the node serves no multinet image: start it with extraImages: ['multinet']");
+  const { host, repository, tag } = splitReference(image.reference);
+  return {
+    image: { repository: `${host}/${repository}`, tag, pullPolicy: 'IfNotPresent' },
+    kubernetesServiceHost: node.apiGateway.host,
+    kubernetesServicePort: String(node.apiGateway.port),
+    agent: { cniConfDir: node.layout.cniConfDir, cniBinDir: node.layout.cniBinDir, stateDir, socketDir },
+  };
+}
+
+/** `helm install` of the chart on the node; resolves once every pod is Ready and a probe pod got its network. */
+export async function installChartOnNode(node: KubeNode, options: ChartOnNodeOptions = {}): Promise<ChartOnNode> {
+  const log = options.log ?? ((): void => undefined);
+  const release = options.release ?? 'multinet';
+  const namespace = options.namespace ?? 'multinet';
+  const dir = join(node.layout.dir, 'helm');
+  const stateDir = join(node.layout.dir, 'multinet-agent', 'state');
+  const socketDir = join(node.layout.dir, 'multinet-agent', 'run');
+  await mkdir(dir, { recursive: true });
+  const env = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: dir,
+    KUBECONFIG: node.adminKubeconfigPath,
+    HELM_CACHE_HOME: join(dir, 'cache'),
+    HELM_CONFIG_HOME: join(dir, 'config'),
+    HELM_DATA_HOME: join(dir, 'data'),
+  };
+  const helm = (args: readonly string[]): Promise<RunResult> => run(node.helmPath, args, env);
+  const valuesFile = join(dir, `${release}-values.json`);
+  const values = mergeValues(nodeChartValues(node, stateDir, socketDir), options.values ?? {});
+  await writeFile(valuesFile, `${JSON.stringify(values, null, 2)}\n`);
+  log(`helm install ${release} charts/multinet --namespace ${namespace} --create-namespace -f ${valuesFile}`);
+  const install = await helm([
+    'install',
+    release,
+    chartDir,
+    '--namespace',
+    namespace,
+    '--create-namespace',
+    '-f',
+    valuesFile,
+    '--wait',
+    '--timeout',
+    '5m',
+  ]);
+  if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr.trim() || install.stdout.trim()}`);
+  const fullname = release.includes('multinet') ? release : `${release}-multinet`;
+  const signal = options.signal;
+  await eventually(
+    "the agent to write 00-multinet.conflist into the node's conf dir",
+    () => (existsSync(join(node.layout.cniConfDir, '00-multinet.conflist')) ? true : undefined),
+    { ...(signal ? { signal } : {}), timeoutMs: 60_000 },
+  );
+  if (!options.skipProbe) await proveAPodGetsItsNetwork(node.kubeConfig().makeApiClient(CoreV1Api), signal);
+  log('multinet runs on the node as the chart\'s pods');
+  return { release, namespace, valuesFile, stateDir, socketDir, fullname, helm };
+}
+
+/** Deep merge of plain objects (arrays and scalars replace), as helm merges values files. */
+export function mergeValues(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] =
+      isPlainObject(current) && isPlainObject(value) ? mergeValues(current, value) : value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
