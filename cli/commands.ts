@@ -1,17 +1,7 @@
 /** The multinet command table: each command parses its own arguments and returns an exit code. */
-import type { ProcessPort } from '../lib/ports.ts';
-import { ExitCode, UsageError, type CliIo } from './io.ts';
+import { ExitCode, UsageError, type CommandContext } from './io.ts';
 
-/** What the entry point hands to a command: I/O, the environment, and a signal for SIGINT/SIGTERM. */
-export interface CommandContext {
-  readonly io: CliIo;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly signal: AbortSignal;
-  /** Where long-running commands send their log lines (the entry passes process.stderr). */
-  readonly logStream?: NodeJS.WritableStream;
-  /** The process itself (uid, pid, kill), for commands that run and stop other processes. */
-  readonly process?: ProcessPort;
-}
+export type { CommandContext } from './io.ts';
 
 /** A command's code, loaded only when that command runs: `lint` must not pay for the Kubernetes client. */
 export interface CommandModule {

@@ -27,7 +27,7 @@ import {
   type WebhookTarget,
 } from '../webhooks/webhook-configuration.ts';
 import { startWebhook, type CertSettings, type WebhookSettings } from '../webhooks/webhook.ts';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './io.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
