@@ -9,6 +9,7 @@
  *     finally { queue.done(key); }
  *   }
  */
+import { backoffDelay } from '../lib/backoff.ts';
 import { TokenBucket } from '../platform/kube/token-bucket.ts';
 
 /** Time and timers, injected so tests can drive them. */
@@ -140,9 +141,10 @@ export class WorkQueue<K extends string = string> {
 
   /** The delay the next addRateLimited(key) would use, without taking it. */
   backoffFor(key: K): number {
-    const failures = this.failures.get(key) ?? 0;
-    const base = this.options.baseDelayMs ?? 100;
-    return Math.min(base * 2 ** Math.min(failures, 40), this.options.maxDelayMs ?? 300_000);
+    return backoffDelay(this.failures.get(key) ?? 0, {
+      baseMs: this.options.baseDelayMs ?? 100,
+      maxMs: this.options.maxDelayMs ?? 300_000,
+    });
   }
 
   /** Re-adds a key that failed: after its exponential backoff, and within the overall retry rate. */

@@ -59,6 +59,7 @@ export class MemoryApi implements KubeRequester {
   async request<T = unknown>(request: KubeRequest): Promise<T> {
     this.log.push(`${request.method} ${request.path}`);
     await this.intercept?.(request);
+    request.signal?.throwIfAborted(); // a cancelled request changes nothing
     const subresource = request.path.endsWith('/status');
     const path = subresource ? request.path.slice(0, -'/status'.length) : request.path;
     const current = this.objects.get(path);

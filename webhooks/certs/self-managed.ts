@@ -10,6 +10,7 @@
  * conflicts: the loser reads the winner's Secret and uses it.
  */
 import type { Logger } from 'winston';
+import { Backoff } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createCa, issueCertificate, type CertificateAuthority } from '../../platform/pki.ts';
 import type { Clock } from '../../lib/ports.ts';
@@ -157,19 +158,19 @@ export class SelfManagedCerts implements CertSource {
   }
 
   async start(): Promise<ServingCertificate> {
-    let backoffMs = 1000;
+    const backoff = new Backoff({ baseMs: 1000, maxMs: 30_000 });
     for (;;) {
       try {
         await this.reconcile();
         break;
       } catch (err) {
         if (this.abort.signal.aborted) throw err;
+        const retryInMs = backoff.next();
         this.deps.log.warn('could not set up the serving certificate; retrying', {
           error: errorMessage(err),
-          retryInMs: backoffMs,
+          retryInMs,
         });
-        await this.deps.clock.sleep(backoffMs, this.abort.signal);
-        backoffMs = Math.min(backoffMs * 2, 30_000);
+        await this.deps.clock.sleep(retryInMs, this.abort.signal);
       }
     }
     this.timer = setInterval(() => {
