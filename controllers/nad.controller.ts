@@ -165,8 +165,7 @@ export class NadController {
     }
     for (const bucket of pending.buckets)
       for (const key of this.networks.keysInBucket(bucket)) this.runner.enqueue(key);
-    for (const key of pending.keys)
-      if (this.networks.hashOf(key) !== undefined) this.runner.enqueue(key);
+    for (const key of pending.keys) if (this.networks.hashOf(key) !== undefined) this.runner.enqueue(key);
   }
 
   /** Wakes up when the next eligible node's heartbeat turns stale. */

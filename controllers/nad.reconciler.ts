@@ -131,10 +131,7 @@ export class NadReconciler implements Reconciler {
   private current(key: string, cached: NadObject): NadObject {
     const own = this.written.get(key);
     if (!own) return cached;
-    if (
-      cached.metadata.resourceVersion === own.resourceVersion ||
-      this.deps.now() - own.at > writtenTtlMs
-    ) {
+    if (cached.metadata.resourceVersion === own.resourceVersion || this.deps.now() - own.at > writtenTtlMs) {
       this.written.delete(key);
       return cached;
     }

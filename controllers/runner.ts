@@ -120,9 +120,7 @@ export class ControllerRunner<K extends string = string> {
       }, this.options.resyncIntervalMs ?? 600_000);
     };
     armResync();
-    const workers = Array.from({ length: Math.max(1, this.options.workers) }, () =>
-      this.work(queue, signal),
-    );
+    const workers = Array.from({ length: Math.max(1, this.options.workers) }, () => this.work(queue, signal));
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     resync?.cancel();
     queue.shutDown();
