@@ -19,7 +19,8 @@ import { NadReconciler, nadKey, type NadCache, type NadReconcilerOptions } from 
 import { NetworkIndex } from './network-index.ts';
 import { NodeIndex, type NodeChange } from './node-index.ts';
 import { ControllerRunner } from './runner.ts';
-import { realScheduler, type Scheduler } from './work-queue.ts';
+import type { Scheduler } from '../lib/ports.ts';
+import { realScheduler } from '../platform/nodejs/clock.ts';
 
 export interface NadControllerOptions extends NadReconcilerOptions {
   /** Reconciles running at once. */

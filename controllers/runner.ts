@@ -12,7 +12,9 @@
  */
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
-import { realScheduler, WorkQueue, type Scheduler, type WorkQueueOptions } from './work-queue.ts';
+import type { Scheduler } from '../lib/ports.ts';
+import { realScheduler } from '../platform/nodejs/clock.ts';
+import { WorkQueue, type WorkQueueOptions } from './work-queue.ts';
 
 export interface ReconcileResult {
   /** What happened, for logs and the reconcile-duration metric's `result` label ("written", ...). */

@@ -10,21 +10,9 @@
  *   }
  */
 import { backoffDelay } from '../lib/backoff.ts';
+import type { Scheduler } from '../lib/ports.ts';
+import { realScheduler } from '../platform/nodejs/clock.ts';
 import { TokenBucket } from '../platform/kube/token-bucket.ts';
-
-/** Time and timers, injected so tests can drive them. */
-export interface Scheduler {
-  now(): number;
-  setTimer(callback: () => void, ms: number): { cancel(): void };
-}
-
-export const realScheduler: Scheduler = {
-  now: () => Date.now(),
-  setTimer: (callback, ms) => {
-    const timer = setTimeout(callback, ms);
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
 
 export interface WorkQueueOptions {
   /** First retry delay of a failing key; doubles with each failure. Default 100 ms. */
