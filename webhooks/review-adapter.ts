@@ -18,7 +18,11 @@ import {
 import type { ReviewOutcome, WebhookMetrics } from './metrics.ts';
 import { deny, type Verdict } from './verdict.ts';
 
-export type ReviewValidator = (request: AdmissionRequest) => Verdict | Promise<Verdict>;
+/**
+ * A validator of one review. `signal` aborts when the API server stops waiting (its `?timeout=`, or
+ * the connection closed): work the validator waits on (a NAD read) must give up then.
+ */
+export type ReviewValidator = (request: AdmissionRequest, signal: AbortSignal) => Verdict | Promise<Verdict>;
 
 export interface AdapterOptions {
   readonly log: Logger;
@@ -52,9 +56,10 @@ export interface ValidatorRun {
 export async function runValidator(
   validator: ReviewValidator,
   request: AdmissionRequest,
+  signal: AbortSignal,
 ): Promise<ValidatorRun> {
   try {
-    return { verdict: await validator(request), failed: false };
+    return { verdict: await validator(request, signal), failed: false };
   } catch (error) {
     return {
       verdict: deny(`internal error in the multinet webhook: ${errorMessage(error)}`, [], 500),
@@ -62,6 +67,35 @@ export async function runValidator(
       error,
     };
   }
+}
+
+/** How long the API server waits (`?timeout=10s`, as it calls webhooks); 10 s when it does not say. */
+export function reviewTimeoutMs(url: string | undefined): number {
+  const match = /[?&]timeout=(\d+)(ms|s|m)?(?:&|$)/.exec(url ?? '');
+  if (!match) return 10_000;
+  const value = Number(match[1]);
+  const unit = match[2] === 'ms' ? 1 : match[2] === 'm' ? 60_000 : 1000;
+  return Math.min(value * unit, 30_000);
+}
+
+/** Aborts when the review's timeout passed or the client went away; dispose() when answered. */
+function reviewSignal(req: IncomingMessage, res: ServerResponse): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error('the API server stopped waiting for this review')),
+    reviewTimeoutMs(req.url),
+  );
+  const onClose = (): void => {
+    if (!res.writableFinished) controller.abort(new Error('the API server closed the connection'));
+  };
+  res.once('close', onClose);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      res.off('close', onClose);
+    },
+  };
 }
 
 class HttpError extends Error {
@@ -106,8 +140,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, close = fa
 
 /**
  * The handler of one validating endpoint: content-type check, a bounded JSON body, the review.
- * (The body is read here rather than by express.json: this is the hot path, and a plain read and
- * JSON.parse is what it needs.) `resource` names the endpoint in metrics when the body is unusable.
+ * (A plain read and JSON.parse: this is the hot path.) `resource` names the endpoint in metrics when the body is unusable.
  */
 export function admissionEndpoint(
   resource: string,
@@ -156,7 +189,10 @@ export function admissionEndpoint(
         const problem = admissionReviewError(body);
         if (problem) throw new HttpError(400, `not an AdmissionReview: ${problem}`);
         const request = (body as AdmissionReview).request;
-        const { verdict, failed, error } = await runValidator(validator, request);
+        const review = reviewSignal(req, res);
+        const { verdict, failed, error } = await runValidator(validator, request, review.signal).finally(() =>
+          review.dispose(),
+        );
         const outcome: ReviewOutcome = failed ? 'error' : verdict.allowed ? 'allowed' : 'denied';
         sendJson(res, 200, reviewResponse(request.uid, verdict));
         const seconds = elapsedSeconds(start);
