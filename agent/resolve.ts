@@ -8,7 +8,7 @@ import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { formatProblems } from '../lib/errors.ts';
 import { splitNetworkKey } from '../lib/node-state.ts';
 import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
-import type { JsonObject, JsonValue } from '../lib/safe-json.ts';
+import type { JsonObject } from '../lib/safe-json.ts';
 import { notFoundMessage, selectionRuntimeConfig } from '../lib/selection.ts';
 import { findByNetworkName, type ConfDirScan, type ConfFile } from './conf-dir.ts';
 import type { DelegateNetwork } from './delegate-runner.ts';
