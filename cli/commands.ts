@@ -60,7 +60,7 @@ export const commands: Readonly<Record<string, Command>> = {
   },
 };
 
-export function mainUsage(): string {
+function mainUsage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `multinet: multiple network interfaces for Kubernetes pods\n\nUsage: multinet COMMAND [ARGS]\n\nCommands:\n${lines.join('\n')}\n\nRun "multinet COMMAND --help" for a command's options.`;

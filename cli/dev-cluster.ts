@@ -37,7 +37,7 @@ function aborted(signal: AbortSignal): Promise<void> {
 }
 
 /** `multinet dev cluster ARGS`: returns the exit code once the control plane has stopped. */
-export async function runDevCluster(args: readonly string[], context: CommandContext): Promise<number> {
+async function runDevCluster(args: readonly string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     'kubeconfig-out': { type: 'string' },
     'cache-dir': { type: 'string' },

@@ -239,7 +239,7 @@ export function parseWebhookFlags(args: readonly string[], env: Env): WebhookFla
 }
 
 /** The configuration's values from the flags (target and caBundle filled in by the caller). */
-export function configurationValues(flags: WebhookFlags): Omit<WebhookConfigValues, 'target'> {
+function configurationValues(flags: WebhookFlags): Omit<WebhookConfigValues, 'target'> {
   return {
     name: flags.configName,
     failurePolicy: flags.failurePolicy,

@@ -62,7 +62,7 @@ const fill = (template: string, values: Record<string, string>): string =>
   template.replace(/\{(\w+)\}/g, (all, name: string) => values[name] ?? all);
 
 /** The problem one ajv error stands for. */
-export function schemaProblem(root: string, error: ErrorObject): Problem {
+function schemaProblem(root: string, error: ErrorObject): Problem {
   const path = fromPointer(root, error.instancePath);
   const schema = (error.parentSchema ?? {}) as Record<string, unknown>;
   const custom = schema['x-message'];

@@ -53,7 +53,7 @@ export interface ValidatorRun {
 }
 
 /** Runs a validator: its verdict, or a denial with code 500 when it throws. */
-export async function runValidator(
+async function runValidator(
   validator: ReviewValidator,
   request: AdmissionRequest,
   signal: AbortSignal,

@@ -45,7 +45,7 @@ export interface NetworkSelectionElement {
 /** The most elements one annotation may select; far above any real pod, low enough to bound work. */
 export const maxNetworkSelections = 128;
 /** Kubernetes caps all annotations of an object at 256 KiB together. */
-export const maxAnnotationBytes = 256 * 1024;
+const maxAnnotationBytes = 256 * 1024;
 
 /**
  * Parses and validates the annotation value. `defaultNamespace` is the pod's namespace. Throws a

@@ -90,7 +90,7 @@ const bandwidthValue = {
 };
 const bandwidthFields = ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'];
 
-export const selectionElementSchema = {
+const selectionElementSchema = {
   type: 'object',
   'x-problem': 'must be an object with at least a "name"',
   required: ['name'],
@@ -142,6 +142,3 @@ export const selectionElementSchema = {
 };
 
 export const validateSelectionElement = schemaAjv.compile(selectionElementSchema);
-
-/** True for a reverse-DNS extension key. */
-export const isExtensionKey = (key: string): boolean => new RegExp(reverseDnsKey).test(key);

@@ -18,7 +18,7 @@ function isPlain(value: unknown): value is Json {
 }
 
 /** RFC 7386 JSON merge patch. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
+function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isPlain(patch)) return structuredClone(patch);
   const result: Json = isPlain(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {

@@ -36,7 +36,7 @@ export const macvlanConfig = JSON.stringify({
 });
 
 /** The informer cache, fed from the memory API when the test says the watch delivered. */
-export class FakeNadCache implements NadCache {
+class FakeNadCache implements NadCache {
   readonly objects = new Map<string, NadObject>();
   get(name: string, namespace?: string): NadObject | undefined {
     return this.objects.get(`${namespace}/${name}`);
@@ -46,7 +46,7 @@ export class FakeNadCache implements NadCache {
   }
 }
 
-export class RecordedEvents implements EventRecorder {
+class RecordedEvents implements EventRecorder {
   readonly events: string[] = [];
   event(object: { name: string }, type: EventType, reason: string, message: string): void {
     this.events.push(`${object.name} ${type} ${reason}: ${message}`);
