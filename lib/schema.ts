@@ -101,23 +101,15 @@ function schemaProblem(root: string, error: ErrorObject): Problem {
         message: `must be ${withArticle((error.params as { type: string }).type)} (got ${describeType(error.data)})`,
       };
     case 'enum':
-      return {
-        path,
-        message:
-          typeof custom === 'string'
-            ? `${custom} (got ${JSON.stringify(error.data)})`
-            : `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(error.data)})`,
-      };
     case 'pattern':
     case 'minLength':
-    case 'maxLength':
-      return {
-        path,
-        message:
-          typeof custom === 'string'
-            ? `${custom} (got ${JSON.stringify(error.data)})`
-            : (error.message ?? 'is invalid'),
-      };
+    case 'maxLength': {
+      const got = ` (got ${JSON.stringify(error.data)})`;
+      if (typeof custom === 'string') return { path, message: `${custom}${got}` };
+      if (error.keyword !== 'enum') return { path, message: error.message ?? 'is invalid' };
+      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
+      return { path, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${got}` };
+    }
     default:
       return { path, message: error.message ?? 'is invalid' };
   }

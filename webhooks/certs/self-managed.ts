@@ -14,7 +14,7 @@ import { Backoff } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createCa, issueCertificate, type CertificateAuthority } from '../../platform/pki.ts';
 import type { Clock } from '../../lib/ports.ts';
-import { CertificateHolder, type CertSource } from './cert-source.ts';
+import { HeldCertSource } from './cert-source.ts';
 import {
   coversNames,
   keyMatches,
@@ -135,10 +135,9 @@ export interface ReconcileRequest {
   readonly renewCa?: boolean;
 }
 
-export class SelfManagedCerts implements CertSource {
+export class SelfManagedCerts extends HeldCertSource {
   private readonly options: Required<SelfManagedOptions>;
   private readonly deps: SelfManagedDeps;
-  private readonly certificate = new CertificateHolder();
   private loadedSerial: string | undefined;
   private syncedBundle: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -146,6 +145,7 @@ export class SelfManagedCerts implements CertSource {
   private readonly abort = new AbortController();
 
   constructor(options: SelfManagedOptions, deps: SelfManagedDeps) {
+    super();
     this.options = {
       caValidityDays: 5 * 365,
       certValidityDays: 365,
@@ -182,14 +182,6 @@ export class SelfManagedCerts implements CertSource {
     }, this.options.checkIntervalMs);
     this.timer.unref();
     return this.certificate.current!;
-  }
-
-  current(): ServingCertificate | undefined {
-    return this.certificate.current;
-  }
-
-  onChange(listener: (cert: ServingCertificate) => void): void {
-    this.certificate.onChange(listener);
   }
 
   stop(): void {
