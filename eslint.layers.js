@@ -11,7 +11,7 @@ export const processAllowed = [
   '**/*.test.ts',
   // The lead's areas, being rewritten: process-group kills of the harness and the playground's getuid.
   'dev/controlplane/server-process.ts',
-  'dev/controlplane/binaries.ts',
+  'dev/binaries.ts',
   'playground/local-node.ts',
 ];
 
