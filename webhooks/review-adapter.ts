@@ -18,11 +18,19 @@ import {
 import type { ReviewOutcome, WebhookMetrics } from './metrics.ts';
 import { deny, type Verdict } from './verdict.ts';
 
-/**
- * A validator of one review. `signal` aborts when the API server stops waiting (its `?timeout=`, or
- * the connection closed): work the validator waits on (a NAD read) must give up then.
- */
-export type ReviewValidator = (request: AdmissionRequest, signal: AbortSignal) => Verdict | Promise<Verdict>;
+/** What a validator knows of the review besides the request. */
+export interface ReviewContext {
+  /**
+   * Aborts when the API server stops waiting (its `?timeout=`, or the connection closed): work the
+   * validator waits on (a NAD read) must give up then. Made on first use: most reviews never wait.
+   */
+  readonly signal: AbortSignal;
+}
+
+export type ReviewValidator = (
+  request: AdmissionRequest,
+  review: ReviewContext,
+) => Verdict | Promise<Verdict>;
 
 export interface AdapterOptions {
   readonly log: Logger;
@@ -56,10 +64,10 @@ export interface ValidatorRun {
 async function runValidator(
   validator: ReviewValidator,
   request: AdmissionRequest,
-  signal: AbortSignal,
+  review: ReviewContext,
 ): Promise<ValidatorRun> {
   try {
-    return { verdict: await validator(request, signal), failed: false };
+    return { verdict: await validator(request, review), failed: false };
   } catch (error) {
     return {
       verdict: deny(`internal error in the multinet webhook: ${errorMessage(error)}`, [], 500),
@@ -78,24 +86,37 @@ export function reviewTimeoutMs(url: string | undefined): number {
   return Math.min(value * unit, 30_000);
 }
 
-/** Aborts when the review's timeout passed or the client went away; dispose() when answered. */
-function reviewSignal(req: IncomingMessage, res: ServerResponse): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new Error('the API server stopped waiting for this review')),
-    reviewTimeoutMs(req.url),
-  );
-  const onClose = (): void => {
-    if (!res.writableFinished) controller.abort(new Error('the API server closed the connection'));
-  };
-  res.once('close', onClose);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      clearTimeout(timer);
-      res.off('close', onClose);
-    },
-  };
+/** The review's signal, made on first use; dispose() when answered. */
+class ReviewDeadline implements ReviewContext {
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private onClose: (() => void) | undefined;
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.req = req;
+    this.res = res;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = (this.controller = new AbortController());
+    this.timer = setTimeout(
+      () => controller.abort(new Error('the API server stopped waiting for this review')),
+      reviewTimeoutMs(this.req.url),
+    );
+    this.onClose = () => {
+      if (!this.res.writableFinished) controller.abort(new Error('the API server closed the connection'));
+    };
+    this.res.once('close', this.onClose);
+    return controller.signal;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    if (this.onClose) this.res.off('close', this.onClose);
+  }
 }
 
 class HttpError extends Error {
@@ -189,8 +210,8 @@ export function admissionEndpoint(
         const problem = admissionReviewError(body);
         if (problem) throw new HttpError(400, `not an AdmissionReview: ${problem}`);
         const request = (body as AdmissionReview).request;
-        const review = reviewSignal(req, res);
-        const { verdict, failed, error } = await runValidator(validator, request, review.signal).finally(() =>
+        const review = new ReviewDeadline(req, res);
+        const { verdict, failed, error } = await runValidator(validator, request, review).finally(() =>
           review.dispose(),
         );
         const outcome: ReviewOutcome = failed ? 'error' : verdict.allowed ? 'allowed' : 'denied';

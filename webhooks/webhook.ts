@@ -40,7 +40,7 @@ import {
   type PodValidationContext,
   type PodVerdict,
 } from './pod.validator.ts';
-import { defaultMaxBodyBytes } from './review-adapter.ts';
+import { defaultMaxBodyBytes, type ReviewContext } from './review-adapter.ts';
 import { httpsUrl, servingNames, type ServingNames } from './serving-names.ts';
 import {
   renderWebhookConfiguration,
@@ -115,12 +115,12 @@ export function podReviewer(
   context: PodValidationContext,
   resolver: NadMissResolver | undefined,
   onMissRead?: () => void,
-): (request: Parameters<typeof validatePodReview>[0], signal?: AbortSignal) => Promise<PodVerdict> {
-  return async (request, signal) => {
+): (request: Parameters<typeof validatePodReview>[0], review?: ReviewContext) => Promise<PodVerdict> {
+  return async (request, review) => {
     const verdict = validatePodReview(request, context);
     if (verdict.allowed || !verdict.unresolved || !resolver) return verdict;
     onMissRead?.();
-    return (await resolver.resolve(verdict.unresolved, signal))
+    return (await resolver.resolve(verdict.unresolved, review?.signal))
       ? validatePodReview(request, context)
       : verdict;
   };
