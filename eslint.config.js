@@ -1,6 +1,7 @@
 // ESLint flat config: typescript-eslint with type-checked rules over all TypeScript sources.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { processAllowed, processRules } from './eslint.layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/', '**/*.js', '**/*.cjs', '**/*.mjs'] },
@@ -16,16 +17,12 @@ export default tseslint.config(
       '@typescript-eslint/explicit-module-boundary-types': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-properties': [
-        'error',
-        { object: 'process', property: 'env', message: 'Only entry points (cmd/) read process.env.' },
-        { object: 'process', property: 'exit', message: 'Only entry points (cmd/) exit the process.' },
-      ],
+      ...processRules,
     },
   },
   {
-    files: ['cmd/**/*.ts', 'cni/main.ts', 'test/**/*.ts', 'bench/**/*.ts', '**/*.test.ts'],
-    rules: { 'no-restricted-properties': 'off' },
+    files: processAllowed,
+    rules: { 'no-restricted-globals': 'off', 'no-restricted-imports': 'off' },
   },
   {
     files: ['**/*.test.ts', 'test/**/*.ts'],

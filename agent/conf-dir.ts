@@ -23,7 +23,7 @@ const configExtensions = ['.conf', '.conflist', '.json'];
 /** Plugins that delegate to other configs: choosing one as the default network would nest meta-plugins. */
 const metaPlugins = new Set(['multus', 'multus-shim']);
 
-export function isConfigFileName(name: string): boolean {
+function isConfigFileName(name: string): boolean {
   return !name.startsWith('.') && configExtensions.some((ext) => name.endsWith(ext));
 }
 

@@ -27,7 +27,7 @@ export interface ShimConfigOptions {
 }
 
 /** The generated conflist for a default network. */
-export function renderShimConfig(defaultNetwork: ConfFile, options: ShimConfigOptions): string {
+function renderShimConfig(defaultNetwork: ConfFile, options: ShimConfigOptions): string {
   const capabilities: JsonObject = {};
   for (const capability of [...declaredCapabilities(defaultNetwork.config)].sort())
     capabilities[capability] = true;

@@ -14,6 +14,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
+import { backoffDelay } from '../lib/backoff.ts';
 import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -160,7 +161,7 @@ export class KubeSource implements NetworkSource {
   private retryLater(pod: PodRef, value: string, attempt: number): void {
     const key = pod.uid || `${pod.namespace}/${pod.name}`;
     this.forget(key);
-    const delay = Math.min(1000 * 2 ** Math.min(attempt - 1, 6), 60_000);
+    const delay = backoffDelay(attempt - 1, { baseMs: 1000, maxMs: 60_000 });
     const timer = setTimeout(() => {
       this.pending.delete(key);
       this.patch(pod, value).catch((err: unknown) => {

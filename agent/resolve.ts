@@ -5,10 +5,11 @@
  */
 import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import { formatProblems } from '../lib/errors.ts';
 import { splitNetworkKey } from '../lib/node-state.ts';
 import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
-import type { JsonObject, JsonValue } from '../lib/safe-json.ts';
-import { notFoundMessage } from '../lib/selection.ts';
+import type { JsonObject } from '../lib/safe-json.ts';
+import { notFoundMessage, selectionRuntimeConfig } from '../lib/selection.ts';
 import { findByNetworkName, type ConfDirScan, type ConfFile } from './conf-dir.ts';
 import type { DelegateNetwork } from './delegate-runner.ts';
 import type { NetworkSource, PodInfo, PodRef } from './network-source.ts';
@@ -43,17 +44,6 @@ function configError(message: string): CniError {
   return new CniError(CniErrorCode.invalidConfig, message);
 }
 
-/** The capability arguments a selection asks for, under the CNI capability names. */
-export function selectionRuntimeConfig(element: NetworkSelectionElement): JsonObject {
-  const out: Record<string, JsonValue> = {};
-  if (element.ips) out.ips = [...element.ips];
-  if (element.mac) out.mac = element.mac;
-  if (element['infiniband-guid']) out.infinibandGUID = element['infiniband-guid'];
-  if (element.portMappings) out.portMappings = element.portMappings.map((p) => ({ ...p }));
-  if (element.bandwidth) out.bandwidth = { ...element.bandwidth };
-  return out;
-}
-
 export class AttachmentResolver {
   private readonly source: NetworkSource;
   private readonly scan: () => Promise<ConfDirScan>;
@@ -83,7 +73,7 @@ export class AttachmentResolver {
       request.runtimeIfName,
     );
     if (plan.problems.length > 0 || !plan.interfaceNames)
-      throw configError(`${who}: ${plan.problems.join('; ')}`);
+      throw configError(`${who}: ${formatProblems(plan.problems)}`);
     const refused = [plan.defaultNetwork, ...plan.networks].find((n) => n?.violation);
     if (refused) throw configError(`${who}: ${refused.label}: ${refused.violation}`);
     const names = plan.interfaceNames;

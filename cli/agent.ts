@@ -4,13 +4,13 @@
  * socket (and the probe port), and runs until SIGINT/SIGTERM. The generated CNI config stays in place
  * on exit, so pods created while the agent restarts wait for it.
  */
-import { createServer } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createAgent } from '../agent/agent.ts';
 import type { ConfDirScan } from '../agent/conf-dir.ts';
 import type { KubeNetworking } from '../agent/kube-networking.ts';
+import { createAgentMetrics } from '../agent/metrics.ts';
 import type { NetworkSource } from '../agent/network-source.ts';
 import { hostMountsExec } from '../agent/host-mounts-exec.ts';
+import { serveAgent, type ServedAgent } from '../agent/serve.ts';
 import { installShim } from '../agent/shim-installer.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -18,38 +18,15 @@ import { createLogger } from '../platform/log.ts';
 import { systemClock } from '../platform/nodejs/clock.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
 import { nodeFileSystem } from '../platform/nodejs/fs.ts';
-import { closeServer, listenTcp, listenUnixSocket } from '../platform/nodejs/listen.ts';
-import { createProbeHandler } from '../platform/nodejs/probe-server.ts';
+import { listenTcp, listenUnixSocket } from '../platform/nodejs/listen.ts';
 import { watchDirectory } from '../platform/nodejs/watch.ts';
 import { findExecutable } from '../platform/nodejs/which.ts';
 import { multinetVersion } from '../platform/version.ts';
 import { agentFlagDefaults, agentUsage, parseAgentFlags } from './agent-flags.ts';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './io.ts';
 import { ExitCode } from './io.ts';
 
 export { agentUsage };
-
-function agentMetrics(
-  registry: Registry,
-): (command: string, outcome: 'ok' | 'error', seconds: number) => void {
-  const requests = new Counter({
-    name: 'multinet_agent_cni_requests_total',
-    help: 'CNI requests served, by command and outcome',
-    labelNames: ['command', 'outcome'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'multinet_agent_cni_request_duration_seconds',
-    help: 'Time to serve a CNI request, delegates included',
-    labelNames: ['command'] as const,
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
-  return (command, outcome, seconds) => {
-    requests.inc({ command, outcome });
-    duration.observe({ command }, seconds);
-  };
-}
 
 export async function runAgent(args: readonly string[], context: CommandContext): Promise<number> {
   const flags = parseAgentFlags(args, context.env);
@@ -68,8 +45,9 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     );
     return ExitCode.failed;
   }
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'multinet_agent_' });
+  const metrics = createAgentMetrics({
+    inFlight: () => agent.limiter.stats.running + agent.limiter.stats.waiting,
+  });
   let kube: KubeNetworking | undefined;
   let source: NetworkSource;
   // The conf-dir scan is shared by the agent and the node reporter; filled in once the agent exists.
@@ -102,6 +80,10 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     }
     source = kube.source;
   }
+  // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
+  const exec = nodeExec(
+    context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
+  );
   const agent = createAgent(
     {
       confDir: flags.cniConfDir,
@@ -125,46 +107,21 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     },
     {
       fs: nodeFileSystem,
-      exec: nodeExec,
-      delegateExec: flags.hostMountNamespace
-        ? hostMountsExec(nodeExec, nsenter, flags.hostMountNamespace)
-        : nodeExec,
+      exec,
+      delegateExec: flags.hostMountNamespace ? hostMountsExec(exec, nsenter, flags.hostMountNamespace) : exec,
       clock: systemClock,
       log,
       source,
       watchDir: watchDirectory,
-      observe: agentMetrics(registry),
+      observe: (command, outcome, seconds) => metrics.observe(command, outcome, seconds),
       afterSync: () => kube?.reporter.trigger(),
     },
   );
   confScan.current = () => agent.confWriter.scan();
-  new Gauge({
-    name: 'multinet_agent_cni_requests_in_flight',
-    help: 'CNI requests running or waiting',
-    registers: [registry],
-    collect() {
-      this.set(agent.limiter.stats.running + agent.limiter.stats.waiting);
-    },
-  });
-  const server = createServer(agent.handler);
-  server.keepAliveTimeout = 1000;
-  const probes = flags.probeListen
-    ? createServer(
-        createProbeHandler({
-          registry,
-          live: { cniSocket: () => server.listening },
-          ready: { cniSocket: () => server.listening, ...(kube ? { informers: () => kube.synced() } : {}) },
-        }),
-      )
-    : undefined;
+  let served: ServedAgent | undefined;
   const shutdown = async (): Promise<void> => {
     agent.stop();
-    server.closeAllConnections();
-    await Promise.all([
-      server.listening ? closeServer(server) : undefined,
-      probes?.listening ? closeServer(probes) : undefined,
-      kube?.stop(),
-    ]);
+    await Promise.all([served?.close(), kube?.stop()]);
   };
   try {
     if (flags.shimSource) {
@@ -182,8 +139,16 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     }
     await agent.start();
     await kube?.start();
-    await listenUnixSocket(server, flags.socket);
-    if (probes && flags.probeListen) await listenTcp(probes, flags.probeListen.host, flags.probeListen.port);
+    served = await serveAgent(
+      agent,
+      {
+        socketPath: flags.socket,
+        probe: flags.probeListen,
+        registry: metrics.registry,
+        ...(kube ? { ready: { informers: () => kube.synced() } } : {}),
+      },
+      { unixSocket: listenUnixSocket, tcp: listenTcp },
+    );
   } catch (err) {
     log.error('agent failed to start', { error: errorMessage(err) });
     await shutdown();

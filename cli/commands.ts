@@ -1,17 +1,7 @@
 /** The multinet command table: each command parses its own arguments and returns an exit code. */
-import type { ProcessPort } from '../lib/ports.ts';
-import { ExitCode, UsageError, type CliIo } from './io.ts';
+import { ExitCode, UsageError, type CommandContext } from './io.ts';
 
-/** What the entry point hands to a command: I/O, the environment, and a signal for SIGINT/SIGTERM. */
-export interface CommandContext {
-  readonly io: CliIo;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly signal: AbortSignal;
-  /** Where long-running commands send their log lines (the entry passes process.stderr). */
-  readonly logStream?: NodeJS.WritableStream;
-  /** The process itself (uid, pid, kill), for commands that run and stop other processes. */
-  readonly process?: ProcessPort;
-}
+export type { CommandContext } from './io.ts';
 
 /** A command's code, loaded only when that command runs: `lint` must not pay for the Kubernetes client. */
 export interface CommandModule {
@@ -70,7 +60,7 @@ export const commands: Readonly<Record<string, Command>> = {
   },
 };
 
-export function mainUsage(): string {
+function mainUsage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `multinet: multiple network interfaces for Kubernetes pods\n\nUsage: multinet COMMAND [ARGS]\n\nCommands:\n${lines.join('\n')}\n\nRun "multinet COMMAND --help" for a command's options.`;

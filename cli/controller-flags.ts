@@ -1,6 +1,7 @@
 /** The controller's command-line flags: one table for parsing, defaults and `multinet controller --help`. */
 import type { LogLevel } from '../platform/log.ts';
-import { integerInRange, listenAddress, logFlags } from './flag-values.ts';
+import { defaultStaleAfterSeconds } from '../lib/node-state.ts';
+import { integerInRange, listenAddress, logFlags, staleAfterSeconds } from './flag-values.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
@@ -8,7 +9,7 @@ export const controllerFlagDefaults = {
   leaseName: 'multinet-controller',
   probeListen: ':8080',
   workers: 8,
-  staleAfter: 180,
+  staleAfter: defaultStaleAfterSeconds,
   qps: 200,
   burst: 400,
 } as const;
@@ -106,7 +107,7 @@ export function parseControllerFlags(args: readonly string[]): ControllerFlags {
     leaseNamespace: values['lease-namespace'],
     leaseName,
     workers: integerInRange('workers', values.workers, d.workers),
-    staleAfterSeconds: integerInRange('stale-after', values['stale-after'], d.staleAfter),
+    staleAfterSeconds: staleAfterSeconds(values['stale-after']),
     probe: listenAddress('probe-listen', values['probe-listen'] ?? d.probeListen),
     logLevel,
     logFormat,

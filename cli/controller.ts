@@ -8,7 +8,7 @@ import { listenTcp } from '../platform/nodejs/listen.ts';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { controllerUsage, parseControllerFlags } from './controller-flags.ts';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './io.ts';
 import { ExitCode } from './io.ts';
 import { startController } from '../controllers/manager.ts';
 import { errorMessage } from '../lib/errors.ts';

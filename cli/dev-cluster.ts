@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import { writeFileAtomic } from '../platform/nodejs/fs.ts';
 import type { ControlPlane } from '../dev/controlplane/controlplane.ts';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './io.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { devNodeUsage, runDevNode } from './dev-node.ts';
 import { parseOptions } from './options.ts';
@@ -37,7 +37,7 @@ function aborted(signal: AbortSignal): Promise<void> {
 }
 
 /** `multinet dev cluster ARGS`: returns the exit code once the control plane has stopped. */
-export async function runDevCluster(args: readonly string[], context: CommandContext): Promise<number> {
+async function runDevCluster(args: readonly string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     'kubeconfig-out': { type: 'string' },
     'cache-dir': { type: 'string' },

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import { writeFileAtomic } from '../platform/nodejs/fs.ts';
 import { listenTcp } from '../platform/nodejs/listen.ts';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './io.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 

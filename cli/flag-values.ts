@@ -4,7 +4,7 @@
  */
 import { dns1123LabelError } from '../lib/k8s/names.ts';
 import { logLevels, type LogLevel } from '../platform/log.ts';
-import { splitNetworkKey } from '../lib/node-state.ts';
+import { defaultStaleAfterSeconds, splitNetworkKey } from '../lib/node-state.ts';
 import { UsageError } from './io.ts';
 
 /** "a, b,c" to ["a", "b", "c"]; empty or missing gives []. */
@@ -93,4 +93,12 @@ export function networkRefs(flag: string, value: string | undefined): string[] {
     }
   }
   return refs;
+}
+
+/**
+ * `--stale-after SECONDS`, the same flag for the controller and the webhook: how old a node's last
+ * agent report may be for the node to count (lib/node-state.ts isEligible).
+ */
+export function staleAfterSeconds(value: string | undefined): number {
+  return integerInRange('stale-after', value, defaultStaleAfterSeconds);
 }

@@ -99,6 +99,14 @@ describe('multinet lint nad', () => {
 });
 
 describe('multinet lint annotation', () => {
+  it('rejects what the webhook and the agent reject: an explicit net1 after an automatic one', async () => {
+    const result = await run(['lint', 'annotation', 'a,b@net1']);
+    expect(result).toMatchObject({
+      code: 1,
+      err: 'networks[1] "default/b": interface "net1" is already taken by networks[0] "default/a"; choose another interface name\n',
+    });
+  });
+
   it('prints the normalized elements', async () => {
     const result = await run(['lint', 'annotation', '--namespace', 'pods', 'macvlan-conf, infra/san@san0']);
     expect(result.code).toBe(0);

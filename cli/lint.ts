@@ -5,7 +5,9 @@
  *   multinet lint config [--json] FILE...|-       raw CNI configuration files (.conf/.conflist)
  *   multinet lint annotation [--namespace NS] VALUE|-   the k8s.v1.cni.cncf.io/networks value
  */
-import { parseNetworksAnnotation, toJsonElement } from '../lib/annotations/networks.ts';
+import { networksAnnotation } from '../lib/annotations/keys.ts';
+import { toJsonElement } from '../lib/annotations/networks.ts';
+import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import { validateCniConfig } from '../lib/cni/config.ts';
 import { ValidationError, errorMessage, formatProblem, type Problem } from '../lib/errors.ts';
 import { parseManifests } from '../lib/k8s/manifests.ts';
@@ -145,15 +147,29 @@ async function lintAnnotation(args: readonly string[], io: CliIo): Promise<numbe
   if (positionals.length !== 1)
     throw new UsageError('give exactly one annotation VALUE (quote it), or "-" for standard input');
   const value = positionals[0] === '-' ? (await io.readInput('-')).replace(/\n$/, '') : positionals[0]!;
-  try {
-    const elements = parseNetworksAnnotation(value, values.namespace ?? 'default');
-    io.stdout(`${JSON.stringify(elements.map(toJsonElement), null, 2)}\n`);
-    return ExitCode.ok;
-  } catch (err) {
-    for (const problem of problemsOf(err)) io.stderr(`${formatProblem(problem)}\n`);
+  // The plan the webhook and the agent work from, so lint accepts exactly what they accept.
+  const plan = planPodNetworks(
+    { [networksAnnotation]: value },
+    values.namespace ?? 'default',
+    lintPolicy,
+    'eth0',
+  );
+  if (plan.problems.length > 0) {
+    for (const problem of plan.problems) io.stderr(`${formatProblem(problem)}\n`);
     return ExitCode.failed;
   }
+  const elements = plan.networks.flatMap((n) => (n.element ? [toJsonElement(n.element)] : []));
+  io.stdout(`${JSON.stringify(elements, null, 2)}\n`);
+  return ExitCode.ok;
 }
+
+/** No cluster policy: lint judges the annotation alone. */
+const lintPolicy: PodNetworkPolicy = {
+  namespaceIsolation: false,
+  globalNamespaces: [],
+  defaultNetworks: [],
+  systemNamespaces: [],
+};
 
 export async function runLint(args: readonly string[], io: CliIo): Promise<number> {
   const [what, ...rest] = args;

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { defaultCacheDir } from '../platform/nodejs/cache-dir.ts';
 import { writeFileAtomic } from '../platform/nodejs/fs.ts';
 import { listenTcp } from '../platform/nodejs/listen.ts';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './io.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 

@@ -8,7 +8,15 @@ import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
 import { loadKubeConfig } from '../platform/kube/config.ts';
 import { createLogger, type LogLevel } from '../platform/log.ts';
-import { commaList, integerInRange, listenAddress, logFlags, networkRefs } from './flag-values.ts';
+import {
+  commaList,
+  integerInRange,
+  listenAddress,
+  logFlags,
+  networkRefs,
+  staleAfterSeconds,
+} from './flag-values.ts';
+import { defaultStaleAfterSeconds } from '../lib/node-state.ts';
 import { systemClock } from '../platform/nodejs/clock.ts';
 import { listenTcp } from '../platform/nodejs/listen.ts';
 import { SelfManagedCerts } from '../webhooks/certs/self-managed.ts';
@@ -27,7 +35,7 @@ import {
   type WebhookTarget,
 } from '../webhooks/webhook-configuration.ts';
 import { startWebhook, type CertSettings, type WebhookSettings } from '../webhooks/webhook.ts';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './io.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
@@ -82,6 +90,8 @@ Policy (as the node agents are configured):
   --default-networks LIST       NADs every pod gets after its default network (ns/name,...): they take
                                 the first generated interface names
   --system-namespaces LIST      pods here do not get --default-networks (default: kube-system)
+  --stale-after SECONDS         a node whose agent has not reported for longer is not counted (as the
+                                controller's; default: ${defaultStaleAfterSeconds})
 
 Logging:
   --log-level LEVEL             error, warn, info or debug (default: info)
@@ -98,6 +108,7 @@ export interface WebhookFlags {
   readonly kubeconfig: string | undefined;
   readonly listen: { host: string; port: number };
   readonly probeListen: { host: string; port: number } | undefined;
+  readonly staleAfterSeconds: number;
   readonly certs: CertSettings;
   readonly configName: string;
   readonly target: WebhookTarget | undefined;
@@ -137,6 +148,7 @@ export function parseWebhookFlags(args: readonly string[], env: Env): WebhookFla
     'global-namespaces': s,
     'default-networks': s,
     'system-namespaces': s,
+    'stale-after': s,
     'log-level': s,
     'log-format': s,
   });
@@ -220,13 +232,14 @@ export function parseWebhookFlags(args: readonly string[], env: Env): WebhookFla
           ? commaList(values['system-namespaces'])
           : defaultPodPolicy.systemNamespaces,
     },
+    staleAfterSeconds: staleAfterSeconds(values['stale-after']),
     logLevel,
     logFormat,
   };
 }
 
 /** The configuration's values from the flags (target and caBundle filled in by the caller). */
-export function configurationValues(flags: WebhookFlags): Omit<WebhookConfigValues, 'target'> {
+function configurationValues(flags: WebhookFlags): Omit<WebhookConfigValues, 'target'> {
   return {
     name: flags.configName,
     failurePolicy: flags.failurePolicy,
@@ -304,6 +317,7 @@ export async function runWebhook(args: readonly string[], context: CommandContex
     listen: flags.listen,
     probeListen: flags.probeListen,
     policy: flags.policy,
+    staleAfterMs: flags.staleAfterSeconds * 1000,
     certs: flags.certs,
     configuration: { ...configurationValues(flags), target: flags.target },
     register: flags.register,

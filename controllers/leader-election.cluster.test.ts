@@ -28,8 +28,10 @@ const bridge = (name: string): object => ({
 });
 
 interface Lease {
-  spec?: { holderIdentity?: string; leaseTransitions?: number };
+  spec?: { holderIdentity?: string; leaseTransitions?: number; acquireTime?: string; renewTime?: string };
 }
+
+const ms = (time: string | undefined): number => Date.parse(time ?? '');
 
 describe('leader election (two controllers on a real API server)', () => {
   let kc: KubeConfig;
@@ -84,10 +86,18 @@ describe('leader election (two controllers on a real API server)', () => {
     const one = await replica(namespace, 'replica-1', releaseOnCancel);
     const two = await replica(namespace, 'replica-2', releaseOnCancel);
     await eventually('a leader', () => one.isLeader() || two.isLeader());
-    await new Promise((r) => setTimeout(r, 750)); // three retry periods: still one leader
-    expect([one.isLeader(), two.isLeader()].filter(Boolean)).toHaveLength(1);
     const leader = one.isLeader() ? one : two;
-    expect((await lease(namespace)).spec?.holderIdentity).toBe(leader === one ? 'replica-1' : 'replica-2');
+    const identity = leader === one ? 'replica-1' : 'replica-2';
+    // Three renews by the same holder (the Lease's renewTime moves on): the standby never took over.
+    const first = await lease(namespace);
+    expect(first.spec?.holderIdentity).toBe(identity);
+    await eventually('three renews by the leader', async () => {
+      const now = await lease(namespace);
+      expect(now.spec?.holderIdentity).toBe(identity);
+      return ms(now.spec?.renewTime) - ms(first.spec?.renewTime) >= 3 * 250;
+    });
+    expect([one.isLeader(), two.isLeader()].filter(Boolean)).toHaveLength(1);
+    expect((await lease(namespace)).spec?.leaseTransitions ?? 0).toBe(0);
     return one.isLeader() ? [one, two] : [two, one];
   }
 
@@ -99,11 +109,13 @@ describe('leader election (two controllers on a real API server)', () => {
     await nadWhere(rest, namespace, 'net', 'Ready', (n) => conditionOf(n, 'Ready')?.status === 'True');
     expect(standby.controller.queueDepth).toBe(0);
 
-    const stoppedAt = Date.now();
     await leader.stop();
-    expect((await lease(namespace)).spec?.holderIdentity).toBeUndefined(); // released on shutdown
+    const released = await lease(namespace);
+    expect(released.spec?.holderIdentity).toBeUndefined(); // released on shutdown
     await eventually('the standby leads', () => standby.isLeader(), 10_000);
-    expect(Date.now() - stoppedAt).toBeLessThan(3000); // before the 3 s lease could have expired
+    // The standby took the Lease before the 3 s lease could have expired (the Lease's own times).
+    const taken = await lease(namespace);
+    expect(ms(taken.spec?.acquireTime) - ms(released.spec?.renewTime)).toBeLessThan(3000);
 
     await updateNadConfig(rest, namespace, 'net', bridge('mnet1'));
     const updated = await nadWhere(
@@ -127,11 +139,14 @@ describe('leader election (two controllers on a real API server)', () => {
     await createNad(rest, namespace, 'net', bridge('mnet0'));
     await nadWhere(rest, namespace, 'net', 'Ready', (n) => conditionOf(n, 'Ready')?.status === 'True');
 
-    const crashedAt = Date.now();
     await leader.stop(); // releaseOnCancel: false, as if the process was killed
-    expect((await lease(namespace)).spec?.holderIdentity).toMatch(/^replica-/);
+    const abandoned = await lease(namespace);
+    expect(abandoned.spec?.holderIdentity).toMatch(/^replica-/);
     await eventually('the standby leads', () => standby.isLeader(), 15_000);
-    expect(Date.now() - crashedAt).toBeGreaterThanOrEqual(2500); // waited for the 3 s lease
+    // The standby waited for the 3 s lease: it took it at least that long after the last renew.
+    const taken = await lease(namespace);
+    expect(taken.spec?.holderIdentity).not.toBe(abandoned.spec?.holderIdentity);
+    expect(ms(taken.spec?.acquireTime) - ms(abandoned.spec?.renewTime)).toBeGreaterThanOrEqual(3000);
 
     await updateNadConfig(rest, namespace, 'net', bridge('mnet1'));
     await nadWhere(

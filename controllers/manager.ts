@@ -83,7 +83,7 @@ export interface RunningController {
  * TransformFunc): managedFields (several KiB per object once its status is written) and the copy of
  * the whole object kubectl apply keeps in an annotation. Halves the cache at 5,000 NADs.
  */
-export function trimCachedNad(nad: NadObject): NadObject {
+function trimCachedNad(nad: NadObject): NadObject {
   const metadata = nad.metadata as NadObject['metadata'] & { managedFields?: unknown };
   delete metadata.managedFields;
   if (metadata.annotations?.[lastApplied] !== undefined) {

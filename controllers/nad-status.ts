@@ -37,7 +37,7 @@ export interface NadStatus {
   readonly conditions: readonly Condition[];
 }
 
-export const conditionTypes = ['Accepted', 'Ready', 'Degraded'] as const;
+const conditionTypes = ['Accepted', 'Ready', 'Degraded'] as const;
 
 /** The controller's verdict on spec.config (see config-verdict.ts). */
 export type ConfigVerdict =
@@ -80,7 +80,7 @@ const maxProblemsInMessage = 3;
 /** Condition messages are kept well under the API's 32 KiB. */
 const maxMessageLength = 4096;
 
-export function listNames(names: readonly string[]): string {
+function listNames(names: readonly string[]): string {
   if (names.length <= maxNamesInMessage) return names.join(', ');
   return `${names.slice(0, maxNamesInMessage).join(', ')} and ${names.length - maxNamesInMessage} more`;
 }
@@ -94,7 +94,7 @@ function clip(message: string): string {
 }
 
 /** RFC 3339 with second precision, as metav1.Time serializes. */
-export function metaTime(date: Date): string {
+function metaTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
@@ -106,7 +106,7 @@ function formatDuration(ms: number): string {
 }
 
 /** The first problems of an invalid config with their JSON paths. */
-export function problemsMessage(problems: readonly Problem[]): string {
+function problemsMessage(problems: readonly Problem[]): string {
   const shown = problems.slice(0, maxProblemsInMessage).map(formatProblem).join('; ');
   const rest = problems.length - maxProblemsInMessage;
   return rest > 0 ? `${shown} (and ${rest} more)` : shown;
@@ -119,7 +119,7 @@ interface Unusable {
 }
 
 /** Groups the current-config problems of eligible nodes: "plugin macvlan missing on node-b, node-c". */
-export function summarizeProblems(
+function summarizeProblems(
   nodes: readonly NodePresence[],
   problems: ReadonlyMap<string, NodeNetworkProblem> | undefined,
   hash: string,

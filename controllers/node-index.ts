@@ -6,7 +6,7 @@
  * set of eligible nodes changed.
  */
 import type { NodeNetworkProblem, NodeNetworkState } from '../lib/node-state.ts';
-import { networkKey } from '../lib/node-state.ts';
+import { heartbeatOf, isEligible, networkKey } from '../lib/node-state.ts';
 
 export interface NodeRecord {
   readonly name: string;
@@ -32,13 +32,9 @@ export interface NodeChange {
 const nothing: NodeChange = { all: false, buckets: new Set(), keys: new Set() };
 const everything: NodeChange = { all: true, buckets: new Set(), keys: new Set() };
 
-export function isEmptyChange(change: NodeChange): boolean {
-  return !change.all && change.buckets.size === 0 && change.keys.size === 0;
-}
-
 function toRecord(state: NodeNetworkState): NodeRecord {
   const status = state.status;
-  const heartbeatMs = status?.heartbeatTime ? Date.parse(status.heartbeatTime) : NaN;
+  const heartbeatMs = heartbeatOf(state);
   const problems = new Map<string, NodeNetworkProblem>();
   const problemText = new Map<string, string>();
   for (const problem of Array.isArray(status?.problems) ? status.problems : []) {
@@ -73,7 +69,7 @@ export class NodeIndex {
   }
 
   private fresh(record: NodeRecord, now: number): boolean {
-    return Number.isFinite(record.heartbeatMs) && now - record.heartbeatMs <= this.staleAfterMs;
+    return isEligible(record.heartbeatMs, now, this.staleAfterMs);
   }
 
   private invalidate(): void {

@@ -9,21 +9,10 @@
  *     finally { queue.done(key); }
  *   }
  */
+import { backoffDelay } from '../lib/backoff.ts';
+import type { Scheduler } from '../lib/ports.ts';
+import { realScheduler } from '../platform/nodejs/clock.ts';
 import { TokenBucket } from '../platform/kube/token-bucket.ts';
-
-/** Time and timers, injected so tests can drive them. */
-export interface Scheduler {
-  now(): number;
-  setTimer(callback: () => void, ms: number): { cancel(): void };
-}
-
-export const realScheduler: Scheduler = {
-  now: () => Date.now(),
-  setTimer: (callback, ms) => {
-    const timer = setTimeout(callback, ms);
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
 
 export interface WorkQueueOptions {
   /** First retry delay of a failing key; doubles with each failure. Default 100 ms. */
@@ -140,9 +129,10 @@ export class WorkQueue<K extends string = string> {
 
   /** The delay the next addRateLimited(key) would use, without taking it. */
   backoffFor(key: K): number {
-    const failures = this.failures.get(key) ?? 0;
-    const base = this.options.baseDelayMs ?? 100;
-    return Math.min(base * 2 ** Math.min(failures, 40), this.options.maxDelayMs ?? 300_000);
+    return backoffDelay(this.failures.get(key) ?? 0, {
+      baseMs: this.options.baseDelayMs ?? 100,
+      maxMs: this.options.maxDelayMs ?? 300_000,
+    });
   }
 
   /** Re-adds a key that failed: after its exponential backoff, and within the overall retry rate. */

@@ -41,7 +41,7 @@ export interface NadValidation {
 }
 
 /** The largest spec.config accepted: far above real configs, well under etcd's object limit. */
-export const maxConfigBytes = 512 * 1024;
+const maxConfigBytes = 512 * 1024;
 
 /**
  * Validates a NAD object. `defaultNamespace` fills in a missing metadata.namespace (as kubectl does).

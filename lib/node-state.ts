@@ -88,6 +88,24 @@ export function missingOnNode(
   };
 }
 
+/** A node counts while its agent's last heartbeat is at most this old (the controller's and the webhook's --stale-after). */
+export const defaultStaleAfterSeconds = 180;
+
+/** When the node's agent last reported (ms since the epoch); NaN when it never did or the time does not parse. */
+export function heartbeatOf(state: Pick<NodeNetworkState, 'status'>): number {
+  const time = state.status?.heartbeatTime;
+  return typeof time === 'string' ? Date.parse(time) : NaN;
+}
+
+/**
+ * Node eligibility, the one rule for the controller (which nodes a NAD's Ready counts) and the webhook
+ * (how many nodes run the agent, which lack a plugin): a heartbeat that parses and is at most
+ * staleAfterMs old. A report without a usable heartbeat never counts.
+ */
+export function isEligible(heartbeatMs: number, now: number, staleAfterMs: number): boolean {
+  return Number.isFinite(heartbeatMs) && now - heartbeatMs <= staleAfterMs;
+}
+
 export function bucketOf(key: string): number {
   return parseInt(sha256(key).slice(0, 8), 16) % digestBuckets;
 }

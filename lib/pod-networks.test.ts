@@ -43,13 +43,19 @@ describe('planPodNetworks', () => {
   it('reports malformed annotations and collisions, naming the field', () => {
     expect(
       planPodNetworks({ 'k8s.v1.cni.cncf.io/networks': 'Bad' }, 'pods', policy, 'eth0').problems,
-    ).toEqual([expect.stringContaining('networks[0].name: "Bad" must be a DNS-1123 label')]);
+    ).toEqual([
+      { path: 'networks[0].name', message: expect.stringContaining('"Bad" must be a DNS-1123 label') },
+    ]);
     expect(planPodNetworks({ 'k8s.v1.cni.cncf.io/networks': 7 }, 'pods', policy, 'eth0').problems).toEqual([
-      'k8s.v1.cni.cncf.io/networks: must be a string',
+      { path: 'k8s.v1.cni.cncf.io/networks', message: 'must be a string' },
     ]);
     const collision = planPodNetworks({ 'k8s.v1.cni.cncf.io/networks': 'a@net1' }, 'pods', policy, 'eth0');
     expect(collision.problems).toEqual([
-      'networks[0] "pods/a": interface "net1" is already taken by defaultNetworks "infra/always"; choose another interface name',
+      {
+        path: 'networks[0] "pods/a"',
+        message:
+          'interface "net1" is already taken by defaultNetworks "infra/always"; choose another interface name',
+      },
     ]);
     expect(collision.interfaceNames).toBeUndefined();
   });

@@ -6,7 +6,7 @@
 import { parseDefaultNetworkAnnotation } from './annotations/default-network.ts';
 import { defaultNetworkAnnotation, networksAnnotation } from './annotations/keys.ts';
 import { parseNetworksAnnotation, type NetworkSelectionElement } from './annotations/networks.ts';
-import { ValidationError } from './errors.ts';
+import { ValidationError, type Problem } from './errors.ts';
 import { planInterfaceNames } from './interface-plan.ts';
 import { splitNetworkKey } from './node-state.ts';
 import { isolationViolation, selectionLabel, type IsolationPolicy } from './selection.ts';
@@ -38,15 +38,15 @@ export interface PodNetworkPlan {
   /** Interface names: [runtime ifName, then one per entry of networks]; undefined when there are problems. */
   readonly interfaceNames?: readonly string[];
   /** Malformed annotations and interface-name collisions, each naming the field. */
-  readonly problems: readonly string[];
+  readonly problems: readonly Problem[];
 }
 
-function parsed<T>(fn: () => T, problems: string[]): T | undefined {
+function parsed<T>(fn: () => T, problems: Problem[]): T | undefined {
   try {
     return fn();
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    problems.push(err.message);
+    problems.push(...err.problems);
     return undefined;
   }
 }
@@ -73,11 +73,12 @@ export function planPodNetworks(
   policy: PodNetworkPolicy,
   runtimeIfName: string,
 ): PodNetworkPlan {
-  const problems: string[] = [];
+  const problems: Problem[] = [];
   let defaultNetwork: PlannedNetwork | undefined;
   const override = annotations[defaultNetworkAnnotation];
   if (override !== undefined) {
-    if (typeof override !== 'string') problems.push(`${defaultNetworkAnnotation}: must be a string`);
+    if (typeof override !== 'string')
+      problems.push({ path: defaultNetworkAnnotation, message: 'must be a string' });
     else {
       const element = parsed(() => parseDefaultNetworkAnnotation(override, podNamespace), problems);
       if (element) {
@@ -100,7 +101,7 @@ export function planPodNetworks(
       networks.push(withPolicy(selectionLabel(index, element), element, podNamespace, policy)),
     );
   } else if (selections !== undefined) {
-    problems.push(`${networksAnnotation}: must be a string`);
+    problems.push({ path: networksAnnotation, message: 'must be a string' });
   }
   const interfaceNames =
     problems.length === 0

@@ -59,3 +59,9 @@ export interface ProcessPort {
   /** Sends a signal (0 probes whether the process exists); throws like process.kill. */
   kill(pid: number, signal: NodeJS.Signals | 0): void;
 }
+
+/** Time and timers (the work queue's, the controller's, leader election's), injected so tests can drive them. */
+export interface Scheduler {
+  now(): number;
+  setTimer(callback: () => void, ms: number): { cancel(): void };
+}

@@ -7,7 +7,7 @@ export interface ShapeLimits {
   readonly maxNodes: number;
 }
 
-export const defaultLimits: ShapeLimits = { maxBytes: 1024 * 1024, maxDepth: 64, maxNodes: 100_000 };
+const defaultLimits: ShapeLimits = { maxBytes: 1024 * 1024, maxDepth: 64, maxNodes: 100_000 };
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };

@@ -7,10 +7,11 @@ import {
   verify,
 } from 'node:crypto';
 import { once } from 'node:events';
-import { request, createServer } from 'node:https';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createCa, createKeyPair, issueCertificate, type CertificateAuthority } from './pki.ts';
+import { httpsGet } from '../test/doubles/https-get.ts';
 
 const dayMs = 24 * 60 * 60 * 1000;
 
@@ -160,19 +161,7 @@ describe('TLS with the issued certificates', () => {
     try {
       const { port } = https.address() as AddressInfo;
       const get = (options: { cert?: string; key?: string; servername?: string }): Promise<string> =>
-        new Promise((resolve, reject) => {
-          const req = request(
-            { host: '127.0.0.1', port, path: '/', ca: ca.certPem, agent: false, ...options },
-            (res) => {
-              let body = '';
-              res.setEncoding('utf8');
-              res.on('data', (chunk: string) => (body += chunk));
-              res.on('end', () => resolve(body));
-            },
-          );
-          req.on('error', reject);
-          req.end();
-        });
+        httpsGet(port, ca.certPem, options);
       await expect(get({ cert: client.certPem, key: client.keyPem })).resolves.toBe('hello test client');
       await expect(get({ cert: client.certPem, key: client.keyPem, servername: 'localhost' })).resolves.toBe(
         'hello test client',

@@ -30,10 +30,14 @@ export interface AdmissionFixture {
 
 const defaultWorld = ['../seed/macvlan-conf.nad.yaml', 'world/base.yaml'];
 /** The fixtures' clock: NodeNetworkState heartbeats are relative to it. */
-const now = Date.parse('2026-01-01T00:05:00Z');
+const now = Date.parse('2026-01-01T00:02:00Z'); // heartbeats of 00:00 are fresh (180 s), node-gone's are not
 
 function objectsOf(file: string): Array<Record<string, unknown>> {
-  return parseManifests(readFixture('admission', file)).map((d) => d.object as Record<string, unknown>);
+  // "../seed/x" names a seed manifest (examples/seed), anything else a file of test/fixtures/admission.
+  const text = file.startsWith('../seed/')
+    ? readFixture('seed', file.slice('../seed/'.length))
+    : readFixture('admission', file);
+  return parseManifests(text).map((d) => d.object as Record<string, unknown>);
 }
 
 export function loadFixture(name: string): AdmissionFixture {

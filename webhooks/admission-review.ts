@@ -5,8 +5,8 @@
 import { isObject } from '../lib/safe-json.ts';
 import type { Verdict } from './verdict.ts';
 
-export const admissionApiVersion = 'admission.k8s.io/v1';
-export const admissionKind = 'AdmissionReview';
+const admissionApiVersion = 'admission.k8s.io/v1';
+const admissionKind = 'AdmissionReview';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -56,7 +56,7 @@ export interface AdmissionReviewResponse {
  * size is bounded (4 KiB per warning, and the whole response header). Keep them few and short.
  */
 export const maxWarnings = 16;
-export const maxWarningLength = 512;
+const maxWarningLength = 512;
 
 const operations = new Set<string>(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 

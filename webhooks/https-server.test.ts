@@ -1,9 +1,9 @@
 /** The HTTPS server: TLS 1.2 minimum, and certificates swapped under load without a failed request. */
-import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { listenTcp } from '../platform/nodejs/listen.ts';
 import { createCa, issueCertificate, type CertificateAuthority } from '../platform/pki.ts';
 import { ReloadingHttpsServer } from './https-server.ts';
+import { httpsGet } from '../test/doubles/https-get.ts';
 import { inspectCertificate, type ServingCertificate } from './certs/serving-cert.ts';
 
 let ca: CertificateAuthority;
@@ -31,18 +31,7 @@ afterAll(async () => {
 });
 
 /** One request on a fresh connection (a new TLS handshake each time). */
-function get(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', ca: ca.certPem, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (): Promise<string> => httpsGet(port, ca.certPem);
 
 function servedSerial(): Promise<string> {
   return new Promise((resolve, reject) => {

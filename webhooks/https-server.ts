@@ -10,7 +10,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { closeServer } from '../platform/nodejs/listen.ts';
 import type { ServingCertificate } from './certs/serving-cert.ts';
 
-export const minTlsVersion = 'TLSv1.2';
+const minTlsVersion = 'TLSv1.2';
 
 export interface HttpsServerOptions {
   /** Default 120 s: above Go's 90 s idle-connection timeout that the API server's client uses. */

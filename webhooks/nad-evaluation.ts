@@ -6,7 +6,7 @@
 import { declaredCapabilities, requiredBinaries, type NetworkConfig } from '../lib/cni/config.ts';
 import { formatProblems, type Problem } from '../lib/errors.ts';
 import { checkNad } from '../lib/nad.ts';
-import { hostLocalRanges, usesHostLocal, type HostLocalRange } from './host-local.ts';
+import { hostLocalRanges, usesHostLocal, type HostLocalRange } from '../lib/cni/host-local.ts';
 
 export interface NadEvaluation {
   /** "namespace/name". */

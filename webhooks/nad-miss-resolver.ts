@@ -42,10 +42,27 @@ export class NadMissResolver {
     this.now = options.now ?? Date.now;
   }
 
-  /** Fetches the refs the catalog lacks; true when at least one was found (validate again then). */
-  async resolve(refs: readonly NetworkRef[]): Promise<boolean> {
-    const results = await Promise.all(refs.map((ref) => this.resolveOne(ref)));
-    return results.some(Boolean);
+  /**
+   * Fetches the refs the catalog lacks; true when at least one was found (validate again then). Gives
+   * up (false) when `signal` aborts: the review must be answered within the API server's timeout. A
+   * read given up on still completes, and fills the catalog for the next review.
+   */
+  async resolve(refs: readonly NetworkRef[], signal?: AbortSignal): Promise<boolean> {
+    const found = Promise.all(refs.map((ref) => this.resolveOne(ref))).then((results) =>
+      results.some(Boolean),
+    );
+    if (!signal) return found;
+    if (signal.aborted) return false;
+    let onAbort!: () => void;
+    const aborted = new Promise<boolean>((resolve) => {
+      onAbort = () => resolve(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([found, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   private resolveOne(ref: NetworkRef): Promise<boolean> {

@@ -9,7 +9,7 @@ import { splitNetworkKey } from '../lib/node-state.ts';
 import { isObject } from '../lib/safe-json.ts';
 import { joinWords } from '../lib/text.ts';
 import type { AdmissionRequest } from './admission-review.ts';
-import { formatRange, rangesOverlap } from './host-local.ts';
+import { formatRange, rangesOverlap } from '../lib/cni/host-local.ts';
 import type { NadLookup } from './nad-catalog.ts';
 import { evaluateNad, type NadEvaluation } from './nad-evaluation.ts';
 import type { NodeReport } from './node-report.ts';

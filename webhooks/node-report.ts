@@ -4,7 +4,13 @@
  * objects (the nodeStateInformer cache), rebuilt lazily after a change, never on the request path
  * unless something changed.
  */
-import type { NodeNetworkProblem, NodeNetworkState } from '../lib/node-state.ts';
+import {
+  defaultStaleAfterSeconds,
+  heartbeatOf,
+  isEligible,
+  type NodeNetworkProblem,
+  type NodeNetworkState,
+} from '../lib/node-state.ts';
 
 export interface NodeNetworkReport {
   readonly node: string;
@@ -30,7 +36,7 @@ interface Index {
 }
 
 export interface NodeStateIndexOptions {
-  /** Nodes whose last heartbeat is older are left out (a node that is gone). Default 10 minutes. */
+  /** Nodes whose last heartbeat is older are left out (lib/node-state.ts isEligible). Default 180 s. */
   readonly staleAfterMs?: number;
   readonly now?: () => number;
 }
@@ -44,15 +50,14 @@ function report(node: string, problem: NodeNetworkProblem): NodeNetworkReport {
   };
 }
 
-export function buildIndex(states: readonly NodeNetworkState[], now: number, staleAfterMs: number): Index {
+function buildIndex(states: readonly NodeNetworkState[], now: number, staleAfterMs: number): Index {
   let nodes = 0;
   const missing = new Map<string, Set<string>>();
   const problems = new Map<string, NodeNetworkReport[]>();
   for (const state of states) {
     const status = state.status;
     if (!status) continue;
-    const heartbeat = Date.parse(status.heartbeatTime);
-    if (Number.isFinite(heartbeat) && now - heartbeat > staleAfterMs) continue;
+    if (!isEligible(heartbeatOf(state), now, staleAfterMs)) continue;
     nodes++;
     const node = status.nodeName || state.metadata.name;
     for (const problem of status.problems ?? []) {
@@ -84,7 +89,7 @@ export class NodeStateIndex implements NodeReport {
 
   constructor(list: () => readonly NodeNetworkState[], options: NodeStateIndexOptions = {}) {
     this.list = list;
-    this.staleAfterMs = options.staleAfterMs ?? 10 * 60 * 1000;
+    this.staleAfterMs = options.staleAfterMs ?? defaultStaleAfterSeconds * 1000;
     this.now = options.now ?? Date.now;
   }
 

@@ -8,7 +8,8 @@ import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations
 import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
 import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import { isObject } from '../lib/safe-json.ts';
-import { notFoundMessage } from '../lib/selection.ts';
+import { formatProblem } from '../lib/errors.ts';
+import { notFoundMessage, selectionCapabilities, type CapabilityField } from '../lib/selection.ts';
 import type { AdmissionRequest } from './admission-review.ts';
 import type { NadLookup } from './nad-catalog.ts';
 import { rejectionReason } from './nad-evaluation.ts';
@@ -41,31 +42,20 @@ export interface PodVerdict extends Verdict {
   readonly unresolved?: readonly NetworkRef[];
 }
 
-/** A capability a selection field asks for, and what happens when the NAD does not declare it. */
-interface CapabilityRule {
-  readonly field: 'ips' | 'mac' | 'infiniband-guid' | 'portMappings' | 'bandwidth';
-  readonly capability: string;
-  readonly deny: boolean;
-  readonly hint: string;
-}
-
-const capabilityRules: readonly CapabilityRule[] = [
-  {
-    field: 'ips',
-    capability: 'ips',
+/** What happens when a selection asks for a capability (lib/selection.ts) its NAD does not declare. */
+const missingCapability: Readonly<Record<CapabilityField, { deny: boolean; hint: string }>> = {
+  ips: {
     deny: true,
     hint: 'add "capabilities": {"ips": true} to the plugin that assigns addresses (for example with "ipam": {"type": "static"})',
   },
-  {
-    field: 'mac',
-    capability: 'mac',
+  mac: {
     deny: true,
     hint: 'add a plugin with "capabilities": {"mac": true} (for example {"type": "tuning", "capabilities": {"mac": true}})',
   },
-  { field: 'infiniband-guid', capability: 'infinibandGUID', deny: false, hint: 'it is ignored' },
-  { field: 'portMappings', capability: 'portMappings', deny: false, hint: 'it is ignored' },
-  { field: 'bandwidth', capability: 'bandwidth', deny: false, hint: 'it is ignored' },
-];
+  'infiniband-guid': { deny: false, hint: 'it is ignored' },
+  portMappings: { deny: false, hint: 'it is ignored' },
+  bandwidth: { deny: false, hint: 'it is ignored' },
+};
 
 type Annotations = Readonly<Record<string, unknown>>;
 
@@ -108,14 +98,15 @@ function checkSelection(
     problems.push(`${label}: the NetworkAttachmentDefinition is invalid: ${rejectionReason(evaluation)}`);
     return;
   }
-  for (const rule of capabilityRules) {
-    if (element[rule.field] === undefined) continue;
+  for (const { field, capability } of selectionCapabilities) {
+    if (element[field] === undefined) continue;
+    const rule = missingCapability[field];
     if (!evaluation.config) {
       warnings.push(
-        `${label}: requests "${rule.field}", but the NetworkAttachmentDefinition has no spec.config (each node uses its own CNI config file), so the "${rule.capability}" capability cannot be checked`,
+        `${label}: requests "${field}", but the NetworkAttachmentDefinition has no spec.config (each node uses its own CNI config file), so the "${capability}" capability cannot be checked`,
       );
-    } else if (!evaluation.capabilities.has(rule.capability)) {
-      const text = `${label}: requests "${rule.field}", but its CNI config does not declare the "${rule.capability}" capability; ${rule.hint}`;
+    } else if (!evaluation.capabilities.has(capability)) {
+      const text = `${label}: requests "${field}", but its CNI config does not declare the "${capability}" capability; ${rule.hint}`;
       (rule.deny ? problems : warnings).push(text);
     }
   }
@@ -146,7 +137,7 @@ export function validatePodReview(request: AdmissionRequest, context: PodValidat
   const unresolved: NetworkRef[] = [];
 
   const plan = planPodNetworks(annotations, podNamespace, policy, policy.runtimeIfName);
-  problems.push(...plan.problems);
+  problems.push(...plan.problems.map(formatProblem));
   // The pod's own choices are checked here; the cluster's defaultNetworks are the agents' configuration.
   const chosen = [plan.defaultNetwork, ...plan.networks.filter((n) => n.element)];
   for (const network of chosen) {

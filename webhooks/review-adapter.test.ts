@@ -17,9 +17,21 @@ let base: string;
 let metrics: WebhookMetrics;
 let ready = true;
 
-const pods: ReviewValidator = (request) => {
+const pods: ReviewValidator = (request, review) => {
   const object = request.object as { metadata?: { name?: string } };
   if (object.metadata?.name === 'boom') throw new Error('the validator broke');
+  if (object.metadata?.name === 'waits') {
+    // Waits for something that never comes: only the review's signal ends the wait.
+    return new Promise((resolve) =>
+      review.signal.addEventListener(
+        'abort',
+        () => resolve(deny(`gave up: ${String(review.signal.reason)}`)),
+        {
+          once: true,
+        },
+      ),
+    );
+  }
   if (object.metadata?.name === 'bad') return deny('networks[0] "default/x": not here', ['careful']);
   return Promise.resolve(allow(['a warning']));
 };
@@ -173,4 +185,18 @@ test("the API server's ?timeout= query does not change the endpoint", async () =
   );
   const { status } = await post(review('good'), 'application/json', '/validate/other');
   expect(status).toBe(404);
+});
+
+test("a validator that waits is told to give up at the API server's ?timeout=", async () => {
+  const { status, json } = await post(
+    review('waits', 'f00-4'),
+    'application/json',
+    `${webhookPaths.pods}?timeout=50ms`,
+  );
+  expect(status).toBe(200);
+  expect(json.response).toMatchObject({
+    uid: 'f00-4',
+    allowed: false,
+    status: { message: 'gave up: Error: the API server stopped waiting for this review' },
+  });
 });

@@ -18,7 +18,19 @@ import {
 import type { ReviewOutcome, WebhookMetrics } from './metrics.ts';
 import { deny, type Verdict } from './verdict.ts';
 
-export type ReviewValidator = (request: AdmissionRequest) => Verdict | Promise<Verdict>;
+/** What a validator knows of the review besides the request. */
+export interface ReviewContext {
+  /**
+   * Aborts when the API server stops waiting (its `?timeout=`, or the connection closed): work the
+   * validator waits on (a NAD read) must give up then. Made on first use: most reviews never wait.
+   */
+  readonly signal: AbortSignal;
+}
+
+export type ReviewValidator = (
+  request: AdmissionRequest,
+  review: ReviewContext,
+) => Verdict | Promise<Verdict>;
 
 export interface AdapterOptions {
   readonly log: Logger;
@@ -49,18 +61,61 @@ export interface ValidatorRun {
 }
 
 /** Runs a validator: its verdict, or a denial with code 500 when it throws. */
-export async function runValidator(
+async function runValidator(
   validator: ReviewValidator,
   request: AdmissionRequest,
+  review: ReviewContext,
 ): Promise<ValidatorRun> {
   try {
-    return { verdict: await validator(request), failed: false };
+    return { verdict: await validator(request, review), failed: false };
   } catch (error) {
     return {
       verdict: deny(`internal error in the multinet webhook: ${errorMessage(error)}`, [], 500),
       failed: true,
       error,
     };
+  }
+}
+
+/** How long the API server waits (`?timeout=10s`, as it calls webhooks); 10 s when it does not say. */
+export function reviewTimeoutMs(url: string | undefined): number {
+  const match = /[?&]timeout=(\d+)(ms|s|m)?(?:&|$)/.exec(url ?? '');
+  if (!match) return 10_000;
+  const value = Number(match[1]);
+  const unit = match[2] === 'ms' ? 1 : match[2] === 'm' ? 60_000 : 1000;
+  return Math.min(value * unit, 30_000);
+}
+
+/** The review's signal, made on first use; dispose() when answered. */
+class ReviewDeadline implements ReviewContext {
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private onClose: (() => void) | undefined;
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.req = req;
+    this.res = res;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = (this.controller = new AbortController());
+    this.timer = setTimeout(
+      () => controller.abort(new Error('the API server stopped waiting for this review')),
+      reviewTimeoutMs(this.req.url),
+    );
+    this.onClose = () => {
+      if (!this.res.writableFinished) controller.abort(new Error('the API server closed the connection'));
+    };
+    this.res.once('close', this.onClose);
+    return controller.signal;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    if (this.onClose) this.res.off('close', this.onClose);
   }
 }
 
@@ -106,8 +161,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, close = fa
 
 /**
  * The handler of one validating endpoint: content-type check, a bounded JSON body, the review.
- * (The body is read here rather than by express.json: this is the hot path, and a plain read and
- * JSON.parse is what it needs.) `resource` names the endpoint in metrics when the body is unusable.
+ * (A plain read and JSON.parse: this is the hot path.) `resource` names the endpoint in metrics when the body is unusable.
  */
 export function admissionEndpoint(
   resource: string,
@@ -156,7 +210,10 @@ export function admissionEndpoint(
         const problem = admissionReviewError(body);
         if (problem) throw new HttpError(400, `not an AdmissionReview: ${problem}`);
         const request = (body as AdmissionReview).request;
-        const { verdict, failed, error } = await runValidator(validator, request);
+        const review = new ReviewDeadline(req, res);
+        const { verdict, failed, error } = await runValidator(validator, request, review).finally(() =>
+          review.dispose(),
+        );
         const outcome: ReviewOutcome = failed ? 'error' : verdict.allowed ? 'allowed' : 'denied';
         sendJson(res, 200, reviewResponse(request.uid, verdict));
         const seconds = elapsedSeconds(start);

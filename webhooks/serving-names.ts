@@ -7,7 +7,7 @@ export interface ServingNames {
   readonly ipAddresses: readonly string[];
 }
 
-export function hostNames(host: string): ServingNames {
+function hostNames(host: string): ServingNames {
   const bare = host.replace(/^\[(.*)\]$/, '$1');
   return isIP(bare) !== 0 ? { dnsNames: [], ipAddresses: [bare] } : { dnsNames: [bare], ipAddresses: [] };
 }

@@ -81,7 +81,7 @@ function annotationOf(object: 'object' | 'oldObject', key: string): string {
  * UPDATE only when one of them changes. Most pods cost the webhook nothing, and the agent's
  * network-status patch never depends on the webhook being up (failurePolicy Fail).
  */
-export const podMatchCondition = {
+const podMatchCondition = {
   name: 'selects-networks',
   expression:
     `request.operation == 'CREATE' ? ` +

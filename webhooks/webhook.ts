@@ -40,7 +40,7 @@ import {
   type PodValidationContext,
   type PodVerdict,
 } from './pod.validator.ts';
-import { defaultMaxBodyBytes } from './review-adapter.ts';
+import { defaultMaxBodyBytes, type ReviewContext } from './review-adapter.ts';
 import { httpsUrl, servingNames, type ServingNames } from './serving-names.ts';
 import {
   renderWebhookConfiguration,
@@ -70,6 +70,8 @@ export interface WebhookSettings {
   /** A plain-HTTP port for /healthz, /readyz and /metrics (kubelet probes, Prometheus). */
   readonly probeListen?: { readonly host: string; readonly port: number } | undefined;
   readonly policy: PodPolicy;
+  /** Nodes whose agent has not reported for longer are not counted (lib/node-state.ts isEligible). */
+  readonly staleAfterMs?: number;
   readonly certs: CertSettings;
   /** The configuration's values; `target` undefined means the URL of the listening address. */
   readonly configuration: Omit<WebhookConfigValues, 'target' | 'caBundlePem'> & {
@@ -113,12 +115,14 @@ export function podReviewer(
   context: PodValidationContext,
   resolver: NadMissResolver | undefined,
   onMissRead?: () => void,
-): (request: Parameters<typeof validatePodReview>[0]) => Promise<PodVerdict> {
-  return async (request) => {
+): (request: Parameters<typeof validatePodReview>[0], review?: ReviewContext) => Promise<PodVerdict> {
+  return async (request, review) => {
     const verdict = validatePodReview(request, context);
     if (verdict.allowed || !verdict.unresolved || !resolver) return verdict;
     onMissRead?.();
-    return (await resolver.resolve(verdict.unresolved)) ? validatePodReview(request, context) : verdict;
+    return (await resolver.resolve(verdict.unresolved, review?.signal))
+      ? validatePodReview(request, context)
+      : verdict;
   };
 }
 
@@ -139,7 +143,10 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
   const nads = nadInformer(kc, log);
   const nodeStates = nodeStateInformer(kc, log);
   const catalog = new NadCatalog(nads.cache);
-  const nodes = new NodeStateIndex(() => nodeStates.cache.list());
+  const nodes = new NodeStateIndex(
+    () => nodeStates.cache.list(),
+    settings.staleAfterMs !== undefined ? { staleAfterMs: settings.staleAfterMs } : {},
+  );
   nads.on('add', (o) => catalog.evaluate(o));
   nads.on('update', (o) => catalog.evaluate(o));
   nads.on('delete', (o) => catalog.forget(o));

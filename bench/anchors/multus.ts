@@ -24,6 +24,9 @@ import type { V1PolicyRule } from '@kubernetes/client-node';
 import { runBuildScript, type Env } from '../../dev/binaries.ts';
 import { eventually } from '../../lib/eventually.ts';
 import { nodeExec } from '../../platform/nodejs/exec.ts';
+
+/** Plugin and tool runs, killed with their process group on a timeout (a benchmark may touch process). */
+const tools = nodeExec({ killGroup: (pid, signal) => process.kill(-pid, signal) });
 import { findExecutable } from '../../platform/nodejs/which.ts';
 import type { ShimOutcome } from '../../playground/local-node.ts';
 
@@ -210,8 +213,8 @@ async function ensureNetnsMountShared(ip: string, env: Env): Promise<void> {
   if (netnsMountShared()) return;
   const name = `multus-probe-${process.pid}-${Date.now()}`;
   const exec = { env: { PATH: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, timeoutMs: 10_000 };
-  const add = await nodeExec.run({ ...exec, file: ip, args: ['netns', 'add', name] });
-  await nodeExec.run({ ...exec, file: ip, args: ['netns', 'del', name] });
+  const add = await tools.run({ ...exec, file: ip, args: ['netns', 'add', name] });
+  await tools.run({ ...exec, file: ip, args: ['netns', 'del', name] });
   if (add.code !== 0 || !netnsMountShared())
     throw new Error(`cannot make /run/netns a shared mount point (ip netns add: ${add.stderr.trim()})`);
 }
@@ -431,7 +434,7 @@ export async function runMultusShim(req: MultusShimRequest): Promise<ShimOutcome
   if (req.netns !== undefined) env.CNI_NETNS = req.netns;
   if (req.ifName !== undefined) env.CNI_IFNAME = req.ifName;
   if (req.args !== undefined) env.CNI_ARGS = req.args;
-  const out = await nodeExec.run({
+  const out = await tools.run({
     file: req.shim,
     env,
     stdin: typeof req.config === 'string' ? req.config : JSON.stringify(req.config),

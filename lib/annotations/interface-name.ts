@@ -1,5 +1,5 @@
 /** Linux interface name rules (the kernel's dev_valid_name): what the container side may be called. */
-export const maxInterfaceNameBytes = 15;
+const maxInterfaceNameBytes = 15;
 
 export function interfaceNameError(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';

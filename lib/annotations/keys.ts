@@ -2,5 +2,3 @@
 export const networksAnnotation = 'k8s.v1.cni.cncf.io/networks';
 export const networkStatusAnnotation = 'k8s.v1.cni.cncf.io/network-status';
 export const defaultNetworkAnnotation = 'v1.multus-cni.io/default-network';
-/** The NAD annotation naming the device-plugin resource (SR-IOV and friends). */
-export const resourceNameAnnotation = 'k8s.v1.cni.cncf.io/resourceName';

@@ -4,9 +4,10 @@
  * JSON path ($.plugins[0].ipam.rangeStart). Unknown fields of known plugins are warnings, not errors,
  * since plugins ignore them: they are almost always typos.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { ProblemList, ValidationError, type Problem } from '../errors.ts';
-import { childPath, fromPointer } from '../json-path.ts';
+import { childPath } from '../json-path.ts';
+import { describeType, runSchema, schemaAjv as ajv } from '../schema.ts';
 import { isObject, parseJson, type JsonObject, type JsonValue } from '../safe-json.ts';
 import { closestWord } from '../text.ts';
 import { commonPluginFields, conflistSchema, singleConfSchema, type Schema } from './schemas/common.ts';
@@ -37,9 +38,6 @@ export interface ValidateOptions {
   readonly root?: string;
 }
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
-
 const validateConflist = ajv.compile(conflistSchema);
 const validateSingle = ajv.compile(singleConfSchema);
 
@@ -56,70 +54,6 @@ const pluginValidators = new Map(
 const ipamValidators = new Map(
   Object.entries(ipamSchemas).map(([type, properties]) => [type, compileFields(properties)]),
 );
-
-function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function ajvProblem(root: string, error: ErrorObject): Problem {
-  const path = fromPointer(root, error.instancePath);
-  const custom: unknown = error.parentSchema?.['x-message'];
-  switch (error.keyword) {
-    case 'required':
-      return {
-        path: childPath(path, (error.params as { missingProperty: string }).missingProperty),
-        message: 'is required',
-      };
-    case 'type':
-      return {
-        path,
-        message: `must be ${withArticle((error.params as { type: string }).type)} (got ${describeType(error.data)})`,
-      };
-    case 'enum':
-      return {
-        path,
-        message:
-          typeof custom === 'string'
-            ? `${custom} (got ${JSON.stringify(error.data)})`
-            : `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(error.data)})`,
-      };
-    case 'pattern':
-    case 'minLength':
-    case 'maxLength':
-      return {
-        path,
-        message:
-          typeof custom === 'string'
-            ? `${custom} (got ${JSON.stringify(error.data)})`
-            : (error.message ?? 'is invalid'),
-      };
-    default:
-      return { path, message: error.message ?? 'is invalid' };
-  }
-}
-
-function withArticle(type: string): string {
-  const names: Record<string, string> = {
-    object: 'an object',
-    array: 'a list',
-    integer: 'an integer',
-    string: 'a string',
-    boolean: 'true or false',
-    number: 'a number',
-  };
-  return names[type] ?? type;
-}
-
-function runSchema(validate: ValidateFunction, value: unknown, root: string, problems: ProblemList): boolean {
-  if (validate(value)) return true;
-  for (const error of validate.errors ?? []) {
-    const problem = ajvProblem(root, error);
-    problems.add(problem.path, problem.message);
-  }
-  return false;
-}
 
 function warnUnknownFields(
   plugin: JsonObject,

@@ -16,7 +16,7 @@ export interface InvocationInput {
 }
 
 /** The runtimeConfig entries a plugin asked for through its capabilities. */
-export function filterRuntimeConfig(
+function filterRuntimeConfig(
   plugin: JsonObject,
   offered: Readonly<Record<string, JsonValue>> | undefined,
 ): JsonObject {

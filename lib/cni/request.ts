@@ -6,7 +6,7 @@ import { interfaceNameError } from '../annotations/interface-name.ts';
 import { isObject, type JsonObject } from '../safe-json.ts';
 import { CniError, CniErrorCode, type CniErrorJson } from './error.ts';
 
-export const cniCommands = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
+const cniCommands = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
 export type CniCommand = (typeof cniCommands)[number];
 
 export interface CniRequest {
@@ -52,7 +52,7 @@ function invalid(message: string): CniError {
 }
 
 /** Checks the fields the CNI spec requires for each command. */
-export function checkCniRequest(request: CniRequest): CniRequest {
+function checkCniRequest(request: CniRequest): CniRequest {
   const { command } = request;
   if (command === 'VERSION') return request;
   if (command === 'ADD' || command === 'DEL' || command === 'CHECK') {

@@ -17,6 +17,7 @@ import {
   type IpPrefix,
 } from '../net/ip.ts';
 import { isObject, type JsonObject } from '../safe-json.ts';
+import { hostLocalRangeSets } from './host-local.ts';
 
 function checkInterfaceName(value: unknown, path: string, problems: ProblemList): void {
   if (typeof value !== 'string') return;
@@ -226,14 +227,7 @@ function checkHostLocal(
   problems: ProblemList,
   warnings: Problem[],
 ): void {
-  const sets: Array<{ path: string; ranges: JsonObject[] }> = [];
-  if (ipam.subnet !== undefined) sets.push({ path, ranges: [ipam] });
-  if (Array.isArray(ipam.ranges)) {
-    ipam.ranges.forEach((set, i) => {
-      if (Array.isArray(set))
-        sets.push({ path: `${childPath(path, 'ranges')}[${i}]`, ranges: set.filter(isObject) });
-    });
-  }
+  const sets = hostLocalRangeSets(ipam, path);
   const fromRuntime = isObject(plugin.capabilities) && plugin.capabilities.ipRanges === true;
   if (sets.length === 0 && !fromRuntime) {
     problems.add(
@@ -244,14 +238,7 @@ function checkHostLocal(
   const all: CheckedRange[] = [];
   for (const set of sets) {
     const checked = set.ranges
-      .map((range, i) =>
-        checkHostLocalRange(
-          range,
-          set.ranges.length === 1 && set.path === path ? path : `${set.path}[${i}]`,
-          problems,
-          warnings,
-        ),
-      )
+      .map(({ range, path: at }) => checkHostLocalRange(range, at, problems, warnings))
       .filter((r): r is CheckedRange => r !== undefined);
     const families = new Set(checked.map((r) => r.subnet.family));
     if (families.size > 1)

@@ -7,7 +7,7 @@ import yaml from 'js-yaml';
 import { ValidationError } from '../errors.ts';
 import { checkShape, isObject, type JsonObject, type ShapeLimits } from '../safe-json.ts';
 
-export const manifestLimits: ShapeLimits = { maxBytes: 16 * 1024 * 1024, maxDepth: 64, maxNodes: 1_000_000 };
+const manifestLimits: ShapeLimits = { maxBytes: 16 * 1024 * 1024, maxDepth: 64, maxNodes: 1_000_000 };
 
 export interface ManifestDocument {
   /** 0-based position of the document in the input (after unwrapping lists: "2.items[3]"). */

@@ -2,7 +2,7 @@
 const byteGroup = /^[0-9a-fA-F]{2}$/;
 
 /** Returns the bytes of a MAC-style address, or undefined when it is not of that form. */
-export function parseHardwareAddress(text: string): number[] | undefined {
+function parseHardwareAddress(text: string): number[] | undefined {
   if (typeof text !== 'string' || text.length > 64) return undefined;
   const separator = text.includes('-') ? '-' : ':';
   const groups = text.split(separator);

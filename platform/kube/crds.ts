@@ -14,7 +14,7 @@ import {
 import yaml from 'js-yaml';
 import { KubeRestClient } from './rest.ts';
 
-export const crdDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
+const crdDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
 
 export async function readCrds(dir: string = crdDir): Promise<V1CustomResourceDefinition[]> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.yaml')).sort();

@@ -37,9 +37,6 @@ export interface EventRecorder {
   event(object: ObjectReference, type: EventType, reason: string, message: string): void;
 }
 
-/** A recorder that drops everything (for tests and for components running without an API server). */
-export const discardEvents: EventRecorder = { event: () => undefined };
-
 export interface EventRecorderStats {
   /** Events created. */
   created: number;

@@ -12,6 +12,7 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
+import { Backoff } from '../../lib/backoff.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -30,7 +31,7 @@ export interface InformerOptions<T extends KubernetesObject> {
 export class ResilientInformer<T extends KubernetesObject> {
   private readonly options: InformerOptions<T>;
   private readonly watch: ListWatch<T>;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private stopped = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private hasSynced = false;
@@ -40,7 +41,10 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   constructor(options: InformerOptions<T>) {
     this.options = options;
-    this.backoffMs = options.minBackoffMs ?? 1000;
+    this.backoff = new Backoff({
+      baseMs: options.minBackoffMs ?? 1000,
+      maxMs: options.maxBackoffMs ?? 30_000,
+    });
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await options.list();
       this.markSynced();
@@ -89,7 +93,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   private markSynced(): void {
-    this.backoffMs = this.options.minBackoffMs ?? 1000;
+    this.backoff.reset();
     if (this.hasSynced) return;
     this.hasSynced = true;
     for (const resolve of this.syncWaiters.splice(0)) resolve();
@@ -97,8 +101,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   private onError(err: unknown): void {
     if (this.stopped) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
+    const delay = this.backoff.next();
     this.options.log.warn('informer stopped on an error; restarting', {
       path: this.options.path,
       error: err instanceof Error ? err.message : String(err),

@@ -12,9 +12,16 @@
  *
  * `onStartedLeading` runs while this process leads and must return soon after its signal aborts
  * (leadership lost, or shutdown); the elector waits for it before releasing or competing again.
+ *
+ * Every attempt is bounded by the renew deadline: a renew whose request hangs is cancelled when
+ * renewDeadline has passed since the last successful renew, and leadership ends right then, well
+ * before another candidate may take the Lease (leaseDuration). Time and timers come from an injected
+ * Scheduler (the work queue's port), so tests drive them without sleeping.
  */
 import type { Logger } from 'winston';
 import { errorMessage } from '../../lib/errors.ts';
+import type { Scheduler } from '../../lib/ports.ts';
+import { realScheduler } from '../nodejs/clock.ts';
 import { isConflict, isNotFound, type KubeRequester } from './rest.ts';
 
 export interface LeaseSpec {
@@ -52,8 +59,10 @@ export interface LeaderElectionOptions {
   readonly onStoppedLeading?: () => void;
   /** Called when the observed holder changes (including to this candidate). */
   readonly onNewLeader?: (identity: string) => void;
-  /** A monotonic clock in ms (default performance.now). */
-  readonly now?: () => number;
+  /** Time and timers (default: the real clock and setTimeout). */
+  readonly scheduler?: Scheduler;
+  /** Jitter of the acquire retries, 0 to 1 (default Math.random). */
+  readonly random?: () => number;
 }
 
 /** metav1.MicroTime. */
@@ -61,22 +70,45 @@ function microTime(date: Date): string {
   return date.toISOString().replace(/(\.\d{3})Z$/, '$1000Z');
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after ms on the scheduler's clock, or at once when signal aborts. */
+function sleep(scheduler: Scheduler, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const done = (): void => {
-      clearTimeout(timer);
+      timer.cancel();
       signal.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = scheduler.setTimer(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
 }
 
+/** A signal that aborts at `at` on the scheduler's clock, or with `parent`; dispose() drops the timer. */
+function deadline(
+  scheduler: Scheduler,
+  at: number,
+  parent: AbortSignal,
+): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const expire = (): void => controller.abort(new Error('the renew deadline passed'));
+  const timer = scheduler.setTimer(expire, Math.max(0, at - scheduler.now()));
+  const onParent = (): void => controller.abort(parent.reason);
+  if (parent.aborted) onParent();
+  else parent.addEventListener('abort', onParent, { once: true });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      timer.cancel();
+      parent.removeEventListener('abort', onParent);
+    },
+  };
+}
+
 export class LeaderElector {
   private readonly options: LeaderElectionOptions;
-  private readonly now: () => number;
+  private readonly scheduler: Scheduler;
+  private readonly random: () => number;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -89,7 +121,8 @@ export class LeaderElector {
 
   constructor(options: LeaderElectionOptions) {
     this.options = options;
-    this.now = options.now ?? ((): number => performance.now());
+    this.scheduler = options.scheduler ?? realScheduler;
+    this.random = options.random ?? Math.random;
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
@@ -108,7 +141,7 @@ export class LeaderElector {
 
   /** For /healthz: false when this candidate leads but has not renewed for longer than the lease allows. */
   healthy(toleranceMs = 20_000): boolean {
-    return !this.leading || this.now() - this.lastRenewAt <= this.leaseDurationMs + toleranceMs;
+    return !this.leading || this.scheduler.now() - this.lastRenewAt <= this.leaseDurationMs + toleranceMs;
   }
 
   private get path(): string {
@@ -119,7 +152,7 @@ export class LeaderElector {
     if (lease.metadata.resourceVersion !== this.observedVersion) {
       this.observedVersion = lease.metadata.resourceVersion;
       this.observedSpec = lease.spec ?? {};
-      this.observedAt = this.now();
+      this.observedAt = this.scheduler.now();
     }
     const holder = lease.spec?.holderIdentity ?? '';
     if (holder !== this.currentLeader) {
@@ -131,12 +164,14 @@ export class LeaderElector {
     }
   }
 
-  /** One attempt to take or renew the Lease; true when this candidate holds it afterwards. */
-  async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
+  /**
+   * One attempt to take or renew the Lease; true when this candidate holds it afterwards. Its requests
+   * are cancelled when `signal` aborts.
+   */
+  async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const { rest, identity } = this.options;
-    const timeout = AbortSignal.timeout(Math.max(1000, this.renewDeadlineMs / 2));
-    const requestSignal = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    const nowDate = new Date();
+    const requestSignal = signal;
+    const nowDate = new Date(this.scheduler.now());
     const durationSeconds = Math.ceil(this.leaseDurationMs / 1000);
     let lease: Lease;
     try {
@@ -173,7 +208,7 @@ export class LeaderElector {
     const spec = this.observedSpec ?? {};
     const holder = spec.holderIdentity ?? '';
     const validMs = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
-    if (holder && holder !== identity && this.observedAt + validMs > this.now()) return false;
+    if (holder && holder !== identity && this.observedAt + validMs > this.scheduler.now()) return false;
     const mine = holder === identity;
     const next: Lease = {
       ...lease,
@@ -200,9 +235,11 @@ export class LeaderElector {
     }
   }
 
-  private async attempt(signal: AbortSignal): Promise<boolean> {
+  /** One attempt, cancelled when `by` (on the scheduler's clock) has passed or `signal` aborts. */
+  private async attempt(signal: AbortSignal, by: number): Promise<boolean> {
+    const bounded = deadline(this.scheduler, by, signal);
     try {
-      return await this.tryAcquireOrRenew(signal);
+      return await this.tryAcquireOrRenew(bounded.signal);
     } catch (err) {
       if (!signal.aborted)
         this.options.log.warn('leader election: cannot reach the Lease', {
@@ -210,6 +247,8 @@ export class LeaderElector {
           error: errorMessage(err),
         });
       return false;
+    } finally {
+      bounded.dispose();
     }
   }
 
@@ -219,12 +258,15 @@ export class LeaderElector {
     while (!signal.aborted) {
       // Acquire: retry with jitter until this candidate holds the Lease.
       let acquired = false;
-      while (!signal.aborted && !(acquired = await this.attempt(signal))) {
-        await sleep(this.retryPeriodMs * (1 + Math.random() * 0.2), signal);
+      while (
+        !signal.aborted &&
+        !(acquired = await this.attempt(signal, this.scheduler.now() + this.renewDeadlineMs))
+      ) {
+        await sleep(this.scheduler, this.retryPeriodMs * (1 + this.random() * 0.2), signal);
       }
       if (!acquired) break;
       this.leading = true;
-      this.lastRenewAt = this.now();
+      this.lastRenewAt = this.scheduler.now();
       log.info('became the leader', { lease: `${this.options.namespace}/${this.options.name}` });
       const leadership = new AbortController();
       let workEnded = false;
@@ -239,10 +281,11 @@ export class LeaderElector {
       const stop = AbortSignal.any([signal, leadership.signal]);
       let lost = false;
       while (!stop.aborted) {
-        await sleep(this.retryPeriodMs, stop);
+        await sleep(this.scheduler, this.retryPeriodMs, stop);
         if (stop.aborted) break;
-        if (await this.attempt(stop)) this.lastRenewAt = this.now();
-        else if (!stop.aborted && this.now() - this.lastRenewAt >= this.renewDeadlineMs) {
+        const by = this.lastRenewAt + this.renewDeadlineMs;
+        if (await this.attempt(stop, by)) this.lastRenewAt = this.scheduler.now();
+        else if (!stop.aborted && this.scheduler.now() >= by) {
           lost = true;
           break;
         }
@@ -255,21 +298,22 @@ export class LeaderElector {
       this.options.onStoppedLeading?.();
       if (!lost && (signal.aborted ? this.options.releaseOnCancel !== false : true)) await this.release();
       if (signal.aborted) break;
-      if (workEnded) await sleep(this.retryPeriodMs, signal);
+      if (workEnded) await sleep(this.scheduler, this.retryPeriodMs, signal);
     }
   }
 
   /** Gives the Lease up if this candidate holds it: empty holder and a 1 s duration. */
   async release(): Promise<void> {
     const { rest, identity, log } = this.options;
+    const bounded = deadline(this.scheduler, this.scheduler.now() + 5000, new AbortController().signal);
     try {
       const lease = await rest.request<Lease>({
         method: 'GET',
         path: this.path,
-        signal: AbortSignal.timeout(5000),
+        signal: bounded.signal,
       });
       if (lease.spec?.holderIdentity !== identity) return;
-      const now = microTime(new Date());
+      const now = microTime(new Date(this.scheduler.now()));
       const { holderIdentity: _holder, ...rest_ } = lease.spec;
       await rest.request({
         method: 'PUT',
@@ -278,7 +322,7 @@ export class LeaderElector {
           ...lease,
           spec: { ...rest_, leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
         },
-        signal: AbortSignal.timeout(5000),
+        signal: bounded.signal,
       });
       this.currentLeader = '';
       log.info('released the Lease', { lease: `${this.options.namespace}/${this.options.name}` });
@@ -286,6 +330,8 @@ export class LeaderElector {
       log.warn('could not release the Lease; another candidate takes over when it expires', {
         error: errorMessage(err),
       });
+    } finally {
+      bounded.dispose();
     }
   }
 }

@@ -41,7 +41,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await fsyncDir(dirname(path)).catch(() => undefined);
 }
 
-export async function copyFileAtomic(from: string, to: string, mode: number): Promise<void> {
+async function copyFileAtomic(from: string, to: string, mode: number): Promise<void> {
   const temp = tempBeside(to);
   try {
     await copyFile(from, temp);

@@ -18,7 +18,7 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
-export function nadPath(namespace: string, name?: string): string {
+function nadPath(namespace: string, name?: string): string {
   const base = `/apis/${nadGroup}/${nadVersion}/namespaces/${namespace}/${nadPlural}`;
   return name === undefined ? base : `${base}/${name}`;
 }
@@ -55,7 +55,7 @@ export async function updateNadConfig(
   });
 }
 
-export async function readNad(rest: KubeRequester, namespace: string, name: string): Promise<NadObject> {
+async function readNad(rest: KubeRequester, namespace: string, name: string): Promise<NadObject> {
   return rest.request<NadObject>({ method: 'GET', path: nadPath(namespace, name) });
 }
 

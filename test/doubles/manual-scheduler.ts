@@ -1,5 +1,5 @@
 /** A Scheduler whose time moves only when a test calls advance(): timers fire in order, synchronously. */
-import type { Scheduler } from '../../controllers/work-queue.ts';
+import type { Scheduler } from '../../lib/ports.ts';
 
 export class ManualScheduler implements Scheduler {
   private time: number;

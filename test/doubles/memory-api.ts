@@ -18,7 +18,7 @@ function isPlain(value: unknown): value is Json {
 }
 
 /** RFC 7386 JSON merge patch. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
+function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isPlain(patch)) return structuredClone(patch);
   const result: Json = isPlain(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
@@ -59,6 +59,7 @@ export class MemoryApi implements KubeRequester {
   async request<T = unknown>(request: KubeRequest): Promise<T> {
     this.log.push(`${request.method} ${request.path}`);
     await this.intercept?.(request);
+    request.signal?.throwIfAborted(); // a cancelled request changes nothing
     const subresource = request.path.endsWith('/status');
     const path = subresource ? request.path.slice(0, -'/status'.length) : request.path;
     const current = this.objects.get(path);

@@ -40,7 +40,7 @@ export interface SimulatedNodeOptions {
 const path = `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}`;
 
 /** The digests of a node that holds exactly these NADs. */
-export function heldDigests(nads: readonly NadObject[]): string[] {
+function heldDigests(nads: readonly NadObject[]): string[] {
   return bucketDigests(
     nads.map((nad) => ({
       key: networkKey(nad.metadata.namespace ?? 'default', nad.metadata.name),

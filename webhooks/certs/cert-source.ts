@@ -30,3 +30,19 @@ export class CertificateHolder {
     if (!first) for (const listener of this.listeners) listener(cert);
   }
 }
+
+/** A CertSource's shared half: the holder of the current certificate, and current() and onChange() over it. */
+export abstract class HeldCertSource implements CertSource {
+  protected readonly certificate = new CertificateHolder();
+
+  abstract start(): Promise<ServingCertificate>;
+  abstract stop(): void;
+
+  current(): ServingCertificate | undefined {
+    return this.certificate.current;
+  }
+
+  onChange(listener: (cert: ServingCertificate) => void): void {
+    this.certificate.onChange(listener);
+  }
+}

@@ -7,7 +7,7 @@
 import { dirname } from 'node:path';
 import type { Logger } from 'winston';
 import { errorMessage } from '../../lib/errors.ts';
-import { CertificateHolder, type CertSource } from './cert-source.ts';
+import { HeldCertSource } from './cert-source.ts';
 import { keyMatches, tryInspect, type ServingCertificate } from './serving-cert.ts';
 
 export interface FileCertOptions {
@@ -26,15 +26,15 @@ export interface FileCertDeps {
   readonly log: Logger;
 }
 
-export class FileCerts implements CertSource {
+export class FileCerts extends HeldCertSource {
   private readonly options: FileCertOptions;
   private readonly deps: FileCertDeps;
-  private readonly certificate = new CertificateHolder();
   private readonly stops: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
 
   constructor(options: FileCertOptions, deps: FileCertDeps) {
+    super();
     this.options = options;
     this.deps = deps;
   }
@@ -52,14 +52,6 @@ export class FileCerts implements CertSource {
     this.timer = setInterval(() => void this.reload(), this.options.pollIntervalMs ?? 60_000);
     this.timer.unref();
     return first;
-  }
-
-  current(): ServingCertificate | undefined {
-    return this.certificate.current;
-  }
-
-  onChange(listener: (cert: ServingCertificate) => void): void {
-    this.certificate.onChange(listener);
   }
 
   stop(): void {

@@ -10,10 +10,11 @@
  * conflicts: the loser reads the winner's Secret and uses it.
  */
 import type { Logger } from 'winston';
+import { Backoff } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createCa, issueCertificate, type CertificateAuthority } from '../../platform/pki.ts';
 import type { Clock } from '../../lib/ports.ts';
-import { CertificateHolder, type CertSource } from './cert-source.ts';
+import { HeldCertSource } from './cert-source.ts';
 import {
   coversNames,
   keyMatches,
@@ -134,10 +135,9 @@ export interface ReconcileRequest {
   readonly renewCa?: boolean;
 }
 
-export class SelfManagedCerts implements CertSource {
+export class SelfManagedCerts extends HeldCertSource {
   private readonly options: Required<SelfManagedOptions>;
   private readonly deps: SelfManagedDeps;
-  private readonly certificate = new CertificateHolder();
   private loadedSerial: string | undefined;
   private syncedBundle: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -145,6 +145,7 @@ export class SelfManagedCerts implements CertSource {
   private readonly abort = new AbortController();
 
   constructor(options: SelfManagedOptions, deps: SelfManagedDeps) {
+    super();
     this.options = {
       caValidityDays: 5 * 365,
       certValidityDays: 365,
@@ -157,19 +158,19 @@ export class SelfManagedCerts implements CertSource {
   }
 
   async start(): Promise<ServingCertificate> {
-    let backoffMs = 1000;
+    const backoff = new Backoff({ baseMs: 1000, maxMs: 30_000 });
     for (;;) {
       try {
         await this.reconcile();
         break;
       } catch (err) {
         if (this.abort.signal.aborted) throw err;
+        const retryInMs = backoff.next();
         this.deps.log.warn('could not set up the serving certificate; retrying', {
           error: errorMessage(err),
-          retryInMs: backoffMs,
+          retryInMs,
         });
-        await this.deps.clock.sleep(backoffMs, this.abort.signal);
-        backoffMs = Math.min(backoffMs * 2, 30_000);
+        await this.deps.clock.sleep(retryInMs, this.abort.signal);
       }
     }
     this.timer = setInterval(() => {
@@ -181,14 +182,6 @@ export class SelfManagedCerts implements CertSource {
     }, this.options.checkIntervalMs);
     this.timer.unref();
     return this.certificate.current!;
-  }
-
-  current(): ServingCertificate | undefined {
-    return this.certificate.current;
-  }
-
-  onChange(listener: (cert: ServingCertificate) => void): void {
-    this.certificate.onChange(listener);
   }
 
   stop(): void {

@@ -7,7 +7,7 @@ import { supportedCniVersions } from '../version.ts';
 export type Schema = Record<string, unknown>;
 
 /** A plugin or IPAM type names an executable in the CNI bin dirs: a bare name, never a path. */
-export const pluginTypeSchema: Schema = {
+const pluginTypeSchema: Schema = {
   type: 'string',
   minLength: 1,
   maxLength: 128,
@@ -16,13 +16,13 @@ export const pluginTypeSchema: Schema = {
     "must be a bare plugin name (letters, digits, '.', '_', '+', '-'; no '/' or '..'): it names an executable in the CNI bin dir",
 };
 
-export const cniVersionSchema: Schema = {
+const cniVersionSchema: Schema = {
   type: 'string',
   enum: [...supportedCniVersions],
   'x-message': `must be one of ${supportedCniVersions.join(', ')}`,
 };
 
-export const networkNameSchema: Schema = {
+const networkNameSchema: Schema = {
   type: 'string',
   minLength: 1,
   maxLength: 253,
@@ -32,7 +32,7 @@ export const networkNameSchema: Schema = {
 
 export const stringList: Schema = { type: 'array', items: { type: 'string' } };
 
-export const dnsSchema: Schema = {
+const dnsSchema: Schema = {
   type: 'object',
   properties: {
     nameservers: stringList,
@@ -56,14 +56,14 @@ export const routeSchema: Schema = {
   },
 };
 
-export const ipamBaseSchema: Schema = {
+const ipamBaseSchema: Schema = {
   type: 'object',
   required: ['type'],
   properties: { type: pluginTypeSchema },
 };
 
 /** Fields any plugin configuration may hold, whatever its type. */
-export const pluginCommonSchema: Schema = {
+const pluginCommonSchema: Schema = {
   type: 'object',
   required: ['type'],
   properties: {

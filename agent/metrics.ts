@@ -1,0 +1,51 @@
+/**
+ * The agent's Prometheus metrics, in a registry of their own (as the controller's and the webhook's):
+ * CNI requests by command and outcome, their duration, the requests in flight, and Node's default
+ * process metrics.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  /** Records one finished CNI request (the agent's `observe`). */
+  observe(command: string, outcome: 'ok' | 'error', seconds: number): void;
+}
+
+export interface AgentMetricSources {
+  /** CNI requests running or waiting. */
+  readonly inFlight: () => number;
+}
+
+export function createAgentMetrics(sources: AgentMetricSources, processMetrics = true): AgentMetrics {
+  const registry = new Registry();
+  if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'multinet_agent_' });
+  const registers = [registry];
+  const requests = new Counter({
+    name: 'multinet_agent_cni_requests_total',
+    help: 'CNI requests served, by command and outcome',
+    labelNames: ['command', 'outcome'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'multinet_agent_cni_request_duration_seconds',
+    help: 'Time to serve a CNI request, delegates included',
+    labelNames: ['command'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  new Gauge({
+    name: 'multinet_agent_cni_requests_in_flight',
+    help: 'CNI requests running or waiting',
+    registers,
+    collect() {
+      this.set(sources.inFlight());
+    },
+  });
+  return {
+    registry,
+    observe(command, outcome, seconds) {
+      requests.inc({ command, outcome });
+      duration.observe({ command }, seconds);
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/** The cache-miss read inside an admission call is bounded by the review's signal (the API server's timeout). */
+import type { NadObject } from '../platform/kube/informers.ts';
+import { NadCatalog } from './nad-catalog.ts';
+import { NadMissResolver } from './nad-miss-resolver.ts';
+import { reviewTimeoutMs } from './review-adapter.ts';
+import { StaticNadSource } from '../test/doubles/static-nad-source.ts';
+import { silentLog as log } from '../test/doubles/nad-world.ts';
+
+const late: NadObject = {
+  apiVersion: 'k8s.cni.cncf.io/v1',
+  kind: 'NetworkAttachmentDefinition',
+  metadata: { name: 'late', namespace: 'default', uid: 'uid-late', resourceVersion: '1' },
+  spec: { config: '{"cniVersion":"1.0.0","type":"bridge"}' },
+};
+
+test('a NAD read that outlives the review is given up on, and its answer serves the next review', async () => {
+  const catalog = new NadCatalog(new StaticNadSource());
+  let answer!: (nad: NadObject) => void;
+  const resolver = new NadMissResolver(catalog, () => new Promise((resolve) => (answer = resolve)), log);
+  const review = new AbortController();
+  const resolving = resolver.resolve([{ namespace: 'default', name: 'late' }], review.signal);
+  review.abort(new Error('the API server stopped waiting'));
+  await expect(resolving).resolves.toBe(false); // answered now, without the API server's reply
+  answer(late);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(catalog.get('default', 'late')?.accepted).toBe(true);
+});
+
+test("a review's timeout is the API server's ?timeout=", () => {
+  expect(reviewTimeoutMs('/validate/pods?timeout=10s')).toBe(10_000);
+  expect(reviewTimeoutMs('/validate/pods?x=1&timeout=500ms')).toBe(500);
+  expect(reviewTimeoutMs('/validate/pods?timeout=1m')).toBe(30_000); // the API server allows 30 s at most
+  expect(reviewTimeoutMs('/validate/pods')).toBe(10_000);
+});
