@@ -50,14 +50,23 @@ export interface ChartOnNodeOptions {
 
 function run(file: string, args: readonly string[], env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(file, [...args], { env, maxBuffer: 32 * 1024 * 1024, timeout: 600_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      file,
+      [...args],
+      { env, maxBuffer: 32 * 1024 * 1024, timeout: 600_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 /** The values that fit this node: its image, its CNI dirs, the way to the API server. */
-export function nodeChartValues(node: KubeNode, stateDir: string, socketDir: string): Record<string, unknown> {
+export function nodeChartValues(
+  node: KubeNode,
+  stateDir: string,
+  socketDir: string,
+): Record<string, unknown> {
   const image = node.images.find((i) => i.name === 'multinet');
   if (!image) throw new Error("the node serves no multinet image: start it with extraImages: ['multinet']");
   const { host, repository, tag } = splitReference(image.reference);
@@ -70,7 +79,10 @@ export function nodeChartValues(node: KubeNode, stateDir: string, socketDir: str
 }
 
 /** `helm install` of the chart on the node; resolves once every pod is Ready and a probe pod got its network. */
-export async function installChartOnNode(node: KubeNode, options: ChartOnNodeOptions = {}): Promise<ChartOnNode> {
+export async function installChartOnNode(
+  node: KubeNode,
+  options: ChartOnNodeOptions = {},
+): Promise<ChartOnNode> {
   const log = options.log ?? ((): void => undefined);
   const release = options.release ?? 'multinet';
   const namespace = options.namespace ?? 'multinet';
@@ -104,7 +116,8 @@ export async function installChartOnNode(node: KubeNode, options: ChartOnNodeOpt
     '--timeout',
     '5m',
   ]);
-  if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr.trim() || install.stdout.trim()}`);
+  if (install.code !== 0)
+    throw new Error(`helm install failed: ${install.stderr.trim() || install.stdout.trim()}`);
   const fullname = release.includes('multinet') ? release : `${release}-multinet`;
   const signal = options.signal;
   await eventually(
@@ -113,17 +126,19 @@ export async function installChartOnNode(node: KubeNode, options: ChartOnNodeOpt
     { ...(signal ? { signal } : {}), timeoutMs: 60_000 },
   );
   if (!options.skipProbe) await proveAPodGetsItsNetwork(node.kubeConfig().makeApiClient(CoreV1Api), signal);
-  log('multinet runs on the node as the chart\'s pods');
+  log("multinet runs on the node as the chart's pods");
   return { release, namespace, valuesFile, stateDir, socketDir, fullname, helm };
 }
 
 /** Deep merge of plain objects (arrays and scalars replace), as helm merges values files. */
-export function mergeValues(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+export function mergeValues(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const current = out[key];
-    out[key] =
-      isPlainObject(current) && isPlainObject(value) ? mergeValues(current, value) : value;
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeValues(current, value) : value;
   }
   return out;
 }

@@ -8,7 +8,10 @@ import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { eventually } from '../../lib/eventually.ts';
 
 /** A pod with only the default network: Running with network-status from the agent, then deleted. */
-export async function proveAPodGetsItsNetwork(core: CoreV1Api, signal: AbortSignal | undefined): Promise<void> {
+export async function proveAPodGetsItsNetwork(
+  core: CoreV1Api,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const namespace = 'default';
   const name = 'multinet-probe';
   const wait = { ...(signal ? { signal } : {}), timeoutMs: 90_000 };

@@ -57,9 +57,13 @@ describe('multinet dev node, as a user runs it', () => {
     expect(before.processes).toEqual([]);
     const dir = mkdtempSync(join(tmpdir(), 'multinet-dev-node-test-'));
     const kubeconfig = join(dir, 'kubeconfig');
-    const child = spawn(multinet, ['dev', 'node', '--multinet', 'host', '--default-network', 'bridge', '--kubeconfig-out', kubeconfig], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      multinet,
+      ['dev', 'node', '--multinet', 'host', '--default-network', 'bridge', '--kubeconfig-out', kubeconfig],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
