@@ -267,7 +267,7 @@ export function renderDefaultNetwork(kind: DefaultNetworkKind, layout: NodeLayou
           dataDir: layout.flannelDataDir,
           // Flannel's delegate: a bridge (its default) on the node's bridge, without masquerading.
           delegate: { bridge, ipMasq: false, hairpinMode: true },
-          ipam: { type: 'host-local', dataDir: layout.ipamDir },
+          ipam: { dataDir: layout.ipamDir },
         };
   return `${JSON.stringify({ cniVersion: '1.0.0', name: podNetwork.name, plugins: [plugin] }, null, 2)}\n`;
 }

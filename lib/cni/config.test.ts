@@ -48,6 +48,25 @@ describe('validateCniConfig', () => {
     ]);
   });
 
+  it("accepts kube-flannel's default network, and Flannel's partial ipam that it completes itself", () => {
+    const kubeFlannel = validateCniConfig(readFixture('conf', 'kube-flannel.conflist'));
+    expect(kubeFlannel.warnings).toEqual([]);
+    expect(requiredBinaries(kubeFlannel.config)).toEqual(['flannel', 'portmap']);
+    const partial = validateCniConfig(readFixture('conf', 'flannel-partial-ipam.conflist'));
+    expect(partial.warnings).toEqual([]);
+    expect(requiredBinaries(partial.config)).toEqual(['flannel']);
+  });
+
+  it('still requires an IPAM type from plugins that run their IPAM themselves', () => {
+    expect(() =>
+      validateCniConfig({
+        cniVersion: '1.0.0',
+        name: 'b',
+        plugins: [{ type: 'bridge', ipam: { dataDir: '/x' } }],
+      }),
+    ).toThrow('$.plugins[0].ipam.type: is required');
+  });
+
   it('does not type-check plugins it does not know, beyond the common fields', () => {
     expect(() =>
       validateCniConfig({ cniVersion: '0.3.1', name: 'x', type: 'sriov', vlan: 'anything' }),

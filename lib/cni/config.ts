@@ -11,7 +11,7 @@ import { describeType, runSchema, schemaAjv as ajv } from '../schema.ts';
 import { isObject, parseJson, type JsonObject, type JsonValue } from '../safe-json.ts';
 import { closestWord } from '../text.ts';
 import { commonPluginFields, conflistSchema, singleConfSchema, type Schema } from './schemas/common.ts';
-import { ipamSchemas, pluginRequired, pluginSchemas } from './schemas/plugins.ts';
+import { ipamCompletingPlugins, ipamSchemas, pluginRequired, pluginSchemas } from './schemas/plugins.ts';
 import { checkIpamSemantics, checkPluginSemantics } from './semantics.ts';
 import type { CniVersion } from './version.ts';
 
@@ -89,6 +89,11 @@ function checkPlugin(plugin: JsonObject, path: string, problems: ProblemList, wa
   const ipam = plugin.ipam;
   if (isObject(ipam)) {
     const ipamPath = childPath(path, 'ipam');
+    if (ipamCompletingPlugins.has(type)) return;
+    if (ipam.type === undefined) {
+      problems.add(childPath(ipamPath, 'type'), 'is required');
+      return;
+    }
     const ipamType = ipam.type as string;
     const ipamValidator = ipamValidators.get(ipamType);
     if (ipamValidator) {

@@ -56,9 +56,9 @@ export const routeSchema: Schema = {
   },
 };
 
+/** `type` is required too, except for plugins that complete their delegate's IPAM (config.ts checks it). */
 const ipamBaseSchema: Schema = {
   type: 'object',
-  required: ['type'],
   properties: { type: pluginTypeSchema },
 };
 

@@ -12,6 +12,13 @@ const rate: Schema = { type: 'integer', minimum: 0 };
 const vlanId: Schema = { type: 'integer', minimum: 0, maximum: 4094 };
 
 export const pluginSchemas: Readonly<Record<string, Schema>> = {
+  // flannel-io/cni-plugin: delegates to bridge (by default) with IPAM from flanneld's subnet.env.
+  flannel: {
+    subnetFile: str,
+    dataDir: str,
+    delegate: { type: 'object' },
+    runtimeConfig: { type: 'object' },
+  },
   bridge: {
     bridge: str,
     isGateway: bool,
@@ -110,6 +117,12 @@ export const pluginSchemas: Readonly<Record<string, Schema>> = {
 };
 
 /** Fields a typed plugin must have, beyond `type`. */
+/**
+ * Plugins whose `ipam` is a part that they complete for the plugin they delegate to (Flannel fills in
+ * host-local's type, ranges and routes from its subnet.env): it needs no type and has no ranges of its own.
+ */
+export const ipamCompletingPlugins: ReadonlySet<string> = new Set(['flannel']);
+
 export const pluginRequired: Readonly<Record<string, readonly string[]>> = {
   vlan: ['vlanId'],
   vrf: ['vrfname'],
