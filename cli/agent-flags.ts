@@ -67,8 +67,9 @@ Node paths:
   --shim-source FILE            the self-contained shim to install into the CNI bin dir
   --shim-dir D                  where to install it (default: the first --cni-bin-dir)
   --shim-name NAME              its file name, the generated config's "type" (default: ${d.shimName})
-  --host-mount-ns PATH          run delegate plugins in this mount namespace, the host's (in the chart, with
-                                hostPID: /proc/1/ns/mnt), so they see the host's files and tools
+  --host-mount-ns PATH|auto     run delegate plugins in the host's mount namespace, so they see the host's
+                                files and tools: a /proc/PID/ns/mnt, or auto (the chart's: that of the nearest
+                                ancestor outside the agent's container, which needs hostPID)
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
@@ -214,7 +215,8 @@ export function parseAgentFlags(
     shimSource: values['shim-source'],
     shimDir: values['shim-dir'],
     shimName: values['shim-name'] ?? d.shimName,
-    hostMountNamespace: absolutePath('host-mount-ns', values['host-mount-ns']),
+    hostMountNamespace:
+      values['host-mount-ns'] === 'auto' ? 'auto' : absolutePath('host-mount-ns', values['host-mount-ns']),
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

@@ -10,10 +10,12 @@ import type { KubeNetworking } from '../agent/kube-networking.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import type { NetworkSource } from '../agent/network-source.ts';
 import { hostMountsExec } from '../agent/host-mounts-exec.ts';
+import { findHostMountNamespace } from '../platform/nodejs/host-mount-namespace.ts';
 import { serveAgent, type ServedAgent } from '../agent/serve.ts';
 import { installShim } from '../agent/shim-installer.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 import { errorMessage } from '../lib/errors.ts';
+import type { Logger } from 'winston';
 import { createLogger } from '../platform/log.ts';
 import { systemClock } from '../platform/nodejs/clock.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
@@ -27,6 +29,24 @@ import type { CommandContext } from './io.ts';
 import { ExitCode } from './io.ts';
 
 export { agentUsage };
+
+/** The mount namespace file delegates enter (undefined: run them here), or why it cannot be found. */
+async function resolveHostMounts(
+  flag: string | undefined,
+  pid: number | undefined,
+  log: Logger,
+): Promise<string | undefined | Error> {
+  if (flag !== 'auto') return flag;
+  if (pid === undefined) return new Error('auto needs the process id of the entry point');
+  const found = await findHostMountNamespace(pid);
+  if (found.kind === 'unknown') return new Error(`cannot find the host's mount namespace: ${found.reason}`);
+  if (found.kind === 'here') {
+    log.info("delegates run in the agent's own mount namespace: it is the host's");
+    return undefined;
+  }
+  log.info("delegates run in the host's mount namespace", { namespace: found.path });
+  return found.path;
+}
 
 export async function runAgent(args: readonly string[], context: CommandContext): Promise<number> {
   const flags = parseAgentFlags(args, context.env);
@@ -84,6 +104,11 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   const exec = nodeExec(
     context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
   );
+  const hostMounts = await resolveHostMounts(flags.hostMountNamespace, context.process?.pid, log);
+  if (hostMounts instanceof Error) {
+    context.io.stderr(`multinet agent: --host-mount-ns: ${hostMounts.message}\n`);
+    return ExitCode.failed;
+  }
   const agent = createAgent(
     {
       confDir: flags.cniConfDir,
@@ -108,7 +133,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     {
       fs: nodeFileSystem,
       exec,
-      delegateExec: flags.hostMountNamespace ? hostMountsExec(exec, nsenter, flags.hostMountNamespace) : exec,
+      delegateExec: hostMounts ? hostMountsExec(exec, nsenter, hostMounts) : exec,
       clock: systemClock,
       log,
       source,

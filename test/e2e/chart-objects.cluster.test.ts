@@ -60,7 +60,9 @@ describe("the chart's RBAC", () => {
     for (const role of objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')) {
       expect(JSON.stringify(role.rules)).not.toContain('"*"');
     }
-    for (const binding of objects.filter((o) => o.kind.endsWith('Binding'))) {
+    for (const binding of objects.filter(
+      (o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding',
+    )) {
       const component = binding.metadata.labels?.['app.kubernetes.io/component'] as 'controller';
       const subjects = binding.subjects as Array<{ name: string; namespace: string }>;
       expect(subjects).toEqual([
@@ -153,7 +155,11 @@ describe("the chart's workloads", () => {
       standalone: false,
       nodeName: 'node-a',
       shimSource: '/usr/local/lib/multinet/multinet-cni',
+      // Delegates run in the host's mount namespace: that of the agent's nearest ancestor outside its
+      // container, which hostPID makes visible.
+      hostMountNamespace: 'auto',
     });
+    expect(spec.hostPID).toBe(true);
     const mounts = new Map((container.volumeMounts ?? []).map((m) => [m.mountPath, m]));
     const hostPaths = new Map((spec.volumes ?? []).map((v) => [v.name, v.hostPath?.path]));
     const socketDir = flags.socket.replace(/\/[^/]+$/, '');
@@ -162,13 +168,14 @@ describe("the chart's workloads", () => {
       ...flags.cniBinDirs,
       flags.stateDir,
       socketDir,
-      '/var/lib/cni',
       '/run/netns',
       '/var/run/netns',
     ]) {
       const mount = mounts.get(path);
       expect({ path, hostPath: mount && hostPaths.get(mount.name) }).toEqual({ path, hostPath: path });
     }
+    // Delegates see the host's /var/lib/cni in its mount namespace: nothing more is mounted for them.
+    expect(mounts.has('/var/lib/cni')).toBe(false);
     expect(mounts.get('/run/netns')?.mountPropagation).toBe('HostToContainer');
     expect(container.livenessProbe?.httpGet).toEqual({
       host: '127.0.0.1',
