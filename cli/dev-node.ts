@@ -15,7 +15,7 @@ import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
 export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-dir DIR] [--default-network flannel|bridge]
-                    [--multinet chart|host|none]
+                    [--multinet chart|host|none] [--wait-for-other SECONDS]
       Starts a real Kubernetes node on this machine (as root): etcd, kube-apiserver, kube-controller-manager,
       kube-scheduler, containerd with runc, and a kubelet named "localhost", all on 127.0.0.1 and unix
       sockets under one temp dir; the node's default network is a bridge in 198.51.100.0/24; the images
@@ -30,7 +30,9 @@ export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-
                           subnet.env, as flanneld writes it), or bridge (the bridge plugin alone)
   --multinet HOW          chart (default: helm install of charts/multinet, the image built from the
                           Dockerfile), host (controller, webhook and agent as host processes of this
-                          checkout: no image build), or none`;
+                          checkout: no image build), or none
+  --wait-for-other SECONDS  wait this long for another local node of this machine to stop (only one runs at
+                          a time) instead of refusing to start`;
 
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((done) => {
@@ -45,7 +47,14 @@ export async function runDevNode(args: readonly string[], context: CommandContex
     'cache-dir': { type: 'string' },
     multinet: { type: 'string' },
     'default-network': { type: 'string' },
+    'wait-for-other': { type: 'string' },
   });
+  const waitSeconds = Number(values['wait-for-other'] ?? 0);
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
+    throw new UsageError(
+      `--wait-for-other must be a number of seconds (got ${JSON.stringify(values['wait-for-other'])})`,
+    );
+  }
   const how = values.multinet ?? 'chart';
   if (how !== 'chart' && how !== 'host' && how !== 'none') {
     throw new UsageError(`--multinet must be chart, host or none (got ${JSON.stringify(how)})`);
@@ -85,6 +94,7 @@ export async function runDevNode(args: readonly string[], context: CommandContex
       kill: (pid, signal) => proc.kill(pid, signal),
       listen: (server) => listenTcp(server, '127.0.0.1', 0),
       defaultNetwork,
+      waitForOtherNodeMs: waitSeconds * 1000,
       extraImages: how === 'chart' ? ['multinet'] : [],
       log,
       signal,

@@ -25,12 +25,22 @@ cleans up.
 
   --once                  clean up and exit after the walkthrough (exit 0 only if every step passed)
   --netns                 use the network-namespace stand-in even where a real node can run
-  --kubeconfig-out FILE   write the admin kubeconfig to FILE once everything is ready`;
+  --kubeconfig-out FILE   write the admin kubeconfig to FILE once everything is ready
+  --wait-for-other SECONDS  wait this long for another local node of this machine to stop (one runs at a
+                          time) instead of giving up`;
+
+function seconds(flag: string, value: string | undefined): number {
+  const n = Number(value ?? 0);
+  if (!Number.isFinite(n) || n < 0)
+    throw new UsageError(`--${flag} must be a number of seconds (got ${JSON.stringify(value)})`);
+  return n;
+}
 
 export async function runUp(args: readonly string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     once: { type: 'boolean' },
     netns: { type: 'boolean' },
+    'wait-for-other': { type: 'string' },
     'kubeconfig-out': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -43,6 +53,7 @@ export async function runUp(args: readonly string[], context: CommandContext): P
     say: (line) => context.io.stdout(`${line}\n`),
     once: values.once === true,
     netns: values.netns === true,
+    waitForOtherNodeMs: seconds('wait-for-other', values['wait-for-other']) * 1000,
     kubeconfigOut: values['kubeconfig-out'],
     writeKubeconfig: (path, text) => writeFileAtomic(path, text, 0o600),
     uid: context.process?.uid,

@@ -1,6 +1,7 @@
 /**
- * The playground on a real Kubernetes node (dev/node): the seed walkthrough as a user types it, with
- * kubectl against a kubelet whose container runtime calls multinet's shim. Applies the seed's
+ * The playground on a real Kubernetes node (dev/node, Flannel as its default network): multinet installed
+ * with helm from charts/multinet (the image built from the Dockerfile), then the seed walkthrough as a user
+ * types it, with kubectl against a kubelet whose container runtime calls multinet's shim. Applies the seed's
  * macvlan-conf NAD (master and range swapped for the node's veth and 192.0.2.0/24), shows a broken NAD
  * rejected, creates the seed's samplepod unchanged, and shows its interfaces and network-status.
  */
@@ -27,6 +28,8 @@ export interface NodePlaygroundOptions {
   readonly pid: number;
   readonly kill: Kill;
   readonly listen: ListenLoopback;
+  /** Wait this long for another local node of this machine to stop (0: give up at once). */
+  readonly waitForOtherNodeMs?: number;
 }
 
 /** The seed's NAD on this node: its master is the node's veth, its range 192.0.2.200-216. */
@@ -38,13 +41,12 @@ export async function seedNadForNode(node: KubeNode): Promise<SeedNad> {
 /** Runs the walkthrough on a real node; returns true when every step succeeded. */
 export async function runNodePlayground(options: NodePlaygroundOptions): Promise<boolean> {
   const { say, signal } = options;
-  const [{ startKubeNode }, { startMultinetOnNode, defaultShim }] = await Promise.all([
+  const [{ startKubeNode }, { installChartOnNode }] = await Promise.all([
     import('../dev/node/kube-node.ts'),
-    import('../dev/node/multinet-on-node.ts'),
+    import('../dev/node/multinet-chart.ts'),
   ]);
   const work = await mkdtemp(join(tmpdir(), 'multinet-playground-'));
   let node: KubeNode | undefined;
-  let multinet: Awaited<ReturnType<typeof startMultinetOnNode>> | undefined;
   let ok = true;
   const step = async <T>(title: string, action: () => Promise<T>): Promise<T> => {
     const started = Date.now();
@@ -84,9 +86,10 @@ export async function runNodePlayground(options: NodePlaygroundOptions): Promise
         }),
     );
     node = started;
-    multinet = await step('start multinet on it (controller, webhook, agent)', () =>
-      startMultinetOnNode(started, { shim: defaultShim, signal, log: (line) => say(`    ${line}`) }),
+    await step('helm install multinet charts/multinet (the image built from the Dockerfile)', () =>
+      installChartOnNode(started, { signal, log: (line) => say(`    ${line}`) }),
     );
+    await kubectl(['-n', 'multinet', 'get', 'pods', '-o', 'wide']);
     if (options.kubeconfigOut) {
       await options.writeKubeconfig(
         options.kubeconfigOut,
@@ -171,7 +174,6 @@ export async function runNodePlayground(options: NodePlaygroundOptions): Promise
     if (!signal.aborted) say(`the playground stopped: ${errorMessage(err)}`);
   } finally {
     say('cleaning up (the node, its processes, mounts, cgroups, network namespaces, links)');
-    await multinet?.stop();
     await node?.stop().catch((err: unknown) => {
       ok = false;
       say(errorMessage(err));

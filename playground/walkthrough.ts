@@ -26,6 +26,8 @@ export interface PlaygroundOptions {
   readonly pid: number;
   readonly kill: Kill;
   readonly listen: ListenLoopback;
+  /** Wait this long for another local node of this machine to stop (0: give up at once). */
+  readonly waitForOtherNodeMs?: number;
 }
 
 /** Runs the playground; returns true when every step succeeded. */

@@ -71,6 +71,8 @@ export interface KubeNodeOptions {
   readonly defaultNetwork?: DefaultNetworkKind;
   /** Parent of the run dir (default os.tmpdir()). */
   readonly tmpRoot?: string;
+  /** Wait (up to this long) for another local node of this machine to stop instead of refusing to start. */
+  readonly waitForOtherNodeMs?: number;
   /** How long the node may take to become Ready once everything is built (default 120 s). */
   readonly startTimeoutMs?: number;
   readonly signal?: AbortSignal;
@@ -134,6 +136,21 @@ async function takeLock(
         alive = true;
       } catch {
         alive = false;
+      }
+    }
+    if (alive && stale && (options.waitForOtherNodeMs ?? 0) > 0) {
+      log(`waiting for the local node of process ${stale.pid} to stop (only one runs per machine)`);
+      const deadline = Date.now() + options.waitForOtherNodeMs!;
+      while (Date.now() < deadline && (await readFile(lockFile, 'utf8').catch(() => undefined)) === text) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      if ((await readFile(lockFile, 'utf8').catch(() => undefined)) !== text) {
+        return takeLock(
+          record,
+          { ...options, waitForOtherNodeMs: Math.max(1, deadline - Date.now()) },
+          host,
+          log,
+        );
       }
     }
     if (alive && stale) {

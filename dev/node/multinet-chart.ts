@@ -35,6 +35,8 @@ export interface ChartOnNode {
   readonly fullname: string;
   /** Runs the node's helm with the admin kubeconfig and a private helm home. */
   helm(args: readonly string[]): Promise<RunResult>;
+  /** `helm upgrade` with the install's values and `values` over them; resolves once it is rolled out. */
+  upgrade(values: Record<string, unknown>): Promise<void>;
 }
 
 export interface ChartOnNodeOptions {
@@ -127,7 +129,26 @@ export async function installChartOnNode(
   );
   if (!options.skipProbe) await proveAPodGetsItsNetwork(node.kubeConfig().makeApiClient(CoreV1Api), signal);
   log("multinet runs on the node as the chart's pods");
-  return { release, namespace, valuesFile, stateDir, socketDir, fullname, helm };
+  const upgrade = async (more: Record<string, unknown>): Promise<void> => {
+    const file = join(dir, `${release}-upgrade-${Date.now()}.json`);
+    await writeFile(file, `${JSON.stringify(more, null, 2)}\n`);
+    const out = await helm([
+      'upgrade',
+      release,
+      chartDir,
+      '--namespace',
+      namespace,
+      '-f',
+      valuesFile,
+      '-f',
+      file,
+      '--wait',
+      '--timeout',
+      '5m',
+    ]);
+    if (out.code !== 0) throw new Error(`helm upgrade failed: ${out.stderr.trim() || out.stdout.trim()}`);
+  };
+  return { release, namespace, valuesFile, stateDir, socketDir, fullname, helm, upgrade };
 }
 
 /** Deep merge of plain objects (arrays and scalars replace), as helm merges values files. */

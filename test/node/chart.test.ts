@@ -1,0 +1,403 @@
+/**
+ * `helm install` on the real node, as a cluster operator does it: the image built from the Dockerfile,
+ * the chart's agent DaemonSet and controller and webhook Deployments as pods, Flannel (reading a
+ * subnet.env on the host) as the node's default network. Then the seed walkthrough through kubectl, the
+ * agent's identity limited to its node, agent restarts and rolling updates while pods are created, and
+ * `helm uninstall` giving the node back to its default network.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
+import { eventually } from '../../lib/eventually.ts';
+import type { KubeNode } from '../../dev/node/kube-node.ts';
+import { installChartOnNode, type ChartOnNode } from '../../dev/node/multinet-chart.ts';
+import { podNetwork } from '../../dev/node/node-config.ts';
+import { seedNadForNode } from '../../playground/node-walkthrough.ts';
+import { seedDir, type SeedNad } from '../../playground/seed.ts';
+import { readFixture } from '../fixtures.ts';
+import { ipv4, leases, macvlanAddress, podAddress, requireNodeHost, startTestNode } from './support.ts';
+
+let node: KubeNode;
+let chart: ChartOnNode;
+const work = mkdtempSync(join(tmpdir(), 'multinet-node-chart-'));
+const macvlanLeases = '/var/lib/cni/networks/macvlan-conf';
+const timings: Record<string, number> = {};
+
+async function kubectl(...args: string[]): Promise<string> {
+  const out = await node.kubectl(args);
+  if (out.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim() || out.stdout.trim()}`);
+  return out.stdout;
+}
+
+/** kubectl that must be refused: its error output. */
+async function refused(...args: string[]): Promise<string> {
+  const out = await node.kubectl(args);
+  expect(out.code).not.toBe(0);
+  return out.stderr;
+}
+
+function writeManifest(name: string, object: unknown): string {
+  const file = join(work, name);
+  writeFileSync(file, yaml.dump(object));
+  return file;
+}
+
+/** A pod of the seed's shape (alpine, /bin/ash) with the given networks annotation, or none. */
+function pod(name: string, networks?: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, ...(networks ? { annotations: { 'k8s.v1.cni.cncf.io/networks': networks } } : {}) },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        { name: 'c', image: 'alpine', command: ['/bin/ash', '-c', 'trap : TERM INT; sleep infinity & wait'] },
+      ],
+    },
+  };
+}
+
+/** Creates a pod and returns the ms from `kubectl create` to Ready. */
+async function createAndWait(name: string, networks?: string): Promise<number> {
+  const started = Date.now();
+  await kubectl('create', '-f', writeManifest(`${name}.yaml`, pod(name, networks)));
+  await kubectl('wait', '--for=condition=Ready', `pod/${name}`, '--timeout=180s');
+  return Date.now() - started;
+}
+
+async function interfaces(name: string): Promise<{ eth0?: string; net1?: string; net2?: string }> {
+  const ipa = await kubectl('exec', name, '--', 'ip', '-4', 'a');
+  return { eth0: ipv4(ipa, 'eth0'), net1: ipv4(ipa, 'net1'), net2: ipv4(ipa, 'net2') };
+}
+
+function agentPod(): Promise<string> {
+  return kubectl(
+    '-n',
+    chart.namespace,
+    'get',
+    'pod',
+    '-l',
+    'app.kubernetes.io/component=agent',
+    '-o',
+    'name',
+  ).then((out) => out.trim());
+}
+
+beforeAll(async () => {
+  await requireNodeHost();
+  node = await startTestNode({ defaultNetwork: 'flannel', extraImages: ['multinet'] });
+  const started = Date.now();
+  chart = await installChartOnNode(node);
+  timings.install = Date.now() - started;
+  await kubectl('apply', '-f', writeManifest('macvlan-conf.yaml', await seedNadForNode(node)));
+}, 1_200_000);
+
+afterAll(async () => {
+  await node?.stop();
+  rmSync(work, { recursive: true, force: true });
+  process.stdout.write(`[node tier] chart timings (ms): ${JSON.stringify(timings)}\n`);
+}, 120_000);
+
+describe('helm install multinet charts/multinet on the real node', () => {
+  it("runs every multinet pod Ready; the agent installed the shim and wrote 00-multinet.conflist from the node's Flannel network", async () => {
+    const pods = JSON.parse(await kubectl('-n', chart.namespace, 'get', 'pods', '-o', 'json')) as {
+      items: Array<{
+        metadata: { name: string };
+        spec: { priorityClassName?: string };
+        status: { conditions?: Array<{ type: string; status: string }> };
+      }>;
+    };
+    expect(pods.items.length).toBe(5); // 2 controllers, 2 webhooks, 1 agent
+    for (const p of pods.items) {
+      expect([p.metadata.name, p.status.conditions?.find((c) => c.type === 'Ready')?.status]).toEqual([
+        p.metadata.name,
+        'True',
+      ]);
+    }
+    const agent = pods.items.find((p) => p.metadata.name.includes('-agent-'))!;
+    expect(agent.spec.priorityClassName).toBe('system-node-critical');
+    expect(await kubectl('-n', chart.namespace, 'get', 'resourcequota', '-o', 'name')).toContain(
+      'agent-critical-pods',
+    );
+    const shim = join(node.layout.cniBinDir, 'multinet-cni');
+    expect(statSync(shim).mode & 0o111).not.toBe(0);
+    const generated = JSON.parse(
+      readFileSync(join(node.layout.cniConfDir, '00-multinet.conflist'), 'utf8'),
+    ) as {
+      plugins: Array<{ type: string; defaultNetwork: { name: string; file: string } }>;
+    };
+    expect(generated.plugins[0]!.type).toBe('multinet-cni');
+    const defaultNetwork = JSON.parse(readFileSync(generated.plugins[0]!.defaultNetwork.file, 'utf8')) as {
+      plugins: Array<{ type: string; subnetFile: string }>;
+    };
+    expect(defaultNetwork.plugins[0]).toMatchObject({
+      type: 'flannel',
+      subnetFile: node.layout.flannelSubnetFile,
+    });
+  });
+
+  it('the webhook answers the API server through its Service (endpoint routing): a broken NAD is denied with the field named', async () => {
+    const configuration = JSON.parse(
+      await kubectl('get', 'validatingwebhookconfiguration', '-o', 'json'),
+    ) as {
+      items: Array<{ webhooks: Array<{ clientConfig: { service?: { name: string }; url?: string } }> }>;
+    };
+    const clients = configuration.items.flatMap((i) => i.webhooks.map((w) => w.clientConfig));
+    expect(clients.length).toBeGreaterThan(0);
+    for (const client of clients)
+      expect([client.url, client.service?.name]).toEqual([undefined, `${chart.fullname}-webhook`]);
+    const nad = await seedNadForNode(node);
+    const broken: SeedNad = {
+      ...nad,
+      metadata: { name: 'macvlan-broken' },
+      spec: { config: nad.spec.config.replace('"rangeEnd":"192.0.2.216"', '"rangeEnd":"192.0.3.216"') },
+    };
+    expect(await refused('apply', '-f', writeManifest('broken.yaml', broken))).toContain(
+      'admission webhook "nads.multinet.io" denied the request: spec.config.ipam.rangeEnd: "192.0.3.216" is not inside subnet "192.0.2.0/24"',
+    );
+  });
+
+  it("marks the seed's NAD READY True, and a NAD with that typo created past the webhook Accepted False naming the field", async () => {
+    await eventually(
+      'macvlan-conf READY True',
+      async () => /^macvlan-conf\s+True\s+macvlan\s+1\/1/m.test(await kubectl('get', 'net-attach-def')),
+      60_000,
+    );
+    const nad = await seedNadForNode(node);
+    const typo = {
+      ...nad,
+      metadata: { name: 'macvlan-typo', labels: { 'multinet.io/validate': 'false' } },
+      spec: { config: nad.spec.config.replace('"rangeEnd":"192.0.2.216"', '"rangeEnd":"192.0.3.216"') },
+    };
+    await kubectl('apply', '-f', writeManifest('typo.yaml', typo));
+    const accepted = await eventually(
+      'macvlan-typo Accepted False',
+      async () => {
+        const conditions = JSON.parse(
+          (await kubectl('get', 'net-attach-def', 'macvlan-typo', '-o', 'jsonpath={.status.conditions}')) ||
+            '[]',
+        ) as Array<{ type: string; status: string; message: string }>;
+        return conditions.find((c) => c.type === 'Accepted' && c.status === 'False');
+      },
+      60_000,
+    );
+    expect(accepted.message).toContain(
+      'spec.config.ipam.rangeEnd: "192.0.3.216" is not inside subnet "192.0.2.0/24"',
+    );
+    await kubectl('delete', 'net-attach-def', 'macvlan-typo');
+  });
+
+  it("runs the seed's samplepod (unchanged) with lo, eth0 from Flannel and net1, network-status in the seed's shape; the two-macvlan pod gets net1 and net2", async () => {
+    const started = Date.now();
+    await kubectl('create', '-f', join(seedDir, 'samplepod.yaml'));
+    await kubectl('wait', '--for=condition=Ready', 'pod/samplepod', '--timeout=180s');
+    timings.samplepod = Date.now() - started;
+    const ipa = await kubectl('exec', 'samplepod', '--', 'ip', 'a');
+    expect(ipa.match(/^\d+: (\w+)[@:]/gm)?.map((l) => l.replace(/^\d+: /, '').replace(/[@:]$/, ''))).toEqual([
+      'lo',
+      'eth0',
+      'net1',
+    ]);
+    const eth0 = ipv4(ipa, 'eth0');
+    const net1 = ipv4(ipa, 'net1');
+    expect(eth0).toMatch(podAddress);
+    expect(net1).toMatch(macvlanAddress);
+    const status = JSON.parse(
+      await kubectl(
+        'get',
+        'pod',
+        'samplepod',
+        '-o',
+        `jsonpath={.metadata.annotations.${networkStatusAnnotation.replace(/\./g, '\\.')}}`,
+      ),
+    ) as Array<Record<string, unknown>>;
+    const reference = JSON.parse(readFixture('seed', 'network-status.reference.json')) as Array<
+      Record<string, unknown>
+    >;
+    expect(status).toHaveLength(2);
+    expect(status[0]).toMatchObject({
+      name: podNetwork.name,
+      interface: 'eth0',
+      ips: [eth0!.split('/')[0]],
+      default: true,
+      dns: {},
+    });
+    expect(status[1]).toMatchObject({
+      name: 'default/macvlan-conf',
+      interface: 'net1',
+      ips: [net1!.split('/')[0]],
+      dns: {},
+    });
+    expect(Object.keys(status[1]!)).toEqual(expect.arrayContaining(Object.keys(reference[1]!)));
+    const twoFile = writeManifest('two.yaml', {
+      ...(yaml.load(readFileSync(join(seedDir, 'samplepod-two-macvlan.yaml'), 'utf8')) as object),
+      metadata: {
+        name: 'samplepod-two',
+        annotations: { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf,macvlan-conf' },
+      },
+    });
+    await kubectl('create', '-f', twoFile);
+    await kubectl('wait', '--for=condition=Ready', 'pod/samplepod-two', '--timeout=180s');
+    const two = await interfaces('samplepod-two');
+    expect(two.net1).toMatch(macvlanAddress);
+    expect(two.net2).toMatch(macvlanAddress);
+    expect(two.net1).not.toBe(two.net2);
+  }, 300_000);
+
+  it('rejects a pod naming a missing NAD at kubectl create, naming it', async () => {
+    expect(
+      await refused('create', '-f', writeManifest('missing.yaml', pod('wants-missing', 'no-such-net'))),
+    ).toContain(
+      'admission webhook "pods.multinet.io" denied the request: networks[0] "default/no-such-net": NetworkAttachmentDefinition not found',
+    );
+  });
+
+  it("deleting the pods runs DEL: their leases are freed and nothing is left in the agent's state", async () => {
+    expect(leases(macvlanLeases).length).toBe(3);
+    await kubectl('delete', 'pod', 'samplepod', 'samplepod-two', '--wait=true');
+    await eventually(
+      'the leases to be freed',
+      () =>
+        leases(macvlanLeases).length === 0 && leases(join(node.layout.ipamDir, podNetwork.name)).length === 0
+          ? true
+          : undefined,
+      60_000,
+    );
+    await eventually(
+      'the attachment cache to be empty',
+      () => (readdirOrEmpty(join(chart.stateDir, 'attachments')).length === 0 ? true : undefined),
+      30_000,
+    );
+  }, 120_000);
+
+  it("refuses the agent's own token for another node's pod and NodeNetworkState, saying why", async () => {
+    const token = (
+      await kubectl(
+        '-n',
+        chart.namespace,
+        'exec',
+        await agentPod(),
+        '--',
+        'cat',
+        '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      )
+    ).trim();
+    const asAgent = async (...args: string[]): Promise<{ code: number; stderr: string }> =>
+      node.kubectl([`--token=${token}`, '--user=', ...args]);
+    await kubectl(
+      'create',
+      '-f',
+      writeManifest('elsewhere.yaml', {
+        ...pod('elsewhere'),
+        spec: { ...(pod('elsewhere') as { spec: object }).spec, nodeName: 'other-node' },
+      }),
+    );
+    const onOther = await asAgent(
+      'patch',
+      'pod',
+      'elsewhere',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ metadata: { annotations: { [networkStatusAnnotation]: '[]' } } }),
+    );
+    expect(onOther.code).not.toBe(0);
+    expect(onOther.stderr).toContain(
+      'the multinet agent of node localhost may only write pods on its own node; pod default/elsewhere is on node other-node',
+    );
+    const state = await node.kubectl([
+      `--token=${token}`,
+      '--user=',
+      'create',
+      '-f',
+      writeManifest('nns.yaml', {
+        apiVersion: 'multinet.io/v1alpha1',
+        kind: 'NodeNetworkState',
+        metadata: { name: 'other-node' },
+      }),
+    ]);
+    expect(state.code).not.toBe(0);
+    expect(state.stderr).toContain('may only write NodeNetworkState localhost, not other-node');
+    await kubectl('delete', 'pod', 'elsewhere', '--wait=false');
+  });
+
+  it('the agent pod deleted while 10 pods are created: every pod ends with all its networks, none stuck', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `during-restart-${i}`);
+    const agent = await agentPod();
+    await Promise.all([
+      ...names.map((n) => kubectl('create', '-f', writeManifest(`${n}.yaml`, pod(n, 'macvlan-conf')))),
+      kubectl('-n', chart.namespace, 'delete', agent, '--wait=false'),
+    ]);
+    for (const n of names) {
+      await kubectl('wait', '--for=condition=Ready', `pod/${n}`, '--timeout=180s');
+      const ifs = await interfaces(n);
+      expect([n, ifs.eth0 && podAddress.test(ifs.eth0), ifs.net1 && macvlanAddress.test(ifs.net1)]).toEqual([
+        n,
+        true,
+        true,
+      ]);
+    }
+    await kubectl('delete', 'pod', ...names, '--wait=true');
+  }, 600_000);
+
+  it('helm upgrade (a rolling update of the agent) while pods are created: no pod fails', async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `during-upgrade-${i}`);
+    const before = await agentPod();
+    const upgraded = chart.upgrade({
+      agent: { podAnnotations: { 'multinet.test/roll': String(Date.now()) } },
+    });
+    await Promise.all(
+      names.map((n) => kubectl('create', '-f', writeManifest(`${n}.yaml`, pod(n, 'macvlan-conf')))),
+    );
+    await upgraded;
+    expect(await agentPod()).not.toBe(before);
+    for (const n of names) {
+      await kubectl('wait', '--for=condition=Ready', `pod/${n}`, '--timeout=180s');
+      expect((await interfaces(n)).net1).toMatch(macvlanAddress);
+    }
+    await kubectl('delete', 'pod', ...names, '--wait=true');
+  }, 600_000);
+
+  it('measures pod create → Ready without and with the extra network', async () => {
+    timings.defaultOnly = await createAndWait('timing-default');
+    timings.withMacvlan = await createAndWait('timing-macvlan', 'macvlan-conf');
+    expect((await interfaces('timing-macvlan')).net1).toMatch(macvlanAddress);
+    await kubectl('delete', 'pod', 'timing-default', 'timing-macvlan', '--wait=true');
+  }, 300_000);
+
+  it("helm uninstall: the node's config and shim are gone, and a new pod gets its default network in normal time", async () => {
+    const uninstall = await chart.helm([
+      'uninstall',
+      chart.release,
+      '--namespace',
+      chart.namespace,
+      '--wait',
+      '--timeout',
+      '2m',
+    ]);
+    expect(uninstall.code).toBe(0);
+    await eventually(
+      '00-multinet.conflist and the shim to be gone',
+      () =>
+        !existsSync(join(node.layout.cniConfDir, '00-multinet.conflist')) &&
+        !existsSync(join(node.layout.cniBinDir, 'multinet-cni'))
+          ? true
+          : undefined,
+      60_000,
+    );
+    timings.afterUninstall = await createAndWait('after-uninstall', undefined);
+    expect(timings.afterUninstall).toBeLessThan(20_000);
+    const ifs = await interfaces('after-uninstall');
+    expect([ifs.eth0 && podAddress.test(ifs.eth0), ifs.net1]).toEqual([true, undefined]);
+    await kubectl('delete', 'pod', 'after-uninstall', '--wait=true');
+  }, 300_000);
+});
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

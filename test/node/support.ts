@@ -1,0 +1,55 @@
+/**
+ * What the node tier's files share: the machine check, a node started for a test file (waiting for
+ * another file's node to stop: one runs per machine), and readers of what pods and IPAM show.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { defaultCacheDir } from '../../dev/binaries.ts';
+import { startKubeNode, type KubeNode, type KubeNodeOptions } from '../../dev/node/kube-node.ts';
+import { podNetwork } from '../../dev/node/node-config.ts';
+import { checkNodeHost } from '../../dev/node/prerequisites.ts';
+import { listenTcp } from '../../platform/nodejs/listen.ts';
+
+export const cacheDir = defaultCacheDir(process.env, homedir());
+
+/** Fails the file loudly when this machine cannot host the node, naming what to install. */
+export async function requireNodeHost(): Promise<void> {
+  const check = await checkNodeHost({ uid: process.getuid?.(), path: process.env.PATH });
+  if (!check.ok) {
+    throw new Error(
+      `the node tier cannot run on this machine; missing:\n  - ${check.missing.join('\n  - ')}`,
+    );
+  }
+}
+
+export function startTestNode(options: Partial<KubeNodeOptions> = {}): Promise<KubeNode> {
+  return startKubeNode({
+    cacheDir,
+    env: process.env,
+    uid: process.getuid?.(),
+    pid: process.pid,
+    kill: (pid, signal) => process.kill(pid, signal),
+    listen: (server) => listenTcp(server, '127.0.0.1', 0),
+    waitForOtherNodeMs: 30 * 60_000,
+    ...options,
+  });
+}
+
+/** eth0's address from the default network (the node's share of the pod network, not the gateway's). */
+export const podAddress = /^198\.51\.100\.([2-9]|[1-9]\d|1[01]\d|12[0-5])\/25$/;
+/** net1's from the seed's macvlan-conf on the node (range 192.0.2.200-216). */
+export const macvlanAddress = /^192\.0\.2\.2(0\d|1[0-6])\/24$/;
+
+/** The IPv4 address of an interface in `ip -4 a` output. */
+export function ipv4(text: string, ifname: string): string | undefined {
+  return new RegExp(`^\\d+: ${ifname}[@:][\\s\\S]*?inet (\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+)`, 'm').exec(
+    text,
+  )?.[1];
+}
+
+/** Addresses host-local holds in a lease dir (but the one reserved for the node's API gateway). */
+export function leases(dir: string): string[] {
+  return existsSync(dir)
+    ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f) && f !== podNetwork.apiGateway.host)
+    : [];
+}
