@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { eventually } from '../../lib/eventually.ts';
-import type { KubeNode } from '../../dev/node/kube-node.ts';
+import { renderKubeconfig } from '../../dev/controlplane/kubeconfig.ts';
+import { runKubectl, type KubeNode } from '../../dev/node/kube-node.ts';
 import { installChartOnNode, type ChartOnNode } from '../../dev/node/multinet-chart.ts';
 import { podNetwork } from '../../dev/node/node-config.ts';
 import { seedNadForNode } from '../../playground/node-walkthrough.ts';
@@ -284,8 +285,20 @@ describe('helm install multinet charts/multinet on the real node', () => {
         '/var/run/secrets/kubernetes.io/serviceaccount/token',
       )
     ).trim();
-    const asAgent = async (...args: string[]): Promise<{ code: number; stderr: string }> =>
-      node.kubectl([`--token=${token}`, '--user=', ...args]);
+    const tokenKubeconfig = join(work, 'agent.kubeconfig');
+    writeFileSync(
+      tokenKubeconfig,
+      renderKubeconfig({
+        server: node.controlPlane.serverUrl,
+        caPem: node.controlPlane.caPem,
+        name: 'agent',
+        user: 'agent',
+        credentials: { token },
+      }),
+      { mode: 0o600 },
+    );
+    const asAgent = (...args: string[]): Promise<{ code: number; stderr: string }> =>
+      runKubectl(node.kubectlPath, tokenKubeconfig, args);
     await kubectl(
       'create',
       '-f',
@@ -306,9 +319,7 @@ describe('helm install multinet charts/multinet on the real node', () => {
     expect(onOther.stderr).toContain(
       'the multinet agent of node localhost may only write pods on its own node; pod default/elsewhere is on node other-node',
     );
-    const state = await node.kubectl([
-      `--token=${token}`,
-      '--user=',
+    const state = await asAgent(
       'create',
       '-f',
       writeManifest('nns.yaml', {
@@ -316,7 +327,7 @@ describe('helm install multinet charts/multinet on the real node', () => {
         kind: 'NodeNetworkState',
         metadata: { name: 'other-node' },
       }),
-    ]);
+    );
     expect(state.code).not.toBe(0);
     expect(state.stderr).toContain('may only write NodeNetworkState localhost, not other-node');
     await kubectl('delete', 'pod', 'elsewhere', '--wait=false');
