@@ -19,6 +19,12 @@ async function sha256(path: string): Promise<string | undefined> {
   }
 }
 
+/** True when both files exist and have the same content. */
+export async function sameContent(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([sha256(a), sha256(b)]);
+  return x !== undefined && x === y;
+}
+
 export async function installShim(
   fs: FileSystem,
   source: string,
