@@ -1,8 +1,16 @@
 # syntax=docker/dockerfile:1
 # One image for every multinet component: `multinet controller | webhook | agent`.
-# The agent installs the self-contained CNI shim (/usr/local/lib/multinet/multinet-cni, Node inside)
-# into the host's CNI bin dir, so nodes need no Node.js.
+# The agent installs the CNI shim (/usr/local/lib/multinet/multinet-cni, a static Go executable built
+# from cni/) into the host's CNI bin dir, so nodes need nothing besides it.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+ARG GO_IMAGE=golang:1.26-bookworm
+
+# The shim: standard library only, CGO_ENABLED=0 (scripts/build-shim.sh holds the one go build line).
+FROM ${GO_IMAGE} AS shim
+WORKDIR /src
+COPY cni ./cni
+COPY scripts/build-shim.sh ./scripts/
+RUN bash scripts/build-shim.sh
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
@@ -11,7 +19,6 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
 COPY platform ./platform
-COPY cni ./cni
 COPY agent ./agent
 COPY controllers ./controllers
 COPY webhooks ./webhooks
@@ -19,8 +26,7 @@ COPY cli ./cli
 COPY cmd ./cmd
 COPY dev ./dev
 COPY playground ./playground
-COPY scripts ./scripts
-RUN npm run build && npm run build:shim
+RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -40,7 +46,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY crds ./crds
 COPY --from=build /src/dist/app ./
-COPY --from=build /src/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni
+COPY --from=shim /src/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni
 ENV NODE_ENV=production
 # Controller and webhook run as this non-root user; the agent's DaemonSet runs privileged as root.
 USER 65532:65532

@@ -9,7 +9,7 @@ import type { Logger } from 'winston';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { cniEndpoint, parseCniRequest, type CniReply, type CniRequest } from '../lib/cni/request.ts';
 import { errorMessage } from '../lib/errors.ts';
-import type { JsonObject } from '../lib/safe-json.ts';
+import { isObject, type JsonObject } from '../lib/safe-json.ts';
 import { asCniError } from './delegate-runner.ts';
 import { QueueFullError, type WorkLimiter } from './limiter.ts';
 
@@ -24,20 +24,29 @@ export interface CniHandlerDeps {
   readonly observe?: (command: string, outcome: 'ok' | 'error', seconds: number) => void;
 }
 
+/**
+ * The request body; one over the limit is read to its end (and dropped) so that the client gets a
+ * CNI error that says so, not a reset it could take for an agent that is away.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(new CniError(CniErrorCode.decodeFailure, `request larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
+      else chunks.length = 0;
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (size <= limit) resolve(Buffer.concat(chunks).toString('utf8'));
+      else
+        reject(
+          new CniError(
+            CniErrorCode.decodeFailure,
+            `the request is ${size} bytes; the agent accepts at most ${limit} (is the network configuration that large?)`,
+          ),
+        );
+    });
     req.on('error', reject);
   });
 }
@@ -48,8 +57,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function versionOf(request: CniRequest | undefined): string {
-  const version = request?.config.cniVersion;
+/** The cniVersion to answer in: the request's, also when the request was refused. */
+function versionOf(body: unknown): string {
+  const version = isObject(body) && isObject(body.config) ? body.config.cniVersion : undefined;
   return isSupportedCniVersion(version) ? version : latestCniVersion;
 }
 
@@ -66,9 +76,11 @@ export function createCniHandler(deps: CniHandlerDeps): RequestListener {
     }
     const started = performance.now();
     let request: CniRequest | undefined;
+    let body: unknown;
     void (async () => {
       try {
-        request = parseCniRequest(JSON.parse(await readBody(req, limit)));
+        body = JSON.parse(await readBody(req, limit));
+        request = parseCniRequest(body);
         const current = request;
         const key = current.containerId || current.command;
         await deps.prepare?.(current);
@@ -90,7 +102,7 @@ export function createCniHandler(deps: CniHandlerDeps): RequestListener {
           error: error.message,
           ...(err instanceof CniError ? {} : { cause: errorMessage(err) }),
         });
-        const reply: CniReply = { error: error.toJson(versionOf(request)) };
+        const reply: CniReply = { error: error.toJson(versionOf(body)) };
         if (!res.headersSent) send(res, 200, reply);
         deps.observe?.(request?.command ?? 'unknown', 'error', (performance.now() - started) / 1000);
       }

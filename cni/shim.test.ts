@@ -1,149 +1,93 @@
-import type { CniReply, CniRequest } from '../lib/cni/request.ts';
-import { runShim, type ShimIo } from './shim.ts';
-import { AgentUnreachableError, type Transport } from './transport.ts';
+/**
+ * The Go shim's own checks in the jest run, so that they count in the CI summary: `go vet` and
+ * `go test -json` over cni/, one jest test per Go test (failing with that test's output). And the
+ * few constants the shim must share with the agent, compared with their TypeScript source of truth.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { agentFlagDefaults } from '../cli/agent-flags.ts';
+import { cniEndpoint, defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
+import { latestCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 
-const config = {
-  cniVersion: '0.3.1',
-  name: 'multinet-cni-network',
-  type: 'multinet-cni',
-  socketPath: '/run/x.sock',
-  stateDir: '/state',
-  agentWaitSeconds: 2,
-};
-const env = {
-  CNI_COMMAND: 'ADD',
-  CNI_CONTAINERID: 'c1',
-  CNI_NETNS: '/var/run/netns/p',
-  CNI_IFNAME: 'eth0',
-  CNI_PATH: '/opt/cni/bin',
-  CNI_ARGS: 'K8S_POD_NAMESPACE=default;K8S_POD_NAME=p',
-};
+const dir = dirname(fileURLToPath(import.meta.url));
 
-function io(overrides: Partial<ShimIo> = {}): ShimIo & { out: string; slept: number } {
-  let time = 0;
-  const state = {
-    out: '',
-    slept: 0,
-    env,
-    stdin: JSON.stringify(config),
-    stdout: (text: string) => void (state.out += text),
-    stderr: () => undefined,
-    exists: () => false,
-    sleep: (ms: number) => {
-      time += ms;
-      state.slept += ms;
-      return Promise.resolve();
-    },
-    now: () => time,
-    ...overrides,
-  };
-  return state;
+interface GoEvent {
+  readonly Action: string;
+  readonly Test?: string;
+  readonly Output?: string;
 }
 
-function transport(answer: (request: CniRequest) => CniReply | Error): Transport & { sent: CniRequest[] } {
-  const sent: CniRequest[] = [];
+function go(...args: string[]): { status: number | null; stdout: string; stderr: string; missing: boolean } {
+  const run = spawnSync('go', args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CGO_ENABLED: '0' },
+  });
   return {
-    sent,
-    send: (_socket, request) => {
-      sent.push(request);
-      const reply = answer(request);
-      return reply instanceof Error ? Promise.reject(reply) : Promise.resolve(reply);
-    },
+    status: run.status,
+    stdout: run.stdout ?? '',
+    stderr: run.stderr ?? '',
+    missing: run.error !== undefined && 'code' in run.error && run.error.code === 'ENOENT',
   };
 }
 
-describe('the CNI shim', () => {
-  it('answers VERSION itself', async () => {
-    const shimIo = io({ env: { CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion":"0.4.0"}' });
-    const t = transport(() => new Error('not called'));
-    expect(await runShim(shimIo, t)).toBe(0);
-    expect(JSON.parse(shimIo.out)).toEqual({
-      cniVersion: '0.4.0',
-      supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
-    });
-    expect(t.sent).toHaveLength(0);
-  });
+const vet = go('vet', './...');
+const goTest = go('test', '-json', './...');
+const events = goTest.stdout
+  .split('\n')
+  .filter((line) => line.startsWith('{'))
+  .map((line) => JSON.parse(line) as GoEvent);
+const tests = new Map<string, { action: string; output: string }>();
+for (const event of events) {
+  if (!event.Test) continue;
+  const entry = tests.get(event.Test) ?? { action: 'run', output: '' };
+  if (event.Action === 'output') entry.output += event.Output ?? '';
+  else entry.action = event.Action;
+  tests.set(event.Test, entry);
+}
 
-  it('forwards ADD and prints the result in the request version', async () => {
-    const shimIo = io();
-    const t = transport(() => ({ result: { cniVersion: '1.0.0', ips: [{ address: '192.0.2.5/24' }] } }));
-    expect(await runShim(shimIo, t)).toBe(0);
-    expect(t.sent[0]).toMatchObject({
-      command: 'ADD',
-      containerId: 'c1',
-      netns: '/var/run/netns/p',
-      ifName: 'eth0',
-      config,
-    });
-    expect(JSON.parse(shimIo.out)).toEqual({
-      cniVersion: '0.3.1',
-      ips: [{ address: '192.0.2.5/24', version: '4' }],
-    });
-  });
-
-  it('prints the agent error as CNI error JSON and exits 1', async () => {
-    const shimIo = io();
-    const code = await runShim(
-      shimIo,
-      transport(() => ({ error: { cniVersion: '1.1.0', code: 7, msg: 'bad network' } })),
+describe('the Go shim (cni/)', () => {
+  it('has Go to build and test it', () => {
+    expect(vet.missing ? 'Go is not installed: apt-get install golang-go, or Go 1.26 from go.dev' : '').toBe(
+      '',
     );
-    expect(code).toBe(1);
-    expect(JSON.parse(shimIo.out)).toEqual({ cniVersion: '0.3.1', code: 7, msg: 'bad network' });
   });
 
-  it('rejects a bad environment with code 4 without calling the agent', async () => {
-    const shimIo = io({ env: { ...env, CNI_IFNAME: '' } });
-    expect(
-      await runShim(
-        shimIo,
-        transport(() => new Error('not called')),
-      ),
-    ).toBe(1);
-    expect(JSON.parse(shimIo.out)).toMatchObject({ code: 4, msg: 'CNI_IFNAME is required for ADD' });
+  it('passes go vet', () => {
+    expect(`${vet.stdout}${vet.stderr}`.trim()).toBe('');
+    expect(vet.status).toBe(0);
   });
 
-  it('waits a bounded time for an unreachable agent on ADD, then fails with code 11', async () => {
-    const shimIo = io();
-    const t = transport(() => new AgentUnreachableError('ENOENT /run/x.sock'));
-    expect(await runShim(shimIo, t)).toBe(1);
-    expect(shimIo.slept).toBeGreaterThanOrEqual(2000);
-    expect(JSON.parse(shimIo.out)).toMatchObject({
-      code: 11,
-      msg: expect.stringContaining('not reachable at /run/x.sock (waited 2 s)'),
+  it('builds its tests and all of them pass', () => {
+    const failed = [...tests].filter(([, t]) => t.action !== 'pass').map(([name]) => name);
+    expect({ status: goTest.status, failed, stderr: goTest.stderr.trim() }).toEqual({
+      status: 0,
+      failed: [],
+      stderr: '',
     });
+    expect(tests.size).toBeGreaterThan(10);
   });
 
-  it('succeeds once the agent comes back', async () => {
-    const shimIo = io();
-    let attempts = 0;
-    const t = transport(() =>
-      ++attempts < 3 ? new AgentUnreachableError('ECONNREFUSED') : { result: { cniVersion: '0.3.1' } },
+  it.each([...tests.keys()])('go test: %s', (name) => {
+    const result = tests.get(name)!;
+    if (result.action !== 'pass') throw new Error(`${name}: ${result.action}\n${result.output}`);
+  });
+
+  it('speaks the CNI versions, defaults and endpoint the agent has', () => {
+    const source =
+      readFileSync(join(dir, 'shim.go'), 'utf8') + readFileSync(join(dir, 'transport.go'), 'utf8');
+    const constant = (name: string): string | undefined =>
+      new RegExp(`\\b${name}\\s*=\\s*"([^"]*)"`).exec(source)?.[1];
+    const versions = /supportedVersions = \[\]string\{([^}]*)\}/.exec(source)?.[1];
+    expect(versions?.split(',').map((v) => v.trim().replace(/"/g, ''))).toEqual([...supportedCniVersions]);
+    expect(constant('latestVersion')).toBe(latestCniVersion);
+    expect(constant('defaultSocketPath')).toBe(defaultSocketPath);
+    expect(constant('defaultStateDir')).toBe(defaultStateDir);
+    expect(constant('endpoint')).toBe(cniEndpoint);
+    expect(/defaultAgentWait\s*=\s*(\d+) \* time\.Second/.exec(source)?.[1]).toBe(
+      String(agentFlagDefaults.agentWait),
     );
-    expect(await runShim(shimIo, t)).toBe(0);
-    expect(attempts).toBe(3);
-  });
-
-  it('DEL succeeds at once when the agent recorded nothing, and waits then fails when it did', async () => {
-    const unreachable = transport(() => new AgentUnreachableError('ENOENT'));
-    const nothing = io({ env: { ...env, CNI_COMMAND: 'DEL' } });
-    expect(await runShim(nothing, unreachable)).toBe(0);
-    expect(nothing.slept).toBe(0);
-    const recorded = io({
-      env: { ...env, CNI_COMMAND: 'DEL' },
-      exists: (p) => p === '/state/attachments/c1_eth0.json',
-    });
-    expect(await runShim(recorded, unreachable)).toBe(1);
-    expect(JSON.parse(recorded.out)).toMatchObject({ code: 11 });
-  });
-
-  it('reports other transport failures as I/O errors', async () => {
-    const shimIo = io();
-    expect(
-      await runShim(
-        shimIo,
-        transport(() => new Error('socket hang up')),
-      ),
-    ).toBe(1);
-    expect(JSON.parse(shimIo.out)).toMatchObject({ code: 5, msg: expect.stringContaining('socket hang up') });
   });
 });

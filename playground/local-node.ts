@@ -23,8 +23,21 @@ import { repoRoot } from '../dev/repo-root.ts';
 
 export { repoRoot };
 export const pluginDir = '/usr/lib/cni';
-const sourceShim = join(repoRoot, 'node_modules', '.bin', 'multinet-cni');
 const builtShim = join(repoRoot, 'dist', 'shim', 'multinet-cni');
+let shimBuilt = false;
+
+/** The Go CNI shim, built from cni/ on first use (scripts/build-shim.sh skips an unchanged build). */
+export function shimPath(): string {
+  if (!shimBuilt) {
+    const build = spawnSync('bash', [join(repoRoot, 'scripts', 'build-shim.sh')], { encoding: 'utf8' });
+    if (build.status !== 0)
+      throw new Error(
+        `building the CNI shim (scripts/build-shim.sh) failed:\n${build.stdout}${build.stderr}`,
+      );
+    shimBuilt = true;
+  }
+  return builtShim;
+}
 
 /** What this machine lacks to host a local node (root, iproute2, nsenter, the CNI plugins). */
 export function missingNetnsPrerequisites(): string[] {
@@ -276,16 +289,8 @@ export class LocalNode {
     env: Record<string, string>,
     stdinOverride?: Record<string, unknown>,
   ): ShimOutcome {
-    const conf = this.generatedConfig();
-    const plugin: Record<string, unknown> = {
-      ...conf.plugins[0],
-      name: conf.name,
-      cniVersion: conf.cniVersion,
-    };
-    delete plugin.capabilities;
-    const shim = existsSync(builtShim) ? builtShim : sourceShim;
-    const run = spawnSync(shim, [], {
-      input: JSON.stringify({ ...plugin, ...stdinOverride }),
+    const run = spawnSync(shimPath(), [], {
+      input: this.shimStdin(stdinOverride),
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_PATH: pluginDir, ...env },
       encoding: 'utf8',
       timeout: 60_000,
@@ -297,6 +302,18 @@ export class LocalNode {
       json = undefined;
     }
     return { code: run.status, stdout: run.stdout, stderr: run.stderr, json };
+  }
+
+  /** What a runtime writes to the shim's stdin: the generated config's plugin, with name and cniVersion. */
+  shimStdin(stdinOverride?: Record<string, unknown>): string {
+    const conf = this.generatedConfig();
+    const plugin: Record<string, unknown> = {
+      ...conf.plugins[0],
+      name: conf.name,
+      cniVersion: conf.cniVersion,
+    };
+    delete plugin.capabilities;
+    return JSON.stringify({ ...plugin, ...stdinOverride });
   }
 
   /** Writes an executable fake plugin into the lab's bin dir. */

@@ -1,6 +1,6 @@
 import { formatCniArgs, parseCniArgs, podArgsFrom } from './args.ts';
 import { CniError } from './error.ts';
-import { cniRequestFromEnvironment, parseCniRequest } from './request.ts';
+import { parseCniRequest } from './request.ts';
 
 const env = {
   CNI_COMMAND: 'ADD',
@@ -12,19 +12,35 @@ const env = {
   CNI_PATH: '/opt/cni/bin',
 };
 
+/** The request as the shim (cni/shim.go) puts the runtime's environment and stdin on the wire. */
+function wire(vars: Partial<typeof env>, config: unknown = { cniVersion: '1.0.0' }): unknown {
+  return JSON.parse(
+    JSON.stringify({
+      command: vars.CNI_COMMAND ?? '',
+      containerId: vars.CNI_CONTAINERID ?? '',
+      netns: vars.CNI_NETNS ?? '',
+      ifName: vars.CNI_IFNAME ?? '',
+      args: vars.CNI_ARGS ?? '',
+      path: vars.CNI_PATH ?? '',
+      config,
+    }),
+  );
+}
+
 describe('CNI requests', () => {
-  it('reads the environment and stdin, and survives the wire', () => {
-    const request = cniRequestFromEnvironment(
-      env,
-      '{"cniVersion":"1.0.0","name":"multinet","type":"multinet-cni"}',
+  it('reads what the shim forwards', () => {
+    const request = parseCniRequest(
+      wire(env, { cniVersion: '1.0.0', name: 'multinet', type: 'multinet-cni' }),
     );
-    expect(request).toMatchObject({
+    expect(request).toEqual({
       command: 'ADD',
       containerId: 'abc123',
+      netns: '/var/run/netns/p1',
       ifName: 'eth0',
-      config: { name: 'multinet' },
+      args: env.CNI_ARGS,
+      path: '/opt/cni/bin',
+      config: { cniVersion: '1.0.0', name: 'multinet', type: 'multinet-cni' },
     });
-    expect(parseCniRequest(JSON.parse(JSON.stringify(request)))).toEqual(request);
   });
 
   it.each([
@@ -36,7 +52,7 @@ describe('CNI requests', () => {
     [{ ...env, CNI_PATH: '' }, 'CNI_PATH is required for ADD'],
   ])('rejects a bad environment (%#) with code 4', (bad, message) => {
     try {
-      cniRequestFromEnvironment(bad, '{}');
+      parseCniRequest(wire(bad));
       throw new Error('accepted');
     } catch (err) {
       expect(err).toBeInstanceOf(CniError);
@@ -46,17 +62,18 @@ describe('CNI requests', () => {
   });
 
   it('allows DEL without a netns and VERSION without anything', () => {
-    expect(cniRequestFromEnvironment({ ...env, CNI_COMMAND: 'DEL', CNI_NETNS: '' }, '{}').command).toBe(
-      'DEL',
-    );
-    expect(cniRequestFromEnvironment({ CNI_COMMAND: 'VERSION' }, '').command).toBe('VERSION');
+    expect(parseCniRequest(wire({ ...env, CNI_COMMAND: 'DEL', CNI_NETNS: '' })).command).toBe('DEL');
+    expect(parseCniRequest(wire({ CNI_COMMAND: 'VERSION' }, {})).command).toBe('VERSION');
   });
 
-  it('rejects stdin that is not a JSON object with code 6', () => {
-    expect(() => cniRequestFromEnvironment(env, 'nope')).toThrow(
-      expect.objectContaining({ code: 6 }) as Error,
-    );
-    expect(() => cniRequestFromEnvironment(env, '[]')).toThrow(expect.objectContaining({ code: 6 }) as Error);
+  it('rejects a request that is not an object with an object config, with code 6', () => {
+    for (const bad of [[], 'nope', wire(env, []), wire(env, 'text'), { command: 'ADD' }]) {
+      expect(() => parseCniRequest(bad)).toThrow(expect.objectContaining({ code: 6 }) as Error);
+    }
+  });
+
+  it('rejects fields of the wrong type with code 4', () => {
+    expect(() => parseCniRequest({ ...(wire(env) as object), ifName: 7 })).toThrow('ifName must be a string');
   });
 });
 

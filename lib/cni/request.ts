@@ -1,6 +1,7 @@
 /**
- * A CNI invocation as the runtime makes it (environment + stdin), and the wire form the shim sends
- * to the agent. One parser checks the environment for both, so the shim and the agent agree.
+ * A CNI invocation as the runtime makes it (environment + stdin), in the wire form the shim
+ * (cni/, Go) sends to the agent: the runtime's CNI_* variables and the network configuration from
+ * stdin, forwarded unchecked. The agent checks them here, so the messages name the CNI_* variables.
  */
 import { interfaceNameError } from '../annotations/interface-name.ts';
 import { isObject, type JsonObject } from '../safe-json.ts';
@@ -22,7 +23,10 @@ export interface CniRequest {
   readonly config: JsonObject;
 }
 
-/** What the agent answers: a result (ADD/CHECK/STATUS/GC/DEL may have none) or a CNI error. */
+/**
+ * What the agent answers (HTTP 200, JSON): the result the shim prints as it is, already in the
+ * request's cniVersion (null when the command has none), or the CNI error it prints, exiting 1.
+ */
 export type CniReply = { readonly result: JsonObject | null } | { readonly error: CniErrorJson };
 
 /** The HTTP path the agent serves CNI requests on (over its unix socket). */
@@ -31,13 +35,13 @@ export const cniEndpoint = '/cni';
 /** The CNI spec's container ID form. */
 export const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** Where the agent listens and keeps its state unless configured otherwise (the shim's defaults too). */
+/** Where the agent listens and keeps its state unless configured otherwise (cni/shim.go has the same defaults). */
 export const defaultSocketPath = '/run/multinet/agent.sock';
 export const defaultStateDir = '/var/lib/multinet';
 
 /**
  * The file in which the agent records what ADD attached for (containerId, runtime ifName); the shim
- * checks it to tell whether a DEL has anything to clean while the agent is away.
+ * checks it to tell whether a DEL has anything to clean while the agent is away (cni/shim.go CacheFile).
  */
 export function attachmentCacheFile(stateDir: string, containerId: string, ifName: string): string {
   return `${stateDir.replace(/\/+$/, '')}/attachments/${containerId}_${ifName}.json`;
@@ -71,50 +75,19 @@ function checkCniRequest(request: CniRequest): CniRequest {
   return request;
 }
 
-/** Builds a request from the runtime's environment and stdin (what the shim does). */
-export function cniRequestFromEnvironment(
-  env: Readonly<Record<string, string | undefined>>,
-  stdin: string,
-): CniRequest {
-  const command = env.CNI_COMMAND;
-  if (!isCommand(command)) {
-    throw invalid(
-      `CNI_COMMAND must be one of ${cniCommands.join(', ')} (got ${JSON.stringify(command ?? '')})`,
-    );
-  }
-  let config: unknown = {};
-  if (command !== 'VERSION' || stdin.trim() !== '') {
-    try {
-      config = JSON.parse(stdin);
-    } catch (err) {
-      throw new CniError(
-        CniErrorCode.decodeFailure,
-        `the network configuration on stdin is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-  }
-  if (!isObject(config))
-    throw new CniError(
-      CniErrorCode.decodeFailure,
-      'the network configuration on stdin must be a JSON object',
-    );
-  return checkCniRequest({
-    command,
-    containerId: env.CNI_CONTAINERID ?? '',
-    netns: env.CNI_NETNS ?? '',
-    ifName: env.CNI_IFNAME ?? '',
-    args: env.CNI_ARGS ?? '',
-    path: env.CNI_PATH ?? '',
-    config,
-  });
-}
-
 /** Validates a request received on the agent's socket. */
 export function parseCniRequest(value: unknown): CniRequest {
   if (!isObject(value) || !isObject(value.config)) {
-    throw new CniError(CniErrorCode.decodeFailure, 'request must be a JSON object with a "config" object');
+    throw new CniError(
+      CniErrorCode.decodeFailure,
+      'the request must be a JSON object whose "config" (the network configuration on stdin) is an object',
+    );
   }
-  if (!isCommand(value.command)) throw invalid(`unknown CNI command ${JSON.stringify(value.command)}`);
+  if (!isCommand(value.command)) {
+    throw invalid(
+      `CNI_COMMAND must be one of ${cniCommands.join(', ')} (got ${JSON.stringify(value.command ?? '')})`,
+    );
+  }
   for (const key of ['containerId', 'netns', 'ifName', 'args', 'path'] as const) {
     if (value[key] !== undefined && typeof value[key] !== 'string') throw invalid(`${key} must be a string`);
   }

@@ -3,11 +3,11 @@
  * namespaces, runs the multinet shim with the CNI environment, and checks the interfaces with `ip`.
  * Delegates are Debian's real reference plugins.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Lab, repoRoot, requireNetnsPrerequisites } from './lab.ts';
+import { Lab, requireNetnsPrerequisites } from './lab.ts';
 import { readFixture } from '../fixtures.ts';
 
 requireNetnsPrerequisites();
@@ -41,15 +41,6 @@ describe('multinet as the CNI plugin of a runtime', () => {
       type: 'multinet-cni',
       socketPath: lab.socket,
       defaultNetwork: { name: 'podnet', file: join(lab.confDir, '10-podnet.conflist') },
-    });
-  });
-
-  it('answers VERSION', () => {
-    const out = lab.runShim('VERSION', {});
-    expect(out.code).toBe(0);
-    expect(out.json).toEqual({
-      cniVersion: '1.0.0',
-      supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
     });
   });
 
@@ -146,7 +137,7 @@ describe('multinet as the CNI plugin of a runtime', () => {
     expect(check.stdout).toBe('');
     expect(check.code).toBe(0);
     const netns = pod.netns;
-    expect(() => readFileSync(`/run/netns/${netns}`)).toBeDefined();
+    expect(existsSync(`/run/netns/${netns}`)).toBe(true);
     // remove net1 behind the agent's back
     execFileSync('ip', ['-n', netns, 'link', 'del', 'net1']);
     const broken = pod.cni('CHECK');
@@ -263,41 +254,5 @@ describe('multinet as the CNI plugin of a runtime', () => {
     expect(statSync(join(lab.confDir, '00-multinet.conflist')).mtimeMs).toBeGreaterThanOrEqual(mtime);
     await lab.startAgent(['--delegate-timeout', '3']);
     expect((lab.generatedConfig().plugins[0]!.defaultNetwork as { name: string }).name).toBe('podnet');
-  });
-
-  it('installs the self-contained shim atomically, and it runs on a host without Node.js', async () => {
-    await lab.stopAgent('SIGTERM');
-    const shim = join(repoRoot, 'dist', 'shim', 'multinet-cni');
-    await lab.startAgent(['--delegate-timeout', '3', '--shim-source', shim, '--shim-dir', lab.binDir]);
-    const installed = join(lab.binDir, 'multinet-cni');
-    expect(statSync(installed).mode & 0o777).toBe(0o755);
-    expect(readFileSync(installed).equals(readFileSync(shim))).toBe(true);
-    const version = spawnSync(installed, [], {
-      input: '{"cniVersion":"0.4.0"}',
-      env: { CNI_COMMAND: 'VERSION', PATH: '/nonexistent' },
-      encoding: 'utf8',
-    });
-    expect(version.status).toBe(0);
-    expect(JSON.parse(version.stdout)).toMatchObject({ cniVersion: '0.4.0' });
-    // a restart with the same shim leaves the file alone
-    const before = statSync(installed).mtimeMs;
-    await lab.stopAgent('SIGTERM');
-    await lab.startAgent(['--delegate-timeout', '3', '--shim-source', shim, '--shim-dir', lab.binDir]);
-    expect(statSync(installed).mtimeMs).toBe(before);
-  });
-
-  it('makes ADD wait a bounded time for an agent that is away, and DEL of an unknown container succeed', async () => {
-    const pod = lab.newPod(undefined);
-    await lab.stopAgent('SIGTERM');
-    const started = Date.now();
-    const add = pod.cni('ADD', { agentWaitSeconds: 1 });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    expect(add.code).toBe(1);
-    expect(add.json).toMatchObject({
-      code: 11,
-      msg: expect.stringContaining('the multinet agent is not reachable'),
-    });
-    expect(pod.cni('DEL', { agentWaitSeconds: 1 }).code).toBe(0);
-    await lab.startAgent(['--delegate-timeout', '3']);
   });
 });

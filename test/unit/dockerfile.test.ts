@@ -17,11 +17,13 @@ const lines = text
 const stages = lines.filter((l) => /^FROM /i.test(l));
 
 describe('Dockerfile', () => {
-  it('is multi-stage on a pinned current LTS Node image', () => {
-    expect(stages.length).toBeGreaterThanOrEqual(2);
-    const arg = /^ARG NODE_IMAGE=(\S+)$/m.exec(text)?.[1];
-    expect(arg).toMatch(/^node:24\.\d+\.\d+-bookworm-slim$/);
-    for (const from of stages) expect(from).toMatch(/^FROM \$\{NODE_IMAGE\} AS \w+$/);
+  it('is multi-stage on a pinned current LTS Node image, and one Go stage for the shim', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(3);
+    expect(/^ARG NODE_IMAGE=(\S+)$/m.exec(text)?.[1]).toMatch(/^node:24\.\d+\.\d+-bookworm-slim$/);
+    expect(/^ARG GO_IMAGE=(\S+)$/m.exec(text)?.[1]).toMatch(/^golang:1\.26(\.\d+)?-bookworm$/);
+    expect(stages.filter((from) => from === 'FROM ${GO_IMAGE} AS shim')).toHaveLength(1);
+    for (const from of stages.filter((f) => !f.includes('GO_IMAGE')))
+      expect(from).toMatch(/^FROM \$\{NODE_IMAGE\} AS \w+$/);
   });
 
   it('runs as a non-root user in the final stage and has an entry point', () => {
@@ -56,9 +58,28 @@ describe('Dockerfile', () => {
     for (const source of sources) expect([source, existsSync(join(root, source))]).toEqual([source, true]);
   });
 
-  it('ships the self-contained shim where the chart tells the agent to find it', () => {
+  it('builds the shim statically with the build script and ships it where the chart tells the agent to find it', () => {
+    const shimStage = lines.slice(lines.indexOf('FROM ${GO_IMAGE} AS shim') + 1);
+    const steps = shimStage.slice(
+      0,
+      shimStage.findIndex((l) => l.startsWith('FROM ')),
+    );
+    expect(steps).toEqual(
+      expect.arrayContaining([
+        'COPY cni ./cni',
+        'COPY scripts/build-shim.sh ./scripts/',
+        'RUN bash scripts/build-shim.sh',
+      ]),
+    );
+    // The script is the one go build line: static (no cgo), of cni/, to dist/shim/multinet-cni.
+    const script = readFileSync(join(root, 'scripts', 'build-shim.sh'), 'utf8');
+    expect(script).toMatch(
+      /^\(cd cni && CGO_ENABLED=0 go build .*-o "\.\.\/\$out\/multinet-cni\.tmp" \.\)$/m,
+    );
+    expect(script).toMatch(/^out=dist\/shim$/m);
+    const workdir = steps.find((l) => l.startsWith('WORKDIR '))!.slice('WORKDIR '.length);
     expect(text).toContain(
-      'COPY --from=build /src/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni',
+      `COPY --from=shim ${workdir}/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni`,
     );
     const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as {
       compilerOptions: { outDir: string };

@@ -1,0 +1,3 @@
+module multinet/cni
+
+go 1.22
