@@ -2,6 +2,12 @@
  * The on-disk record of what ADD attached to a container, written atomically before each delegate
  * runs and after it succeeds, so DEL and CHECK work after an agent restart (and after a crash in the
  * middle of an ADD: the delegate that was running is recorded and gets its DEL).
+ *
+ * Records are renamed into place without fsync (as libcni's own result cache): a record is complete
+ * and in place before the delegate runs, for any process that looks, also after the agent is killed.
+ * A power loss may lose the latest records, but it also loses every pod network namespace; the
+ * runtime's DEL for such a sandbox then cleans up from the pod's networks (best effort, see DEL).
+ * An fsync here would cost more than the delegates (10 ms each on this machine's disk).
  */
 import { join } from 'node:path';
 import { interfaceNameError } from '../lib/annotations/interface-name.ts';
@@ -85,6 +91,7 @@ export class AttachmentCache {
       this.path(record.containerId, record.runtimeIfName),
       `${JSON.stringify(record)}\n`,
       0o600,
+      { fsync: false },
     );
   }
 

@@ -158,15 +158,18 @@ export class DelegateRunner {
     };
     const started = Date.now();
     const run = await this.options.exec.run({ file: path, env, stdin, timeoutMs: this.options.timeoutMs });
-    this.options.log.debug('delegate plugin ran', {
-      command,
-      network: network.name,
-      plugin: type,
-      ifName: target.ifName,
-      containerId: target.containerId,
-      code: run.code,
-      ms: Date.now() - started,
-    });
+    // Checked first: winston pushes even a filtered entry through its stream pipeline.
+    if (this.options.log.isDebugEnabled()) {
+      this.options.log.debug('delegate plugin ran', {
+        command,
+        network: network.name,
+        plugin: type,
+        ifName: target.ifName,
+        containerId: target.containerId,
+        code: run.code,
+        ms: Date.now() - started,
+      });
+    }
     if (run.timedOut) {
       throw new CniError(
         CniErrorCode.tryAgainLater,

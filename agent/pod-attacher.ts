@@ -72,6 +72,11 @@ function cachedInput(attachment: AttachmentRecord): InvocationInput {
   };
 }
 
+/** "default/macvlan-conf@net1, ..." for one log line per request. */
+function describe(attachments: readonly AttachmentRecord[]): string {
+  return attachments.map((a) => `${a.name}@${a.ifName}`).join(', ');
+}
+
 function recordOf(attachment: PlannedAttachment, result?: CniResult): AttachmentRecord {
   return {
     name: attachment.network.name,
@@ -151,7 +156,6 @@ export class PodAttacher {
         });
         results.push(result);
         records.push(recordOf(attachment, result));
-        log.info('attached', { network: attachment.network.name, ifName: attachment.ifName });
       } catch (err) {
         const cause = asCniError(err);
         log.warn('delegate ADD failed; rolling back', {
@@ -188,6 +192,7 @@ export class PodAttacher {
     }
     await this.deps.cache.write({ ...base, attachments: records, complete: true });
     if (pod) await this.publish(pod, attachments, results, log);
+    log.info('attached', { pod: pod && `${pod.namespace}/${pod.name}`, networks: describe(records) });
     return resultToJson(convertCniResult(results[0]!, requestVersion(request)));
   }
 
@@ -240,7 +245,6 @@ export class PodAttacher {
           targetOf(request, attachment.ifName),
           cachedInput(attachment),
         );
-        log.info('detached', { network: attachment.name, ifName: attachment.ifName });
       } catch (err) {
         const error = asCniError(err);
         log.warn('delegate DEL failed; carrying on', {
@@ -256,13 +260,16 @@ export class PodAttacher {
 
   private async delFromRecord(record: CacheRecord, request: CniRequest, log: Logger): Promise<void> {
     const failures = await this.delAttachments(record, request, log);
+    if (failures.length === 0) {
+      await this.deps.cache.remove(request.containerId, request.ifName);
+      log.info('detached', { networks: describe(record.attachments) });
+      return;
+    }
     const netnsGone = !(await this.netnsExists(request.netns || record.netns));
-    if (failures.length === 0 || netnsGone) {
-      if (failures.length > 0) {
-        log.warn('DEL failures ignored: the pod network namespace is gone', {
-          failed: failures.map((f) => f.record.name),
-        });
-      }
+    if (netnsGone) {
+      log.warn('DEL failures ignored: the pod network namespace is gone', {
+        failed: failures.map((f) => f.record.name),
+      });
       await this.deps.cache.remove(request.containerId, request.ifName);
       return;
     }

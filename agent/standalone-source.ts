@@ -129,6 +129,7 @@ export class StandaloneSource implements NetworkSource {
       join(this.statusDir, `${pod.namespace}_${pod.name}.json`),
       `${JSON.stringify(statuses, null, 2)}\n`,
       0o644,
+      { fsync: false },
     );
   }
 }

@@ -1,208 +1,417 @@
 /**
- * `npm run bench:cni` (root): the time multinet adds to a pod's CNI ADD+DEL. For each of N pods (a
- * real network namespace; default network bridge + host-local, one macvlan network), ADD+DEL through
- * the installed shim and the agent, and ADD+DEL of the same delegates executed directly, alternating
- * which goes first. Then a burst of 200 concurrent ADDs straight at the agent's socket, for its peak
- * memory. Last line: RESULT added_p50_ms=<x> added_p99_ms=<y> ratio_p50=<r>
+ * `npm run bench:cni [-- --pods N] [--standalone] [--burst N]` (root): what multinet adds to a pod's
+ * CNI ADD and DEL, side by side with Multus thick in one run. Each pod (a real network namespace, a
+ * Pod object with spec.nodeName and the networks annotation) gets ADD then DEL of the default
+ * network (bridge + host-local) and one macvlan NAD (host-local) three ways, in an order rotated per
+ * pod: the delegates executed directly, through multus-shim and multus-daemon, and through the
+ * multinet shim and agent (Kubernetes mode). After every ADD eth0 and net1 must exist with their
+ * addresses, after every DEL nothing may be left (no interface, no lease). Reported: p50/p90/p99 of
+ * the per-pod paired differences to the direct run, ADD and DEL apart; each daemon's CPU per request
+ * (from /proc); each shim's VERSION time, size and peak RSS. `--standalone`: no API server and no
+ * Multus (the agent reads NADs and pods from files), for quick runs. Last line:
+ * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
+ * (added = ADD+DEL over direct; the multus_* keys only in the Kubernetes mode).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
+import { defaultCacheDir } from '../dev/controlplane/binaries.ts';
+import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
+import { installCrds } from '../platform/kube/crds.ts';
 import {
-  LocalNode as Lab,
+  LocalNode,
   pluginDir,
-  repoRoot,
   requireNetnsPrerequisites,
+  shimPath,
   type Pod,
 } from '../playground/local-node.ts';
 
-const pods = Number(process.argv[2] ?? 200);
-const burst = Number(process.argv[3] ?? 200);
+const { values: flags } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '200' },
+    standalone: { type: 'boolean', default: false },
+    burst: { type: 'string', default: '0' },
+    'version-runs': { type: 'string', default: '50' },
+  },
+});
+const pods = Number(flags.pods);
+const burst = Number(flags.burst);
+const versionRuns = Number(flags['version-runs']);
+const standalone = flags.standalone;
+const namespace = 'bench';
+const plainEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+
+function say(line: string): void {
+  process.stderr.write(`bench:cni: ${line}\n`);
+}
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-function timed(fn: () => void): number {
-  const start = performance.now();
-  fn();
-  return performance.now() - start;
+function median(values: readonly number[]): number {
+  return percentile(values, 50);
 }
 
-function must(
-  what: string,
-  run: { status: number | null; stdout: string | Buffer; stderr: string | Buffer },
-): void {
+/** Runs one CNI plugin or shim as a runtime does; returns its wall time in ms. */
+function runCni(what: string, file: string, env: Record<string, string>, stdin: object | string): number {
+  const started = performance.now();
+  const run = spawnSync(file, [], {
+    input: typeof stdin === 'string' ? stdin : JSON.stringify(stdin),
+    env: { ...plainEnv, CNI_PATH: pluginDir, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const ms = performance.now() - started;
   if (run.status !== 0)
-    throw new Error(`${what} failed (${String(run.status)}): ${String(run.stdout)} ${String(run.stderr)}`);
+    throw new Error(`${what} failed (exit ${String(run.status)}): ${run.stdout}${run.stderr}`);
+  return ms;
 }
 
-function plugin(
-  type: string,
-  command: string,
-  env: Record<string, string>,
-  config: object,
-): ReturnType<typeof spawnSync> {
-  return spawnSync(join(pluginDir, type), [], {
-    input: JSON.stringify(config),
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_PATH: pluginDir, ...env },
+/** utime + stime of a process, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+function peakRssMb(pid: number): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** A way to attach a pod's networks: ADD and DEL for one pod, timed. */
+interface CniPath {
+  readonly name: string;
+  /** The daemon whose CPU is counted per request, if any. */
+  readonly daemonPid?: () => number | undefined;
+  add(pod: Pod): number;
+  del(pod: Pod): number;
+}
+
+interface Samples {
+  readonly add: number[];
+  readonly del: number[];
+  readonly addCpu: number[];
+  readonly delCpu: number[];
+}
+
+function checkAttached(pod: Pod, path: string): void {
+  const byName = Object.fromEntries(pod.interfaces().map((i) => [i.ifname, i.addresses]));
+  const eth0 = byName.eth0?.[0] ?? '';
+  const net1 = byName.net1?.[0] ?? '';
+  if (!/^198\.51\.100\.\d+\/24$/.test(eth0) || !/^192\.0\.2\.\d+\/24$/.test(net1))
+    throw new Error(
+      `${path} ADD of ${pod.name}: expected eth0 and net1 with addresses, got ${JSON.stringify(byName)}`,
+    );
+}
+
+function checkClean(lab: LocalNode, pod: Pod, path: string, macvlan: string): void {
+  const left = pod.interfaces();
+  const leases = [...lab.leases('podnet'), ...lab.leases(macvlan)];
+  if (left.length > 0 || leases.length > 0)
+    throw new Error(`${path} DEL of ${pod.name} left ${JSON.stringify({ interfaces: left, leases })}`);
+}
+
+/** The delegates, executed as a runtime would execute them without a meta-plugin. */
+function directPath(lab: LocalNode, macvlan: Record<string, unknown>): CniPath {
+  const conf = JSON.parse(readFileSync(join(lab.confDir, '10-podnet.conflist'), 'utf8')) as {
+    cniVersion: string;
+    name: string;
+    plugins: Array<Record<string, unknown>>;
+  };
+  const bridge = { ...conf.plugins[0], cniVersion: conf.cniVersion, name: conf.name };
+  const plugin = (type: string): string => join(pluginDir, type);
+  return {
+    name: 'delegates executed directly',
+    add(pod) {
+      const env = pod.env();
+      return (
+        runCni('bridge ADD', plugin('bridge'), { ...env, CNI_COMMAND: 'ADD' }, bridge) +
+        runCni('macvlan ADD', plugin('macvlan'), { ...env, CNI_COMMAND: 'ADD', CNI_IFNAME: 'net1' }, macvlan)
+      );
+    },
+    del(pod) {
+      const env = pod.env();
+      return (
+        runCni(
+          'macvlan DEL',
+          plugin('macvlan'),
+          { ...env, CNI_COMMAND: 'DEL', CNI_IFNAME: 'net1' },
+          macvlan,
+        ) + runCni('bridge DEL', plugin('bridge'), { ...env, CNI_COMMAND: 'DEL' }, bridge)
+      );
+    },
+  };
+}
+
+function multinetPath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, string>): CniPath {
+  const shim = shimPath();
+  const stdin = lab.shimStdin();
+  return {
+    name: standalone ? 'multinet (shim + agent, standalone)' : 'multinet (shim + agent, Kubernetes mode)',
+    daemonPid: () => lab.agentPid,
+    add: (pod) => runCni('multinet ADD', shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, stdin),
+    del: (pod) => runCni('multinet DEL', shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, stdin),
+  };
+}
+
+/**
+ * Wall times of `file` started `runs` times by bash (fork + exec, as a runtime in Go would start it,
+ * without the cost of forking this Node process), in ms: bash's $EPOCHREALTIME around each run.
+ */
+function execTimes(file: string, runs: number, env: Record<string, string>, stdin: string): number[] {
+  const script = `for ((i = 0; i < ${runs}; i++)); do s=$EPOCHREALTIME; "$0" <<<"$1" >/dev/null || exit 1; e=$EPOCHREALTIME; echo "$s $e"; done`;
+  const run = spawnSync('bash', ['-c', script, file, stdin], {
+    env: { ...plainEnv, ...env },
     encoding: 'utf8',
   });
+  if (run.status !== 0) throw new Error(`timing ${file} failed: ${run.stderr}`);
+  return run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [s, e] = line.split(' ').map(Number);
+      return (e! - s!) * 1000;
+    });
 }
 
-function rssPeakMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
-function post(socket: string, body: object): Promise<{ result?: unknown; error?: { msg: string } }> {
-  const text = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: socket,
-        path: '/cni',
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve(
-            JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-              result?: unknown;
-              error?: { msg: string };
-            },
-          ),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
+/** A shim alone: VERSION wall time (median), peak RSS (GNU time), file size, linking (ldd). */
+function shimFacts(file: string): { versionMs: number; rssMb: number; sizeMb: number; ldd: string } {
+  const stdin = '{"cniVersion":"1.0.0"}';
+  const times = execTimes(file, versionRuns, { CNI_COMMAND: 'VERSION' }, stdin);
+  const timed = spawnSync('/usr/bin/time', ['-f', '%M', file], {
+    input: stdin,
+    env: { ...plainEnv, CNI_COMMAND: 'VERSION' },
+    encoding: 'utf8',
   });
+  const rssKb = Number(/(\d+)\s*$/.exec(timed.stderr ?? '')?.[1] ?? NaN);
+  const ldd = spawnSync('ldd', [file], { encoding: 'utf8' });
+  return {
+    versionMs: median(times),
+    rssMb: rssKb / 1024,
+    sizeMb: statSync(file).size / 1024 / 1024,
+    ldd: `${ldd.stdout}${ldd.stderr}`.trim().split('\n')[0]!.trim(),
+  };
 }
 
-/** One CNI request straight at the agent's socket, for a pod of the lab (no shim process). */
-function agentCall(
-  lab: Lab,
-  pod: Pod,
-  command: 'ADD' | 'DEL',
-): Promise<{ result?: unknown; error?: { msg: string } }> {
-  const conf = lab.generatedConfig();
-  const config = { ...conf.plugins[0], name: conf.name, cniVersion: conf.cniVersion };
-  return post(lab.socket, {
-    command,
-    containerId: pod.containerId,
-    netns: pod.netnsPath,
-    ifName: 'eth0',
-    args: pod.env().CNI_ARGS,
-    path: pluginDir,
-    config,
+function row(cells: readonly string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function ms(value: number): string {
+  return `${value >= 0 ? '' : '-'}${Math.abs(value).toFixed(1)} ms`;
+}
+
+function spread(values: readonly number[]): string {
+  return `${ms(percentile(values, 50))} (p90 ${ms(percentile(values, 90))}, p99 ${ms(percentile(values, 99))})`;
+}
+
+function paired(a: readonly number[], b: readonly number[]): number[] {
+  return a.map((value, i) => value - b[i]!);
+}
+
+interface Cluster {
+  readonly controlPlane: ControlPlane;
+  readonly core: CoreV1Api;
+  readonly uids: Map<string, string>;
+}
+
+async function startCluster(lab: LocalNode, macvlan: Record<string, unknown>): Promise<Cluster> {
+  say('starting kube-apiserver and etcd');
+  const controlPlane = await startControlPlane({
+    cacheDir: defaultCacheDir(process.env, homedir()),
+    env: process.env,
+    log: (line) => say(line),
   });
+  const kc = controlPlane.kubeConfig();
+  await installCrds(kc);
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: nadGroup,
+    version: nadVersion,
+    namespace,
+    plural: nadPlural,
+    body: {
+      apiVersion: `${nadGroup}/${nadVersion}`,
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name: 'macvlan-conf', namespace },
+      spec: { config: JSON.stringify(macvlan) },
+    },
+  });
+  return { controlPlane, core, uids: new Map() };
+}
+
+/** The Pod objects, on the lab's node with the networks annotation, before any CNI call. */
+async function createPods(cluster: Cluster, lab: LocalNode, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const pod = await cluster.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name, namespace, annotations: { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf' } },
+        spec: { nodeName: lab.nodeName, containers: [{ name: 'app', image: 'registry.invalid/app:1' }] },
+      },
+    });
+    cluster.uids.set(name, pod.metadata!.uid!);
+  }
 }
 
 async function main(): Promise<void> {
   requireNetnsPrerequisites();
-  if (!existsSync(join(repoRoot, 'dist', 'shim', 'multinet-cni')))
-    must(
-      'building the shim',
-      spawnSync('bash', [join(repoRoot, 'scripts', 'build-shim.sh')], { encoding: 'utf8' }),
-    );
-  const lab = new Lab('bench');
+  shimPath();
+  const lab = new LocalNode('bench');
+  let cluster: Cluster | undefined;
+  const onExit = (): void => LocalNode.destroyAllSync();
+  process.on('exit', onExit);
   try {
     const macvlan = {
       ...lab.seedMacvlanNad(),
       ipam: { type: 'host-local', subnet: '192.0.2.0/24', dataDir: lab.ipamDir },
     };
-    lab.writeNad('macvlan-conf', macvlan);
-    await lab.startAgent(['--log-level', 'warn']);
-    const defaultConf = JSON.parse(readFileSync(join(lab.confDir, '10-podnet.conflist'), 'utf8')) as {
-      cniVersion: string;
-      name: string;
-      plugins: object[];
-    };
-    const bridge = { ...defaultConf.plugins[0], cniVersion: defaultConf.cniVersion, name: defaultConf.name };
-    const direct: number[] = [];
-    const multinet: number[] = [];
-    const socket: number[] = [];
-    process.stderr.write(`bench:cni: ${pods} pods, default network (bridge) + 1 macvlan network each\n`);
-    for (let i = 0; i < pods; i++) {
-      const pod = lab.newPod('macvlan-conf');
-      const env = pod.env();
-      const runDirect = (): Promise<void> => {
-        direct.push(
-          timed(() => {
-            must('bridge ADD', plugin('bridge', 'ADD', env, bridge));
-            must('macvlan ADD', plugin('macvlan', 'ADD', { ...env, CNI_IFNAME: 'net1' }, macvlan));
-            must('macvlan DEL', plugin('macvlan', 'DEL', { ...env, CNI_IFNAME: 'net1' }, macvlan));
-            must('bridge DEL', plugin('bridge', 'DEL', env, bridge));
-          }),
-        );
-        return Promise.resolve();
-      };
-      const runMultinet = (): Promise<void> => {
-        multinet.push(
-          timed(() => {
-            const add = pod.cni('ADD');
-            if (add.code !== 0) throw new Error(`multinet ADD failed: ${add.stdout}`);
-            const del = pod.cni('DEL');
-            if (del.code !== 0) throw new Error(`multinet DEL failed: ${del.stdout}`);
-          }),
-        );
-        return Promise.resolve();
-      };
-      const runSocket = async (): Promise<void> => {
-        const start = performance.now();
-        const add = await agentCall(lab, pod, 'ADD');
-        if (add.error) throw new Error(`agent ADD failed: ${add.error.msg}`);
-        const del = await agentCall(lab, pod, 'DEL');
-        if (del.error) throw new Error(`agent DEL failed: ${del.error.msg}`);
-        socket.push(performance.now() - start);
-      };
-      // Rotate the order so no path always runs first (warm caches, IPAM state).
-      const order = [runDirect, runMultinet, runSocket];
-      for (let k = 0; k < 3; k++) await order[(i + k) % 3]!();
-      if ((i + 1) % 50 === 0) process.stderr.write(`  ${i + 1}/${pods}\n`);
+    // The first pods warm caches (page cache, plugin VERSION probes, JIT); they are not counted.
+    const warmup = 5;
+    const podNames = Array.from({ length: warmup + pods }, (_, i) =>
+      i < warmup ? `warm${i}` : `pod${i - warmup + 1}`,
+    );
+    let podEnv = (pod: Pod): Record<string, string> => pod.env();
+    if (standalone) {
+      lab.writeNad('macvlan-conf', macvlan);
+      await lab.startAgent(['--log-level', 'warn']);
+    } else {
+      cluster = await startCluster(lab, macvlan);
+      say(`creating ${pods} Pod objects on node ${lab.nodeName}`);
+      await createPods(cluster, lab, podNames);
+      await lab.startAgent(['--log-level', 'info'], cluster.controlPlane.adminKubeconfigPath);
+      const uids = cluster.uids;
+      podEnv = (pod) => ({
+        ...pod.env(),
+        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId};K8S_POD_UID=${uids.get(pod.name)!}`,
+      });
     }
-    const d50 = percentile(direct, 50);
-    const d99 = percentile(direct, 99);
-    const m50 = percentile(multinet, 50);
-    const m99 = percentile(multinet, 99);
-    process.stdout.write(`direct   ADD+DEL: p50 ${d50.toFixed(1)} ms  p99 ${d99.toFixed(1)} ms\n`);
-    process.stdout.write(
-      `multinet ADD+DEL: p50 ${m50.toFixed(1)} ms  p99 ${m99.toFixed(1)} ms (through the shim)\n`,
+    const paths: CniPath[] = [directPath(lab, macvlan), multinetPath(lab, podEnv)];
+    const samples = new Map<CniPath, Samples>(
+      paths.map((p) => [p, { add: [], del: [], addCpu: [], delCpu: [] }]),
     );
-    process.stdout.write(
-      `agent    ADD+DEL: p50 ${percentile(socket, 50).toFixed(1)} ms  p99 ${percentile(socket, 99).toFixed(1)} ms (straight at the agent's socket, no shim process)\n`,
+    say(
+      `${pods} pods, default network (bridge) + 1 macvlan network each, paths: ${paths.map((p) => p.name).join('; ')}`,
     );
-
-    // A burst straight at the agent: every request queued at once, the limiter bounds the work.
+    for (const [i, name] of podNames.entries()) {
+      const pod = lab.newPod('macvlan-conf', name);
+      for (let k = 0; k < paths.length; k++) {
+        const path = paths[(i + k) % paths.length]!;
+        const pid = path.daemonPid?.();
+        const cpu0 = pid ? cpuMs(pid) : 0;
+        const addMs = path.add(pod);
+        const cpu1 = pid ? cpuMs(pid) : 0;
+        checkAttached(pod, path.name);
+        const cpu2 = pid ? cpuMs(pid) : 0;
+        const delMs = path.del(pod);
+        const cpu3 = pid ? cpuMs(pid) : 0;
+        checkClean(lab, pod, path.name, 'macvlan-conf');
+        if (i < warmup) continue;
+        const s = samples.get(path)!;
+        s.add.push(addMs);
+        s.del.push(delMs);
+        s.addCpu.push(cpu1 - cpu0);
+        s.delCpu.push(cpu3 - cpu2);
+      }
+      if ((i + 1 - warmup) % 50 === 0 && i >= warmup) say(`  ${i + 1 - warmup}/${pods}`);
+    }
+    const [direct, ...others] = paths.map((p) => samples.get(p)!);
+    const total = (s: Samples): number[] => s.add.map((a, i) => a + s.del[i]!);
+    const out: string[] = [];
+    out.push(
+      row([
+        'path',
+        'ADD p50',
+        'DEL p50',
+        'ADD+DEL p50',
+        'added ADD',
+        'added DEL',
+        'added ADD+DEL',
+        'daemon CPU per ADD / DEL',
+      ]),
+      row(Array.from({ length: 8 }, () => '---')),
+    );
+    for (const [i, path] of paths.entries()) {
+      const s = samples.get(path)!;
+      const cpu = path.daemonPid
+        ? `${(s.addCpu.reduce((a, b) => a + b, 0) / s.add.length).toFixed(1)} / ${(s.delCpu.reduce((a, b) => a + b, 0) / s.del.length).toFixed(1)} ms`
+        : '—';
+      out.push(
+        row([
+          path.name,
+          ms(median(s.add)),
+          ms(median(s.del)),
+          ms(median(total(s))),
+          i === 0 ? '—' : spread(paired(s.add, direct!.add)),
+          i === 0 ? '—' : spread(paired(s.del, direct!.del)),
+          i === 0 ? '—' : spread(paired(total(s), total(direct!))),
+          cpu,
+        ]),
+      );
+    }
+    process.stdout.write(`${out.join('\n')}\n\n`);
+    const shims: Array<[string, string]> = [
+      ['/bin/true (the cost of any exec, for reference)', '/bin/true'],
+      ['multinet-cni', shimPath()],
+    ];
+    process.stdout.write(
+      `${row(['shim', 'VERSION median', 'peak RSS', 'file', 'ldd'])}\n${row(['---', '---', '---', '---', '---'])}\n`,
+    );
+    for (const [name, file] of shims) {
+      const facts = shimFacts(file);
+      process.stdout.write(
+        `${row([name, ms(facts.versionMs), `${facts.rssMb.toFixed(1)} MB`, `${facts.sizeMb.toFixed(1)} MB`, facts.ldd])}\n`,
+      );
+    }
     const agentPid = lab.agentPid!;
-    const before = rssPeakMb(agentPid);
-    const burstPods = Array.from({ length: burst }, (_, i) => lab.newPod(undefined, `burst${i}`));
-    const started = performance.now();
-    const replies = await Promise.all(burstPods.map((p) => agentCall(lab, p, 'ADD')));
-    const burstSeconds = (performance.now() - started) / 1000;
-    const failed = replies.filter((r) => r.error);
-    if (failed.length > 0)
-      throw new Error(`${failed.length} burst ADDs failed, e.g. ${failed[0]!.error!.msg}`);
-    const peak = rssPeakMb(agentPid);
-    await Promise.all(burstPods.map((p) => agentCall(lab, p, 'DEL')));
-    process.stdout.write(
-      `burst: ${burst} concurrent ADDs in ${burstSeconds.toFixed(1)} s; agent peak RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB after\n`,
-    );
-    process.stdout.write(
-      `BURST adds=${burst} seconds=${burstSeconds.toFixed(1)} agent_peak_rss_mb=${peak.toFixed(0)}\n`,
-    );
-    process.stdout.write(
-      `RESULT added_p50_ms=${(m50 - d50).toFixed(1)} added_p99_ms=${(m99 - d99).toFixed(1)} ratio_p50=${(m50 / d50).toFixed(2)}\n`,
-    );
+    process.stdout.write(`\nagent peak RSS (VmHWM) ${peakRssMb(agentPid).toFixed(0)} MB\n`);
+    if (burst > 0) await runBurst(lab, burst, podEnv);
+    const multinet = total(others[0]!);
+    const added = paired(multinet, total(direct!));
+    const result = [
+      `added_p50_ms=${percentile(added, 50).toFixed(1)}`,
+      `added_p99_ms=${percentile(added, 99).toFixed(1)}`,
+    ];
+    process.stdout.write(`RESULT ${result.join(' ')}\n`);
   } finally {
+    process.off('exit', onExit);
     await lab.destroy();
+    await cluster?.controlPlane.stop();
   }
+}
+
+/** Many concurrent ADDs through the shim, for the agent's peak memory and throughput. */
+async function runBurst(
+  lab: LocalNode,
+  count: number,
+  podEnv: (pod: Pod) => Record<string, string>,
+): Promise<void> {
+  const { nodeExec } = await import('../platform/nodejs/exec.ts');
+  const burstPods = Array.from({ length: count }, (_, i) => lab.newPod(undefined, `burst${i}`));
+  const run = (pod: Pod, command: string): Promise<unknown> =>
+    nodeExec
+      .run({
+        file: shimPath(),
+        env: { ...plainEnv, CNI_PATH: pluginDir, ...podEnv(pod), CNI_COMMAND: command },
+        stdin: lab.shimStdin(),
+        timeoutMs: 300_000,
+      })
+      .then((r) => {
+        if (r.code !== 0) throw new Error(`burst ${command} failed: ${r.stdout}`);
+      });
+  const started = performance.now();
+  await Promise.all(burstPods.map((p) => run(p, 'ADD')));
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(burstPods.map((p) => run(p, 'DEL')));
+  process.stdout.write(
+    `burst: ${count} concurrent ADDs through the shim in ${seconds.toFixed(1)} s; agent peak RSS ${peakRssMb(lab.agentPid!).toFixed(0)} MB\n`,
+  );
 }
 
 await main();

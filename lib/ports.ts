@@ -34,8 +34,17 @@ export interface FileInfo {
 
 export interface FileSystem {
   readFile(path: string): Promise<string>;
-  /** Writes via a temp file in the same directory, fsync and rename: readers never see a partial file. */
-  writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void>;
+  /**
+   * Writes via a temp file in the same directory, fsync and rename: readers never see a partial file.
+   * With `fsync: false` the file is only renamed into place: still never partial and it survives a
+   * crash of this process, but not necessarily a power loss (for records rewritten on every request).
+   */
+  writeFileAtomic(
+    path: string,
+    data: string | Uint8Array,
+    mode?: number,
+    options?: { readonly fsync?: boolean },
+  ): Promise<void>;
   /** Copies a file atomically (temp + rename), keeping it executable when mode says so. */
   copyFileAtomic(from: string, to: string, mode: number): Promise<void>;
   /** Removes a file; a missing file is not an error. */
