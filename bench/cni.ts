@@ -13,15 +13,24 @@
  * (added = ADD+DEL over direct; the multus_* keys only in the Kubernetes mode).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
-import { defaultCacheDir } from '../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../dev/binaries.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { installCrds } from '../platform/kube/crds.ts';
+import { nodeExec } from '../platform/nodejs/exec.ts';
+import {
+  ensureMultus,
+  missingDaemonPrerequisites,
+  multusClusterRules,
+  podCniArgs,
+  startMultusDaemon,
+  type MultusDaemon,
+} from './anchors/multus.ts';
 import {
   LocalNode,
   pluginDir,
@@ -231,7 +240,7 @@ interface Cluster {
   readonly uids: Map<string, string>;
 }
 
-async function startCluster(lab: LocalNode, macvlan: Record<string, unknown>): Promise<Cluster> {
+async function startCluster(macvlan: Record<string, unknown>): Promise<Cluster> {
   say('starting kube-apiserver and etcd');
   const controlPlane = await startControlPlane({
     cacheDir: defaultCacheDir(process.env, homedir()),
@@ -271,12 +280,160 @@ async function createPods(cluster: Cluster, lab: LocalNode, names: readonly stri
   }
 }
 
+/**
+ * Multus thick, run by the anchor harness: its daemon against the same API server with Multus' RBAC,
+ * its own conf dir holding the same default network (so neither meta-plugin sees the other's file).
+ */
+async function startMultus(cluster: Cluster, lab: LocalNode): Promise<MultusDaemon> {
+  say('building (cached) and starting Multus thick');
+  const binaries = await ensureMultus({
+    cacheDir: defaultCacheDir(process.env, homedir()),
+    env: process.env,
+    log: (line) => say(line),
+  });
+  const account = await cluster.controlPlane.serviceAccountToken(namespace, 'multus', {
+    clusterRules: multusClusterRules,
+  });
+  const confDir = join(lab.dir, 'multus.d');
+  mkdirSync(confDir);
+  copyFileSync(join(lab.confDir, '10-podnet.conflist'), join(confDir, '10-podnet.conflist'));
+  return startMultusDaemon({
+    binaries,
+    apiServer: {
+      server: cluster.controlPlane.serverUrl,
+      caPem: cluster.controlPlane.caPem,
+      token: account.token,
+    },
+    nodeName: lab.nodeName,
+    confDir,
+    binDir: pluginDir,
+    runDir: lab.dir,
+    env: process.env,
+  });
+}
+
+function multusPath(daemon: MultusDaemon, podEnv: (pod: Pod) => Record<string, string>): CniPath {
+  const stdin = stdinFile(daemon.config());
+  return {
+    name: 'Multus thick (multus-shim + multus-daemon)',
+    daemonPid: () => daemon.pid,
+    add: (pod) => runCni('multus ADD', daemon.shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, stdin),
+    del: (pod) => runCni('multus DEL', daemon.shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, stdin),
+  };
+}
+
+function average(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** Runs every path for every pod, in an order rotated per pod; the warm-up pods are not counted. */
+function measure(
+  lab: LocalNode,
+  paths: readonly CniPath[],
+  podNames: readonly string[],
+  warmup: number,
+): Map<CniPath, Samples> {
+  const samples = new Map<CniPath, Samples>(
+    paths.map((p) => [p, { add: [], del: [], addCpu: [], delCpu: [] }]),
+  );
+  for (const [i, name] of podNames.entries()) {
+    const pod = lab.newPod('macvlan-conf', name);
+    for (let k = 0; k < paths.length; k++) {
+      const path = paths[(i + k) % paths.length]!;
+      const pid = path.daemonPid?.();
+      const cpu0 = pid ? cpuMs(pid) : 0;
+      const addMs = path.add(pod);
+      const cpu1 = pid ? cpuMs(pid) : 0;
+      checkAttached(pod, path.name);
+      const cpu2 = pid ? cpuMs(pid) : 0;
+      const delMs = path.del(pod);
+      const cpu3 = pid ? cpuMs(pid) : 0;
+      checkClean(lab, pod, path.name, 'macvlan-conf');
+      if (i < warmup) continue;
+      const s = samples.get(path)!;
+      s.add.push(addMs);
+      s.del.push(delMs);
+      s.addCpu.push(cpu1 - cpu0);
+      s.delCpu.push(cpu3 - cpu2);
+    }
+    // Done with this sandbox: its netns goes (the lab's cleanup skips what is gone).
+    spawnSync('ip', ['netns', 'del', pod.netns]);
+    if (i >= warmup && (i + 1 - warmup) % 50 === 0) say(`  ${i + 1 - warmup}/${podNames.length - warmup}`);
+  }
+  return samples;
+}
+
+function total(s: Samples): number[] {
+  return s.add.map((a, i) => a + s.del[i]!);
+}
+
+function report(paths: readonly CniPath[], samples: Map<CniPath, Samples>): string {
+  const direct = samples.get(paths[0]!)!;
+  const lines = [
+    row([
+      'path',
+      'ADD p50',
+      'DEL p50',
+      'ADD+DEL p50',
+      'added: ADD',
+      'added: DEL',
+      'added: ADD+DEL',
+      'daemon CPU per ADD / DEL',
+    ]),
+    row(Array.from({ length: 8 }, () => '---')),
+  ];
+  for (const [i, path] of paths.entries()) {
+    const s = samples.get(path)!;
+    lines.push(
+      row([
+        path.name,
+        ms(median(s.add)),
+        ms(median(s.del)),
+        ms(median(total(s))),
+        i === 0 ? '—' : spread(paired(s.add, direct.add)),
+        i === 0 ? '—' : spread(paired(s.del, direct.del)),
+        i === 0 ? '—' : spread(paired(total(s), total(direct))),
+        path.daemonPid ? `${ms(average(s.addCpu))} / ${ms(average(s.delCpu))}` : '—',
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+function shimReport(shims: ReadonlyArray<readonly [string, string]>): string {
+  const lines = [
+    row(['shim', 'VERSION median', 'peak RSS', 'file', 'ldd']),
+    row(['---', '---', '---', '---', '---']),
+  ];
+  for (const [name, file] of shims) {
+    const facts = shimFacts(file);
+    lines.push(
+      row([
+        name,
+        ms(facts.versionMs),
+        `${facts.rssMb.toFixed(1)} MB`,
+        `${facts.sizeMb.toFixed(1)} MB`,
+        facts.ldd,
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   requireNetnsPrerequisites();
+  if (!standalone) {
+    const missing = missingDaemonPrerequisites(process.env, process.getuid?.());
+    if (missing.length > 0) throw new Error(`Multus' daemon cannot run here; missing: ${missing.join('; ')}`);
+  }
   shimPath();
   const lab = new LocalNode('bench');
   let cluster: Cluster | undefined;
-  const onExit = (): void => LocalNode.destroyAllSync();
+  let multus: MultusDaemon | undefined;
+  const onExit = (): void => {
+    multus?.stopSync();
+    LocalNode.destroyAllSync();
+  };
   process.on('exit', onExit);
   try {
     const macvlan = {
@@ -288,111 +445,65 @@ async function main(): Promise<void> {
     const podNames = Array.from({ length: warmup + pods }, (_, i) =>
       i < warmup ? `warm${i}` : `pod${i - warmup + 1}`,
     );
-    let podEnv = (pod: Pod): Record<string, string> => pod.env();
+    const paths: CniPath[] = [directPath(lab, macvlan)];
     if (standalone) {
       lab.writeNad('macvlan-conf', macvlan);
       await lab.startAgent(['--log-level', 'warn']);
+      paths.push(multinetPath(lab, (pod) => pod.env()));
     } else {
-      cluster = await startCluster(lab, macvlan);
-      say(`creating ${pods} Pod objects on node ${lab.nodeName}`);
-      await createPods(cluster, lab, podNames);
-      await lab.startAgent(['--log-level', 'info'], cluster.controlPlane.adminKubeconfigPath);
-      const uids = cluster.uids;
-      podEnv = (pod) => ({
+      const c = (cluster = await startCluster(macvlan));
+      say(`creating ${podNames.length} Pod objects on node ${lab.nodeName}`);
+      await createPods(c, lab, podNames);
+      const podEnv = (pod: Pod): Record<string, string> => ({
         ...pod.env(),
-        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId};K8S_POD_UID=${uids.get(pod.name)!}`,
+        CNI_ARGS: podCniArgs({
+          namespace,
+          name: pod.name,
+          uid: c.uids.get(pod.name)!,
+          containerId: pod.containerId,
+        }),
       });
+      multus = await startMultus(c, lab);
+      await lab.startAgent(['--log-level', 'warn'], c.controlPlane.adminKubeconfigPath);
+      paths.push(multusPath(multus, podEnv), multinetPath(lab, podEnv));
     }
-    const paths: CniPath[] = [directPath(lab, macvlan), multinetPath(lab, podEnv)];
-    const samples = new Map<CniPath, Samples>(
-      paths.map((p) => [p, { add: [], del: [], addCpu: [], delCpu: [] }]),
-    );
     say(
-      `${pods} pods, default network (bridge) + 1 macvlan network each, paths: ${paths.map((p) => p.name).join('; ')}`,
+      `${pods} pods, default network (bridge) + 1 macvlan network each; paths: ${paths.map((p) => p.name).join('; ')}`,
     );
-    for (const [i, name] of podNames.entries()) {
-      const pod = lab.newPod('macvlan-conf', name);
-      for (let k = 0; k < paths.length; k++) {
-        const path = paths[(i + k) % paths.length]!;
-        const pid = path.daemonPid?.();
-        const cpu0 = pid ? cpuMs(pid) : 0;
-        const addMs = path.add(pod);
-        const cpu1 = pid ? cpuMs(pid) : 0;
-        checkAttached(pod, path.name);
-        const cpu2 = pid ? cpuMs(pid) : 0;
-        const delMs = path.del(pod);
-        const cpu3 = pid ? cpuMs(pid) : 0;
-        checkClean(lab, pod, path.name, 'macvlan-conf');
-        if (i < warmup) continue;
-        const s = samples.get(path)!;
-        s.add.push(addMs);
-        s.del.push(delMs);
-        s.addCpu.push(cpu1 - cpu0);
-        s.delCpu.push(cpu3 - cpu2);
-      }
-      if ((i + 1 - warmup) % 50 === 0 && i >= warmup) say(`  ${i + 1 - warmup}/${pods}`);
-    }
-    const [direct, ...others] = paths.map((p) => samples.get(p)!);
-    const total = (s: Samples): number[] => s.add.map((a, i) => a + s.del[i]!);
-    const out: string[] = [];
-    out.push(
-      row([
-        'path',
-        'ADD p50',
-        'DEL p50',
-        'ADD+DEL p50',
-        'added ADD',
-        'added DEL',
-        'added ADD+DEL',
-        'daemon CPU per ADD / DEL',
-      ]),
-      row(Array.from({ length: 8 }, () => '---')),
-    );
-    for (const [i, path] of paths.entries()) {
-      const s = samples.get(path)!;
-      const cpu = path.daemonPid
-        ? `${(s.addCpu.reduce((a, b) => a + b, 0) / s.add.length).toFixed(1)} / ${(s.delCpu.reduce((a, b) => a + b, 0) / s.del.length).toFixed(1)} ms`
-        : '—';
-      out.push(
-        row([
-          path.name,
-          ms(median(s.add)),
-          ms(median(s.del)),
-          ms(median(total(s))),
-          i === 0 ? '—' : spread(paired(s.add, direct!.add)),
-          i === 0 ? '—' : spread(paired(s.del, direct!.del)),
-          i === 0 ? '—' : spread(paired(total(s), total(direct!))),
-          cpu,
-        ]),
-      );
-    }
-    process.stdout.write(`${out.join('\n')}\n\n`);
-    const shims: Array<[string, string]> = [
-      ['/bin/true (the cost of any exec, for reference)', '/bin/true'],
-      ['multinet-cni', shimPath()],
-    ];
+    say(`load before: ${loadAverage()}`);
+    const samples = measure(lab, paths, podNames, warmup);
+    say(`load after: ${loadAverage()}`);
+    process.stdout.write(`${report(paths, samples)}\n\n`);
     process.stdout.write(
-      `${row(['shim', 'VERSION median', 'peak RSS', 'file', 'ldd'])}\n${row(['---', '---', '---', '---', '---'])}\n`,
+      `${shimReport([
+        ['/bin/true (any exec, for reference)', '/bin/true'],
+        ...(multus ? [['multus-shim', multus.shim] as const] : []),
+        ['multinet-cni', shimPath()],
+      ])}\n\n`,
     );
-    for (const [name, file] of shims) {
-      const facts = shimFacts(file);
-      process.stdout.write(
-        `${row([name, ms(facts.versionMs), `${facts.rssMb.toFixed(1)} MB`, `${facts.sizeMb.toFixed(1)} MB`, facts.ldd])}\n`,
-      );
-    }
-    const agentPid = lab.agentPid!;
-    process.stdout.write(`\nagent peak RSS (VmHWM) ${peakRssMb(agentPid).toFixed(0)} MB\n`);
-    if (burst > 0) await runBurst(lab, burst, podEnv);
-    const multinet = total(others[0]!);
-    const added = paired(multinet, total(direct!));
+    const memory = [`multinet agent ${peakRssMb(lab.agentPid!).toFixed(0)} MB`];
+    if (multus) memory.unshift(`multus-daemon ${peakRssMb(multus.pid).toFixed(0)} MB`);
+    process.stdout.write(`daemon peak RSS (VmHWM): ${memory.join(', ')}\n`);
+    if (burst > 0) await runBurst(lab, burst);
+    const added = paired(total(samples.get(paths[paths.length - 1]!)!), total(samples.get(paths[0]!)!));
     const result = [
       `added_p50_ms=${percentile(added, 50).toFixed(1)}`,
       `added_p99_ms=${percentile(added, 99).toFixed(1)}`,
     ];
+    if (multus) {
+      const multusAdded = paired(total(samples.get(paths[1]!)!), total(samples.get(paths[0]!)!));
+      const m50 = percentile(multusAdded, 50);
+      result.push(
+        `multus_added_p50_ms=${m50.toFixed(1)}`,
+        `multus_added_p99_ms=${percentile(multusAdded, 99).toFixed(1)}`,
+        `ratio_vs_multus=${(percentile(added, 50) / m50).toFixed(2)}`,
+      );
+    }
     process.stdout.write(`RESULT ${result.join(' ')}\n`);
   } finally {
     process.off('exit', onExit);
     rmSync(scratch, { recursive: true, force: true });
+    await multus?.stop();
     // A clean stop (SIGTERM) first, so that an agent run with NODE_OPTIONS=--cpu-prof writes its profile.
     await lab.stopAgent('SIGTERM');
     await lab.destroy();
@@ -400,31 +511,31 @@ async function main(): Promise<void> {
   }
 }
 
-/** Many concurrent ADDs through the shim, for the agent's peak memory and throughput. */
-async function runBurst(
-  lab: LocalNode,
-  count: number,
-  podEnv: (pod: Pod) => Record<string, string>,
-): Promise<void> {
-  const { nodeExec } = await import('../platform/nodejs/exec.ts');
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** Many concurrent ADDs through the multinet shim (as a node starting many pods at once), for the agent's peak memory. */
+async function runBurst(lab: LocalNode, count: number): Promise<void> {
   const burstPods = Array.from({ length: count }, (_, i) => lab.newPod(undefined, `burst${i}`));
-  const run = (pod: Pod, command: string): Promise<unknown> =>
+  const stdin = lab.shimStdin();
+  const run = (pod: Pod, command: string): Promise<void> =>
     nodeExec
       .run({
         file: shimPath(),
-        env: { ...plainEnv, CNI_PATH: pluginDir, ...podEnv(pod), CNI_COMMAND: command },
-        stdin: lab.shimStdin(),
-        timeoutMs: 300_000,
+        env: { ...plainEnv, CNI_PATH: pluginDir, ...pod.env(), CNI_COMMAND: command },
+        stdin,
+        timeoutMs: 600_000,
       })
       .then((r) => {
-        if (r.code !== 0) throw new Error(`burst ${command} failed: ${r.stdout}`);
+        if (r.code !== 0) throw new Error(`burst ${command} of ${pod.name} failed: ${r.stdout}`);
       });
   const started = performance.now();
-  await Promise.all(burstPods.map((p) => run(p, 'ADD')));
+  await Promise.all(burstPods.map((pod) => run(pod, 'ADD')));
   const seconds = (performance.now() - started) / 1000;
-  await Promise.all(burstPods.map((p) => run(p, 'DEL')));
+  await Promise.all(burstPods.map((pod) => run(pod, 'DEL')));
   process.stdout.write(
-    `burst: ${count} concurrent ADDs through the shim in ${seconds.toFixed(1)} s; agent peak RSS ${peakRssMb(lab.agentPid!).toFixed(0)} MB\n`,
+    `burst: ${count} concurrent ADDs (default network only) in ${seconds.toFixed(1)} s; agent peak RSS ${peakRssMb(lab.agentPid!).toFixed(0)} MB\n`,
   );
 }
 

@@ -1,0 +1,41 @@
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeFileSystem } from './fs.ts';
+
+describe('the Node.js file system port', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'multinet-fs-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([true, false])(
+    'replaces a file atomically with its mode, leaving no temp file (fsync %s)',
+    async (fsync) => {
+      const path = join(dir, 'record.json');
+      writeFileSync(path, 'old', { mode: 0o644 });
+      await nodeFileSystem.writeFileAtomic(path, 'new content', 0o600, { fsync });
+      expect(await nodeFileSystem.readFile(path)).toBe('new content');
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(readdirSync(dir)).toEqual(['record.json']);
+    },
+  );
+
+  it('fails a write into a missing dir without leaving anything', async () => {
+    await expect(
+      nodeFileSystem.writeFileAtomic(join(dir, 'no', 'x'), 'x', 0o600, { fsync: false }),
+    ).rejects.toThrow('ENOENT');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('answers for missing files without throwing where the port says so', async () => {
+    expect(await nodeFileSystem.stat(join(dir, 'missing'))).toBeUndefined();
+    expect(await nodeFileSystem.list(join(dir, 'missing'))).toEqual([]);
+    await expect(nodeFileSystem.remove(join(dir, 'missing'))).resolves.toBeUndefined();
+    await expect(nodeFileSystem.readFile(join(dir, 'missing'))).rejects.toThrow('ENOENT');
+    writeFileSync(join(dir, 'f'), 'abc');
+    expect(await nodeFileSystem.stat(join(dir, 'f'))).toMatchObject({ size: 3, isFile: true });
+    expect(await nodeFileSystem.list(dir)).toEqual(['f']);
+  });
+});
