@@ -1,5 +1,5 @@
 /**
- * `npm run bench:cni [-- --pods N] [--standalone] [--burst N]` (root): what multinet adds to a pod's
+ * `npm run bench:cni [-- --pods N] [--standalone] [--burst N] [--profile-agent DIR]` (root): what multinet adds to a pod's
  * CNI ADD and DEL, side by side with Multus thick in one run. Each pod (a real network namespace, a
  * Pod object with spec.nodeName and the networks annotation) gets ADD then DEL of the default
  * network (bridge + host-local) and one macvlan NAD (host-local) three ways, in an order rotated per
@@ -45,6 +45,8 @@ const { values: flags } = parseArgs({
     standalone: { type: 'boolean', default: false },
     burst: { type: 'string', default: '0' },
     'version-runs': { type: 'string', default: '50' },
+    /** Write the agent's CPU profile (node --cpu-prof) into this dir. */
+    'profile-agent': { type: 'string' },
   },
 });
 const pods = Number(flags.pods);
@@ -104,6 +106,19 @@ function cpuMs(pid: number): number {
 
 function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** Starts the lab's agent, with --cpu-prof when --profile-agent asks for it (the profile is written on SIGTERM). */
+async function startAgent(lab: LocalNode, args: readonly string[], kubeconfig?: string): Promise<void> {
+  const dir = flags['profile-agent'];
+  const saved = process.env.NODE_OPTIONS;
+  if (dir) process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
+  try {
+    await lab.startAgent(args, kubeconfig);
+  } finally {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  }
 }
 
 /** A way to attach a pod's networks: ADD and DEL for one pod, timed. */
@@ -448,7 +463,7 @@ async function main(): Promise<void> {
     const paths: CniPath[] = [directPath(lab, macvlan)];
     if (standalone) {
       lab.writeNad('macvlan-conf', macvlan);
-      await lab.startAgent(['--log-level', 'warn']);
+      await startAgent(lab, ['--log-level', 'warn']);
       paths.push(multinetPath(lab, (pod) => pod.env()));
     } else {
       const c = (cluster = await startCluster(macvlan));
@@ -464,7 +479,7 @@ async function main(): Promise<void> {
         }),
       });
       multus = await startMultus(c, lab);
-      await lab.startAgent(['--log-level', 'warn'], c.controlPlane.adminKubeconfigPath);
+      await startAgent(lab, ['--log-level', 'warn'], c.controlPlane.adminKubeconfigPath);
       paths.push(multusPath(multus, podEnv), multinetPath(lab, podEnv));
     }
     say(
