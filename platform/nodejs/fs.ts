@@ -41,7 +41,7 @@ function replaceFileSync(path: string, data: string | Uint8Array, mode: number):
     const fd = openSync(temp, 'w', mode);
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+      for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done);
       fchmodSync(fd, mode);
     } finally {
       closeSync(fd);
