@@ -10,9 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { supportedCniVersions } from '../../lib/cni/version.ts';
 import { shimPath } from '../../playground/local-node.ts';
-import { Lab, pluginDir, requireNetnsPrerequisites, type ShimOutcome } from './lab.ts';
+import { Lab, pluginDir, requireNetnsPrerequisites, type Pod, type ShimOutcome } from './lab.ts';
 
 requireNetnsPrerequisites();
+
+function interfaceNames(pod: Pod): string[] {
+  return pod
+    .interfaces()
+    .map((i) => i.ifname)
+    .sort();
+}
 
 /** Runs the shim without blocking the test (while the test starts the agent meanwhile). */
 function shimInBackground(
@@ -84,12 +91,7 @@ describe('the Go CNI shim with the real agent', () => {
       expect(result.ips[0]!.address).toMatch(/^198\.51\.100\.\d+\/24$/);
       if (version.startsWith('0.')) expect(result.ips[0]!.version).toBe('4');
       else expect(result.ips[0]).not.toHaveProperty('version');
-      expect(
-        pod
-          .interfaces()
-          .map((i) => i.ifname)
-          .sort(),
-      ).toEqual(['eth0', 'net1']);
+      expect(interfaceNames(pod)).toEqual(['eth0', 'net1']);
       const del = pod.cni('DEL', { cniVersion: version });
       expect({ code: del.code, stdout: del.stdout }).toEqual({ code: 0, stdout: '' });
       expect(pod.interfaces()).toEqual([]);
@@ -184,12 +186,7 @@ describe('the Go CNI shim with the real agent', () => {
       const away = pod.cni('DEL', { agentWaitSeconds: 1 });
       expect(away.code).toBe(1);
       expect(away.json).toMatchObject({ code: 11, msg: expect.stringContaining('not reachable') });
-      expect(
-        pod
-          .interfaces()
-          .map((i) => i.ifname)
-          .sort(),
-      ).toEqual(['eth0', 'net1']);
+      expect(interfaceNames(pod)).toEqual(['eth0', 'net1']);
       del = shimInBackground(lab, 'DEL', pod.env(), { agentWaitSeconds: 60 });
     } finally {
       await lab.startAgent(['--delegate-timeout', '3']);
@@ -211,12 +208,7 @@ describe('the Go CNI shim with the real agent', () => {
     const done = await add;
     expect(done.code).toBe(0);
     expect(done.json).toMatchObject({ cniVersion: '1.0.0' });
-    expect(
-      pod
-        .interfaces()
-        .map((i) => i.ifname)
-        .sort(),
-    ).toEqual(['eth0', 'net1']);
+    expect(interfaceNames(pod)).toEqual(['eth0', 'net1']);
     expect(pod.cni('DEL').code).toBe(0);
   });
 
