@@ -166,10 +166,13 @@ func Run(env Env, ports Ports) int {
 	if !json.Valid(trimmed) || trimmed[0] != '{' {
 		return writeError(ports.Stdout, settings.CniVersion, codeDecodeFailure, "the network configuration on stdin is not a JSON object", "")
 	}
-	body, err := json.Marshal(wireRequest{env.Command, env.ContainerID, env.Netns, env.IfName, env.Args, env.Path, trimmed})
-	if err != nil {
+	var encoded bytes.Buffer
+	encoder := json.NewEncoder(&encoded)
+	encoder.SetEscapeHTML(false) // the configuration as the runtime wrote it, only without its whitespace
+	if err := encoder.Encode(wireRequest{env.Command, env.ContainerID, env.Netns, env.IfName, env.Args, env.Path, trimmed}); err != nil {
 		return writeError(ports.Stdout, settings.CniVersion, codeDecodeFailure, "cannot encode the request: "+err.Error(), "")
 	}
+	body := encoded.Bytes()
 	deadline := ports.Now().Add(settings.AgentWait)
 	for {
 		answer, err := ports.Transport.Send(settings.SocketPath, body, settings.RequestTimeout)

@@ -114,6 +114,14 @@ func TestAddForwardsEnvAndConfigAndPrintsTheResult(t *testing.T) {
 	}
 }
 
+func TestTheConfigurationIsForwardedAsWritten(t *testing.T) {
+	r := runShim(t, addEnv, `{ "cniVersion": "1.0.0", "name": "a<b>&c" }`, nil, answer(`{"result":null}`))
+	var sent map[string]json.RawMessage
+	if err := json.Unmarshal(r.sent[0], &sent); err != nil || string(sent["config"]) != `{"cniVersion":"1.0.0","name":"a<b>&c"}` {
+		t.Fatalf("sent %s (%v)", r.sent[0], err)
+	}
+}
+
 func TestCommandsWithoutResultPrintNothing(t *testing.T) {
 	r := runShim(t, Env{Command: "DEL", ContainerID: "c1", IfName: "eth0"}, config, nil, answer(`{"result":null}`))
 	if r.code != 0 || r.out != "" {

@@ -50,6 +50,7 @@ func isUnreachable(err error) bool {
 }
 
 func (UnixSocket) Send(socketPath string, body []byte, timeout time.Duration) (Answer, error) {
+	// A timeout of 0 is none (as requestTimeoutSeconds: 0 in the network configuration says).
 	conn, err := net.DialTimeout("unix", socketPath, timeout)
 	if err != nil {
 		if isUnreachable(err) {
@@ -58,7 +59,9 @@ func (UnixSocket) Send(socketPath string, body []byte, timeout time.Duration) (A
 		return Answer{}, err
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(timeout))
+	if timeout > 0 {
+		_ = conn.SetDeadline(time.Now().Add(timeout))
+	}
 	request := make([]byte, 0, len(body)+160)
 	request = append(request, "POST "+endpoint+" HTTP/1.1\r\nHost: multinet-agent\r\nContent-Type: application/json\r\nContent-Length: "...)
 	request = strconv.AppendInt(request, int64(len(body)), 10)

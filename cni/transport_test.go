@@ -124,6 +124,17 @@ func TestAnAgentThatClosesWithoutAnsweringIsNotUnreachable(t *testing.T) {
 	}
 }
 
+func TestATimeoutOfZeroIsNone(t *testing.T) {
+	socket := agent(t, func(conn net.Conn, _ string) {
+		time.Sleep(50 * time.Millisecond)
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"result\":null}")
+	})
+	answer, err := UnixSocket{}.Send(socket, []byte(`{}`), 0)
+	if err != nil || string(answer.Body) != `{"result":null}` {
+		t.Fatalf("%+v %v", answer, err)
+	}
+}
+
 func TestAnAnswerThatTakesTooLongIsATimeout(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
