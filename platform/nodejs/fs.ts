@@ -7,13 +7,10 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
-  rmSync,
   statSync,
-  unlinkSync,
   writeSync,
 } from 'node:fs';
-import { copyFile, chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileInfo, FileSystem } from '../../lib/ports.ts';
 
@@ -32,10 +29,11 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Temp + rename without fsync. It only touches the page cache, so it is done synchronously: a few
- * microseconds, where each step through the thread pool costs a round trip of the event loop.
+ * Temp + rename without fsync. Writing the temp file only touches the page cache, so it is done
+ * synchronously (microseconds, where each step through the thread pool costs an event-loop round
+ * trip); the rename is a journaled metadata change that can wait on the disk, so it goes to the pool.
  */
-function replaceFileSync(path: string, data: string | Uint8Array, mode: number): void {
+async function replaceFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const temp = tempBeside(path);
   try {
     const fd = openSync(temp, 'w', mode);
@@ -46,13 +44,9 @@ function replaceFileSync(path: string, data: string | Uint8Array, mode: number):
     } finally {
       closeSync(fd);
     }
-    renameSync(temp, path);
+    await rename(temp, path);
   } catch (err) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // it was never created, or already renamed
-    }
+    await unlink(temp).catch(() => undefined);
     throw err;
   }
 }
@@ -63,7 +57,7 @@ export async function writeFileAtomic(
   mode = 0o644,
   options: { readonly fsync?: boolean } = {},
 ): Promise<void> {
-  if (options.fsync === false) return replaceFileSync(path, data, mode);
+  if (options.fsync === false) return replaceFile(path, data, mode);
   const temp = tempBeside(path);
   const handle = await open(temp, 'w', mode);
   try {
@@ -110,15 +104,16 @@ function settle<T>(work: () => T): Promise<T> {
 }
 
 /**
- * Reads, stats, lists and removals are synchronous: the files are small and local (the CNI conf and
- * bin dirs, the agent's state dir), where a call costs microseconds and a trip through the thread
- * pool costs an event-loop turn and two thread wake-ups, which the CNI hot path pays many times.
+ * Reads, stats and lists are synchronous: the files are small and local (the CNI conf and bin dirs,
+ * the agent's state dir), where a call costs microseconds and a trip through the thread pool costs an
+ * event-loop turn and two thread wake-ups, which the CNI hot path pays many times. Removals (journaled
+ * metadata changes that can wait on the disk) go to the pool.
  */
 export const nodeFileSystem: FileSystem = {
   readFile: (path) => settle(() => readFileSync(path, 'utf8')),
   writeFileAtomic,
   copyFileAtomic,
-  remove: (path) => settle(() => rmSync(path, { force: true })),
+  remove: (path) => rm(path, { force: true }),
   list: (dir) =>
     settle(() => {
       try {
