@@ -534,8 +534,9 @@ function loadAverage(): string {
 async function runBurst(lab: LocalNode, count: number): Promise<void> {
   const burstPods = Array.from({ length: count }, (_, i) => lab.newPod(undefined, `burst${i}`));
   const stdin = lab.shimStdin();
+  const exec = nodeExec({ killGroup: (pid, signal) => process.kill(-pid, signal) });
   const run = (pod: Pod, command: string): Promise<void> =>
-    nodeExec
+    exec
       .run({
         file: shimPath(),
         env: { ...plainEnv, CNI_PATH: pluginDir, ...pod.env(), CNI_COMMAND: command },
