@@ -73,17 +73,13 @@ export async function runDevNode(args: readonly string[], context: CommandContex
   const proc = context.process;
   const kubeconfigPath = resolve(out);
   const log = (line: string): void => io.stderr(`[dev node] ${line}\n`);
-  const [
-    { startKubeNode },
-    { startMultinetOnNode, defaultShim },
-    { installChartOnNode },
-    { defaultCacheDir },
-  ] = await Promise.all([
-    import('../dev/node/kube-node.ts'),
-    import('../dev/node/multinet-on-node.ts'),
-    import('../dev/node/multinet-chart.ts'),
-    import('../dev/binaries.ts'),
-  ]);
+  const [{ startKubeNode }, { startMultinetOnNode }, { installChartOnNode }, { defaultCacheDir }] =
+    await Promise.all([
+      import('../dev/node/kube-node.ts'),
+      import('../dev/node/multinet-on-node.ts'),
+      import('../dev/node/multinet-chart.ts'),
+      import('../dev/binaries.ts'),
+    ]);
   let node;
   try {
     node = await startKubeNode({
@@ -111,7 +107,7 @@ export async function runDevNode(args: readonly string[], context: CommandContex
   let admin: string | undefined;
   let multinet: Awaited<ReturnType<typeof startMultinetOnNode>> | undefined;
   try {
-    if (how === 'host') multinet = await startMultinetOnNode(node, { shim: defaultShim, signal, log });
+    if (how === 'host') multinet = await startMultinetOnNode(node, { signal, log });
     if (how === 'chart') await installChartOnNode(node, { signal, log });
     admin = await readFile(node.adminKubeconfigPath, 'utf8');
     await writeFileAtomic(kubeconfigPath, admin, 0o600);

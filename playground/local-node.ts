@@ -20,24 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../dev/repo-root.ts';
+import { shimPath } from '../dev/shim.ts';
 
 export { repoRoot };
 export const pluginDir = '/usr/lib/cni';
-const builtShim = join(repoRoot, 'dist', 'shim', 'multinet-cni');
-let shimBuilt = false;
-
-/** The Go CNI shim, built from cni/ on first use (scripts/build-shim.sh skips an unchanged build). */
-export function shimPath(): string {
-  if (!shimBuilt) {
-    const build = spawnSync('bash', [join(repoRoot, 'scripts', 'build-shim.sh')], { encoding: 'utf8' });
-    if (build.status !== 0)
-      throw new Error(
-        `building the CNI shim (scripts/build-shim.sh) failed:\n${build.stdout}${build.stderr}`,
-      );
-    shimBuilt = true;
-  }
-  return builtShim;
-}
+export { shimPath };
 
 /** What this machine lacks to host a local node (root, iproute2, nsenter, the CNI plugins). */
 export function missingNetnsPrerequisites(): string[] {

@@ -13,7 +13,7 @@ import { eventually, httpOk } from '../../lib/eventually.ts';
 import { installCrds } from '../../platform/kube/crds.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
 import { startMultinet, type ManagedProcess } from '../multinet-process.ts';
-import { repoRoot } from '../repo-root.ts';
+import { shimPath } from '../shim.ts';
 import type { KubeNode } from './kube-node.ts';
 import { proveAPodGetsItsNetwork } from './probe-pod.ts';
 
@@ -27,24 +27,20 @@ export interface MultinetOnNode {
 }
 
 export interface MultinetOnNodeOptions {
-  /** The CNI shim the agent installs (dist/shim/multinet-cni). */
-  readonly shim: string;
+  /** The CNI shim the agent installs (default: this checkout's, built on first use). */
+  readonly shim?: string;
   readonly signal?: AbortSignal;
   readonly log?: (line: string) => void;
 }
 
-export const defaultShim: string = join(repoRoot, 'dist', 'shim', 'multinet-cni');
-
 /** Starts the controller, the webhook and the agent against `node`, and proves a pod gets its network. */
 export async function startMultinetOnNode(
   node: KubeNode,
-  options: MultinetOnNodeOptions,
+  options: MultinetOnNodeOptions = {},
 ): Promise<MultinetOnNode> {
   const log = options.log ?? ((): void => undefined);
   const { signal } = options;
-  if (!existsSync(options.shim)) {
-    throw new Error(`the CNI shim ${options.shim} is missing: build it with npm run build:shim`);
-  }
+  const shim = options.shim ?? shimPath();
   const kc = node.kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   const kubeconfig = node.adminKubeconfigPath;
@@ -109,7 +105,7 @@ export async function startMultinetOnNode(
           '--socket',
           socket,
           '--shim-source',
-          options.shim,
+          shim,
           '--probe-listen',
           `127.0.0.1:${agentProbe}`,
         ],

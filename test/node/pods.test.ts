@@ -10,7 +10,7 @@ import yaml from 'js-yaml';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { eventually } from '../../lib/eventually.ts';
 import type { KubeNode } from '../../dev/node/kube-node.ts';
-import { defaultShim, startMultinetOnNode, type MultinetOnNode } from '../../dev/node/multinet-on-node.ts';
+import { startMultinetOnNode, type MultinetOnNode } from '../../dev/node/multinet-on-node.ts';
 import { seedNadForNode } from '../../playground/node-walkthrough.ts';
 import { seedDir } from '../../playground/seed.ts';
 import { readFixture } from '../fixtures.ts';
@@ -30,7 +30,7 @@ describe('pods on the node through the container runtime and multinet', () => {
 
   beforeAll(async () => {
     node = await startTestNode({ defaultNetwork: 'bridge' });
-    multinet = await startMultinetOnNode(node, { shim: defaultShim });
+    multinet = await startMultinetOnNode(node);
     writeFileSync(join(work, 'macvlan-conf.yaml'), yaml.dump(await seedNadForNode(node)));
     await kubectl('apply', '-f', join(work, 'macvlan-conf.yaml'));
   }, 600_000);
