@@ -67,6 +67,9 @@ Node paths:
   --shim-source FILE            the self-contained shim to install into the CNI bin dir
   --shim-dir D                  where to install it (default: the first --cni-bin-dir)
   --shim-name NAME              its file name, the generated config's "type" (default: ${d.shimName})
+  --owner-daemonset [NS/]NAME   the agent's own DaemonSet (namespace: $POD_NAMESPACE): when it is deleted (helm
+                                uninstall), the agent removes its CNI config and shim on exit; a restart,
+                                upgrade or drain keeps them
   --host-mount-ns PATH|auto     run delegate plugins in the host's mount namespace, so they see the host's
                                 files and tools: a /proc/PID/ns/mnt, or auto (the chart's: that of the nearest
                                 ancestor outside the agent's container, which needs hostPID)
@@ -103,6 +106,8 @@ export interface AgentFlags {
   readonly shimDir: string | undefined;
   readonly shimName: string;
   readonly hostMountNamespace: string | undefined;
+  /** The agent's own DaemonSet, namespace/name: when it is deleted, the agent takes its config and shim off the node. */
+  readonly ownerDaemonSet: { readonly namespace: string; readonly name: string } | undefined;
   readonly delegateTimeoutSeconds: number;
   readonly agentWaitSeconds: number;
   readonly readinessIndicatorFile: string | undefined;
@@ -112,6 +117,24 @@ export interface AgentFlags {
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'text';
   readonly logFile: string | undefined;
+}
+
+/** --owner-daemonset [NAMESPACE/]NAME (the namespace defaults to $POD_NAMESPACE, set by the chart). */
+function ownerDaemonSet(
+  value: string | undefined,
+  podNamespace: string | undefined,
+): { namespace: string; name: string } | undefined {
+  if (value === undefined) return undefined;
+  const [first, second, ...rest] = value.split('/');
+  const namespace = second === undefined ? podNamespace : first;
+  const name = second ?? first;
+  const label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+  if (rest.length > 0 || !name || !label.test(name) || !namespace || !label.test(namespace)) {
+    throw new UsageError(
+      `--owner-daemonset must be NAMESPACE/NAME or NAME with $POD_NAMESPACE set (got ${JSON.stringify(value)})`,
+    );
+  }
+  return { namespace, name };
 }
 
 function absolutePath(flag: string, value: string | undefined): string | undefined {
@@ -149,6 +172,7 @@ export function parseAgentFlags(
     'shim-dir': s,
     'shim-name': s,
     'host-mount-ns': s,
+    'owner-daemonset': s,
     'delegate-timeout': s,
     'agent-wait': s,
     'readiness-indicator-file': s,
@@ -215,6 +239,7 @@ export function parseAgentFlags(
     shimSource: values['shim-source'],
     shimDir: values['shim-dir'],
     shimName: values['shim-name'] ?? d.shimName,
+    ownerDaemonSet: ownerDaemonSet(values['owner-daemonset'], env.POD_NAMESPACE),
     hostMountNamespace:
       values['host-mount-ns'] === 'auto' ? 'auto' : absolutePath('host-mount-ns', values['host-mount-ns']),
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
