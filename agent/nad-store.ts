@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
+import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
 import { configHash, networkKey } from '../lib/node-state.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject } from '../lib/safe-json.ts';
@@ -19,6 +20,7 @@ export interface StoredNetwork {
   readonly config: string;
   readonly configHash: string;
   readonly resourceVersion: string;
+  /** The NAD's annotations the agent uses (the device-plugin resource name), not all of them. */
   readonly annotations: Readonly<Record<string, string>>;
 }
 
@@ -88,7 +90,7 @@ export class NadStore {
       config,
       configHash: configHash(config),
       resourceVersion: nad.metadata?.resourceVersion ?? '',
-      annotations: nad.metadata?.annotations ?? {},
+      annotations: keptAnnotations(nad.metadata?.annotations),
     };
     const key = networkKey(namespace, name);
     const current = this.networks.get(key)?.stored;
@@ -120,6 +122,13 @@ export class NadStore {
         await this.remove(stored.namespace, stored.name);
     }
   }
+}
+
+const noAnnotations: Readonly<Record<string, string>> = Object.freeze({});
+
+function keptAnnotations(annotations: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
+  const resourceName = annotations?.[resourceNameAnnotation];
+  return resourceName === undefined ? noAnnotations : { [resourceNameAnnotation]: resourceName };
 }
 
 function toDefinition(stored: StoredNetwork): NetworkDefinition {

@@ -115,7 +115,7 @@ try {
     ),
   );
 
-  const agents = new SimulatedAgents(kc, rest, log, 1000);
+  const agents = new SimulatedAgents(rest, log, 1000);
   for (let i = 0; i < nodeCount; i++) agents.node(`bench-node-${String(i).padStart(2, '0')}`);
   const readyKeys = new Set<string>();
   let lastReadyAt = 0;

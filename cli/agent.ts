@@ -83,6 +83,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     try {
       kube = connectKubeNetworking({
         kubeconfig: flags.kubeconfig,
+        env: context.env,
         nodeName: flags.nodeName!,
         stateDir: flags.stateDir,
         binDirs: flags.cniBinDirs,

@@ -10,6 +10,7 @@ import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../../dev/controlplane/controlplane.ts';
 import { installCrds } from './crds.ts';
 import { nadInformer } from './informers.ts';
+import { KubeRestClient } from './rest.ts';
 import { eventually } from '../../lib/eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
@@ -48,7 +49,8 @@ describe('ResilientInformer', () => {
         body: nad(name),
       });
     await create('before');
-    const informer = nadInformer(kc, log);
+    const client = new KubeRestClient(kc);
+    const informer = nadInformer(client, log);
     const added: string[] = [];
     informer.on('add', (o) => added.push(o.metadata.name));
     await informer.start();
@@ -72,6 +74,7 @@ describe('ResilientInformer', () => {
       ).toEqual(['after', 'before', 'during']);
     } finally {
       await informer.stop();
+      client.close();
     }
   }, 120_000);
 });
