@@ -21,7 +21,11 @@ export type InformerEvent = 'add' | 'update' | 'delete';
 
 /** The fields an informer needs of every object. */
 export interface KubeObject {
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly resourceVersion?: string };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly resourceVersion?: string;
+  };
 }
 
 /** The read side of an informer's cache (client-node's ObjectCache has the same shape). */
@@ -139,7 +143,11 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
       try {
         handler(object);
       } catch (err) {
-        this.options.log.error('informer handler failed', { path: this.options.path, event, error: errorMessage(err) });
+        this.options.log.error('informer handler failed', {
+          path: this.options.path,
+          event,
+          error: errorMessage(err),
+        });
       }
     }
   }
@@ -174,7 +182,8 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
         const events = await this.watchOnce(signal);
         // The server ended the watch (its timeout): watch again at once from where it ended, unless
         // it ends at once again and again (then back off as after an error).
-        if (events > 0 || this.clock.now() - started >= 1000) this.backoffMs = this.options.minBackoffMs ?? 1000;
+        if (events > 0 || this.clock.now() - started >= 1000)
+          this.backoffMs = this.options.minBackoffMs ?? 1000;
         else await this.sleep(this.nextBackoff(), signal);
       } catch (err) {
         if (signal.aborted) break;

@@ -3,7 +3,11 @@
  * the trims their caches apply (the cache keeps only what its component reads).
  */
 import type { Logger } from 'winston';
-import { defaultNetworkAnnotation, networksAnnotation, resourceNameAnnotation } from '../../lib/annotations/keys.ts';
+import {
+  defaultNetworkAnnotation,
+  networksAnnotation,
+  resourceNameAnnotation,
+} from '../../lib/annotations/keys.ts';
 import { nadGroup, nadPlural, nadVersion, type NetworkAttachmentDefinition } from '../../lib/nad.ts';
 import {
   nodeStateGroup,
@@ -116,7 +120,11 @@ export function nodeStateInformer(
 }
 
 /** The pods of one node only (field selector spec.nodeName), trimmed: an agent never caches the cluster's pods. */
-export function nodePodInformer(client: KubeClient, nodeName: string, log: Logger): ResilientInformer<PodObject> {
+export function nodePodInformer(
+  client: KubeClient,
+  nodeName: string,
+  log: Logger,
+): ResilientInformer<PodObject> {
   return new ResilientInformer<PodObject>({
     client,
     path: '/api/v1/pods',

@@ -163,7 +163,8 @@ function parseDocument(text: string, file: string): Doc {
     doc = parseYaml(text, file);
   }
   if (doc === undefined || doc === null) return {};
-  if (!isDoc(doc)) throw new KubeConfigError(`kubeconfig ${file}: must be a mapping (apiVersion: v1, kind: Config)`);
+  if (!isDoc(doc))
+    throw new KubeConfigError(`kubeconfig ${file}: must be a mapping (apiVersion: v1, kind: Config)`);
   return doc;
 }
 
@@ -282,9 +283,13 @@ function resolveCurrent(merged: Merged, origin: string): ClusterConfig {
     throw new KubeConfigError(`kubeconfig ${cluster.file}: ${cluster.path}.server: "${server}" is not a URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new KubeConfigError(`kubeconfig ${cluster.file}: ${cluster.path}.server: must be https:// or http://`);
+    throw new KubeConfigError(
+      `kubeconfig ${cluster.file}: ${cluster.path}.server: must be https:// or http://`,
+    );
   if (stringField(cluster, 'proxy-url'))
-    throw new KubeConfigError(`kubeconfig ${cluster.file}: ${cluster.path}.proxy-url: proxies are not supported`);
+    throw new KubeConfigError(
+      `kubeconfig ${cluster.file}: ${cluster.path}.proxy-url: proxies are not supported`,
+    );
   const insecure = cluster.body['insecure-skip-tls-verify'];
   if (insecure !== undefined && typeof insecure !== 'boolean')
     throw new KubeConfigError(
@@ -293,7 +298,9 @@ function resolveCurrent(merged: Merged, origin: string): ClusterConfig {
   const userName = stringField(context, 'user');
   const user = userName === undefined ? undefined : merged.users.get(userName);
   if (userName !== undefined && !user)
-    throw new KubeConfigError(`kubeconfig ${context.file}: ${context.path}.user: no user named "${userName}"`);
+    throw new KubeConfigError(
+      `kubeconfig ${context.file}: ${context.path}.user: no user named "${userName}"`,
+    );
   let token: Material | undefined;
   let clientCertificate: Material | undefined;
   let clientKey: Material | undefined;
@@ -346,7 +353,11 @@ export interface Credentials {
   readonly key?: string | undefined;
 }
 
-async function readMaterial(value: Material | undefined, what: string, origin: string): Promise<string | undefined> {
+async function readMaterial(
+  value: Material | undefined,
+  what: string,
+  origin: string,
+): Promise<string | undefined> {
   if (!value) return undefined;
   if ('data' in value) return value.data;
   try {

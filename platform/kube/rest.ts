@@ -108,7 +108,8 @@ function hasCode(err: unknown, code: number): boolean {
 
 export const isNotFound = (err: unknown): boolean => hasCode(err, 404);
 export const isConflict = (err: unknown): boolean => hasCode(err, 409);
-export const isAlreadyExists = (err: unknown): boolean => hasCode(err, 409) && (err as KubeApiError).reason === 'AlreadyExists';
+export const isAlreadyExists = (err: unknown): boolean =>
+  hasCode(err, 409) && (err as KubeApiError).reason === 'AlreadyExists';
 export const isForbidden = (err: unknown): boolean => hasCode(err, 403);
 export const isUnauthorized = (err: unknown): boolean => hasCode(err, 401);
 /** 410: a watch's or list's resourceVersion is too old (compacted); list again. */
@@ -182,6 +183,8 @@ export class KubeRestClient implements KubeClient {
   private closed = false;
   /** Requests sent, watches included (for metrics and tests). */
   requests = 0;
+  /** Connections opened for requests (not watches): stays at the pool size under load. */
+  connections = 0;
 
   constructor(access: KubeAccess, options: KubeRestOptions = {}) {
     this.config = clusterConfigOf(access);
@@ -329,6 +332,9 @@ export class KubeRestClient implements KubeClient {
           res.on('error', (err) => reject(unreachable(request, err)));
         },
       );
+      req.on('socket', () => {
+        if (!req.reusedSocket) this.connections++;
+      });
       req.on('timeout', () => req.destroy(new Error('no answer within the timeout')));
       req.on('error', (err) => {
         if (request.signal?.aborted) reject(abortError(request.signal));
