@@ -126,7 +126,9 @@ export class NadStore {
 
 const noAnnotations: Readonly<Record<string, string>> = Object.freeze({});
 
-function keptAnnotations(annotations: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
+function keptAnnotations(
+  annotations: Readonly<Record<string, string>> | undefined,
+): Readonly<Record<string, string>> {
   const resourceName = annotations?.[resourceNameAnnotation];
   return resourceName === undefined ? noAnnotations : { [resourceNameAnnotation]: resourceName };
 }

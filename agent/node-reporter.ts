@@ -175,18 +175,18 @@ export class NodeReporter {
       if (!isNotFound(err)) throw err;
       await this.options.client
         .request({
-        method: 'POST',
-        path: `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}`,
-        body: {
-          apiVersion: nodeStateApiVersion,
-          kind: nodeStateKind,
-          metadata: {
-            name: this.options.nodeName,
-            labels: { 'app.kubernetes.io/managed-by': 'multinet-agent' },
+          method: 'POST',
+          path: `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}`,
+          body: {
+            apiVersion: nodeStateApiVersion,
+            kind: nodeStateKind,
+            metadata: {
+              name: this.options.nodeName,
+              labels: { 'app.kubernetes.io/managed-by': 'multinet-agent' },
+            },
+            spec: {},
           },
-          spec: {},
-        },
-      })
+        })
         .catch((createErr: unknown) => {
           if (!isAlreadyExists(createErr)) throw createErr;
         });

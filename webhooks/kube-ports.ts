@@ -93,7 +93,9 @@ export function kubeSecretStore(client: KubeRequester, namespace: string, name: 
     },
     async create(data) {
       return stored(
-        await orConflict(client.request<SecretObject>({ method: 'POST', path: collection, body: body(data) })),
+        await orConflict(
+          client.request<SecretObject>({ method: 'POST', path: collection, body: body(data) }),
+        ),
       );
     },
     async replace(data, resourceVersion) {

@@ -253,7 +253,7 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
   private async watchOnce(signal: AbortSignal): Promise<number> {
     const base = this.options.watchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(base * (1 + Math.random()));
-    let failure: unknown;
+    let failure: Error | undefined;
     let events = 0;
     const watch = new AbortController();
     const stop = AbortSignal.any([signal, watch.signal]);
@@ -272,8 +272,8 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
           try {
             this.apply(event);
           } catch (err) {
-            failure = err;
-            watch.abort(err);
+            failure = err instanceof Error ? err : new Error(String(err));
+            watch.abort(failure);
           }
         },
         stop,

@@ -65,7 +65,7 @@ export function nodeNad(nad: NadObject): NadObject {
       ...(resourceName !== undefined ? { annotations: { [resourceNameAnnotation]: resourceName } } : {}),
     },
     spec: { config: nad.spec?.config ?? '' },
-  } as NadObject;
+  };
 }
 
 /** A pod trimmed to what the agent reads (Multus' informer keeps the whole spec minus volumes and env). */

@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { KubeConfig as ClientNodeKubeConfig } from '@kubernetes/client-node';
+import type * as JsYaml from 'js-yaml';
 
 /** The in-cluster ServiceAccount's files (as the kubelet projects them). */
 export const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -171,7 +172,7 @@ function parseDocument(text: string, file: string): Doc {
 let yamlLoad: ((text: string) => unknown) | undefined;
 function parseYaml(text: string, file: string): unknown {
   // js-yaml is loaded only for YAML kubeconfigs: an in-cluster agent never needs it.
-  yamlLoad ??= (createRequire(import.meta.url)('js-yaml') as typeof import('js-yaml')).load;
+  yamlLoad ??= (createRequire(import.meta.url)('js-yaml') as typeof JsYaml).load;
   try {
     return yamlLoad(text);
   } catch (err) {

@@ -17,6 +17,7 @@
  *   retried after the server's Retry-After (at most 3 times).
  */
 import type * as Http from 'node:http';
+import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clusterConfigOf, readCredentials, type ClusterConfig, type KubeAccess } from './kubeconfig.ts';
@@ -25,8 +26,8 @@ import { TokenBucket } from './token-bucket.ts';
 // Loaded with require: an ESM import of node:http evaluates its lazy WebSocket getters, which load
 // undici (about 12 MB) that nothing here uses.
 const require = createRequire(import.meta.url);
-const http = require('node:http') as typeof import('node:http');
-const https = require('node:https') as typeof import('node:https');
+const http = require('node:http') as typeof Http;
+const https = require('node:https') as typeof Https;
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -185,6 +186,8 @@ export class KubeRestClient implements KubeClient {
   requests = 0;
   /** Connections opened for requests (not watches): stays at the pool size under load. */
   connections = 0;
+  /** Every connection a request has used (a request on a known one reuses it). */
+  private readonly sockets = new WeakSet<object>();
 
   constructor(access: KubeAccess, options: KubeRestOptions = {}) {
     this.config = clusterConfigOf(access);
@@ -332,13 +335,18 @@ export class KubeRestClient implements KubeClient {
           res.on('error', (err) => reject(unreachable(request, err)));
         },
       );
-      req.on('socket', () => {
-        if (!req.reusedSocket) this.connections++;
+      let reused = false;
+      req.on('socket', (socket) => {
+        reused = this.sockets.has(socket);
+        if (!reused) {
+          this.sockets.add(socket);
+          this.connections++;
+        }
       });
       req.on('timeout', () => req.destroy(new Error('no answer within the timeout')));
       req.on('error', (err) => {
         if (request.signal?.aborted) reject(abortError(request.signal));
-        else if (!retried && req.reusedSocket && isConnectionReset(err))
+        else if (!retried && reused && isConnectionReset(err))
           // The server closed the idle connection as we reused it: nothing was processed.
           resolve(this.send(transport, request, url, body, true));
         else reject(unreachable(request, err));
@@ -361,7 +369,7 @@ export class KubeRestClient implements KubeClient {
     const lib = this.secure ? https : http;
     this.requests++;
     await new Promise<void>((resolve, reject) => {
-      const fail = (err: unknown): void => reject(signal.aborted ? abortError(signal) : err);
+      const fail = (err: Error): void => reject(signal.aborted ? abortError(signal) : err);
       const req = lib.request(
         url,
         {

@@ -17,13 +17,12 @@ import {
 } from '../../platform/kube/rest.ts';
 
 interface Stored {
-  metadata: { name: string; namespace?: string; resourceVersion?: string; [key: string]: unknown };
-  [key: string]: unknown;
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
 }
 
 interface Watcher {
   readonly onEvent: (event: WatchEvent) => void;
-  readonly end: (err?: unknown) => void;
+  readonly end: (err?: Error) => void;
 }
 
 const key = (o: Stored): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -59,7 +58,7 @@ export class MemoryCollection implements KubeClient {
     for (const watcher of this.watchers) watcher.onEvent(structuredClone(event));
   }
 
-  upsert(object: Stored): Stored {
+  upsert<T extends Stored>(object: T): T {
     const stored = structuredClone(object);
     stored.metadata.resourceVersion = String(++this.version);
     const existed = this.objects.has(key(stored));
@@ -165,8 +164,8 @@ export class MemoryCollection implements KubeClient {
             else resolve();
           },
         };
-        signal.addEventListener('abort', () => watcher.end(signal.reason), { once: true });
-        if (signal.aborted) return watcher.end(signal.reason);
+        signal.addEventListener('abort', () => watcher.end(new Error('aborted')), { once: true });
+        if (signal.aborted) return watcher.end(new Error('aborted'));
         for (const { rv, event } of this.history) if (rv > from) watcher.onEvent(structuredClone(event));
         this.watchers.add(watcher);
       });
