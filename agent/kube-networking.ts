@@ -41,6 +41,8 @@ export interface KubeNetworking {
   readonly events?: KubeEventRecorder;
   /** True once both informers have synced at least once. */
   synced(): boolean;
+  /** Objects in the informer caches (for /metrics). */
+  cached(): { readonly nads: number; readonly pods: number };
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -90,6 +92,7 @@ export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetwor
     store,
     reporter,
     synced: () => nads.synced && pods.synced,
+    cached: () => ({ nads: nads.size, pods: pods.size }),
     async start() {
       const loaded = await store.load();
       log.info('loaded stored networks', { count: loaded });

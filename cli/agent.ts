@@ -67,6 +67,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   }
   const metrics = createAgentMetrics({
     inFlight: () => agent.limiter.stats.running + agent.limiter.stats.waiting,
+    cached: () => kube?.cached(),
   });
   let kube: KubeNetworking | undefined;
   let source: NetworkSource;

@@ -7,7 +7,8 @@
  *
  * Nothing here touches `process`: cli/controller.ts passes the cluster configuration, logger and settings in.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../platform/nodejs/http.ts';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import { KubeEventRecorder } from '../platform/kube/events.ts';
@@ -151,7 +152,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
   let server: Server | undefined;
   let probePort: number | undefined;
   if (settings.probe) {
-    server = createServer(
+    server = http.createServer(
       createProbeHandler({
         registry: metrics.registry,
         ready: { informers: ready },

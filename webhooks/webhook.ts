@@ -4,7 +4,8 @@
  * optional plain-HTTP probe port), and optionally the ValidatingWebhookConfiguration itself. The entry
  * point (cli/webhook.ts) and the cluster tests start it the same way.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../platform/nodejs/http.ts';
 import type { Server as NetServer } from 'node:net';
 import type { V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
@@ -315,7 +316,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
         .catch((err: unknown) => log.error('informer failed to start', { error: errorMessage(err) }));
     }
     if (settings.probeListen) {
-      probeServer = createServer(createProbeHandler(probes));
+      probeServer = http.createServer(createProbeHandler(probes));
       probePort = await deps.listen(probeServer, settings.probeListen.host, settings.probeListen.port);
     }
   } catch (err) {

@@ -17,17 +17,10 @@
  *   retried after the server's Retry-After (at most 3 times).
  */
 import type * as Http from 'node:http';
-import type * as Https from 'node:https';
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { http, https } from '../nodejs/http.ts';
 import { clusterConfigOf, readCredentials, type ClusterConfig, type KubeAccess } from './kubeconfig.ts';
 import { TokenBucket } from './token-bucket.ts';
-
-// Loaded with require: an ESM import of node:http evaluates its lazy WebSocket getters, which load
-// undici (about 12 MB) that nothing here uses.
-const require = createRequire(import.meta.url);
-const http = require('node:http') as typeof Http;
-const https = require('node:https') as typeof Https;
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
