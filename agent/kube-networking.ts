@@ -140,6 +140,8 @@ export function connectKubeNetworking(options: ConnectOptions): KubeNetworking {
     component: 'multinet-agent',
     host: options.nodeName,
     log: options.log.child({ component: 'events' }),
+    // One node's pods: a few hundred remembered events and objects are plenty (client-go keeps 4096).
+    cacheSize: 512,
   });
   const networking = createKubeNetworking({
     ...options,

@@ -19,6 +19,7 @@ import {
   isForbidden,
   isInvalid,
   isNotFound,
+  metadataOnly,
   type KubeRequester,
 } from '../platform/kube/rest.ts';
 import type { NetworkStatus } from '../lib/network-status.ts';
@@ -81,6 +82,7 @@ export class KubeSource implements NetworkSource {
         await this.deps.client.request<PodObject>({
           method: 'GET',
           path: `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}`,
+          accept: metadataOnly.object,
         }),
       );
       if (ref.uid && pod.metadata.uid && pod.metadata.uid !== ref.uid) {
@@ -159,6 +161,7 @@ export class KubeSource implements NetworkSource {
       path: `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}`,
       body,
       contentType: contentTypes.mergePatch,
+      ignoreResponse: true,
     });
     this.deps.log.debug('network-status written', { pod: `${pod.namespace}/${pod.name}` });
   }

@@ -162,6 +162,7 @@ export class NodeReporter {
       path: `${this.path}/status`,
       body: { status },
       contentType: contentTypes.mergePatch,
+      ignoreResponse: true,
     });
     this.lastWritten = key;
     this.lastWriteAt = Date.now();
@@ -170,7 +171,7 @@ export class NodeReporter {
   private async ensureObject(): Promise<void> {
     if (this.created) return;
     try {
-      await this.options.client.request({ method: 'GET', path: this.path });
+      await this.options.client.request({ method: 'GET', path: this.path, ignoreResponse: true });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       await this.options.client

@@ -17,7 +17,8 @@
  *
  * Options: --nads N --pods P --trials T --bursts B --burst K; --heap-snapshots DIR writes a heap snapshot
  * of the agent after the pods and after the trials (for finding what it keeps); BENCH_NODE_OPTIONS
- * replaces the chart's NODE_OPTIONS (to compare V8 settings).
+ * replaces the chart's NODE_OPTIONS and BENCH_AGENT_ENV ("NAME=value ...") adds environment variables
+ * (to compare V8 and malloc settings).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -68,13 +69,21 @@ const say = (line: string): void => void process.stderr.write(`[bench:agent] ${l
 interface Memory {
   readonly rssMb: number;
   readonly hwmMb: number;
+  /** Of VmRSS: anonymous memory (heaps) and file pages (the node binary's code and data). */
+  readonly anonMb: number;
+  readonly fileMb: number;
 }
 
 function memory(pid: number): Memory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  return {
+    rssMb: kb('VmRSS') / 1024,
+    hwmMb: kb('VmHWM') / 1024,
+    anonMb: kb('RssAnon') / 1024,
+    fileMb: kb('RssFile') / 1024,
+  };
 }
 
 /** user + system CPU of a process, in ms. */
@@ -273,6 +282,12 @@ try {
       NODE_ENV: 'production',
       ...chartEnv,
       NODE_OPTIONS: [nodeOptions, snapshotDir ? '--heapsnapshot-signal=SIGUSR2' : ''].join(' ').trim(),
+      ...Object.fromEntries(
+        (process.env.BENCH_AGENT_ENV ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((pair) => [pair.split('=')[0]!, pair.slice(pair.indexOf('=') + 1)]),
+      ),
       NODE_NAME: lab.nodeName,
       POD_NAME: `multinet-agent-${lab.prefix}`,
       POD_NAMESPACE: 'multinet',
@@ -315,7 +330,9 @@ try {
     const mb = async (pattern: RegExp): Promise<string> =>
       (((await metric(pattern)) ?? 0) / 2 ** 20).toFixed(1);
     const heap = `V8 heap ${await mb(/^multinet_agent_nodejs_heap_size_used_bytes /)} used of ${await mb(/^multinet_agent_nodejs_heap_size_total_bytes /)}, new space ${await mb(/^multinet_agent_nodejs_heap_space_size_total_bytes\{space="new"\}/)}, external ${await mb(/^multinet_agent_nodejs_external_memory_bytes /)}`;
-    say(`${name}: agent VmRSS ${agent.rssMb.toFixed(1)} MB, VmHWM ${agent.hwmMb.toFixed(1)} MB (${heap})`);
+    say(
+      `${name}: agent VmRSS ${agent.rssMb.toFixed(1)} MB (anon ${agent.anonMb.toFixed(1)}, file ${agent.fileMb.toFixed(1)}), VmHWM ${agent.hwmMb.toFixed(1)} MB (${heap})`,
+    );
   };
 
   await until('the agent to be ready (informers synced)', () =>
@@ -431,7 +448,7 @@ try {
   const afterPods = phases.find((p) => p.name === `${podCount} pods`)!.agent;
   const afterTrials = phases.find((p) => p.name === `${trials} ADD+DEL`)!.agent;
   process.stdout.write(
-    `\nagent: ADD+DEL ${trialMs.toFixed(1)} ms each, agent CPU ${trialCpuMs.toFixed(1)} ms each; NODE_OPTIONS=${JSON.stringify(nodeOptions)}\n\n`,
+    `\nagent: ADD+DEL ${trialMs.toFixed(1)} ms each, agent CPU ${trialCpuMs.toFixed(1)} ms each; NODE_OPTIONS=${JSON.stringify(nodeOptions)} ${process.env.BENCH_AGENT_ENV ?? ''}\n\n`,
   );
   process.stdout.write(`| daemon (MB, VmHWM / VmRSS) | ${phases.map((p) => p.name).join(' | ')} |\n`);
   process.stdout.write(`| --- |${phases.map(() => ' --- |').join('')}\n`);

@@ -15,7 +15,7 @@ import type { Logger } from 'winston';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Clock } from '../../lib/ports.ts';
 import { systemClock } from '../nodejs/clock.ts';
-import { isGone, KubeApiError, type KubeClient, type WatchEvent } from './rest.ts';
+import { isGone, KubeApiError, metadataOnly, type KubeClient, type WatchEvent } from './rest.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -40,6 +40,8 @@ export interface InformerOptions<T extends KubeObject> {
   readonly path: string;
   readonly labelSelector?: string | undefined;
   readonly fieldSelector?: string | undefined;
+  /** Ask for PartialObjectMetadata (metadata only: no spec, no status) instead of whole objects. */
+  readonly metadataOnly?: boolean;
   /** Trims an object as it arrives (may change it in place); the cache keeps what this returns. */
   readonly transform?: ((object: T) => T) | undefined;
   readonly log: Logger;
@@ -222,6 +224,7 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
           limit: String(this.options.pageSize ?? 500),
           ...(continueToken ? { continue: continueToken } : {}),
         },
+        ...(this.options.metadataOnly ? { accept: metadataOnly.list } : {}),
         signal,
       });
       for (const item of page.items ?? []) {
@@ -277,6 +280,7 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
           }
         },
         stop,
+        this.options.metadataOnly ? metadataOnly.object : undefined,
       );
     } catch (err) {
       if (failure) throw failure;

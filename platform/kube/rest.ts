@@ -39,8 +39,18 @@ export interface KubeRequest {
   readonly body?: unknown;
   /** Content type of the body (default application/json). */
   readonly contentType?: string;
+  /** The Accept header (default application/json); see `metadataOnly`. */
+  readonly accept?: string;
+  /** Resolve with undefined instead of decoding the answer (writes whose result nobody reads). */
+  readonly ignoreResponse?: boolean;
   readonly signal?: AbortSignal;
 }
+
+/** Accept headers that ask for objects as PartialObjectMetadata: metadata only, no spec or status. */
+export const metadataOnly = {
+  object: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+  list: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
+} as const;
 
 /** The one thing platform/kube's writers need: send a request, get the decoded JSON or a KubeApiError. */
 export interface KubeRequester {
@@ -65,6 +75,7 @@ export interface KubeClient extends KubeRequester {
     query: Readonly<Record<string, string | undefined>>,
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
+    accept?: string,
   ): Promise<void>;
 }
 
@@ -251,10 +262,10 @@ export class KubeRestClient implements KubeClient {
     return `${this.base}${path}${search ? `?${search}` : ''}`;
   }
 
-  private headers(transport: Transport): Record<string, string> {
+  private headers(transport: Transport, accept = contentTypes.json as string): Record<string, string> {
     return {
       ...transport.headers,
-      Accept: 'application/json',
+      Accept: accept,
       ...(this.options.userAgent ? { 'User-Agent': this.options.userAgent } : {}),
     };
   }
@@ -286,7 +297,7 @@ export class KubeRestClient implements KubeClient {
         continue;
       }
       if (response.code < 200 || response.code >= 300) throw statusError(response.code, response.text);
-      return (response.text ? JSON.parse(response.text) : undefined) as T;
+      return (response.text && !request.ignoreResponse ? JSON.parse(response.text) : undefined) as T;
     }
   }
 
@@ -297,7 +308,7 @@ export class KubeRestClient implements KubeClient {
     body: string | undefined,
     retried = false,
   ): Promise<Response> {
-    const headers: Record<string, string> = this.headers(transport);
+    const headers: Record<string, string> = this.headers(transport, request.accept);
     if (body !== undefined) {
       headers['Content-Type'] = request.contentType ?? contentTypes.json;
       headers['Content-Length'] = String(Buffer.byteLength(body));
@@ -353,6 +364,7 @@ export class KubeRestClient implements KubeClient {
     query: Readonly<Record<string, string | undefined>>,
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
+    accept?: string,
   ): Promise<void> {
     if (this.closed) throw new Error('the Kubernetes client is closed');
     await this.waitForToken(signal);
@@ -367,7 +379,7 @@ export class KubeRestClient implements KubeClient {
         url,
         {
           method: 'GET',
-          headers: this.headers(transport),
+          headers: this.headers(transport, accept),
           agent: transport.watchAgent,
           // The server ends a watch after timeoutSeconds and sends bookmarks about every minute.
           timeout: Math.max(timeoutSeconds, 60) * 1000 + 30_000,
