@@ -18,10 +18,9 @@
  * Options: --nads N --pods P --trials T --bursts B --burst K; --heap-snapshots DIR writes a heap snapshot
  * of the agent after the pods and after the trials (for finding what it keeps); BENCH_NODE_OPTIONS
  * replaces the chart's NODE_OPTIONS and BENCH_AGENT_ENV ("NAME=value ...") adds environment variables
- * (to compare V8 and malloc settings).
+ * and BENCH_NODE_ARGS node flags on the command line (to compare V8 and malloc settings).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,15 +35,18 @@ import { freePort } from '../dev/controlplane/readiness.ts';
 import { installCrds } from '../platform/kube/crds.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { http } from '../platform/nodejs/http.ts';
+import { LocalNode, pluginDir, requireNetnsPrerequisites, type Pod } from '../playground/local-node.ts';
 import {
-  LocalNode,
-  pluginDir,
-  repoRoot,
-  requireNetnsPrerequisites,
-  type Pod,
-} from '../playground/local-node.ts';
-import { renderChart } from '../test/e2e/helm.ts';
-import { componentArgs, mainContainer, rulesOf, withoutFlags, workload } from '../test/e2e/workloads.ts';
+  benchNadConfig,
+  buildImageCode,
+  chartComponent,
+  componentKubeconfig,
+  cpuMs,
+  envPairs,
+  memory,
+  startComponent,
+  type Memory,
+} from './chart-process.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -65,32 +67,6 @@ const burstSize = Math.min(Number(values.burst), podCount);
 const snapshotDir = values['heap-snapshots'] ? resolve(values['heap-snapshots']) : undefined;
 
 const say = (line: string): void => void process.stderr.write(`[bench:agent] ${line}\n`);
-
-interface Memory {
-  readonly rssMb: number;
-  readonly hwmMb: number;
-  /** Of VmRSS: anonymous memory (heaps) and file pages (the node binary's code and data). */
-  readonly anonMb: number;
-  readonly fileMb: number;
-}
-
-function memory(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string): number =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return {
-    rssMb: kb('VmRSS') / 1024,
-    hwmMb: kb('VmHWM') / 1024,
-    anonMb: kb('RssAnon') / 1024,
-    fileMb: kb('RssFile') / 1024,
-  };
-}
-
-/** user + system CPU of a process, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 function post(
   socket: string,
@@ -114,28 +90,6 @@ function post(
     req.on('error', reject);
     req.end(text);
   });
-}
-
-/** A NAD config of one of four shapes; `i` makes each different. */
-function nadConfig(i: number): object {
-  const ipam = { type: 'host-local', subnet: `10.${Math.floor(i / 250) % 250}.${i % 250}.0/24` };
-  switch (i % 4) {
-    case 0:
-      return { cniVersion: '1.0.0', type: 'bridge', bridge: `br${i % 16}`, ipam };
-    case 1:
-      return { cniVersion: '1.0.0', type: 'macvlan', master: 'eth1', mode: 'bridge', ipam };
-    case 2:
-      return { cniVersion: '1.0.0', type: 'ipvlan', master: 'eth1', ipam };
-    default:
-      return {
-        cniVersion: '1.0.0',
-        name: `ptp-${i}`,
-        plugins: [
-          { type: 'ptp', ipam },
-          { type: 'tuning', sysctl: { 'net.ipv4.conf.all.log_martians': '1' } },
-        ],
-      };
-  }
 }
 
 /** A pod as a ReplicaSet makes it (about 4 KB with its status), on the bench's node. */
@@ -193,18 +147,9 @@ interface Phase {
 }
 
 requireNetnsPrerequisites();
-say('building the image code (npm run build)');
-const build = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, encoding: 'utf8' });
-if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
-
+buildImageCode(say);
 say('rendering the chart (helm template) for the agent DaemonSet and its RBAC');
-const chart = await renderChart();
-const container = mainContainer(workload(chart, 'agent'));
-const chartEnv = Object.fromEntries(
-  (container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
-);
-const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? chartEnv.NODE_OPTIONS ?? '';
-const chartArgs = withoutFlags(componentArgs(chart, 'agent'), [
+const chart = await chartComponent('agent', [
   'cni-conf-dir',
   'cni-bin-dir',
   'state-dir',
@@ -212,7 +157,8 @@ const chartArgs = withoutFlags(componentArgs(chart, 'agent'), [
   'shim-source',
   'probe-listen',
 ]);
-const agentRules = rulesOf(chart, 'ClusterRole', 'multinet-agent');
+const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? chart.env.NODE_OPTIONS ?? '';
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 say('starting a control plane');
 const cp = await startControlPlane({
@@ -227,75 +173,36 @@ let exitCode = 0;
 let result: string | undefined;
 try {
   await installCrds(cp.kubeConfig());
-  await admin.request({
-    method: 'POST',
-    path: '/api/v1/namespaces',
-    body: { metadata: { name: 'multinet' } },
-  });
-  const identity = await cp.serviceAccountToken('multinet', 'multinet-agent', { clusterRules: agentRules });
-  const credentials = join(lab.dir, 'serviceaccount');
-  mkdirSync(credentials, { recursive: true });
-  writeFileSync(join(credentials, 'token'), identity.token, { mode: 0o600 });
-  writeFileSync(join(credentials, 'ca.crt'), cp.caPem);
-  const kubeconfig = join(credentials, 'kubeconfig.json');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      clusters: [
-        {
-          name: 'bench',
-          cluster: { server: cp.serverUrl, 'certificate-authority': join(credentials, 'ca.crt') },
-        },
-      ],
-      users: [{ name: 'agent', user: { tokenFile: join(credentials, 'token') } }],
-      contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'agent' } }],
-      'current-context': 'bench',
-    }),
-  );
-
+  const kubeconfig = await componentKubeconfig(cp, admin, chart, join(lab.dir, 'serviceaccount'));
   const probePort = await freePort();
-  const args = [
-    join(repoRoot, 'dist', 'app', 'cmd', 'multinet.js'),
-    'agent',
-    ...chartArgs,
-    '--kubeconfig',
-    kubeconfig,
-    '--cni-conf-dir',
-    lab.confDir,
-    '--cni-bin-dir',
-    pluginDir,
-    '--state-dir',
-    lab.stateDir,
-    '--socket',
-    lab.socket,
-    '--probe-listen',
-    `127.0.0.1:${probePort}`,
-    '--log-level',
-    'warn',
-  ];
   if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
-  const agentLog: string[] = [];
-  const child = spawn(join(repoRoot, 'node_modules', 'node', 'bin', 'node'), args, {
-    cwd: snapshotDir ?? lab.dir,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      ...chartEnv,
-      NODE_OPTIONS: [nodeOptions, snapshotDir ? '--heapsnapshot-signal=SIGUSR2' : ''].join(' ').trim(),
-      ...Object.fromEntries(
-        (process.env.BENCH_AGENT_ENV ?? '')
-          .split(/\s+/)
-          .filter(Boolean)
-          .map((pair) => [pair.split('=')[0]!, pair.slice(pair.indexOf('=') + 1)]),
-      ),
-      NODE_NAME: lab.nodeName,
-      POD_NAME: `multinet-agent-${lab.prefix}`,
-      POD_NAMESPACE: 'multinet',
+  const agent = startComponent(
+    chart,
+    [
+      '--kubeconfig',
+      kubeconfig,
+      '--cni-conf-dir',
+      lab.confDir,
+      '--cni-bin-dir',
+      pluginDir,
+      '--state-dir',
+      lab.stateDir,
+      '--socket',
+      lab.socket,
+      '--probe-listen',
+      `127.0.0.1:${probePort}`,
+      '--log-level',
+      'warn',
+    ],
+    {
+      nodeOptions: [nodeOptions, snapshotDir ? '--heapsnapshot-signal=SIGUSR2' : ''].join(' ').trim(),
+      nodeArgs,
+      env: { ...envPairs(process.env.BENCH_AGENT_ENV), NODE_NAME: lab.nodeName },
+      cwd: snapshotDir ?? lab.dir,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => agentLog.push(chunk));
-  agentPid = child.pid!;
+  );
+  const child = agent.child;
+  agentPid = agent.pid;
   const pid = agentPid;
   const metric = async (pattern: RegExp): Promise<number | undefined> => {
     const text = await fetch(`http://127.0.0.1:${probePort}/metrics`).then(
@@ -308,8 +215,8 @@ try {
   const until = async (what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> => {
     for (const deadline = Date.now() + timeoutMs; !(await probe());) {
       if (child.exitCode !== null)
-        throw new Error(`the agent exited while waiting for ${what}:\n${agentLog.join('')}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${agentLog.join('')}`);
+        throw new Error(`the agent exited while waiting for ${what}:\n${agent.log()}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${agent.log()}`);
       await sleep(100);
     }
   };
@@ -317,10 +224,9 @@ try {
     if (!snapshotDir) return;
     const before = new Set(readdirSync(snapshotDir));
     process.kill(pid, 'SIGUSR2');
-    await until(`the heap snapshot ${label}`, async () => {
-      const fresh = readdirSync(snapshotDir).filter((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
-      return fresh.length > 0 && memory(pid).rssMb > 0;
-    });
+    await until(`the heap snapshot ${label}`, () =>
+      Promise.resolve(readdirSync(snapshotDir).some((f) => !before.has(f) && f.endsWith('.heapsnapshot'))),
+    );
     say(`heap snapshot ${label} written to ${snapshotDir}`);
   };
   const phases: Phase[] = [];
@@ -364,7 +270,7 @@ try {
         await admin.request({
           method: 'POST',
           path: nadPath,
-          body: nadBody(`net-${String(i).padStart(4, '0')}`, nadConfig(i)),
+          body: nadBody(`net-${String(i).padStart(4, '0')}`, benchNadConfig(i)),
         });
     }),
   );
@@ -448,7 +354,7 @@ try {
   const afterPods = phases.find((p) => p.name === `${podCount} pods`)!.agent;
   const afterTrials = phases.find((p) => p.name === `${trials} ADD+DEL`)!.agent;
   process.stdout.write(
-    `\nagent: ADD+DEL ${trialMs.toFixed(1)} ms each, agent CPU ${trialCpuMs.toFixed(1)} ms each; NODE_OPTIONS=${JSON.stringify(nodeOptions)} ${process.env.BENCH_AGENT_ENV ?? ''}\n\n`,
+    `\nagent: ADD+DEL ${trialMs.toFixed(1)} ms each, agent CPU ${trialCpuMs.toFixed(1)} ms each; NODE_OPTIONS=${JSON.stringify(nodeOptions)} ${[...nodeArgs, process.env.BENCH_AGENT_ENV ?? ''].join(' ')}\n\n`,
   );
   process.stdout.write(`| daemon (MB, VmHWM / VmRSS) | ${phases.map((p) => p.name).join(' | ')} |\n`);
   process.stdout.write(`| --- |${phases.map(() => ' --- |').join('')}\n`);
