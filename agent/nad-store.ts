@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
-import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
 import { configHash, networkKey } from '../lib/node-state.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject } from '../lib/safe-json.ts';
@@ -20,14 +19,10 @@ export interface StoredNetwork {
   readonly config: string;
   readonly configHash: string;
   readonly resourceVersion: string;
-  /** The NAD's annotations the agent uses (the device-plugin resource name), not all of them. */
-  readonly annotations: Readonly<Record<string, string>>;
 }
 
 export interface NadLike {
-  readonly metadata?:
-    | { name?: string; namespace?: string; resourceVersion?: string; annotations?: Record<string, string> }
-    | undefined;
+  readonly metadata?: { name?: string; namespace?: string; resourceVersion?: string } | undefined;
   readonly spec?: { config?: string } | undefined;
 }
 
@@ -90,7 +85,6 @@ export class NadStore {
       config,
       configHash: configHash(config),
       resourceVersion: nad.metadata?.resourceVersion ?? '',
-      annotations: keptAnnotations(nad.metadata?.annotations),
     };
     const key = networkKey(namespace, name);
     const current = this.networks.get(key)?.stored;
@@ -124,15 +118,6 @@ export class NadStore {
   }
 }
 
-const noAnnotations: Readonly<Record<string, string>> = Object.freeze({});
-
-function keptAnnotations(
-  annotations: Readonly<Record<string, string>> | undefined,
-): Readonly<Record<string, string>> {
-  const resourceName = annotations?.[resourceNameAnnotation];
-  return resourceName === undefined ? noAnnotations : { [resourceNameAnnotation]: resourceName };
-}
-
 function toDefinition(stored: StoredNetwork): NetworkDefinition {
   const object = {
     apiVersion: 'k8s.cni.cncf.io/v1',
@@ -140,5 +125,5 @@ function toDefinition(stored: StoredNetwork): NetworkDefinition {
     metadata: { name: stored.name, namespace: stored.namespace },
     spec: { config: stored.config },
   };
-  return networkDefinition(object, stored.namespace, stored.name, stored.annotations);
+  return networkDefinition(object, stored.namespace, stored.name);
 }

@@ -29,7 +29,7 @@ import { networksAnnotation } from '../lib/annotations/keys.ts';
 import { cniEndpoint, type CniRequest } from '../lib/cni/request.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
 import { nodeStateGroup, nodeStatePlural, nodeStateVersion } from '../lib/node-state.ts';
-import { defaultCacheDir } from '../dev/controlplane/binaries.ts';
+import { defaultCacheDir } from '../dev/binaries.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
 import { installCrds } from '../platform/kube/crds.ts';

@@ -12,6 +12,7 @@
  * One map holds the objects (by namespace/name); nothing is copied per index.
  */
 import type { Logger } from 'winston';
+import { Backoff } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Clock } from '../../lib/ports.ts';
 import { systemClock } from '../nodejs/clock.ts';
@@ -77,7 +78,7 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
     delete: [],
   };
   private resourceVersion = '';
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private hasSynced = false;
   private readonly syncWaiters: Array<() => void> = [];
   private abort: AbortController | undefined;
@@ -89,7 +90,10 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
 
   constructor(options: InformerOptions<T>) {
     this.options = options;
-    this.backoffMs = options.minBackoffMs ?? 1000;
+    this.backoff = new Backoff({
+      baseMs: options.minBackoffMs ?? 1000,
+      maxMs: options.maxBackoffMs ?? 30_000,
+    });
   }
 
   /** The cache (this informer itself: get and list). */
@@ -158,12 +162,6 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
     return this.options.clock ?? systemClock;
   }
 
-  private nextBackoff(): number {
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
-    return delay;
-  }
-
   private sleep(ms: number, signal: AbortSignal): Promise<void> {
     return this.clock.sleep(ms, signal).catch(() => undefined);
   }
@@ -184,9 +182,8 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
         const events = await this.watchOnce(signal);
         // The server ended the watch (its timeout): watch again at once from where it ended, unless
         // it ends at once again and again (then back off as after an error).
-        if (events > 0 || this.clock.now() - started >= 1000)
-          this.backoffMs = this.options.minBackoffMs ?? 1000;
-        else await this.sleep(this.nextBackoff(), signal);
+        if (events > 0 || this.clock.now() - started >= 1000) this.backoff.reset();
+        else await this.sleep(this.backoff.next(), signal);
       } catch (err) {
         if (signal.aborted) break;
         if (isGone(err)) {
@@ -198,7 +195,7 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
           this.restarts++;
           continue;
         }
-        const delay = this.nextBackoff();
+        const delay = this.backoff.next();
         this.options.log.warn('informer: watch failed; retrying', {
           path: this.options.path,
           error: errorMessage(err),
@@ -245,7 +242,7 @@ export class ResilientInformer<T extends KubeObject> implements ObjectCache<T> {
       else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) this.emit('update', object);
     }
     for (const [key, old] of previous) if (!fresh.has(key)) this.emit('delete', old);
-    this.backoffMs = this.options.minBackoffMs ?? 1000;
+    this.backoff.reset();
     if (!this.hasSynced) {
       this.hasSynced = true;
       for (const resolve of this.syncWaiters.splice(0)) resolve();

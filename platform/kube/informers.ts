@@ -3,11 +3,7 @@
  * the trims their caches apply (the cache keeps only what its component reads).
  */
 import type { Logger } from 'winston';
-import {
-  defaultNetworkAnnotation,
-  networksAnnotation,
-  resourceNameAnnotation,
-} from '../../lib/annotations/keys.ts';
+import { defaultNetworkAnnotation, networksAnnotation } from '../../lib/annotations/keys.ts';
 import { nadGroup, nadPlural, nadVersion, type NetworkAttachmentDefinition } from '../../lib/nad.ts';
 import {
   nodeStateGroup,
@@ -50,10 +46,9 @@ export function trimNad(nad: NadObject): NadObject {
   return nad;
 }
 
-/** A NAD as the agent keeps it: identity, spec.config and the device-plugin resource annotation. */
+/** A NAD as the agent keeps it: identity and spec.config (the agent reads nothing else). */
 export function nodeNad(nad: NadObject): NadObject {
-  const { name, namespace, uid, resourceVersion, annotations } = nad.metadata;
-  const resourceName = annotations?.[resourceNameAnnotation];
+  const { name, namespace, uid, resourceVersion } = nad.metadata;
   return {
     apiVersion: nad.apiVersion,
     kind: nad.kind,
@@ -62,7 +57,6 @@ export function nodeNad(nad: NadObject): NadObject {
       ...(namespace !== undefined ? { namespace } : {}),
       ...(uid !== undefined ? { uid } : {}),
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
-      ...(resourceName !== undefined ? { annotations: { [resourceNameAnnotation]: resourceName } } : {}),
     },
     spec: { config: nad.spec?.config ?? '' },
   };
