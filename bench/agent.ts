@@ -10,17 +10,21 @@
  *   a default (bridge) + macvlan pod (800, straight at the agent's socket, cycling over the P pods) →
  *   B bursts of K concurrent ADDs (2 × 50)
  *
- * with VmRSS and VmHWM after each phase (and Multus' thick daemon beside it, in the same run, when the
- * anchor harness is available). The last line is
+ * with VmRSS and VmHWM after each phase, and Multus' thick daemon beside it in the same run (built from
+ * shared/anchors by bench/anchors, run in a private mount namespace with the same node name, conf
+ * (its own dir), NADs and pods; the trials alternate which daemon goes first, its ADD+DELs run
+ * multus-shim as a runtime does). After every ADD the pod's namespace must hold eth0 and net1. The
+ * last line is
  *
  *   RESULT agent_peak_mb=<max VmHWM> agent_growth_mb=<VmHWM after the trials − after the pods> multus_peak_mb=<m>
  *
- * Options: --nads N --pods P --trials T --bursts B --burst K; --heap-snapshots DIR writes a heap snapshot
+ * Options: --nads N --pods P --trials T --bursts B --burst K; --no-multus runs the agent alone (quick
+ * runs; multus_peak_mb=n/a); --heap-snapshots DIR writes a heap snapshot
  * of the agent after the pods and after the trials (for finding what it keeps); BENCH_NODE_OPTIONS
  * replaces the chart's NODE_OPTIONS and BENCH_AGENT_ENV ("NAME=value ...") adds environment variables
  * and BENCH_NODE_ARGS node flags on the command line (to compare V8 and malloc settings).
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,6 +40,14 @@ import { installCrds } from '../platform/kube/crds.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { http } from '../platform/nodejs/http.ts';
 import { LocalNode, pluginDir, requireNetnsPrerequisites, type Pod } from '../playground/local-node.ts';
+import {
+  ensureMultus,
+  multusClusterRules,
+  podCniArgs,
+  runMultusShim,
+  startMultusDaemon,
+  type MultusDaemon,
+} from './anchors/multus.ts';
 import {
   benchNadConfig,
   buildImageCode,
@@ -57,6 +69,7 @@ const { values } = parseArgs({
     bursts: { type: 'string', default: '2' },
     burst: { type: 'string', default: '50' },
     'heap-snapshots': { type: 'string' },
+    'no-multus': { type: 'boolean', default: false },
   },
 });
 const nadCount = Number(values.nads);
@@ -141,9 +154,29 @@ function podManifest(name: string, nodeName: string): object {
   };
 }
 
-interface Phase {
+/** A pod of the bench: its network namespace on the local node and its UID in the API server. */
+interface Target {
+  readonly pod: Pod;
+  readonly uid: string;
+}
+
+/** A CNI daemon under test: multinet's agent or Multus'. */
+interface Daemon {
   readonly name: string;
-  readonly agent: Memory;
+  readonly pid: number;
+  /** Memory after each phase. */
+  readonly phases: Memory[];
+  add(target: Target): Promise<void>;
+  del(target: Target): Promise<void>;
+}
+
+/** After an ADD the pod has the default network's eth0 and the macvlan's net1, whoever attached them. */
+function expectAttached(daemon: Daemon, target: Target): void {
+  const names = target.pod.interfaces().map((i) => i.ifname);
+  if (!names.includes('eth0') || !names.includes('net1'))
+    throw new Error(
+      `after ${daemon.name} ADD, ${target.pod.name} has [${names.join(', ')}], not eth0 and net1`,
+    );
 }
 
 requireNetnsPrerequisites();
@@ -159,16 +192,19 @@ const chart = await chartComponent('agent', [
 ]);
 const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? chart.env.NODE_OPTIONS ?? '';
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const cacheDir = defaultCacheDir(process.env, homedir());
+const multusBinaries = values['no-multus']
+  ? undefined
+  : await ensureMultus({ cacheDir, env: process.env, log: say });
 
 say('starting a control plane');
-const cp = await startControlPlane({
-  cacheDir: defaultCacheDir(process.env, homedir()),
-  env: process.env,
-  log: say,
-});
+const cp = await startControlPlane({ cacheDir, env: process.env, log: say });
 const lab = new LocalNode('agentbench');
 const admin = new KubeRestClient(cp.kubeConfig(), { qps: 0, maxSockets: 16, fieldManager: 'bench' });
 let agentPid: number | undefined;
+let multus: MultusDaemon | undefined;
+const stopMultus = (): void => multus?.stopSync();
+process.on('exit', stopMultus);
 let exitCode = 0;
 let result: string | undefined;
 try {
@@ -203,7 +239,7 @@ try {
   );
   const child = agent.child;
   agentPid = agent.pid;
-  const pid = agentPid;
+  const pid = agent.pid;
   const metric = async (pattern: RegExp): Promise<number | undefined> => {
     const text = await fetch(`http://127.0.0.1:${probePort}/metrics`).then(
       (r) => r.text(),
@@ -229,18 +265,6 @@ try {
     );
     say(`heap snapshot ${label} written to ${snapshotDir}`);
   };
-  const phases: Phase[] = [];
-  const measure = async (name: string): Promise<void> => {
-    const agent = memory(pid);
-    phases.push({ name, agent });
-    const mb = async (pattern: RegExp): Promise<string> =>
-      (((await metric(pattern)) ?? 0) / 2 ** 20).toFixed(1);
-    const heap = `V8 heap ${await mb(/^multinet_agent_nodejs_heap_size_used_bytes /)} used of ${await mb(/^multinet_agent_nodejs_heap_size_total_bytes /)}, new space ${await mb(/^multinet_agent_nodejs_heap_space_size_total_bytes\{space="new"\}/)}, external ${await mb(/^multinet_agent_nodejs_external_memory_bytes /)}`;
-    say(
-      `${name}: agent VmRSS ${agent.rssMb.toFixed(1)} MB (anon ${agent.anonMb.toFixed(1)}, file ${agent.fileMb.toFixed(1)}), VmHWM ${agent.hwmMb.toFixed(1)} MB (${heap})`,
-    );
-  };
-
   await until('the agent to be ready (informers synced)', () =>
     fetch(`http://127.0.0.1:${probePort}/readyz`).then(
       (r) => r.ok,
@@ -248,6 +272,92 @@ try {
     ),
   );
   say(`agent ready (pid ${pid}, NODE_OPTIONS=${JSON.stringify(nodeOptions)})`);
+
+  const conf = lab.generatedConfig();
+  const network = { ...conf.plugins[0], name: conf.name, cniVersion: conf.cniVersion };
+  const request = (command: 'ADD' | 'DEL', { pod, uid }: Target): CniRequest => ({
+    command,
+    containerId: pod.containerId,
+    netns: pod.netnsPath,
+    ifName: 'eth0',
+    args: podCniArgs({ namespace: 'default', name: pod.name, uid, containerId: pod.containerId }),
+    path: pluginDir,
+    config: network,
+  });
+  const daemons: Daemon[] = [
+    {
+      name: 'multinet agent',
+      pid,
+      phases: [],
+      async add(target) {
+        const reply = await post(lab.socket, request('ADD', target));
+        if (reply.error) throw new Error(`multinet ADD of ${target.pod.name} failed: ${reply.error.msg}`);
+      },
+      async del(target) {
+        const reply = await post(lab.socket, request('DEL', target));
+        if (reply.error) throw new Error(`multinet DEL of ${target.pod.name} failed: ${reply.error.msg}`);
+      },
+    },
+  ];
+  if (multusBinaries) {
+    // Its own conf dir with the same default network: each daemon generates its config from it.
+    const multusConfDir = join(lab.dir, 'multus-net.d');
+    mkdirSync(multusConfDir);
+    copyFileSync(join(lab.confDir, '10-podnet.conflist'), join(multusConfDir, '10-podnet.conflist'));
+    const account = await cp.serviceAccountToken('multinet', 'multus', {
+      clusterRules: [...multusClusterRules],
+    });
+    const daemon = await startMultusDaemon({
+      binaries: multusBinaries,
+      apiServer: { server: cp.serverUrl, caPem: cp.caPem, token: account.token },
+      nodeName: lab.nodeName,
+      confDir: multusConfDir,
+      binDir: pluginDir,
+      runDir: lab.dir,
+      env: process.env,
+    });
+    multus = daemon;
+    say(`Multus' daemon ready (pid ${daemon.pid})`);
+    const shim = (command: 'ADD' | 'DEL', { pod, uid }: Target): ReturnType<typeof runMultusShim> =>
+      runMultusShim({
+        shim: daemon.shim,
+        command,
+        config: daemon.config(),
+        containerId: pod.containerId,
+        netns: pod.netnsPath,
+        ifName: 'eth0',
+        args: podCniArgs({ namespace: 'default', name: pod.name, uid, containerId: pod.containerId }),
+        cniPath: pluginDir,
+      });
+    daemons.push({
+      name: 'Multus thick daemon',
+      pid: daemon.pid,
+      phases: [],
+      async add(target) {
+        const out = await shim('ADD', target);
+        if (out.code !== 0)
+          throw new Error(`Multus ADD of ${target.pod.name} failed: ${out.stdout}${out.stderr}`);
+      },
+      async del(target) {
+        const out = await shim('DEL', target);
+        if (out.code !== 0)
+          throw new Error(`Multus DEL of ${target.pod.name} failed: ${out.stdout}${out.stderr}`);
+      },
+    });
+  }
+  const [ours] = daemons as [Daemon, ...Daemon[]];
+  const phaseNames: string[] = [];
+  const measure = async (name: string): Promise<void> => {
+    phaseNames.push(name);
+    for (const daemon of daemons) daemon.phases.push(memory(daemon.pid));
+    const mb = async (pattern: RegExp): Promise<string> =>
+      (((await metric(pattern)) ?? 0) / 2 ** 20).toFixed(1);
+    const heap = `V8 heap ${await mb(/^multinet_agent_nodejs_heap_size_used_bytes /)} used of ${await mb(/^multinet_agent_nodejs_heap_size_total_bytes /)}, new space ${await mb(/^multinet_agent_nodejs_heap_space_size_total_bytes\{space="new"\}/)}, external ${await mb(/^multinet_agent_nodejs_external_memory_bytes /)}`;
+    const m = ours.phases.at(-1)!;
+    say(
+      `${name}: agent VmRSS ${m.rssMb.toFixed(1)} MB (anon ${m.anonMb.toFixed(1)}, file ${m.fileMb.toFixed(1)}), VmHWM ${m.hwmMb.toFixed(1)} MB (${heap})${daemons[1] ? `; Multus VmRSS ${daemons[1].phases.at(-1)!.rssMb.toFixed(1)} MB, VmHWM ${daemons[1].phases.at(-1)!.hwmMb.toFixed(1)} MB` : ''}`,
+    );
+  };
   await measure('start');
 
   // NADs: the one the pods use (the lab's macvlan on its veth master) and nadCount - 1 others.
@@ -283,8 +393,8 @@ try {
   });
   await measure(`${nadCount} NADs`);
 
-  // Pods on the agent's node, each with a network namespace of the local node.
-  const pods: Array<{ pod: Pod; uid: string }> = [];
+  // Pods on the node, each with a network namespace of the local node.
+  const pods: Target[] = [];
   for (let i = 0; i < podCount; i++) {
     const name = `web-${String(i).padStart(3, '0')}`;
     const created = await admin.request<{ metadata: { uid: string } }>({
@@ -301,67 +411,56 @@ try {
   await measure(`${podCount} pods`);
   await snapshot('after the pods');
 
-  const conf = lab.generatedConfig();
-  const network = { ...conf.plugins[0], name: conf.name, cniVersion: conf.cniVersion };
-  const request = (command: 'ADD' | 'DEL', { pod, uid }: { pod: Pod; uid: string }): CniRequest => ({
-    command,
-    containerId: pod.containerId,
-    netns: pod.netnsPath,
-    ifName: 'eth0',
-    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId};K8S_POD_UID=${uid}`,
-    path: pluginDir,
-    config: network,
-  });
-  /** ADD, then check that the pod's namespace has both interfaces (the runtime only sees eth0's result). */
-  const add = async (target: { pod: Pod; uid: string }, check = true): Promise<void> => {
-    const reply = await post(lab.socket, request('ADD', target));
-    if (reply.error) throw new Error(`ADD of ${target.pod.name} failed: ${reply.error.msg}`);
-    if (!check) return;
-    const names = target.pod.interfaces().map((i) => i.ifname);
-    if (!names.includes('eth0') || !names.includes('net1'))
-      throw new Error(`after ADD, ${target.pod.name} has ${names.join(', ')} instead of eth0 and net1`);
-  };
-  const del = async (target: { pod: Pod; uid: string }): Promise<void> => {
-    const reply = await post(lab.socket, request('DEL', target));
-    if (reply.error) throw new Error(`DEL of ${target.pod.name} failed: ${reply.error.msg}`);
-  };
-
-  const cpuBefore = cpuMs(pid);
+  const cpuBefore = daemons.map((d) => cpuMs(d.pid));
   const trialsStarted = performance.now();
   for (let t = 0; t < trials; t++) {
     const target = pods[t % podCount]!;
-    await add(target);
-    await del(target);
+    // Each pod: ADD+DEL through each daemon, in alternating order.
+    for (const daemon of t % 2 === 0 ? daemons : [...daemons].reverse()) {
+      await daemon.add(target);
+      expectAttached(daemon, target);
+      await daemon.del(target);
+    }
     if ((t + 1) % 200 === 0)
-      say(`  ${t + 1}/${trials} ADD+DEL, agent VmRSS ${memory(pid).rssMb.toFixed(1)} MB`);
+      say(
+        `  ${t + 1}/${trials} ADD+DEL; VmRSS ${daemons.map((d) => `${d.name} ${memory(d.pid).rssMb.toFixed(1)} MB`).join(', ')}`,
+      );
   }
   const trialMs = (performance.now() - trialsStarted) / trials;
-  const trialCpuMs = (cpuMs(pid) - cpuBefore) / trials;
+  const trialCpuMs = daemons.map((d, i) => (cpuMs(d.pid) - cpuBefore[i]!) / trials);
   await measure(`${trials} ADD+DEL`);
   await snapshot('after the trials');
 
-  for (let b = 0; b < bursts; b++) {
-    const targets = pods.slice(0, burstSize);
-    await Promise.all(targets.map((target) => add(target, false)));
-    for (const target of targets)
-      if (target.pod.interfaces().length !== 2)
-        throw new Error(`burst ADD of ${target.pod.name} left ${target.pod.interfaces().length} interfaces`);
-    await Promise.all(targets.map(del));
+  for (const daemon of daemons) {
+    for (let b = 0; b < bursts; b++) {
+      const targets = pods.slice(0, burstSize);
+      await Promise.all(targets.map((target) => daemon.add(target)));
+      for (const target of targets) expectAttached(daemon, target);
+      await Promise.all(targets.map((target) => daemon.del(target)));
+    }
   }
   await measure(`${bursts} × ${burstSize} concurrent ADDs`);
 
-  const peak = Math.max(...phases.map((p) => p.agent.hwmMb));
-  const afterPods = phases.find((p) => p.name === `${podCount} pods`)!.agent;
-  const afterTrials = phases.find((p) => p.name === `${trials} ADD+DEL`)!.agent;
   process.stdout.write(
-    `\nagent: ADD+DEL ${trialMs.toFixed(1)} ms each, agent CPU ${trialCpuMs.toFixed(1)} ms each; NODE_OPTIONS=${JSON.stringify(nodeOptions)} ${[...nodeArgs, process.env.BENCH_AGENT_ENV ?? ''].join(' ')}\n\n`,
+    `\n${trials} pods: ADD+DEL through every daemon ${trialMs.toFixed(1)} ms per pod; CPU per ADD+DEL: ${daemons.map((d, i) => `${d.name} ${trialCpuMs[i]!.toFixed(1)} ms`).join(', ')}\n`,
   );
-  process.stdout.write(`| daemon (MB, VmHWM / VmRSS) | ${phases.map((p) => p.name).join(' | ')} |\n`);
-  process.stdout.write(`| --- |${phases.map(() => ' --- |').join('')}\n`);
   process.stdout.write(
-    `| multinet agent | ${phases.map((p) => `${p.agent.hwmMb.toFixed(0)} / ${p.agent.rssMb.toFixed(0)}`).join(' | ')} |\n\n`,
+    `agent NODE_OPTIONS=${JSON.stringify(nodeOptions)} ${[...nodeArgs, process.env.BENCH_AGENT_ENV ?? ''].join(' ')}\n\n`,
   );
-  result = `RESULT agent_peak_mb=${peak.toFixed(1)} agent_growth_mb=${(afterTrials.hwmMb - afterPods.hwmMb).toFixed(1)} agent_rss_growth_mb=${(afterTrials.rssMb - afterPods.rssMb).toFixed(1)} multus_peak_mb=n/a`;
+  process.stdout.write(`| daemon (MB, VmHWM / VmRSS) | ${phaseNames.join(' | ')} |\n`);
+  process.stdout.write(`| --- |${phaseNames.map(() => ' --- |').join('')}\n`);
+  for (const daemon of daemons)
+    process.stdout.write(
+      `| ${daemon.name} | ${daemon.phases.map((m) => `${m.hwmMb.toFixed(0)} / ${m.rssMb.toFixed(0)}`).join(' | ')} |\n`,
+    );
+  const peakOf = (daemon: Daemon | undefined): string =>
+    daemon ? Math.max(...daemon.phases.map((m) => m.hwmMb)).toFixed(1) : 'n/a';
+  const growth = (key: 'hwmMb' | 'rssMb'): string =>
+    (
+      ours.phases[phaseNames.indexOf(`${trials} ADD+DEL`)]![key] -
+      ours.phases[phaseNames.indexOf(`${podCount} pods`)]![key]
+    ).toFixed(1);
+  result = `RESULT agent_peak_mb=${peakOf(ours)} agent_growth_mb=${growth('hwmMb')} agent_rss_growth_mb=${growth('rssMb')} multus_peak_mb=${peakOf(daemons[1])}`;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   agentPid = undefined;
@@ -370,9 +469,11 @@ try {
   exitCode = 1;
 } finally {
   if (agentPid !== undefined) process.kill(agentPid, 'SIGKILL');
+  await multus?.stop();
+  process.off('exit', stopMultus);
   admin.close();
   await lab.destroy();
   await cp.stop();
 }
-if (result) process.stdout.write(`${result}\n`);
+if (result) process.stdout.write(`\n${result}\n`);
 process.exitCode = exitCode;
