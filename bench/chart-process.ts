@@ -10,7 +10,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlane } from '../dev/controlplane/controlplane.ts';
-import type { KubeRequester } from '../platform/kube/rest.ts';
+import { tokenKubeconfig } from '../dev/controlplane/access.ts';
+import { isAlreadyExists, type KubeRequester } from '../platform/kube/rest.ts';
 import { repoRoot } from '../playground/local-node.ts';
 import { renderChart } from '../test/e2e/helm.ts';
 import {
@@ -65,9 +66,45 @@ export async function chartComponent(
   };
 }
 
+type Rule = ChartComponent['clusterRules'][number];
+
+/** Resolves once RBAC (which the API server caches) grants `user` the first verb of `rule`. */
+async function waitUntilAllowed(
+  admin: KubeRequester,
+  user: string,
+  rule: Rule,
+  namespace: string | undefined,
+): Promise<void> {
+  const [resource, subresource] = (rule.resources?.[0] ?? '').split('/');
+  const spec = {
+    user,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${chartNamespace}`, 'system:authenticated'],
+    resourceAttributes: {
+      verb: rule.verbs[0],
+      group: rule.apiGroups?.[0] ?? '',
+      resource,
+      ...(subresource ? { subresource } : {}),
+      ...(rule.resourceNames?.[0] ? { name: rule.resourceNames[0] } : {}),
+      ...(namespace ? { namespace } : {}),
+    },
+  };
+  for (const deadline = Date.now() + 20_000; ;) {
+    const review = await admin.request<{ status?: { allowed?: boolean } }>({
+      method: 'POST',
+      path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec },
+    });
+    if (review.status?.allowed) return;
+    if (Date.now() > deadline)
+      throw new Error(`RBAC did not allow ${user} ${JSON.stringify(spec.resourceAttributes)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
- * The component's ServiceAccount in the chart's namespace (created, with the chart's rules) and a JSON
- * kubeconfig in `dir` that reads its token and CA from files, as the in-cluster configuration does.
+ * The component's ServiceAccount in the chart's namespace, bound to the chart's ClusterRole and Role
+ * for it (same rules, resourceNames included), and a JSON kubeconfig in `dir` that reads its
+ * TokenRequest token and the CA from files, as the in-cluster configuration does.
  */
 export async function componentKubeconfig(
   cp: ControlPlane,
@@ -75,15 +112,38 @@ export async function componentKubeconfig(
   chart: ChartComponent,
   dir: string,
 ): Promise<string> {
-  await admin
-    .request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: chartNamespace } } })
-    .catch(() => undefined); // another component made it
-  const identity = await cp.serviceAccountToken(chartNamespace, `multinet-${chart.component}`, {
-    clusterRules: chart.clusterRules,
-    rules: chart.namespaceRules,
+  const name = `multinet-${chart.component}`;
+  const user = `system:serviceaccount:${chartNamespace}:${name}`;
+  const create = (path: string, body: object): Promise<unknown> =>
+    admin.request({ method: 'POST', path, body });
+  await create('/api/v1/namespaces', { metadata: { name: chartNamespace } }).catch((err: unknown) => {
+    if (!isAlreadyExists(err)) throw err; // another component made it
   });
+  await create(`/api/v1/namespaces/${chartNamespace}/serviceaccounts`, { metadata: { name } });
+  const subjects = [{ kind: 'ServiceAccount', name, namespace: chartNamespace }];
+  const rbac = '/apis/rbac.authorization.k8s.io/v1';
+  await create(`${rbac}/clusterroles`, { metadata: { name }, rules: chart.clusterRules });
+  await create(`${rbac}/clusterrolebindings`, {
+    metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects,
+  });
+  if (chart.namespaceRules.length > 0) {
+    await create(`${rbac}/namespaces/${chartNamespace}/roles`, {
+      metadata: { name },
+      rules: chart.namespaceRules,
+    });
+    await create(`${rbac}/namespaces/${chartNamespace}/rolebindings`, {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects,
+    });
+  }
+  for (const rule of chart.clusterRules) await waitUntilAllowed(admin, user, rule, undefined);
+  for (const rule of chart.namespaceRules) await waitUntilAllowed(admin, user, rule, chartNamespace);
+  const { token } = await tokenKubeconfig(cp.kubeConfig(), chartNamespace, name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'token'), identity.token, { mode: 0o600 });
+  writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
   writeFileSync(join(dir, 'ca.crt'), cp.caPem);
   const kubeconfig = join(dir, 'kubeconfig.json');
   writeFileSync(

@@ -78,10 +78,11 @@ const cp = await startControlPlane({
 });
 let exitCode = 0;
 let result: string | undefined;
+const rest = new KubeRestClient(cp.kubeConfig(), { qps: 0, maxSockets: concurrency, fieldManager: 'bench' });
+let agents: SimulatedAgents | undefined;
+let controllerPid: number | undefined;
 try {
-  const kc = cp.kubeConfig();
-  await installCrds(kc);
-  const rest = new KubeRestClient(kc, { qps: 0, maxSockets: concurrency });
+  await installCrds(cp.kubeConfig());
   const namespaces = Array.from({ length: namespaceCount }, (_, i) => `bench-${String(i).padStart(2, '0')}`);
   await Promise.all(
     namespaces.map((name) =>
@@ -89,7 +90,7 @@ try {
     ),
   );
 
-  const agents = new SimulatedAgents(rest, log, 1000);
+  agents = new SimulatedAgents(rest, log, 1000);
   for (let i = 0; i < nodeCount; i++) agents.node(`bench-node-${String(i).padStart(2, '0')}`);
   const readyKeys = new Set<string>();
   let lastReadyAt = 0;
@@ -119,7 +120,8 @@ try {
   );
   const controller = running.child;
   const exited = new Promise<number | null>((resolve) => controller.on('exit', (code) => resolve(code)));
-  const pid = controller.pid!;
+  const pid = running.pid;
+  controllerPid = pid;
   let peakRss = 0;
   const sampler = setInterval(() => {
     if (controller.exitCode === null) peakRss = Math.max(peakRss, memory(pid).rssMb);
@@ -203,14 +205,16 @@ try {
   const code = await exited;
   clearInterval(sampler);
   say(`controller exited with ${code} ${seconds(Date.now() - stopAt)} s after SIGTERM`);
+  controllerPid = undefined;
   if (code !== 0) exitCode = 1;
-  await agents.stop().catch(() => undefined);
-  rest.close();
   result = `RESULT seconds=${seconds(elapsedMs)} peak_rss_mb=${hwm.toFixed(0)}`;
 } catch (err) {
   say(`failed: ${err instanceof Error ? err.message : String(err)}`);
   exitCode = 1;
 } finally {
+  if (controllerPid !== undefined) process.kill(controllerPid, 'SIGKILL');
+  await agents?.stop().catch(() => undefined);
+  rest.close();
   await cp.stop();
 }
 if (result) process.stdout.write(`${result}\n`);
