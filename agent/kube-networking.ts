@@ -140,7 +140,12 @@ export function connectKubeNetworking(options: ConnectOptions): KubeNetworking {
     component: 'multinet-agent',
     host: options.nodeName,
     log: options.log.child({ component: 'events' }),
-    // One node's pods: a few hundred remembered events and objects are plenty (client-go keeps 4096).
+    // One node's pods: two AddedInterface Events per ADD of a pod with one network. A burst of pods
+    // must not build a queue (each waiting Event is memory), so the rate keeps up with the node's ADDs
+    // and what cannot wait is dropped; a few hundred remembered events and objects are plenty.
+    qps: 10,
+    burst: 50,
+    maxPending: 200,
     cacheSize: 512,
   });
   const networking = createKubeNetworking({
