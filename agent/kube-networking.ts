@@ -4,23 +4,22 @@
  * Informers start in the background: the agent serves CNI requests from the disk copy at once, even
  * when the API server is away.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../platform/kube/config.ts';
-import { KubeEventRecorder } from '../platform/kube/events.ts';
-import { KubeRestClient } from '../platform/kube/rest.ts';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
-import type { ResilientInformer } from '../platform/kube/informer.ts';
-import { nadInformer, nodePodInformer, type NadObject } from '../platform/kube/informers.ts';
 import { networkKey } from '../lib/node-state.ts';
+import { KubeEventRecorder } from '../platform/kube/events.ts';
+import { nadInformer, nodeNad, nodePodInformer } from '../platform/kube/informers.ts';
+import { loadKubeConfig } from '../platform/kube/kubeconfig.ts';
+import { KubeRestClient, type KubeClient } from '../platform/kube/rest.ts';
 import type { Clock, FileSystem } from '../lib/ports.ts';
 import type { ConfDirScan } from './conf-dir.ts';
-import { KubeSource, type PodEventSink, type PodObject } from './kube-source.ts';
+import { KubeSource, type PodEventSink } from './kube-source.ts';
 import { NadStore } from './nad-store.ts';
 import { NodeReporter } from './node-reporter.ts';
 
 export interface KubeNetworkingOptions {
-  readonly kubeConfig: KubeConfig;
+  /** The agent's client (field manager multinet-agent). */
+  readonly client: KubeClient;
   readonly nodeName: string;
   readonly stateDir: string;
   readonly binDirs: readonly string[];
@@ -42,6 +41,8 @@ export interface KubeNetworking {
   readonly events?: KubeEventRecorder;
   /** True once both informers have synced at least once. */
   synced(): boolean;
+  /** Objects in the informer caches (for /metrics). */
+  cached(): { readonly nads: number; readonly pods: number };
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -49,18 +50,19 @@ export interface KubeNetworking {
 export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetworking {
   const { log } = options;
   const store = new NadStore(options.fs, options.stateDir, log.child({ component: 'nad-store' }));
-  const nads: ResilientInformer<NadObject> = nadInformer(options.kubeConfig, log);
-  const pods: ResilientInformer<PodObject> = nodePodInformer(options.kubeConfig, options.nodeName, log);
+  // The store holds what ADD reads; the informers keep only identities and what the store is fed.
+  const nads = nadInformer(options.client, log, nodeNad);
+  const pods = nodePodInformer(options.client, options.nodeName, log);
   const source = new KubeSource({
-    kubeConfig: options.kubeConfig,
-    pods,
+    client: options.client,
+    pods: pods.cache,
     networks: store,
     clock: options.clock,
     log: log.child({ component: 'kube-source' }),
     ...(options.event ? { event: options.event } : {}),
   });
   const reporter = new NodeReporter({
-    kubeConfig: options.kubeConfig,
+    client: options.client,
     fs: options.fs,
     store,
     scan: options.scan,
@@ -90,18 +92,22 @@ export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetwor
     store,
     reporter,
     synced: () => nads.synced && pods.synced,
+    cached: () => ({ nads: nads.size, pods: pods.size }),
     async start() {
       const loaded = await store.load();
       log.info('loaded stored networks', { count: loaded });
       reporter.start();
       void nads.start().then(() => {
+        if (!nads.synced) return; // stopped before the first list: the disk copy stays as it is
         const present = new Set(
           nads.cache.list().map((n) => networkKey(n.metadata.namespace ?? 'default', n.metadata.name)),
         );
         enqueue('prune', () => store.prune(present));
         log.info('NAD informer synced', { count: present.size });
       });
-      void pods.start().then(() => log.info('pod informer synced', { node: options.nodeName }));
+      void pods.start().then(() => {
+        if (pods.synced) log.info('pod informer synced', { node: options.nodeName, pods: pods.size });
+      });
     },
     async stop() {
       source.stop();
@@ -112,31 +118,39 @@ export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetwor
   };
 }
 
-export type ConnectOptions = Omit<KubeNetworkingOptions, 'kubeConfig' | 'event'> & {
+export type ConnectOptions = Omit<KubeNetworkingOptions, 'client' | 'event'> & {
   readonly kubeconfig?: string | undefined;
+  /** The environment (in-cluster: KUBERNETES_SERVICE_HOST/_PORT). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 };
 
 /**
  * Loads the client configuration (a kubeconfig file or the in-cluster ServiceAccount) and builds the
- * Kubernetes side with an Event recorder. The agent's entry imports this module only in Kubernetes
- * mode: the Kubernetes client costs about 90 MB and 1.5 s to load, which a standalone agent never pays.
+ * Kubernetes side with an Event recorder, all on one client (one connection pool).
  */
 export function connectKubeNetworking(options: ConnectOptions): KubeNetworking {
-  const kubeConfig = loadKubeConfig({ kubeconfig: options.kubeconfig });
-  const rest = new KubeRestClient(kubeConfig, {
+  const rest = new KubeRestClient(loadKubeConfig({ kubeconfig: options.kubeconfig, env: options.env }), {
     qps: 20,
     burst: 40,
     userAgent: `multinet-agent/${options.agentVersion}`,
+    fieldManager: 'multinet-agent',
   });
   const events = new KubeEventRecorder({
     rest,
     component: 'multinet-agent',
     host: options.nodeName,
     log: options.log.child({ component: 'events' }),
+    // One node's pods: two AddedInterface Events per ADD of a pod with one network. A burst of pods
+    // must not build a queue (each waiting Event is memory), so the rate keeps up with the node's ADDs
+    // and what cannot wait is dropped; a few hundred remembered events and objects are plenty.
+    qps: 10,
+    burst: 50,
+    maxPending: 200,
+    cacheSize: 512,
   });
   const networking = createKubeNetworking({
     ...options,
-    kubeConfig,
+    client: rest,
     event: (pod, type, reason, message) =>
       events.event(
         {
@@ -157,6 +171,7 @@ export function connectKubeNetworking(options: ConnectOptions): KubeNetworking {
     async stop() {
       await networking.stop();
       await events.stop(5000);
+      rest.close();
     },
   };
 }

@@ -6,32 +6,36 @@
  * never given another pod's status; when the API is away the patch is retried in the background and
  * the ADD does not wait for it.
  */
-import {
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1Pod,
-} from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { backoffDelay } from '../lib/backoff.ts';
 import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { errorMessage } from '../lib/errors.ts';
-import type { ResilientInformer } from '../platform/kube/informer.ts';
+import type { ObjectCache } from '../platform/kube/informer.ts';
+import { nodePod, type PodObject } from '../platform/kube/informers.ts';
+import {
+  contentTypes,
+  isConflict,
+  isForbidden,
+  isInvalid,
+  isNotFound,
+  metadataOnly,
+  type KubeRequester,
+} from '../platform/kube/rest.ts';
 import type { NetworkStatus } from '../lib/network-status.ts';
 import type { Clock } from '../lib/ports.ts';
 import type { NadStore } from './nad-store.ts';
 import type { NetworkDefinition, NetworkSource, PodInfo, PodRef } from './network-source.ts';
 
-export type PodObject = V1Pod & { metadata: { name: string } };
+export type { PodObject };
 
 /** Posts a Kubernetes Event about a pod (the agent's recorder); never throws. */
 export type PodEventSink = (pod: PodRef, type: 'Normal' | 'Warning', reason: string, message: string) => void;
 
 export interface KubeSourceDeps {
-  readonly kubeConfig: KubeConfig;
-  readonly pods: ResilientInformer<PodObject>;
+  readonly client: KubeRequester;
+  /** This node's pods (the informer's cache, trimmed by nodePod). */
+  readonly pods: ObjectCache<PodObject>;
   readonly networks: NadStore;
   readonly clock: Clock;
   readonly log: Logger;
@@ -40,29 +44,25 @@ export interface KubeSourceDeps {
   readonly statusWaitMs?: number;
 }
 
-function podInfo(pod: V1Pod): PodInfo {
+function podInfo(pod: PodObject): PodInfo {
   return {
-    namespace: pod.metadata?.namespace ?? 'default',
-    name: pod.metadata?.name ?? '',
-    uid: pod.metadata?.uid ?? '',
-    annotations: pod.metadata?.annotations ?? {},
+    namespace: pod.metadata.namespace ?? 'default',
+    name: pod.metadata.name,
+    uid: pod.metadata.uid ?? '',
+    annotations: pod.metadata.annotations ?? {},
   };
-}
-
-function httpCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 /** 404: the pod is gone; 409: its UID changed (a new pod of the same name). Retrying cannot help. */
 function isFinal(err: unknown): boolean {
-  const code = httpCode(err);
-  return code === 404 || code === 409 || code === 422 || code === 403;
+  return isNotFound(err) || isConflict(err) || isInvalid(err) || isForbidden(err);
 }
+
+/** Status patches kept for retry at most (one per pod; the oldest is dropped beyond). */
+const maxPendingPatches = 1000;
 
 export class KubeSource implements NetworkSource {
   private readonly deps: KubeSourceDeps;
-  private readonly api: CoreV1Api;
   /** Status patches waiting for the API, by pod UID (newest wins). */
   private readonly pending = new Map<
     string,
@@ -71,16 +71,21 @@ export class KubeSource implements NetworkSource {
 
   constructor(deps: KubeSourceDeps) {
     this.deps = deps;
-    this.api = deps.kubeConfig.makeApiClient(CoreV1Api);
   }
 
   async getPod(ref: PodRef): Promise<PodInfo | undefined> {
-    const cached = this.deps.pods.cache.get(ref.name, ref.namespace);
+    const cached = this.deps.pods.get(ref.name, ref.namespace);
     if (cached && (!ref.uid || cached.metadata.uid === ref.uid)) return podInfo(cached);
     // Not in the cache yet (the runtime is fast after scheduling), or an older pod of the same name.
     try {
-      const pod = await this.api.readNamespacedPod({ name: ref.name, namespace: ref.namespace });
-      if (ref.uid && pod.metadata?.uid && pod.metadata.uid !== ref.uid) {
+      const pod = nodePod(
+        await this.deps.client.request<PodObject>({
+          method: 'GET',
+          path: `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}`,
+          accept: metadataOnly.object,
+        }),
+      );
+      if (ref.uid && pod.metadata.uid && pod.metadata.uid !== ref.uid) {
         throw new CniError(
           CniErrorCode.tryAgainLater,
           `pod ${ref.namespace}/${ref.name} with UID ${ref.uid} no longer exists (the API has UID ${pod.metadata.uid})`,
@@ -89,7 +94,7 @@ export class KubeSource implements NetworkSource {
       return podInfo(pod);
     } catch (err) {
       if (err instanceof CniError) throw err;
-      if (httpCode(err) === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       // Never attach only the default network because the annotations could not be read.
       throw new CniError(
         CniErrorCode.tryAgainLater,
@@ -151,10 +156,13 @@ export class KubeSource implements NetworkSource {
     const body = {
       metadata: { ...(pod.uid ? { uid: pod.uid } : {}), annotations: { [networkStatusAnnotation]: value } },
     };
-    await this.api.patchNamespacedPod(
-      { name: pod.name, namespace: pod.namespace, body },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    await this.deps.client.request({
+      method: 'PATCH',
+      path: `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}`,
+      body,
+      contentType: contentTypes.mergePatch,
+      ignoreResponse: true,
+    });
     this.deps.log.debug('network-status written', { pod: `${pod.namespace}/${pod.name}` });
   }
 
@@ -176,6 +184,13 @@ export class KubeSource implements NetworkSource {
       });
     }, delay);
     timer.unref();
+    if (this.pending.size >= maxPendingPatches) {
+      const [oldest] = this.pending.keys();
+      this.deps.log.warn('too many network-status patches waiting for the API; dropping the oldest', {
+        pod: this.pending.get(oldest!)?.pod.name,
+      });
+      this.forget(oldest!);
+    }
     this.pending.set(key, { pod, value, attempt, timer });
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The agent's Prometheus metrics, in a registry of their own (as the controller's and the webhook's):
- * CNI requests by command and outcome, their duration, the requests in flight, and Node's default
- * process metrics.
+ * CNI requests by command and outcome, their duration, the requests in flight, the informer caches'
+ * sizes, and Node's default process metrics.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -14,6 +14,8 @@ export interface AgentMetrics {
 export interface AgentMetricSources {
   /** CNI requests running or waiting. */
   readonly inFlight: () => number;
+  /** Objects in the informer caches (Kubernetes mode). */
+  readonly cached?: () => { readonly nads: number; readonly pods: number } | undefined;
 }
 
 export function createAgentMetrics(sources: AgentMetricSources, processMetrics = true): AgentMetrics {
@@ -39,6 +41,18 @@ export function createAgentMetrics(sources: AgentMetricSources, processMetrics =
     registers,
     collect() {
       this.set(sources.inFlight());
+    },
+  });
+  new Gauge({
+    name: 'multinet_agent_cached_objects',
+    help: 'Objects in the informer caches, by kind (Kubernetes mode)',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      const cached = sources.cached?.();
+      if (!cached) return;
+      this.set({ kind: 'NetworkAttachmentDefinition' }, cached.nads);
+      this.set({ kind: 'Pod' }, cached.pods);
     },
   });
   return {

@@ -19,13 +19,10 @@ export interface StoredNetwork {
   readonly config: string;
   readonly configHash: string;
   readonly resourceVersion: string;
-  readonly annotations: Readonly<Record<string, string>>;
 }
 
 export interface NadLike {
-  readonly metadata?:
-    | { name?: string; namespace?: string; resourceVersion?: string; annotations?: Record<string, string> }
-    | undefined;
+  readonly metadata?: { name?: string; namespace?: string; resourceVersion?: string } | undefined;
   readonly spec?: { config?: string } | undefined;
 }
 
@@ -88,7 +85,6 @@ export class NadStore {
       config,
       configHash: configHash(config),
       resourceVersion: nad.metadata?.resourceVersion ?? '',
-      annotations: nad.metadata?.annotations ?? {},
     };
     const key = networkKey(namespace, name);
     const current = this.networks.get(key)?.stored;
@@ -129,5 +125,5 @@ function toDefinition(stored: StoredNetwork): NetworkDefinition {
     metadata: { name: stored.name, namespace: stored.namespace },
     spec: { config: stored.config },
   };
-  return networkDefinition(object, stored.namespace, stored.name, stored.annotations);
+  return networkDefinition(object, stored.namespace, stored.name);
 }

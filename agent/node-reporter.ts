@@ -3,7 +3,6 @@
  * the CNI bin dirs, host interfaces missing, no config file for an empty-config NAD), and bucket
  * digests of every NAD it holds. Written after changes (debounced) and as a heartbeat.
  */
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import {
@@ -20,6 +19,7 @@ import {
   type NodeNetworkStateStatus,
 } from '../lib/node-state.ts';
 import type { FileSystem } from '../lib/ports.ts';
+import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from '../platform/kube/rest.ts';
 import { findByNetworkName, type ConfDirScan } from './conf-dir.ts';
 import type { NadStore } from './nad-store.ts';
 
@@ -63,13 +63,13 @@ export function nodeProblems(
       });
     }
   }
-  return problems.sort((a, b) =>
-    networkKey(a.namespace, a.name).localeCompare(networkKey(b.namespace, b.name)),
-  );
+  // Code-unit order, as everywhere keys are sorted (localeCompare would load ICU's collation data).
+  const key = (p: NodeNetworkProblem): string => networkKey(p.namespace, p.name);
+  return problems.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 export interface NodeReporterOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeRequester;
   readonly fs: FileSystem;
   readonly store: NadStore;
   readonly scan: () => Promise<ConfDirScan>;
@@ -86,7 +86,6 @@ export interface NodeReporterOptions {
 
 export class NodeReporter {
   private readonly options: NodeReporterOptions;
-  private readonly api: CustomObjectsApi;
   private lastWritten = '';
   private lastWriteAt = 0;
   private debounce: NodeJS.Timeout | undefined;
@@ -96,7 +95,10 @@ export class NodeReporter {
 
   constructor(options: NodeReporterOptions) {
     this.options = options;
-    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  private get path(): string {
+    return `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}/${encodeURIComponent(this.options.nodeName)}`;
   }
 
   /** The status the node would report now. */
@@ -155,16 +157,13 @@ export class NodeReporter {
     const heartbeatDue = Date.now() - this.lastWriteAt >= this.options.heartbeatMs - 1000;
     if (!force && key === this.lastWritten && !heartbeatDue) return;
     await this.ensureObject();
-    await this.api.patchClusterCustomObjectStatus(
-      {
-        group: nodeStateGroup,
-        version: nodeStateVersion,
-        plural: nodeStatePlural,
-        name: this.options.nodeName,
-        body: { status },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    await this.options.client.request({
+      method: 'PATCH',
+      path: `${this.path}/status`,
+      body: { status },
+      contentType: contentTypes.mergePatch,
+      ignoreResponse: true,
+    });
     this.lastWritten = key;
     this.lastWriteAt = Date.now();
   }
@@ -172,28 +171,26 @@ export class NodeReporter {
   private async ensureObject(): Promise<void> {
     if (this.created) return;
     try {
-      await this.api.getClusterCustomObject({
-        group: nodeStateGroup,
-        version: nodeStateVersion,
-        plural: nodeStatePlural,
-        name: this.options.nodeName,
-      });
+      await this.options.client.request({ method: 'GET', path: this.path, ignoreResponse: true });
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
-      await this.api.createClusterCustomObject({
-        group: nodeStateGroup,
-        version: nodeStateVersion,
-        plural: nodeStatePlural,
-        body: {
-          apiVersion: nodeStateApiVersion,
-          kind: nodeStateKind,
-          metadata: {
-            name: this.options.nodeName,
-            labels: { 'app.kubernetes.io/managed-by': 'multinet-agent' },
+      if (!isNotFound(err)) throw err;
+      await this.options.client
+        .request({
+          method: 'POST',
+          path: `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}`,
+          body: {
+            apiVersion: nodeStateApiVersion,
+            kind: nodeStateKind,
+            metadata: {
+              name: this.options.nodeName,
+              labels: { 'app.kubernetes.io/managed-by': 'multinet-agent' },
+            },
+            spec: {},
           },
-          spec: {},
-        },
-      });
+        })
+        .catch((createErr: unknown) => {
+          if (!isAlreadyExists(createErr)) throw createErr;
+        });
     }
     this.created = true;
   }

@@ -3,7 +3,8 @@
  * /metrics on a TCP port. Listening is the entry point's decision (as for the controller and the
  * webhook): it passes the functions that listen (platform/nodejs/listen.ts).
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../platform/nodejs/http.ts';
 import type { Server as NetServer } from 'node:net';
 import type { Registry } from 'prom-client';
 import { closeServer } from '../platform/nodejs/listen.ts';
@@ -38,11 +39,11 @@ export async function serveAgent(
   serving: AgentServing,
   listen: AgentListeners,
 ): Promise<ServedAgent> {
-  const server = createServer(agent.handler);
+  const server = http.createServer(agent.handler);
   server.keepAliveTimeout = 1000;
   let probes: Server | undefined;
   if (serving.probe) {
-    probes = createServer(
+    probes = http.createServer(
       createProbeHandler({
         registry: serving.registry,
         live: { cniSocket: () => server.listening },

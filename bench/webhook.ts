@@ -1,22 +1,54 @@
 /**
- * `npm run bench:webhook`: AdmissionReview throughput and latency of the webhook on one core. The server
- * (bench/webhook.server.ts) runs in a child process pinned to CPU 0; autocannon runs here, pinned to
- * CPU 1, over HTTPS keep-alive connections, sending pod reviews that select 3 networks each (all
- * admitted). Prints autocannon's figures, checks from /metrics that every review was answered "allowed",
- * and ends with `RESULT reviews_per_s=<n> p99_ms=<m>`.
+ * `npm run bench:webhook`: the webhook's memory with 5,000 NADs in its cache, and its AdmissionReview
+ * throughput and latency on one core. A fresh control plane holds the NADs (the fixtures' world, whose
+ * macvlan-conf, static-ips and shared/bridge-net the reviews select, plus 5,000 others in 50
+ * namespaces); the webhook runs as the Helm chart does (bench/chart-process.ts: the built image code,
+ * the Deployment's args and env, self-managed certificates in its Secret, the chart's RBAC), listening
+ * on 127.0.0.1 and pinned to CPU 0. Once it is ready (caches synced), autocannon, pinned to CPU 1, posts
+ * pod reviews that select 3 networks each over 8 HTTPS keep-alive connections, as the API server calls
+ * (`/validate/pods?timeout=10s`); every answer must be "allowed" (checked in /metrics). The last line is
  *
- * Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 8).
+ *   RESULT reviews_per_s=<n> p99_ms=<m> rss_mb=<VmRSS with the NADs cached> peak_rss_mb=<VmHWM>
+ *
+ * Options: --nads N (5000). Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_NODE_OPTIONS
+ * (replaces the chart's NODE_OPTIONS for the webhook).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { parseManifests } from '../lib/k8s/manifests.ts';
+import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
+import { defaultCacheDir } from '../dev/binaries.ts';
+import { startControlPlane } from '../dev/controlplane/controlplane.ts';
+import { freePort } from '../dev/controlplane/readiness.ts';
+import { installCrds } from '../platform/kube/crds.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
+import { readFixture } from '../test/fixtures.ts';
+import { secretKeys } from '../webhooks/certs/self-managed.ts';
+import { webhookDefaults } from '../webhooks/webhook-configuration.ts';
+import {
+  benchNadConfig,
+  buildImageCode,
+  chartComponent,
+  chartNamespace,
+  componentKubeconfig,
+  cpuMs,
+  memory,
+  startComponent,
+} from './chart-process.ts';
 
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: { nads: { type: 'string', default: '5000' } },
+});
+const nadCount = Number(values.nads);
+const namespaceCount = 50;
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const say = (line: string): void => void process.stderr.write(`[bench:webhook] ${line}\n`);
 
 function pin(pid: number, cpu: number): boolean {
   try {
@@ -114,30 +146,6 @@ const body = JSON.stringify({
   },
 });
 
-/** CPU seconds (user + system, all threads) the process has used so far; undefined off Linux. */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
-}
-
-function getMetrics(port: number, caPem: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics', ca: caPem }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(text));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
 function counter(text: string, verdict: string): number {
   const line = text
     .split('\n')
@@ -145,71 +153,167 @@ function counter(text: string, verdict: string): number {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-const serverFile = fileURLToPath(new URL('./webhook.server.ts', import.meta.url));
-const profile = process.env.BENCH_PROFILE
-  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-  : [];
-const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...profile, serverFile], {
-  stdio: ['pipe', 'pipe', 'inherit'],
+const nadsPath = (namespace: string): string =>
+  `/apis/${nadGroup}/${nadVersion}/namespaces/${namespace}/${nadPlural}`;
+
+buildImageCode(say);
+const chart = await chartComponent('webhook', [
+  'listen',
+  'probe-listen',
+  'service-name',
+  'service-namespace',
+  'service-port',
+]);
+const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? chart.env.NODE_OPTIONS ?? '';
+say('starting a control plane');
+const cp = await startControlPlane({
+  cacheDir: defaultCacheDir(process.env, homedir()),
+  env: process.env,
+  log: say,
 });
-const pinned = pin(child.pid!, 0) && pin(process.pid, 1);
-const lines = createInterface({ input: child.stdout });
-let port = 0;
-let caPem = '';
-for await (const line of lines) {
-  if (line.startsWith('PORT ')) port = Number(line.slice(5));
-  if (line.startsWith('CA ')) caPem = Buffer.from(line.slice(3), 'base64').toString();
-  if (port && caPem) break;
-}
-if (!port) throw new Error('the benchmark server did not start');
-
-// As the API server calls it (timeoutSeconds: 10).
-const url = `https://127.0.0.1:${port}/validate/pods?timeout=10s`;
-const options = {
-  url,
-  method: 'POST' as const,
-  headers: { 'content-type': 'application/json' },
-  body,
-  idReplacement: true,
-  connections,
-  pipelining: 1,
-};
-console.log(
-  `server pid ${child.pid} on CPU 0, load generator on CPU 1 (${pinned ? 'pinned with taskset' : 'not pinned: no taskset'})`,
-);
-console.log(
-  `pod reviews with 3 networks, ${Buffer.byteLength(body)} bytes each, ${connections} HTTPS keep-alive connections`,
-);
-await autocannon({ ...options, duration: 2 }); // warm-up: JIT, TLS sessions
-const before = counter(await getMetrics(port, caPem), 'allowed');
-const cpuBefore = cpuSeconds(child.pid!);
-const result = await autocannon({ ...options, duration: seconds });
-const cpuAfter = cpuSeconds(child.pid!);
-const after = await getMetrics(port, caPem);
-child.stdin.end();
-await once(child, 'exit');
-
-const answered = counter(after, 'allowed') - before;
-const errors = result.errors + result.timeouts + result.non2xx;
-const rate = result.requests.total / (result.duration || seconds);
-console.log(
-  `requests ${result.requests.total} in ${result.duration} s; errors ${errors}; allowed per /metrics ${answered}; denied ${counter(after, 'denied')}`,
-);
-console.log(
-  `throughput reviews/s: mean ${result.requests.average.toFixed(0)}, min ${result.requests.min}, max ${result.requests.max}`,
-);
-console.log(
-  `latency ms: p50 ${result.latency.p50}, p90 ${result.latency.p90}, p99 ${result.latency.p99}, max ${result.latency.max}`,
-);
-if (cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter > cpuBefore) {
-  // Independent of other load on the machine: what one review costs the server in CPU time.
-  const perReview = ((cpuAfter - cpuBefore) * 1e6) / result.requests.total;
-  console.log(
-    `server CPU: ${(cpuAfter - cpuBefore).toFixed(2)} s for ${result.requests.total} reviews = ${perReview.toFixed(0)} µs per review (${Math.round(1e6 / perReview)} reviews per CPU-second)`,
+const admin = new KubeRestClient(cp.kubeConfig(), { qps: 0, maxSockets: 32, fieldManager: 'bench' });
+let webhookPid: number | undefined;
+let exitCode = 0;
+let result: string | undefined;
+try {
+  await installCrds(cp.kubeConfig());
+  const namespaces = Array.from({ length: namespaceCount }, (_, i) => `bench-${String(i).padStart(2, '0')}`);
+  for (const name of ['shared', ...namespaces])
+    await admin.request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name } } });
+  // The fixtures' world: the NADs the reviews select (and a few others), and its NodeNetworkStates.
+  const world = [
+    ...parseManifests(readFixture('seed', 'macvlan-conf.nad.yaml')),
+    ...parseManifests(readFixture('admission', 'world', 'base.yaml')),
+  ].map((d) => d.object as { kind: string; metadata: { name: string; namespace?: string } });
+  for (const object of world) {
+    if (object.kind === 'NetworkAttachmentDefinition')
+      await admin.request({
+        method: 'POST',
+        path: nadsPath(object.metadata.namespace ?? 'default'),
+        body: object,
+      });
+    else
+      await admin.request({
+        method: 'POST',
+        path: '/apis/multinet.io/v1alpha1/nodenetworkstates',
+        body: object,
+      });
+  }
+  say(`creating ${nadCount} NADs in ${namespaceCount} namespaces`);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      for (let i = next++; i < nadCount; i = next++)
+        await admin.request({
+          method: 'POST',
+          path: nadsPath(namespaces[i % namespaceCount]!),
+          body: {
+            apiVersion: nadApiVersion,
+            kind: nadKind,
+            metadata: { name: `net-${String(i).padStart(5, '0')}` },
+            spec: { config: JSON.stringify(benchNadConfig(i)) },
+          },
+        });
+    }),
   );
+
+  const kubeconfig = await componentKubeconfig(cp, admin, chart, join(cp.dir, 'webhook-credentials'));
+  const port = await freePort();
+  const probePort = await freePort();
+  const webhook = startComponent(
+    chart,
+    [
+      '--kubeconfig',
+      kubeconfig,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--url',
+      `https://127.0.0.1:${port}`,
+      '--probe-listen',
+      `127.0.0.1:${probePort}`,
+    ],
+    { nodeOptions },
+  );
+  webhookPid = webhook.pid;
+  const pid = webhook.pid;
+  const started = performance.now();
+  for (const deadline = Date.now() + 120_000; ;) {
+    const ok = await fetch(`http://127.0.0.1:${probePort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (webhook.child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the webhook did not become ready:\n${webhook.log()}`);
+    await sleep(100);
+  }
+  const cached = memory(pid);
+  say(
+    `webhook ready with ${nadCount + 7} NADs cached in ${((performance.now() - started) / 1000).toFixed(1)} s (pid ${pid}, NODE_OPTIONS=${JSON.stringify(nodeOptions)}): VmRSS ${cached.rssMb.toFixed(1)} MB, VmHWM ${cached.hwmMb.toFixed(1)} MB`,
+  );
+  const secret = await admin.request<{ data: Record<string, string> }>({
+    method: 'GET',
+    path: `/api/v1/namespaces/${chartNamespace}/secrets/${webhookDefaults.secretName}`,
+  });
+  const ca = Buffer.from(secret.data[secretKeys.bundle]!, 'base64').toString();
+  const pinned = pin(pid, 0) && pin(process.pid, 1);
+  const metrics = (): Promise<string> => fetch(`http://127.0.0.1:${probePort}/metrics`).then((r) => r.text());
+
+  const options = {
+    url: `https://127.0.0.1:${port}/validate/pods?timeout=10s`,
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json' },
+    body,
+    idReplacement: true,
+    connections,
+    pipelining: 1,
+    tlsOptions: { ca },
+  };
+  say(
+    `webhook on CPU 0, load generator on CPU 1 (${pinned ? 'pinned with taskset' : 'not pinned: no taskset'}); pod reviews with 3 networks, ${Buffer.byteLength(body)} bytes each, ${connections} HTTPS keep-alive connections`,
+  );
+  await autocannon({ ...options, duration: 2 }); // warm-up: JIT, TLS sessions
+  const before = counter(await metrics(), 'allowed');
+  const cpuBefore = cpuMs(pid);
+  const run = await autocannon({ ...options, duration: seconds });
+  const cpuAfter = cpuMs(pid);
+  const after = await metrics();
+  const loaded = memory(pid);
+
+  const answered = counter(after, 'allowed') - before;
+  const errors = run.errors + run.timeouts + run.non2xx;
+  const rate = run.requests.total / (run.duration || seconds);
+  console.log(
+    `requests ${run.requests.total} in ${run.duration} s; errors ${errors}; allowed per /metrics ${answered}; denied ${counter(after, 'denied')}`,
+  );
+  console.log(
+    `throughput reviews/s: mean ${run.requests.average.toFixed(0)}, min ${run.requests.min}, max ${run.requests.max}`,
+  );
+  console.log(
+    `latency ms: p50 ${run.latency.p50}, p90 ${run.latency.p90}, p99 ${run.latency.p99}, max ${run.latency.max}`,
+  );
+  const perReview = ((cpuAfter - cpuBefore) * 1000) / run.requests.total;
+  console.log(
+    `server CPU: ${((cpuAfter - cpuBefore) / 1000).toFixed(2)} s for ${run.requests.total} reviews = ${perReview.toFixed(0)} µs per review`,
+  );
+  console.log(
+    `webhook memory: VmRSS ${cached.rssMb.toFixed(1)} MB with the NADs cached, ${loaded.rssMb.toFixed(1)} MB after the load; VmHWM ${loaded.hwmMb.toFixed(1)} MB`,
+  );
+  if (errors > 0 || answered < run.requests.total || counter(after, 'denied') > 0) {
+    console.error('benchmark invalid: some reviews failed or were not admitted');
+    exitCode = 1;
+  }
+  result = `RESULT reviews_per_s=${Math.round(rate)} p99_ms=${run.latency.p99} rss_mb=${cached.rssMb.toFixed(1)} peak_rss_mb=${loaded.hwmMb.toFixed(1)}`;
+  webhook.child.kill('SIGTERM');
+  await new Promise((r) => webhook.child.once('exit', r));
+  webhookPid = undefined;
+} catch (err) {
+  say(`failed: ${err instanceof Error ? err.message : String(err)}`);
+  exitCode = 1;
+} finally {
+  if (webhookPid !== undefined) process.kill(webhookPid, 'SIGKILL');
+  admin.close();
+  await cp.stop();
 }
-if (errors > 0 || answered < result.requests.total || counter(after, 'denied') > 0) {
-  console.error('benchmark invalid: some reviews failed or were not admitted');
-  process.exitCode = 1;
-}
-console.log(`RESULT reviews_per_s=${Math.round(rate)} p99_ms=${result.latency.p99}`);
+if (result) console.log(result);
+process.exitCode = exitCode;

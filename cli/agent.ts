@@ -13,7 +13,6 @@ import { hostMountsExec } from '../agent/host-mounts-exec.ts';
 import { findHostMountNamespace } from '../platform/nodejs/host-mount-namespace.ts';
 import { serveAgent, type ServedAgent } from '../agent/serve.ts';
 import { installShim } from '../agent/shim-installer.ts';
-import { StandaloneSource } from '../agent/standalone-source.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from 'winston';
 import { createLogger } from '../platform/log.ts';
@@ -67,12 +66,15 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   }
   const metrics = createAgentMetrics({
     inFlight: () => agent.limiter.stats.running + agent.limiter.stats.waiting,
+    cached: () => kube?.cached(),
   });
   let kube: KubeNetworking | undefined;
   let source: NetworkSource;
   // The conf-dir scan is shared by the agent and the node reporter; filled in once the agent exists.
   const confScan: { current?: () => Promise<ConfDirScan> } = {};
   if (flags.standalone) {
+    // Each mode loads only its own source: manifests (js-yaml) standalone, the API client otherwise.
+    const { StandaloneSource } = await import('../agent/standalone-source.ts');
     source = new StandaloneSource(
       nodeFileSystem,
       { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir },
@@ -83,6 +85,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     try {
       kube = connectKubeNetworking({
         kubeconfig: flags.kubeconfig,
+        env: context.env,
         nodeName: flags.nodeName!,
         stateDir: flags.stateDir,
         binDirs: flags.cniBinDirs,

@@ -12,7 +12,7 @@ import type { CommandContext } from './io.ts';
 import { ExitCode } from './io.ts';
 import { startController } from '../controllers/manager.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { loadKubeConfig } from '../platform/kube/config.ts';
+import { loadKubeConfig } from '../platform/kube/kubeconfig.ts';
 import { createLogger } from '../platform/log.ts';
 
 export { controllerUsage };
@@ -40,7 +40,7 @@ export async function runController(args: readonly string[], context: CommandCon
   const instance = context.env.POD_NAME ?? context.env.HOSTNAME ?? hostname();
   let running;
   try {
-    const kubeConfig = loadKubeConfig({ kubeconfig: flags.kubeconfig });
+    const kubeConfig = loadKubeConfig({ kubeconfig: flags.kubeconfig, env: context.env });
     running = await startController({
       kubeConfig,
       log,

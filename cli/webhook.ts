@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
-import { loadKubeConfig } from '../platform/kube/config.ts';
+import { loadKubeConfig } from '../platform/kube/kubeconfig.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
 import { createLogger, type LogLevel } from '../platform/log.ts';
 import {
   commaList,
@@ -23,6 +24,7 @@ import { SelfManagedCerts } from '../webhooks/certs/self-managed.ts';
 import {
   applyWebhookConfiguration,
   deleteWebhookConfiguration,
+  fieldManager,
   kubeSecretStore,
 } from '../webhooks/kube-ports.ts';
 import { defaultPodPolicy, type PodPolicy } from '../webhooks/pod.validator.ts';
@@ -275,33 +277,40 @@ async function register(flags: WebhookFlags, context: CommandContext): Promise<n
     context.io.stdout(yaml.dump(config, { noRefs: true, lineWidth: 120 }));
     return ExitCode.ok;
   }
-  const kc = loadKubeConfig({ kubeconfig: flags.kubeconfig });
-  if (flags.action === 'delete') {
-    const existed = await deleteWebhookConfiguration(kc, flags.configName);
-    context.io.stdout(
-      `${existed ? 'deleted' : 'not found'}: ValidatingWebhookConfiguration ${flags.configName}\n`,
+  const client = new KubeRestClient(loadKubeConfig({ kubeconfig: flags.kubeconfig, env: context.env }), {
+    fieldManager,
+    userAgent: 'multinet-webhook',
+  });
+  try {
+    if (flags.action === 'delete') {
+      const existed = await deleteWebhookConfiguration(client, flags.configName);
+      context.io.stdout(
+        `${existed ? 'deleted' : 'not found'}: ValidatingWebhookConfiguration ${flags.configName}\n`,
+      );
+      return ExitCode.ok;
+    }
+    if (flags.certs.mode === 'self-managed') {
+      // The same Secret the server uses: created here when missing, so the bundle is right from the start.
+      const names = servingNames(target!);
+      const certs = new SelfManagedCerts(
+        { commonName: names.dnsNames[0] ?? names.ipAddresses[0] ?? 'multinet-webhook', ...names },
+        {
+          store: kubeSecretStore(client, flags.certs.secretNamespace, flags.certs.secretName),
+          clock: systemClock,
+          log,
+        },
+      );
+      caBundlePem = (await certs.reconcile()).caBundlePem;
+    }
+    await applyWebhookConfiguration(
+      client,
+      renderWebhookConfiguration({ ...configurationValues(flags), target: target!, caBundlePem }),
     );
+    context.io.stdout(`applied: ValidatingWebhookConfiguration ${flags.configName}\n`);
     return ExitCode.ok;
+  } finally {
+    client.close();
   }
-  if (flags.certs.mode === 'self-managed') {
-    // The same Secret the server uses: created here when missing, so the bundle is right from the start.
-    const names = servingNames(target!);
-    const certs = new SelfManagedCerts(
-      { commonName: names.dnsNames[0] ?? names.ipAddresses[0] ?? 'multinet-webhook', ...names },
-      {
-        store: kubeSecretStore(kc, flags.certs.secretNamespace, flags.certs.secretName),
-        clock: systemClock,
-        log,
-      },
-    );
-    caBundlePem = (await certs.reconcile()).caBundlePem;
-  }
-  await applyWebhookConfiguration(
-    kc,
-    renderWebhookConfiguration({ ...configurationValues(flags), target: target!, caBundlePem }),
-  );
-  context.io.stdout(`applied: ValidatingWebhookConfiguration ${flags.configName}\n`);
-  return ExitCode.ok;
 }
 
 export async function runWebhook(args: readonly string[], context: CommandContext): Promise<number> {
@@ -324,9 +333,8 @@ export async function runWebhook(args: readonly string[], context: CommandContex
   };
   let webhook;
   try {
-    const kc = loadKubeConfig({ kubeconfig: flags.kubeconfig });
     webhook = await startWebhook(settings, {
-      kubeConfig: kc,
+      kubeConfig: loadKubeConfig({ kubeconfig: flags.kubeconfig, env: context.env }),
       log,
       signal: context.signal,
       listen: listenTcp,

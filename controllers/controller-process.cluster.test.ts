@@ -52,7 +52,7 @@ describe('multinet controller (process)', () => {
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, account.kubeconfig, { mode: 0o600 });
     const label = uniqueName('process');
-    const agents = new SimulatedAgents(kc, rest, silentLog);
+    const agents = new SimulatedAgents(rest, silentLog);
     agents.node(`${label}-a`, { labels: { 'multinet.test/run': label } });
     await agents.start();
 

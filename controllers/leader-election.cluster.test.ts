@@ -44,7 +44,7 @@ describe('leader election (two controllers on a real API server)', () => {
     kc = testKubeConfig();
     rest = new KubeRestClient(kc);
     label = uniqueName('leader');
-    agents = new SimulatedAgents(kc, rest, silentLog);
+    agents = new SimulatedAgents(rest, silentLog);
     agents.node(`${label}-a`, { labels: { 'multinet.test/run': label } });
     await agents.start();
   });

@@ -5,14 +5,15 @@
  * /metrics). `stop()` is the graceful shutdown: workers finish the reconciles in flight, the Lease is
  * released, pending Events are flushed, then informers and connections close.
  *
- * Nothing here touches `process`: cli/controller.ts passes the KubeConfig, logger and settings in.
+ * Nothing here touches `process`: cli/controller.ts passes the cluster configuration, logger and settings in.
  */
-import { createServer, type Server } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { Server } from 'node:http';
+import { http } from '../platform/nodejs/http.ts';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import { KubeEventRecorder } from '../platform/kube/events.ts';
-import { nadInformer, nodeStateInformer, type NadObject } from '../platform/kube/informers.ts';
+import { nadInformer, nodeStateInformer } from '../platform/kube/informers.ts';
+import type { KubeAccess } from '../platform/kube/kubeconfig.ts';
 import { LeaderElector, type LeaderElectionOptions } from '../platform/kube/leader-election.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { closeServer } from '../platform/nodejs/listen.ts';
@@ -33,7 +34,8 @@ export type LeaderElectionSettings = Pick<
 >;
 
 export interface ControllerSettings {
-  readonly kubeConfig: KubeConfig;
+  /** The API server and credentials (a loaded kubeconfig or the in-cluster ServiceAccount). */
+  readonly kubeConfig: KubeAccess;
   readonly log: Logger;
   readonly workers: number;
   readonly staleAfterMs: number;
@@ -78,30 +80,15 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
-/**
- * Drops what the controller never reads from a cached NAD, in place (as client-go's informer
- * TransformFunc): managedFields (several KiB per object once its status is written) and the copy of
- * the whole object kubectl apply keeps in an annotation. Halves the cache at 5,000 NADs.
- */
-function trimCachedNad(nad: NadObject): NadObject {
-  const metadata = nad.metadata as NadObject['metadata'] & { managedFields?: unknown };
-  delete metadata.managedFields;
-  if (metadata.annotations?.[lastApplied] !== undefined) {
-    const { [lastApplied]: _dropped, ...rest } = metadata.annotations;
-    metadata.annotations = rest;
-  }
-  return nad;
-}
-
-const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
-
 export async function startController(settings: ControllerSettings): Promise<RunningController> {
-  const { kubeConfig: kc, log } = settings;
-  const rest = new KubeRestClient(kc, {
+  const { log } = settings;
+  // One client for everything: informers, status writes, Events and the Lease share its connections.
+  const rest = new KubeRestClient(settings.kubeConfig, {
     qps: settings.qps,
     burst: settings.burst,
     maxSockets: Math.max(4, settings.workers),
     userAgent: 'multinet-controller',
+    fieldManager: 'multinet-controller',
   });
   const metrics = createControllerMetrics(
     {
@@ -118,8 +105,8 @@ export async function startController(settings: ControllerSettings): Promise<Run
     log: log.child({ component: 'events' }),
     onOutcome: (outcome) => metrics.events.inc({ outcome }),
   });
-  const nads = nadInformer(kc, log);
-  const nodeStates = nodeStateInformer(kc, log, settings.nodeSelector);
+  const nads = nadInformer(rest, log);
+  const nodeStates = nodeStateInformer(rest, log, settings.nodeSelector);
   const controller = new NadController(
     {
       workers: settings.workers,
@@ -138,8 +125,8 @@ export async function startController(settings: ControllerSettings): Promise<Run
       metrics,
     },
   );
-  nads.on('add', (o) => controller.nadChanged(trimCachedNad(o)));
-  nads.on('update', (o) => controller.nadChanged(trimCachedNad(o)));
+  nads.on('add', (o) => controller.nadChanged(o));
+  nads.on('update', (o) => controller.nadChanged(o));
   nads.on('delete', (o) => controller.nadDeleted(o));
   nodeStates.on('add', (o) => controller.nodeChanged(o));
   nodeStates.on('update', (o) => controller.nodeChanged(o));
@@ -165,7 +152,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
   let server: Server | undefined;
   let probePort: number | undefined;
   if (settings.probe) {
-    server = createServer(
+    server = http.createServer(
       createProbeHandler({
         registry: metrics.registry,
         ready: { informers: ready },

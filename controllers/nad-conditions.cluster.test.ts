@@ -53,7 +53,7 @@ describe('NAD conditions (controller on a real API server)', () => {
     namespace = await createTestNamespace('nad-conditions');
     const label = uniqueName('conditions');
     const labels = { 'multinet.test/run': label };
-    agents = new SimulatedAgents(kc, rest, silentLog);
+    agents = new SimulatedAgents(rest, silentLog);
     nodeA = agents.node(`${label}-a`, { labels });
     nodeB = agents.node(`${label}-b`, { labels, plugins: new Set(['bridge', 'host-local', 'tuning']) });
     await agents.start();

@@ -22,6 +22,7 @@ import { readFixture } from '../test/fixtures.ts';
 import { createCa } from '../platform/pki.ts';
 import { inspectCertificate } from './certs/serving-cert.ts';
 import { secretKeys } from './certs/self-managed.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
 import { deleteWebhookConfiguration } from './kube-ports.ts';
 import { defaultPodPolicy } from './pod.validator.ts';
 import { webhookPaths } from './webhook-configuration.ts';
@@ -113,7 +114,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await deleteWebhookConfiguration(kc, configName).catch(() => undefined);
+  const client = new KubeRestClient(kc);
+  await deleteWebhookConfiguration(client, configName).catch(() => undefined);
+  client.close();
   await webhook?.stop();
 });
 

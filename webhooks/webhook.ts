@@ -4,13 +4,16 @@
  * optional plain-HTTP probe port), and optionally the ValidatingWebhookConfiguration itself. The entry
  * point (cli/webhook.ts) and the cluster tests start it the same way.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../platform/nodejs/http.ts';
 import type { Server as NetServer } from 'node:net';
-import type { KubeConfig, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import type { V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import { nadInformer, nodeStateInformer } from '../platform/kube/informers.ts';
+import type { KubeAccess } from '../platform/kube/kubeconfig.ts';
+import { KubeRestClient } from '../platform/kube/rest.ts';
 import { systemClock } from '../platform/nodejs/clock.ts';
 import { nodeFileSystem } from '../platform/nodejs/fs.ts';
 import { closeServer } from '../platform/nodejs/listen.ts';
@@ -24,6 +27,7 @@ import { inspectCertificate, type ServingCertificate } from './certs/serving-cer
 import { ReloadingHttpsServer } from './https-server.ts';
 import {
   applyWebhookConfiguration,
+  fieldManager,
   kubeCaBundleTarget,
   kubeNadFetcher,
   kubeSecretStore,
@@ -85,7 +89,8 @@ export interface WebhookSettings {
 }
 
 export interface WebhookDeps {
-  readonly kubeConfig: KubeConfig;
+  /** The API server and credentials (a loaded kubeconfig or the in-cluster ServiceAccount). */
+  readonly kubeConfig: KubeAccess;
   readonly log: Logger;
   readonly registry?: Registry;
   /** Listens on host:port and returns the port: the entry point's decision (platform/nodejs/listen.ts listenTcp). */
@@ -136,12 +141,13 @@ function targetNames(settings: WebhookSettings): ServingNames {
 }
 
 export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps): Promise<RunningWebhook> {
-  const { kubeConfig: kc, log } = deps;
+  const { log } = deps;
+  const client = new KubeRestClient(deps.kubeConfig, { fieldManager, userAgent: 'multinet-webhook' });
   const metrics = createWebhookMetrics(deps.registry);
   const names = targetNames(settings);
 
-  const nads = nadInformer(kc, log);
-  const nodeStates = nodeStateInformer(kc, log);
+  const nads = nadInformer(client, log);
+  const nodeStates = nodeStateInformer(client, log);
   const catalog = new NadCatalog(nads.cache);
   const nodes = new NodeStateIndex(
     () => nodeStates.cache.list(),
@@ -153,7 +159,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
   for (const event of ['add', 'update', 'delete'] as const) nodeStates.on(event, () => nodes.invalidate());
   const resolver = new NadMissResolver(
     catalog,
-    kubeNadFetcher(kc),
+    kubeNadFetcher(client),
     log.child({ component: 'nad-miss-resolver' }),
   );
   const podContext: PodValidationContext = { nads: catalog, nodes, policy: settings.policy };
@@ -169,7 +175,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
   }
 
   const configName = settings.configuration.name;
-  const bundleTarget = kubeCaBundleTarget(kc, configName);
+  const bundleTarget = kubeCaBundleTarget(client, configName);
   let selfManaged: SelfManagedCerts | undefined;
   let certs: CertSource;
   if (settings.certs.mode === 'self-managed') {
@@ -177,7 +183,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
     selfManaged = new SelfManagedCerts(
       { commonName: names.dnsNames[0] ?? names.ipAddresses[0] ?? 'multinet-webhook', ...names, ...validity },
       {
-        store: kubeSecretStore(kc, secretNamespace, secretName),
+        store: kubeSecretStore(client, secretNamespace, secretName),
         target: bundleTarget,
         clock: systemClock,
         log: log.child({ component: 'certificates' }),
@@ -196,6 +202,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
   }
   const stopInformers = async (): Promise<void> => {
     await Promise.all([nads.stop(), nodeStates.stop()]);
+    client.close();
   };
   let first: ServingCertificate;
   const abortStart = (): void => certs.stop();
@@ -285,14 +292,14 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
   };
   try {
     if (settings.register) {
-      await applyWebhookConfiguration(kc, configuration);
+      await applyWebhookConfiguration(client, configuration);
       log.info('ValidatingWebhookConfiguration applied', { name: configName, url });
     } else if (settings.certs.mode === 'files' && first.caBundlePem) {
       await syncFileBundle(first.caBundlePem);
     }
     if (selfManaged) {
       const managed = selfManaged;
-      configInformer = webhookConfigurationInformer(kc, configName, log);
+      configInformer = webhookConfigurationInformer(client, configName, log);
       const check = (object: V1ValidatingWebhookConfiguration): void => {
         const bundle = managed.current()?.caBundlePem;
         const expected = bundle ? Buffer.from(bundle).toString('base64') : undefined;
@@ -309,7 +316,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
         .catch((err: unknown) => log.error('informer failed to start', { error: errorMessage(err) }));
     }
     if (settings.probeListen) {
-      probeServer = createServer(createProbeHandler(probes));
+      probeServer = http.createServer(createProbeHandler(probes));
       probePort = await deps.listen(probeServer, settings.probeListen.host, settings.probeListen.port);
     }
   } catch (err) {

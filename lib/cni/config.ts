@@ -45,15 +45,24 @@ function compileFields(properties: Schema, required: readonly string[] = []): Va
   return ajv.compile({ type: 'object', properties, required: [...required] });
 }
 
-const pluginValidators = new Map(
-  Object.entries(pluginSchemas).map(([type, properties]) => [
-    type,
-    compileFields(properties, pluginRequired[type]),
-  ]),
-);
-const ipamValidators = new Map(
-  Object.entries(ipamSchemas).map(([type, properties]) => [type, compileFields(properties)]),
-);
+/** Validators by plugin type, compiled on first use: a process pays only for the types its NADs use. */
+function validatorsOf(
+  schemas: Readonly<Record<string, Schema>>,
+  required: Readonly<Record<string, readonly string[]>> = {},
+): { get(type: string): ValidateFunction | undefined } {
+  const compiled = new Map<string, ValidateFunction>();
+  return {
+    get(type) {
+      if (!Object.hasOwn(schemas, type)) return undefined;
+      let validator = compiled.get(type);
+      if (!validator) compiled.set(type, (validator = compileFields(schemas[type]!, required[type])));
+      return validator;
+    },
+  };
+}
+
+const pluginValidators = validatorsOf(pluginSchemas, pluginRequired);
+const ipamValidators = validatorsOf(ipamSchemas);
 
 function warnUnknownFields(
   plugin: JsonObject,

@@ -6,13 +6,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  ApiextensionsV1Api,
-  type KubeConfig,
-  type V1CustomResourceDefinition,
-} from '@kubernetes/client-node';
+import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import { KubeRestClient } from './rest.ts';
+import type { KubeAccess } from './kubeconfig.ts';
+import { contentTypes, KubeRestClient } from './rest.ts';
 
 const crdDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
 
@@ -23,32 +20,32 @@ export async function readCrds(dir: string = crdDir): Promise<V1CustomResourceDe
   );
 }
 
-export async function installCrds(kc: KubeConfig, dir: string = crdDir, timeoutMs = 30_000): Promise<void> {
-  // Sent as raw JSON: client-node's typed serializer would drop the x-kubernetes-* schema markers.
-  const rest = new KubeRestClient(kc, { qps: 0 });
+export async function installCrds(kc: KubeAccess, dir: string = crdDir, timeoutMs = 30_000): Promise<void> {
+  const rest = new KubeRestClient(kc, { qps: 0, fieldManager: 'multinet' });
   const crds = await readCrds(dir);
+  const path = (crd: V1CustomResourceDefinition): string =>
+    `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata!.name!}`;
   try {
     for (const crd of crds) {
       await rest.request({
         method: 'PATCH',
-        path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata!.name!}`,
-        query: { fieldManager: 'multinet', force: 'true' },
+        path: path(crd),
+        query: { force: 'true' },
         body: crd,
-        contentType: 'application/apply-patch+yaml',
+        contentType: contentTypes.apply,
       });
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (const crd of crds) {
+      for (;;) {
+        const current = await rest.request<V1CustomResourceDefinition>({ method: 'GET', path: path(crd) });
+        if (current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+        if (Date.now() > deadline)
+          throw new Error(`CRD ${crd.metadata!.name!} was not established within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
   } finally {
     rest.close();
-  }
-  const api = kc.makeApiClient(ApiextensionsV1Api);
-  const deadline = Date.now() + timeoutMs;
-  for (const crd of crds) {
-    for (;;) {
-      const current = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
-      if (current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline)
-        throw new Error(`CRD ${crd.metadata!.name!} was not established within ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
   }
 }

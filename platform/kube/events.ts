@@ -214,6 +214,7 @@ export class KubeEventRecorder implements EventRecorder {
           path: `/api/v1/namespaces/${previous.namespace}/events/${previous.name}`,
           contentType: contentTypes.mergePatch,
           body: { count: previous.count, lastTimestamp: timestamp(entry.lastAt) },
+          ignoreResponse: true,
         });
         this.count('aggregated');
         return;
@@ -250,6 +251,7 @@ export class KubeEventRecorder implements EventRecorder {
           method: 'POST',
           path: `/api/v1/namespaces/${namespace}/events`,
           body,
+          ignoreResponse: true,
         });
       } catch (err) {
         if (isAlreadyExists(err) && attempt < 2) continue;

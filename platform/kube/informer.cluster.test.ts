@@ -1,7 +1,7 @@
 /**
  * The informer on a real API server: it fills its cache, sees changes, and keeps working after the
- * API server restarts (client-node alone would stop on the connection error). This file starts its
- * own control plane, since it restarts it.
+ * API server restarts; a watch from a compacted resourceVersion gets 410 Gone. This file starts its
+ * own control plane, since it restarts it and compacts its etcd.
  */
 import { homedir } from 'node:os';
 import { CustomObjectsApi } from '@kubernetes/client-node';
@@ -10,6 +10,7 @@ import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../../dev/controlplane/controlplane.ts';
 import { installCrds } from './crds.ts';
 import { nadInformer } from './informers.ts';
+import { isGone, KubeApiError, KubeRestClient, type WatchEvent } from './rest.ts';
 import { eventually } from '../../lib/eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
@@ -48,7 +49,8 @@ describe('ResilientInformer', () => {
         body: nad(name),
       });
     await create('before');
-    const informer = nadInformer(kc, log);
+    const client = new KubeRestClient(kc);
+    const informer = nadInformer(client, log);
     const added: string[] = [];
     informer.on('add', (o) => added.push(o.metadata.name));
     await informer.start();
@@ -72,6 +74,36 @@ describe('ResilientInformer', () => {
       ).toEqual(['after', 'before', 'during']);
     } finally {
       await informer.stop();
+      client.close();
     }
   }, 120_000);
+
+  it('reports 410 Gone for a watch from a resourceVersion etcd has compacted away', async () => {
+    const client = new KubeRestClient(cp.kubeConfig());
+    const path = '/api/v1/namespaces/default/configmaps';
+    try {
+      await client.request({ method: 'POST', path, body: { metadata: { name: 'compacted' } } });
+      const { metadata } = await client.request<{ metadata: { resourceVersion: string } }>({
+        method: 'GET',
+        path,
+      });
+      const compaction = await fetch(`${cp.etcdUrl}/v3/kv/compaction`, {
+        method: 'POST',
+        body: JSON.stringify({ revision: metadata.resourceVersion, physical: true }),
+      });
+      expect(compaction.status).toBe(200);
+      const events: WatchEvent[] = [];
+      const outcome = await client
+        .watch(path, { resourceVersion: '2' }, (e) => events.push(e), AbortSignal.timeout(20_000))
+        .then(
+          () => events.find((e) => e.type === 'ERROR')?.object,
+          (err: unknown) => err,
+        );
+      expect(isGone(outcome instanceof KubeApiError ? outcome : KubeApiError.fromStatus(500, outcome))).toBe(
+        true,
+      );
+    } finally {
+      client.close();
+    }
+  }, 60_000);
 });

@@ -3,15 +3,20 @@
  * each writes a NodeNetworkState the way the real agent does, with digests over every NAD it holds
  * (lib/node-state.ts) and problems for the plugins and interfaces its node lacks.
  *
- *   const agents = new SimulatedAgents(kc, rest, log);
+ *   const agents = new SimulatedAgents(rest, log);
  *   const nodeA = agents.node('test-a-1234', { labels, plugins: new Set(['bridge']) });
  *   await agents.start(); // follows every NAD in the cluster and reports after each change
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { nadInformer, type NadObject } from '../../platform/kube/informers.ts';
 import type { ResilientInformer } from '../../platform/kube/informer.ts';
-import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from '../../platform/kube/rest.ts';
+import {
+  contentTypes,
+  isAlreadyExists,
+  isNotFound,
+  type KubeClient,
+  type KubeRequester,
+} from '../../platform/kube/rest.ts';
 import { checkNad } from '../../lib/nad.ts';
 import {
   bucketDigests,
@@ -156,10 +161,10 @@ export class SimulatedAgents {
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
 
-  constructor(kc: KubeConfig, rest: KubeRequester, log: Logger, intervalMs = 100) {
+  constructor(rest: KubeClient, log: Logger, intervalMs = 100) {
     this.rest = rest;
     this.intervalMs = intervalMs;
-    this.informer = nadInformer(kc, log);
+    this.informer = nadInformer(rest, log);
     const changed = (): void => this.schedule();
     this.informer.on('add', changed);
     this.informer.on('update', changed);

@@ -150,6 +150,11 @@ describe("the chart's workloads", () => {
       name: 'NODE_NAME',
       valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } },
     });
+    // One agent per node: the V8 settings bench:agent measures (interpreter only, small young generation).
+    expect(container.env).toContainEqual({
+      name: 'NODE_OPTIONS',
+      value: '--max-semi-space-size=1 --jitless',
+    });
     const flags = parseAgentFlags(componentArgs(objects, 'agent'), { NODE_NAME: 'node-a' });
     expect(flags).toMatchObject({
       standalone: false,
