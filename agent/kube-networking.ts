@@ -34,6 +34,8 @@ export interface KubeNetworkingOptions {
 }
 
 export interface KubeNetworking {
+  /** The one client (and connection pool) every part uses. */
+  readonly client: KubeClient;
   readonly source: KubeSource;
   readonly store: NadStore;
   readonly reporter: NodeReporter;
@@ -88,6 +90,7 @@ export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetwor
     enqueue('delete', () => store.remove(nad.metadata.namespace ?? 'default', nad.metadata.name)),
   );
   return {
+    client: options.client,
     source,
     store,
     reporter,

@@ -2,7 +2,9 @@
  * `multinet agent`: the node agent's entry. Parses flags, builds the agent from real ports and a
  * network source (the API server, or files with --standalone), installs the shim, listens on the CNI
  * socket (and the probe port), and runs until SIGINT/SIGTERM. The generated CNI config stays in place
- * on exit, so pods created while the agent restarts wait for it.
+ * on exit, so pods created while the agent restarts wait for it, unless the agent's own DaemonSet
+ * (--owner-daemonset) is gone or being deleted: then multinet is being uninstalled, and the agent takes
+ * its config and shim off the node so new pods get the node's default network.
  */
 import { createAgent } from '../agent/agent.ts';
 import type { ConfDirScan } from '../agent/conf-dir.ts';
@@ -13,6 +15,9 @@ import { hostMountsExec } from '../agent/host-mounts-exec.ts';
 import { findHostMountNamespace } from '../platform/nodejs/host-mount-namespace.ts';
 import { serveAgent, type ServedAgent } from '../agent/serve.ts';
 import { installShim } from '../agent/shim-installer.ts';
+import { ownerUid, ownerVerdict } from '../agent/owner-daemonset.ts';
+import { removeInstalled } from '../agent/uninstall.ts';
+import { join } from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from 'winston';
 import { createLogger } from '../platform/log.ts';
@@ -147,6 +152,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   );
   confScan.current = () => agent.confWriter.scan();
   let served: ServedAgent | undefined;
+  let startUid: string | undefined;
   const shutdown = async (): Promise<void> => {
     agent.stop();
     await Promise.all([served?.close(), kube?.stop()]);
@@ -167,6 +173,17 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     }
     await agent.start();
     await kube?.start();
+    if (kube && flags.ownerDaemonSet) {
+      startUid = await ownerUid(kube.client, flags.ownerDaemonSet, AbortSignal.timeout(5000)).catch(
+        (err: unknown) => {
+          log.warn("cannot read the agent's own DaemonSet; uninstall will be told by its absence only", {
+            daemonSet: `${flags.ownerDaemonSet!.namespace}/${flags.ownerDaemonSet!.name}`,
+            error: errorMessage(err),
+          });
+          return undefined;
+        },
+      );
+    }
     served = await serveAgent(
       agent,
       {
@@ -192,7 +209,38 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     if (context.signal.aborted) resolve();
     context.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  log.info('stopping; the generated CNI config stays in place so new pods wait for the agent');
+  if (kube && flags.ownerDaemonSet) {
+    const verdict = await ownerVerdict(
+      kube.client,
+      flags.ownerDaemonSet,
+      startUid,
+      AbortSignal.timeout(5000),
+    );
+    if (verdict.removed) {
+      const removed = await removeInstalled(
+        nodeFileSystem,
+        {
+          confDir: flags.cniConfDir,
+          confFileName: flags.confFileName,
+          shimType: flags.shimName,
+          shimPath: join(flags.shimDir ?? flags.cniBinDirs[0]!, flags.shimName),
+          shimSource: flags.shimSource,
+        },
+        log,
+      );
+      log.info('multinet is being uninstalled: the node is back on its default network', {
+        reason: verdict.reason,
+        removed,
+      });
+      await shutdown();
+      return ExitCode.ok;
+    }
+    log.info('stopping; the generated CNI config stays in place so new pods wait for the agent', {
+      reason: verdict.reason,
+    });
+  } else {
+    log.info('stopping; the generated CNI config stays in place so new pods wait for the agent');
+  }
   await shutdown();
   return ExitCode.ok;
 }

@@ -118,8 +118,10 @@ export async function installChartOnNode(
     '--timeout',
     '5m',
   ]);
-  if (install.code !== 0)
-    throw new Error(`helm install failed: ${install.stderr.trim() || install.stdout.trim()}`);
+  if (install.code !== 0) {
+    const why = await releaseDiagnostics(node, namespace, release);
+    throw new Error(`helm install failed: ${install.stderr.trim() || install.stdout.trim()}\n${why}`);
+  }
   const fullname = release.includes('multinet') ? release : `${release}-multinet`;
   const signal = options.signal;
   await eventually(
@@ -146,9 +148,52 @@ export async function installChartOnNode(
       '--timeout',
       '5m',
     ]);
-    if (out.code !== 0) throw new Error(`helm upgrade failed: ${out.stderr.trim() || out.stdout.trim()}`);
+    if (out.code !== 0) {
+      const why = await releaseDiagnostics(node, namespace, release);
+      throw new Error(`helm upgrade failed: ${out.stderr.trim() || out.stdout.trim()}\n${why}`);
+    }
   };
   return { release, namespace, valuesFile, stateDir, socketDir, fullname, helm, upgrade };
+}
+
+/**
+ * What an operator would look at when a release does not become ready: its pods (phase, node, restarts),
+ * the namespace's recent Events (image pulls, probes, scheduling) and the last log lines of every
+ * container, current and previous.
+ */
+export async function releaseDiagnostics(
+  node: KubeNode,
+  namespace: string,
+  release: string,
+): Promise<string> {
+  const selector = `app.kubernetes.io/instance=${release}`;
+  const sections: Array<[string, string[]]> = [
+    ['pods', ['get', 'pods', '-n', namespace, '-o', 'wide']],
+    [
+      'events',
+      [
+        'get',
+        'events',
+        '-n',
+        namespace,
+        '--sort-by=.lastTimestamp',
+        '-o',
+        'custom-columns=TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message',
+      ],
+    ],
+    ['logs', ['logs', '-n', namespace, '-l', selector, '--all-containers', '--prefix', '--tail=30']],
+    [
+      'previous logs',
+      ['logs', '-n', namespace, '-l', selector, '--all-containers', '--prefix', '--tail=30', '--previous'],
+    ],
+  ];
+  const out: string[] = [];
+  for (const [title, args] of sections) {
+    const result = await node.kubectl(args);
+    const text = (result.stdout.trim() || result.stderr.trim()).split('\n').slice(-60).join('\n');
+    out.push(`--- ${title} (kubectl ${args.join(' ')}) ---\n${text}`);
+  }
+  return out.join('\n');
 }
 
 /** Deep merge of plain objects (arrays and scalars replace), as helm merges values files. */
