@@ -16,7 +16,7 @@ import {
   mkdirSync,
   readdirSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../dev/repo-root.ts';
@@ -29,7 +29,7 @@ export { shimPath };
 /** What this machine lacks to host a local node (root, iproute2, nsenter, the CNI plugins). */
 export function missingNetnsPrerequisites(): string[] {
   const missing: string[] = [];
-  if (process.getuid?.() !== 0) missing.push('root (network namespaces and links need it)');
+  if (userInfo().uid !== 0) missing.push('root (network namespaces and links need it)');
   if (spawnSync('ip', ['-V']).status !== 0) missing.push('iproute2 (apt-get install iproute2)');
   if (spawnSync('nsenter', ['--version']).status !== 0) missing.push('nsenter (apt-get install util-linux)');
   for (const plugin of ['bridge', 'macvlan', 'host-local', 'ptp', 'host-device', 'tuning', 'static']) {

@@ -197,11 +197,15 @@ image_multinet() {
   echo "multinet $ref $file"
 }
 
-# Keeps the newest multinet images (this one and the one before), in the layouts and buildah's storage.
+# Keeps the newest multinet images (this one and the two before) and any built in the last hour, in the
+# layouts and buildah's storage: checkouts sharing the cache (worktrees, a `multinet dev node` left
+# running) may each serve their own image to a node, and an image must not vanish under a pull.
 prune_multinet() {
   local keep=$1 old dir
-  old=$(ls -1dt "$OUT"/oci/multinet-* 2>/dev/null | grep -v -e "multinet-$keep\$" | tail -n +2 || true)
-  for dir in $old; do rm -rf "$dir"; done
+  old=$(ls -1dt "$OUT"/oci/multinet-* 2>/dev/null | grep -v -e "multinet-$keep\$" | tail -n +3 || true)
+  for dir in $old; do
+    if [ -n "$(find "$dir" -maxdepth 0 -mmin +60)" ]; then rm -rf "$dir"; fi
+  done
   for ref in $(bh images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep -e '^multinet.local/multinet:' -e '^localhost/multinet/multinet:' || true); do
     [ -d "$OUT/oci/multinet-${ref##*:}" ] || bh rmi --force "$ref" >/dev/null 2>&1 || true
   done

@@ -50,14 +50,25 @@ export interface ChartOnNodeOptions {
   readonly skipProbe?: boolean;
 }
 
-function run(file: string, args: readonly string[], env: Record<string, string>): Promise<RunResult> {
+/** Runs helm; an abort (Ctrl-C of `multinet up`) ends it with SIGTERM, as a user's Ctrl-C would. */
+function run(
+  file: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(
       file,
       [...args],
-      { env, maxBuffer: 32 * 1024 * 1024, timeout: 600_000 },
+      { env, maxBuffer: 32 * 1024 * 1024, timeout: 600_000, ...(signal ? { signal } : {}) },
       (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+        const aborted = signal?.aborted ? `aborted: ${String(signal.reason)}\n` : '';
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : 1) : 0,
+          stdout,
+          stderr: aborted + stderr,
+        });
       },
     );
   });
@@ -100,7 +111,7 @@ export async function installChartOnNode(
     HELM_CONFIG_HOME: join(dir, 'config'),
     HELM_DATA_HOME: join(dir, 'data'),
   };
-  const helm = (args: readonly string[]): Promise<RunResult> => run(node.helmPath, args, env);
+  const helm = (args: readonly string[]): Promise<RunResult> => run(node.helmPath, args, env, options.signal);
   const valuesFile = join(dir, `${release}-values.json`);
   const values = mergeValues(nodeChartValues(node, stateDir, socketDir), options.values ?? {});
   await writeFile(valuesFile, `${JSON.stringify(values, null, 2)}\n`);
@@ -119,6 +130,7 @@ export async function installChartOnNode(
     '5m',
   ]);
   if (install.code !== 0) {
+    options.signal?.throwIfAborted();
     const why = await releaseDiagnostics(node, namespace, release);
     throw new Error(`helm install failed: ${install.stderr.trim() || install.stdout.trim()}\n${why}`);
   }
@@ -149,6 +161,7 @@ export async function installChartOnNode(
       '5m',
     ]);
     if (out.code !== 0) {
+      options.signal?.throwIfAborted();
       const why = await releaseDiagnostics(node, namespace, release);
       throw new Error(`helm upgrade failed: ${out.stderr.trim() || out.stdout.trim()}\n${why}`);
     }
