@@ -198,7 +198,12 @@ const multusBinaries = values['no-multus']
   : await ensureMultus({ cacheDir, env: process.env, log: say });
 
 say('starting a control plane');
-const cp = await startControlPlane({ cacheDir, env: process.env, log: say });
+const cp = await startControlPlane({
+  kill: (pid, signal) => process.kill(pid, signal),
+  cacheDir,
+  env: process.env,
+  log: say,
+});
 const lab = new LocalNode('agentbench');
 const admin = new KubeRestClient(cp.kubeConfig(), { qps: 0, maxSockets: 16, fieldManager: 'bench' });
 let agentPid: number | undefined;

@@ -258,6 +258,7 @@ interface Cluster {
 async function startCluster(macvlan: Record<string, unknown>): Promise<Cluster> {
   say('starting kube-apiserver and etcd');
   const controlPlane = await startControlPlane({
+    kill: (pid, signal) => process.kill(pid, signal),
     cacheDir: defaultCacheDir(process.env, homedir()),
     env: process.env,
     log: (line) => say(line),

@@ -72,6 +72,7 @@ const chart = await chartComponent('controller', ['probe-listen', 'log-level']);
 const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? chart.env.NODE_OPTIONS ?? '';
 say(`starting a control plane (${nadCount} NADs in ${namespaceCount} namespaces, ${nodeCount} nodes)`);
 const cp = await startControlPlane({
+  kill: (pid, signal) => process.kill(pid, signal),
   cacheDir: defaultCacheDir(process.env, homedir()),
   env: process.env,
   log: (line) => say(line),

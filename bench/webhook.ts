@@ -167,6 +167,7 @@ const chart = await chartComponent('webhook', [
 const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? chart.env.NODE_OPTIONS ?? '';
 say('starting a control plane');
 const cp = await startControlPlane({
+  kill: (pid, signal) => process.kill(pid, signal),
   cacheDir: defaultCacheDir(process.env, homedir()),
   env: process.env,
   log: say,

@@ -62,6 +62,10 @@ async function runDevCluster(args: readonly string[], context: CommandContext): 
       env,
       log,
       signal,
+      kill: (pid, sig) => {
+        if (!context.process) throw new Error('dev cluster needs the process port of the entry point');
+        context.process.kill(pid, sig);
+      },
     });
   } catch (err) {
     if (signal.aborted) {

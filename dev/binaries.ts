@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Kill } from '../lib/ports.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -109,6 +110,8 @@ export interface EnsureBinariesOptions {
   readonly script?: string;
   /** Aborting stops a running build. */
   readonly signal?: AbortSignal;
+  /** The entry point's process.kill: an abort signals the build's whole process group. */
+  readonly kill: Kill;
 }
 
 /** Runs build.sh, streaming its output to `log`; rejects with the output's tail when it fails. */
@@ -117,6 +120,7 @@ export async function runBuildScript(
   cacheDir: string,
   env: Env,
   log: (line: string) => void,
+  kill: Kill,
   signal?: AbortSignal,
 ): Promise<void> {
   signal?.throwIfAborted();
@@ -128,7 +132,7 @@ export async function runBuildScript(
   });
   const onAbort = (): void => {
     try {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      if (child.pid !== undefined) kill(-child.pid, 'SIGTERM');
     } catch {
       // already gone
     }
@@ -189,6 +193,7 @@ async function ensurePaths(
     options.cacheDir,
     { ...options.env, MULTINET_BUILD_ONLY: only },
     options.log,
+    options.kill,
     options.signal,
   );
   const still = await missing(paths);

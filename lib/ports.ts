@@ -69,6 +69,9 @@ export interface ProcessPort {
   kill(pid: number, signal: NodeJS.Signals | 0): void;
 }
 
+/** A signal to a process, or to a process group with a negative pid (process.kill's shape). */
+export type Kill = ProcessPort['kill'];
+
 /** Time and timers (the work queue's, the controller's, leader election's), injected so tests can drive them. */
 export interface Scheduler {
   now(): number;

@@ -19,6 +19,7 @@ import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { LocalNode, missingNetnsPrerequisites, type Pod } from './local-node.ts';
 import { freeLoopbackPort as freePort } from '../platform/nodejs/listen.ts';
+import type { Kill } from '../lib/ports.ts';
 import { startMultinet, type ManagedProcess } from '../dev/multinet-process.ts';
 import { seedMacvlanNad, seedPod } from './seed.ts';
 
@@ -27,6 +28,8 @@ export interface NetnsPlaygroundOptions {
   readonly cacheDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal: AbortSignal;
+  /** The entry point's process.kill (the control plane's servers are stopped by process group). */
+  readonly kill: Kill;
   readonly say: (line: string) => void;
   /** Run the walkthrough, clean up and return (for scripts); else keep running until the signal. */
   readonly once: boolean;
@@ -68,6 +71,7 @@ export async function runNetnsPlayground(options: NetnsPlaygroundOptions): Promi
       startControlPlane({
         cacheDir: options.cacheDir,
         env: options.env,
+        kill: options.kill,
         log: (line) => say(`    ${line}`),
         signal,
       }),

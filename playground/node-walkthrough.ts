@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
 import { eventually } from '../lib/eventually.ts';
-import type { Kill } from '../dev/node/kube-node.ts';
+import type { Kill } from '../lib/ports.ts';
 import type { ListenLoopback } from '../dev/node/registry.ts';
 import type { KubeNode } from '../dev/node/kube-node.ts';
 import { seedDir, seedMacvlanConfig, type SeedNad } from './seed.ts';

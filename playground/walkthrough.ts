@@ -3,7 +3,7 @@
  * (playground/node-walkthrough.ts), else — saying why, in one line — on the network-namespace stand-in
  * (playground/netns-walkthrough.ts: a real control plane, pods as network namespaces).
  */
-import type { Kill } from '../dev/node/kube-node.ts';
+import type { Kill } from '../lib/ports.ts';
 import type { ListenLoopback } from '../dev/node/registry.ts';
 import { checkNodeHost } from '../dev/node/prerequisites.ts';
 import { runNetnsPlayground } from './netns-walkthrough.ts';

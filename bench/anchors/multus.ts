@@ -82,6 +82,7 @@ export async function ensureMultus(options: EnsureMultusOptions): Promise<Multus
     options.cacheDir,
     env,
     options.log ?? (() => undefined),
+    (pid, signal) => process.kill(pid, signal),
     options.signal,
   );
   for (const path of [binaries.shim, binaries.daemon]) {

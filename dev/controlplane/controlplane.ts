@@ -12,6 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateAuthority } from '../../platform/pki.ts';
+import type { Kill } from '../../lib/ports.ts';
 import {
   createNamespace,
   createServiceAccountToken,
@@ -58,6 +59,8 @@ export interface ControlPlaneOptions {
   readonly apiServerArgs?: readonly string[];
   /** Aborts starting (a running build, the waits for readiness); a started control plane ends with stop(). */
   readonly signal?: AbortSignal;
+  /** The entry point's process.kill (servers and builds are stopped by process group). */
+  readonly kill: Kill;
 }
 
 export interface ControlPlane {
@@ -155,6 +158,7 @@ async function startServers(
       logFile: files.etcdLog,
       cwd: files.dir,
       env: {},
+      kill: options.kill,
     });
     started.push(etcd);
     const etcdHealth = `http://127.0.0.1:${ports.etcdClient}/health`;
@@ -201,6 +205,7 @@ function launchApiServer(
     logFile: files.apiServerLog,
     cwd: files.dir,
     env: {},
+    kill: options.kill,
   });
 }
 
@@ -240,6 +245,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     build: options.build ?? true,
     env: options.env ?? {},
     log,
+    kill: options.kill,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const startedAt = Date.now();

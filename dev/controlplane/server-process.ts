@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, closeSync, constants, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { Kill } from '../../lib/ports.ts';
 
 const setprivCandidates = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv'];
 
@@ -40,6 +41,8 @@ export interface ServerProcessSpec {
    * it), so that everything it ever forks, daemons included, stays findable in those cgroups.
    */
   readonly cgroupProcs?: readonly string[];
+  /** The entry point's process.kill: stop() signals the server's whole process group. */
+  readonly kill: Kill;
 }
 
 /** `sh -c` that joins the cgroups and execs the program: argv is [sh, -c, script, program, ...args]. */
@@ -62,10 +65,10 @@ export interface ServerProcess {
   stop(timeoutMs: number): Promise<void>;
 }
 
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals, kill: Kill): void {
   if (child.pid === undefined) return;
   try {
-    process.kill(-child.pid, signal);
+    kill(-child.pid, signal);
   } catch {
     // the group is already gone
   }
@@ -117,15 +120,15 @@ export async function startServerProcess(spec: ServerProcessSpec): Promise<Serve
     hasExited: () => status !== undefined,
     async stop(timeoutMs: number): Promise<void> {
       if (status !== undefined) {
-        signalGroup(child, 'SIGKILL'); // anything the server left behind in its group
+        signalGroup(child, 'SIGKILL', spec.kill); // anything the server left behind in its group
         return;
       }
-      signalGroup(child, 'SIGTERM');
+      signalGroup(child, 'SIGTERM', spec.kill);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(timer);
       // SIGKILL whatever is left: the server itself after the timeout, or anything it started.
-      signalGroup(child, 'SIGKILL');
+      signalGroup(child, 'SIGKILL', spec.kill);
       await exited;
     },
   };

@@ -25,6 +25,7 @@ import { ensureNodeBinaries, type Env, type NodeBinaries } from '../binaries.ts'
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { waitUntil } from '../controlplane/readiness.ts';
 import { logTail, startServerProcess, type ServerProcess } from '../controlplane/server-process.ts';
+import type { Kill } from '../../lib/ports.ts';
 import { NodeCgroups } from './cgroups.ts';
 import { restoreHost, snapshotHost, unmountBelow, type HostSnapshot } from './host-state.ts';
 import { buildImages, registryRepositories, type BuiltImage, type ImageName } from './images.ts';
@@ -49,7 +50,6 @@ const run = promisify(execFile);
 
 export const lockFile = '/run/multinet-dev-node.lock';
 
-export type Kill = (pid: number, signal: NodeJS.Signals | 0) => void;
 
 export interface KubeNodeOptions {
   /** Cache root of dev/build.sh and dev/images/build.sh. */
@@ -218,6 +218,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
   const buildOptions = {
     cacheDir: options.cacheDir,
     env: options.env,
+    kill: options.kill,
     log,
     ...(options.signal ? { signal: options.signal } : {}),
   };
@@ -305,6 +306,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     controlPlane = await startControlPlane({
       cacheDir: options.cacheDir,
       env: options.env,
+      kill: options.kill,
       log,
       profile: 'node',
       servingIps: [podNetwork.apiGateway.host],
@@ -382,6 +384,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
         cwd: dir,
         env: { PATH: pathEnv, HOME: dir },
         cgroupProcs: cgroups.daemonProcsFiles,
+        kill: options.kill,
       });
       servers.push(server);
       return server;

@@ -20,6 +20,7 @@ describe('ResilientInformer', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane({
+      kill: (pid, signal) => process.kill(pid, signal),
       cacheDir: defaultCacheDir(process.env, homedir()),
       env: process.env,
       log: () => undefined,

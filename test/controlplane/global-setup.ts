@@ -25,6 +25,7 @@ export default async function globalSetup(): Promise<void> {
   process.stderr.write('\n');
   try {
     const controlPlane = await startControlPlane({
+      kill: (pid, signal) => process.kill(pid, signal),
       cacheDir: defaultCacheDir(process.env, homedir()),
       env: process.env,
       log,

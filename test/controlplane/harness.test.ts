@@ -15,7 +15,12 @@ let options: ControlPlaneOptions;
 beforeEach(async () => {
   tmpRoot = await mkdtemp(join(tmpdir(), 'multinet-harness-test-'));
   // globalSetup already built what was missing.
-  options = { cacheDir: defaultCacheDir(process.env, homedir()), build: false, tmpRoot };
+  options = {
+    cacheDir: defaultCacheDir(process.env, homedir()),
+    build: false,
+    tmpRoot,
+    kill: (pid, signal) => process.kill(pid, signal),
+  };
 });
 afterEach(async () => {
   await rm(tmpRoot, { recursive: true, force: true });
