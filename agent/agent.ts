@@ -134,10 +134,11 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
         ifName,
         gateways,
       ),
-    exclusive: (containerId, fn) => limiter.exclusive(containerId, fn),
+    schedule: (key, fn) => limiter.run(key, fn),
+    now: () => clock.now(),
   });
   const handler = createCniHandler({
-    limiter,
+    stats: () => limiter.stats,
     handle: (request) => attacher.handle(request),
     // An ADD waits for the default network before it takes a slot, so DELs are never stuck behind it.
     prepare: (request) => (request.command === 'ADD' ? waitReady() : Promise.resolve()),

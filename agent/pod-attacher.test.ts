@@ -310,7 +310,7 @@ describe('DEL', () => {
     t.addNad('macvlan-conf', macvlan);
     t.addNad('chained', chain);
     t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf,chained' });
-    t.fs.put('/var/run/netns/test', '');
+    t.fs.putNamespace('/var/run/netns/test');
     await t.agent.start();
     await t.agent.attacher.handle(t.request('ADD'));
     t.exec.calls.length = 0;
@@ -388,21 +388,30 @@ describe('DEL', () => {
     expect(t.calls()).toEqual(['DEL bridge eth0']);
   });
 
-  it('leaves a running container alone when ADD is repeated: the old attachments go first', async () => {
+  it('replaces the attachments when ADD is repeated for a container: the old ones are DELeted first', async () => {
     const t = await attached();
+    const file = '/state/attachments/c1_eth0.json';
+    const before = JSON.parse(await t.fs.readFile(file)) as { attachments: Array<{ result: unknown }> };
     await t.agent.attacher.handle(t.request('ADD'));
-    expect(t.calls().slice(0, 4)).toEqual([
+    expect(t.calls()).toEqual([
       'DEL tuning net2',
       'DEL ptp net2',
       'DEL macvlan net1',
       'DEL bridge eth0',
-    ]);
-    expect(t.calls().slice(4)).toEqual([
       'ADD bridge eth0',
       'ADD macvlan net1',
       'ADD ptp net2',
       'ADD tuning net2',
     ]);
+    // The record now holds the new ADD's results (fresh addresses), not the old ones.
+    const after = JSON.parse(await t.fs.readFile(file)) as {
+      complete: boolean;
+      attachments: Array<{ result: unknown }>;
+    };
+    expect(after.complete).toBe(true);
+    expect(after.attachments).toHaveLength(3);
+    for (const [i, attachment] of after.attachments.entries())
+      expect(attachment.result).not.toEqual(before.attachments[i]!.result);
   });
 });
 
