@@ -163,7 +163,13 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     attacher,
     limiter,
     async start() {
-      await cache.init();
+      // What a killed agent left half-written: temp files of the cache, the config and the source's files.
+      const swept = [
+        ...(await cache.init()),
+        ...(await fs.removeTempFiles(options.confDir, options.confFileName)),
+      ];
+      await deps.source.sweep?.();
+      if (swept.length > 0) log.info('removed the temp files of unfinished writes', { files: swept });
       await confWriter.sync();
       stoppers.push(deps.watchDir(options.confDir, resync));
       const timer = setInterval(resync, options.resyncMs);

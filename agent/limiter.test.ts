@@ -16,20 +16,20 @@ describe('WorkLimiter', () => {
   it('never runs more than `concurrency` at once, and starts the next as one ends', async () => {
     const limiter = new WorkLimiter(3, 1000);
     const gates = Array.from({ length: 10 }, gate);
-    let running = 0;
+    let active = 0;
     let peak = 0;
     const done = gates.map((g, i) =>
       limiter.run(`k${i}`, async () => {
-        peak = Math.max(peak, ++running);
+        peak = Math.max(peak, ++active);
         await g.promise;
-        running--;
+        active--;
       }),
     );
     await settle();
-    expect({ running, ...limiter.stats }).toEqual({ running: 3, waiting: 7 });
+    expect({ active, ...limiter.stats }).toEqual({ active: 3, running: 3, waiting: 7 });
     gates[0]!.open();
     await settle();
-    expect({ running, ...limiter.stats }).toEqual({ running: 3, waiting: 6 });
+    expect({ active, ...limiter.stats }).toEqual({ active: 3, running: 3, waiting: 6 });
     for (const g of gates) g.open();
     await Promise.all(done);
     expect({ peak, ...limiter.stats }).toEqual({ peak: 3, running: 0, waiting: 0 });

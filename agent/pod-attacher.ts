@@ -222,13 +222,14 @@ export class PodAttacher {
       }
     }
     await this.deps.cache.write({ ...base, attachments: records, complete: true });
-    if (pod) await this.publish(pod, attachments, results, log);
+    if (pod) await this.publish(pod, request.containerId, attachments, results, log);
     log.info('attached', { pod: pod && `${pod.namespace}/${pod.name}`, networks: describe(records) });
     return resultToJson(convertCniResult(results[0]!, requestVersion(request)));
   }
 
   private async publish(
     pod: PodRef,
+    containerId: string,
     attachments: readonly PlannedAttachment[],
     results: readonly CniResult[],
     log: Logger,
@@ -241,7 +242,7 @@ export class PodAttacher {
       }),
     );
     try {
-      await this.deps.source.publishStatus(pod, statuses);
+      await this.deps.source.publishStatus(pod, statuses, containerId);
     } catch (err) {
       // The interfaces exist and work: a status that cannot be written now is not worth tearing them down.
       log.error('could not publish network-status', {
@@ -292,7 +293,7 @@ export class PodAttacher {
   private async delFromRecord(record: CacheRecord, request: CniRequest, log: Logger): Promise<void> {
     const failures = await this.delAttachments(record, request, log);
     if (failures.length === 0) {
-      await this.deps.cache.remove(request.containerId, request.ifName);
+      await this.forget(record, log);
       log.info('detached', { networks: describe(record.attachments) });
       return;
     }
@@ -301,7 +302,7 @@ export class PodAttacher {
       log.warn('DEL failures ignored: the pod network namespace is gone', {
         failed: failures.map((f) => f.record.name),
       });
-      await this.deps.cache.remove(request.containerId, request.ifName);
+      await this.forget(record, log);
       return;
     }
     // Keep only what failed, so the runtime's retry retries just those.
@@ -316,6 +317,17 @@ export class PodAttacher {
       `detaching ${first.record.name} (${first.record.ifName}) failed: ${first.error.message}`,
       first.error.details,
     );
+  }
+
+  /** A container's attachments are gone: its cache record goes, and the status it published. */
+  private async forget(record: CacheRecord, log: Logger): Promise<void> {
+    await this.deps.cache.remove(record.containerId, record.runtimeIfName);
+    if (!record.pod || !this.deps.source.withdrawStatus) return;
+    await this.deps.source
+      .withdrawStatus(record.pod, record.containerId)
+      .catch((err: unknown) =>
+        log.warn('could not remove the network-status of a deleted container', { error: errorMessage(err) }),
+      );
   }
 
   private async del(request: CniRequest): Promise<void> {

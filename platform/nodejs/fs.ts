@@ -23,6 +23,12 @@ function tempBeside(path: string): string {
 /** The names tempBeside gives, with the target's name as group 1. */
 const tempName = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
 
+/** Whether name is a temp file of an atomic write (of target, when given). */
+export function isTempFileName(name: string, target?: string): boolean {
+  const match = tempName.exec(name);
+  return match !== null && (target === undefined || match[1] === target);
+}
+
 /** statfs's f_type of nsfs, the file system of namespace files (linux/magic.h NSFS_MAGIC). */
 const nsfsMagic = 0x6e736673;
 
@@ -41,10 +47,7 @@ async function removeTempFiles(dir: string, target?: string): Promise<string[]> 
   } catch {
     return [];
   }
-  const stale = names.filter((name) => {
-    const match = tempName.exec(name);
-    return match !== null && (target === undefined || match[1] === target);
-  });
+  const stale = names.filter((name) => isTempFileName(name, target));
   await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
   return stale;
 }

@@ -4,6 +4,7 @@
  */
 import { dirname } from 'node:path';
 import type { Clock, Exec, ExecRequest, ExecResult, FileInfo, FileSystem } from '../../lib/ports.ts';
+import { isTempFileName } from '../../platform/nodejs/fs.ts';
 
 interface MemoryFile {
   data: string;
@@ -84,9 +85,11 @@ export class MemoryFs implements FileSystem {
     return Promise.resolve(this.namespaces.has(path) && this.files.has(path));
   }
 
-  /** Writes here are atomic without temp files: there is never one to remove. */
-  removeTempFiles(): Promise<string[]> {
-    return Promise.resolve([]);
+  /** Writes here need no temp files; a test may put some (as a killed writer leaves them). */
+  async removeTempFiles(dir: string, target?: string): Promise<string[]> {
+    const stale = (await this.list(dir)).filter((name) => isTempFileName(name, target));
+    for (const name of stale) this.files.delete(`${dir}/${name}`);
+    return stale;
   }
 }
 
