@@ -8,6 +8,7 @@
 import type { CniRequest } from '../../lib/cni/request.ts';
 import { callHandler } from '../doubles/memory-http.ts';
 import { okPlugin, testAgent, type TestAgent } from '../test-agent.ts';
+import { note, tally, type Tally } from './tally.ts';
 
 type Pod = 'a' | 'b';
 export type Op =
@@ -228,4 +229,19 @@ export async function explore(
     }
   }
   return { runs, failures };
+}
+
+/** The exploration as the campaign counts it: a request never answered or a busy limiter is a hang, a mismatch a leak. */
+export function exploration(result: Exploration): Tally {
+  const out = tally();
+  out.requests = result.runs;
+  for (const f of result.failures) {
+    const kind = /never answered|not idle/.test(f.problem)
+      ? 'hangs'
+      : /leak|recorded/.test(f.problem)
+        ? 'leaks'
+        : 'crashes';
+    note(out, kind, `${f.slots} slot(s), ${f.ops}, schedule ${f.schedule}: ${f.problem}`);
+  }
+  return out;
 }

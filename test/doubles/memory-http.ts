@@ -16,23 +16,35 @@ export function callHandler(
   method: string,
   url: string,
   body: string | Buffer,
+  contentType?: string,
 ): Promise<MemoryAnswer> {
   return new Promise((resolve) => {
     const req = Object.assign(Readable.from(body.length > 0 ? [Buffer.from(body)] : []), {
       method,
       url,
-      headers: { 'content-length': String(Buffer.byteLength(body)) },
+      headers: {
+        'content-length': String(Buffer.byteLength(body)),
+        ...(contentType ? { 'content-type': contentType } : {}),
+      },
     });
     let status = 0;
     const res = {
       headersSent: false,
       destroyed: false,
+      writableFinished: false,
       writeHead(code: number) {
         status = code;
         this.headersSent = true;
         return this;
       },
+      once() {
+        return this;
+      },
+      off() {
+        return this;
+      },
       end(text?: string) {
+        this.writableFinished = true;
         resolve({ status, body: text ?? '' });
         return this;
       },
