@@ -244,6 +244,10 @@ export async function malformedInMemory(
     }
   }
   for (const key of attached) note(out, 'leaks', `${key} still attached after its DEL`);
+  for (const path of fs.files.keys()) {
+    if (/^\/state\/(attachments|network-status)\//.test(path))
+      note(out, 'leaks', `${path} left after every DEL`);
+  }
   for (const file of exec.files) {
     if (!pluginFiles.includes(file)) note(out, 'leaks', `ran ${file}, which is no registered plugin`);
   }
