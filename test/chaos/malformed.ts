@@ -11,7 +11,7 @@ import { callHandler } from '../doubles/memory-http.ts';
 import { MemoryExec, MemoryFs } from '../doubles/memory-ports.ts';
 import { okPlugin, testAgent } from '../test-agent.ts';
 import type { Random } from './random.ts';
-import { note, tally, within, type Tally } from './tally.ts';
+import { inBatches, note, tally, within, type Tally } from './tally.ts';
 
 const hostile = [
   '',
@@ -147,6 +147,25 @@ export function malformedBody(r: Random, netnsOf: (containerId: string) => strin
   return JSON.stringify(request);
 }
 
+/** A DEL of every container, interface and pod valid requests name: after them nothing may be attached. */
+export function cleanupDels(netnsOf: (containerId: string) => string): string[] {
+  return containers.flatMap((containerId) =>
+    interfaces.flatMap((ifName) =>
+      pods.map((pod) =>
+        JSON.stringify({
+          command: 'DEL',
+          containerId,
+          netns: netnsOf(containerId),
+          ifName,
+          args: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`,
+          path: '/opt/cni/bin',
+          config: { cniVersion: '1.0.0', name: 'multinet-cni-network', type: 'multinet-cni' },
+        }),
+      ),
+    ),
+  );
+}
+
 /** What is wrong with an answer to POST /cni, or undefined when it is a CNI reply. */
 export function cniAnswerProblem(status: number, text: string): string | undefined {
   let body: unknown;
@@ -223,26 +242,9 @@ export async function malformedInMemory(
     const kind = reply.error ? `error ${reply.error.code}` : 'result';
     answers[kind] = (answers[kind] ?? 0) + 1;
   };
-  for (let sent = 0; sent < count;) {
-    const batch: Array<Promise<void>> = [];
-    for (; batch.length < parallel && sent < count; sent++)
-      batch.push(send(malformedBody(r, () => memoryNetns)));
-    await Promise.all(batch);
-  }
+  await inBatches(count, parallel, () => send(malformedBody(r, () => memoryNetns)));
   // A DEL of every container the requests could have attached leaves nothing attached.
-  for (const containerId of containers) {
-    for (const ifName of interfaces) {
-      for (const pod of pods) {
-        const del = t.request('DEL', {
-          containerId,
-          ifName,
-          netns: memoryNetns,
-          args: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`,
-        });
-        await send(JSON.stringify(del));
-      }
-    }
-  }
+  for (const del of cleanupDels(() => memoryNetns)) await send(del);
   for (const key of attached) note(out, 'leaks', `${key} still attached after its DEL`);
   for (const path of fs.files.keys()) {
     if (/^\/state\/(attachments|network-status)\//.test(path))

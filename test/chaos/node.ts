@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postCni } from '../doubles/cni-socket.ts';
 import { Lab, shimInBackground, type Pod, type ShimOutcome } from '../netns/lab.ts';
-import { containers, cniAnswerProblem, interfaces, malformedBody, pods } from './malformed.ts';
+import { cleanupDels, cniAnswerProblem, containers, malformedBody, pods } from './malformed.ts';
 import type { Random } from './random.ts';
-import { note, tally, within, type Tally } from './tally.ts';
+import { inBatches, note, tally, within, type Tally } from './tally.ts';
 
 /** The NAD every chaos pod selects: macvlan on the lab's master, 240 addresses. */
 export const chaosNetwork = 'chaos';
@@ -243,28 +243,8 @@ export async function malformedOnSocket(lab: Lab, r: Random, count: number, para
       note(out, 'crashes', `the connection failed: ${String(err)} (request ${String(body).slice(0, 200)})`);
     }
   };
-  for (let sent = 0; sent < count;) {
-    const batch: Array<Promise<void>> = [];
-    for (; batch.length < parallel && sent < count; sent++) batch.push(send(malformedBody(r, netnsOf)));
-    await Promise.all(batch);
-  }
-  for (const containerId of containers) {
-    for (const ifName of interfaces) {
-      for (const pod of pods) {
-        await send(
-          JSON.stringify({
-            command: 'DEL',
-            containerId,
-            netns: netnsOf(containerId),
-            ifName,
-            args: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`,
-            path: '/opt/cni/bin',
-            config: { cniVersion: '1.0.0', name: 'multinet-cni-network', type: 'multinet-cni' },
-          }),
-        );
-      }
-    }
-  }
+  await inBatches(count, parallel, () => send(malformedBody(r, netnsOf)));
+  for (const del of cleanupDels(netnsOf)) await send(del);
   for (const left of leftovers(lab, [...netns.values()])) note(out, 'leaks', left);
   const escaped = [...files(lab.dir), ...readdirSync(tmpdir())].filter((n) => n.includes('escaped'));
   if (escaped.length > 0) note(out, 'leaks', `files outside the state dir: ${escaped.join(',')}`);

@@ -43,3 +43,12 @@ export function within<T>(promise: Promise<T>, ms: number, onTimeout: () => T): 
   });
   return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
+
+/** Runs `one` count times, `parallel` at a time (a batch waits for its slowest). */
+export async function inBatches(count: number, parallel: number, one: () => Promise<void>): Promise<void> {
+  for (let sent = 0; sent < count;) {
+    const batch: Array<Promise<void>> = [];
+    for (; batch.length < parallel && sent < count; sent++) batch.push(one());
+    await Promise.all(batch);
+  }
+}

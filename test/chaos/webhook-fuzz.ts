@@ -24,7 +24,7 @@ import { callHandler } from '../doubles/memory-http.ts';
 import { StaticNadSource } from '../doubles/static-nad-source.ts';
 import { fixturePath, readFixture } from '../fixtures.ts';
 import type { Random } from './random.ts';
-import { note, tally, within, type Tally } from './tally.ts';
+import { inBatches, note, tally, within, type Tally } from './tally.ts';
 
 const silent = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 
@@ -229,10 +229,6 @@ export async function fuzzWebhook(
       : `HTTP ${answer.status}`;
     verdicts[kind] = (verdicts[kind] ?? 0) + 1;
   };
-  for (let sent = 0; sent < count;) {
-    const batch: Array<Promise<void>> = [];
-    for (; batch.length < parallel && sent < count; sent++) batch.push(send());
-    await Promise.all(batch);
-  }
+  await inBatches(count, parallel, send);
   return { ...out, verdicts, invalid };
 }
