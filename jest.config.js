@@ -19,8 +19,9 @@ export default {
       testMatch: [
         '<rootDir>/{lib,platform,cli,cni,agent,controllers,webhooks,dev,playground}/**/*.test.ts',
         '<rootDir>/test/unit/**/*.test.ts',
+        '<rootDir>/test/chaos/**/*.test.ts',
       ],
-      testPathIgnorePatterns: ['/node_modules/', '\\.cluster\\.test\\.ts$'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.cluster\\.test\\.ts$', '\\.netns\\.test\\.ts$'],
     },
     {
       ...base,
@@ -44,7 +45,8 @@ export default {
     {
       ...base,
       displayName: 'netns',
-      testMatch: ['<rootDir>/test/netns/**/*.test.ts'],
+      // test/chaos/*.netns.test.ts: the chaos tier's experiments on a real node (the rest is in unit)
+      testMatch: ['<rootDir>/test/netns/**/*.test.ts', '<rootDir>/test/chaos/**/*.netns.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '\\.cluster\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/netns/global-setup.ts',
       testTimeout: 60_000,

@@ -53,7 +53,19 @@ export interface AgentDeps {
   readonly observe?: (command: string, outcome: 'ok' | 'error', seconds: number) => void;
   /** Called after each rescan of the conf dir (the node reporter listens). */
   readonly afterSync?: () => void;
+  /**
+   * Ends (SIGKILL, and waits for) every process whose environment holds name=value; returns their ids.
+   * The agent calls it at start with the mark its delegates carry, so that delegates a killed agent
+   * left running cannot finish an ADD after the DEL that cleans it up.
+   */
+  readonly endProcesses?: (name: string, value: string) => Promise<number[]>;
 }
+
+/**
+ * The environment variable every delegate (and what it starts) carries: the agent's state dir, so an
+ * agent finds the delegates of its predecessor on this node, and no other agent's.
+ */
+export const delegateMark = 'MULTINET_DELEGATE_OF';
 
 export interface Agent {
   readonly handler: RequestListener;
@@ -70,6 +82,7 @@ export interface Agent {
 
 export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   const { fs, exec, clock, log } = deps;
+  const pluginEnv = { ...options.pluginEnv, [delegateMark]: options.stateDir };
   const confWriter = new ConfWriter(
     fs,
     {
@@ -89,7 +102,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     fs,
     binDirs: options.binDirs,
     timeoutMs: options.delegateTimeoutMs,
-    baseEnv: options.pluginEnv,
+    baseEnv: pluginEnv,
     log: log.child({ component: 'delegates' }),
   });
   const cache = new AttachmentCache(fs, options.stateDir);
@@ -128,16 +141,17 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
           nsenter: options.nsenterPath,
           ip: options.ipPath,
           timeoutMs: options.delegateTimeoutMs,
-          env: options.pluginEnv,
+          env: pluginEnv,
         },
         netns,
         ifName,
         gateways,
       ),
-    exclusive: (containerId, fn) => limiter.exclusive(containerId, fn),
+    schedule: (key, fn) => limiter.run(key, fn),
+    now: () => clock.now(),
   });
   const handler = createCniHandler({
-    limiter,
+    stats: () => limiter.stats,
     handle: (request) => attacher.handle(request),
     // An ADD waits for the default network before it takes a slot, so DELs are never stuck behind it.
     prepare: (request) => (request.command === 'ADD' ? waitReady() : Promise.resolve()),
@@ -162,7 +176,16 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     attacher,
     limiter,
     async start() {
-      await cache.init();
+      // Delegates a killed agent left running: dead before any DEL is trusted to have cleaned up.
+      const ended = (await deps.endProcesses?.(delegateMark, options.stateDir)) ?? [];
+      if (ended.length > 0) log.warn('ended the delegates a previous agent left running', { pids: ended });
+      // What a killed agent left half-written: temp files of the cache, the config and the source's files.
+      const swept = [
+        ...(await cache.init()),
+        ...(await fs.removeTempFiles(options.confDir, options.confFileName)),
+      ];
+      await deps.source.sweep?.();
+      if (swept.length > 0) log.info('removed the temp files of unfinished writes', { files: swept });
       await confWriter.sync();
       stoppers.push(deps.watchDir(options.confDir, resync));
       const timer = setInterval(resync, options.resyncMs);

@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { interfaceNameError } from '../lib/annotations/interface-name.ts';
-import { attachmentCacheFile, containerIdPattern } from '../lib/cni/request.ts';
+import { attachmentCacheFile, containerIdError } from '../lib/cni/request.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
@@ -54,14 +54,15 @@ export class AttachmentCache {
     this.stateDir = stateDir;
   }
 
-  async init(): Promise<void> {
+  /** Creates the dir; removes the temp files of writes an agent killed meanwhile did not finish. */
+  async init(): Promise<string[]> {
     await this.fs.mkdir(this.dir, 0o700);
+    return this.fs.removeTempFiles(this.dir);
   }
 
   private path(containerId: string, ifName: string): string {
     // Both were checked when the request was parsed; checked again since they become a file name.
-    if (!containerIdPattern.test(containerId) || interfaceNameError(ifName))
-      throw new Error('invalid cache key');
+    if (containerIdError(containerId) || interfaceNameError(ifName)) throw new Error('invalid cache key');
     return attachmentCacheFile(this.stateDir, containerId, ifName);
   }
 

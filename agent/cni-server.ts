@@ -1,7 +1,12 @@
 /**
  * The agent's CNI endpoint: POST /cni with a CniRequest (JSON), answered with a CniReply. Served over
- * a unix socket (mode 0600 in a 0700 directory) that only root on the node can reach. Requests run
- * through the WorkLimiter: bounded concurrency and queue, one at a time per container.
+ * a unix socket (mode 0600 in a 0700 directory) that only root on the node can reach. The handler runs
+ * requests through the WorkLimiter (bounded concurrency and queue, one at a time per container).
+ *
+ * Memory is bounded before anything queues: a body larger than a CNI request can be, JSON nested deeper
+ * than a network configuration is, or more request bytes held at once than the bound (read, queued and
+ * running requests together) are refused with a CNI error that says so, never with a reset, which the
+ * shim would take for an agent that is away.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { isSupportedCniVersion, latestCniVersion } from '../lib/cni/version.ts';
@@ -9,45 +14,106 @@ import type { Logger } from 'winston';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { cniEndpoint, parseCniRequest, type CniReply, type CniRequest } from '../lib/cni/request.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { isObject, type JsonObject } from '../lib/safe-json.ts';
+import { isObject, jsonNestsDeeperThan, type JsonObject } from '../lib/safe-json.ts';
 import { asCniError } from './delegate-runner.ts';
-import { QueueFullError, type WorkLimiter } from './limiter.ts';
+import { QueueFullError } from './limiter.ts';
+
+export interface RequestBounds {
+  /** The largest body. A runtime sends a few KiB (the generated config and its capability arguments). */
+  readonly maxBodyBytes: number;
+  /** The deepest nesting of arrays and objects (network configurations nest fewer than 10 levels). */
+  readonly maxDepth: number;
+  /** Bytes of request bodies held at once, by all requests from their first byte to their answer. */
+  readonly maxBytesInFlight: number;
+}
+
+export const defaultRequestBounds: RequestBounds = {
+  maxBodyBytes: 1024 * 1024,
+  maxDepth: 64,
+  maxBytesInFlight: 16 * 1024 * 1024,
+};
 
 export interface CniHandlerDeps {
-  readonly limiter: WorkLimiter;
+  /** Serves a request (the attacher, through the limiter). */
   readonly handle: (request: CniRequest) => Promise<JsonObject | null>;
+  /** The limiter's counts, for /healthz. */
+  readonly stats: () => { running: number; waiting: number };
   /** Runs before the request is queued (e.g. waiting for the node's default network). */
   readonly prepare?: (request: CniRequest) => Promise<void>;
   readonly log: Logger;
-  readonly maxBodyBytes?: number;
+  readonly bounds?: Partial<RequestBounds>;
   /** Observes each finished request (metrics). */
   readonly observe?: (command: string, outcome: 'ok' | 'error', seconds: number) => void;
 }
 
+/** Bytes held by requests being read, queued or run. */
+class ByteBudget {
+  held = 0;
+  private readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+  take(bytes: number): boolean {
+    if (this.held + bytes > this.limit) return false;
+    this.held += bytes;
+    return true;
+  }
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
+}
+
 /**
- * The request body; one over the limit is read to its end (and dropped) so that the client gets a
- * CNI error that says so, not a reset it could take for an agent that is away.
+ * The request body, its bytes taken from the budget (the caller gives them back when it answers). A
+ * body over a bound is read to its end and dropped, so that the client gets a CNI error that says so.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+function readBody(
+  req: IncomingMessage,
+  bounds: RequestBounds,
+  budget: ByteBudget,
+): Promise<{ text: string; bytes: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let taken = 0;
+    let refusal: CniError | 'too large' | undefined;
+    const refuse = (error: CniError | 'too large'): void => {
+      refusal ??= error;
+      chunks.length = 0;
+      budget.give(taken);
+      taken = 0;
+    };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-      else chunks.length = 0;
+      if (refusal) return;
+      if (size > bounds.maxBodyBytes) refuse('too large');
+      else if (!budget.take(chunk.length)) {
+        refuse(
+          new CniError(
+            CniErrorCode.tryAgainLater,
+            `the agent holds ${bounds.maxBytesInFlight} bytes of CNI requests already; try again later`,
+          ),
+        );
+      } else {
+        taken += chunk.length;
+        chunks.push(chunk);
+      }
     });
     req.on('end', () => {
-      if (size <= limit) resolve(Buffer.concat(chunks).toString('utf8'));
-      else
+      if (refusal === 'too large') {
         reject(
           new CniError(
             CniErrorCode.decodeFailure,
-            `the request is ${size} bytes; the agent accepts at most ${limit} (is the network configuration that large?)`,
+            `the request is ${size} bytes; the agent accepts at most ${bounds.maxBodyBytes} (is the network configuration that large?)`,
           ),
         );
+      } else if (refusal) reject(refusal);
+      else resolve({ text: Buffer.concat(chunks).toString('utf8'), bytes: taken });
     });
-    req.on('error', reject);
+    req.on('error', (err) => {
+      refuse(new CniError(CniErrorCode.ioFailure, err.message));
+      reject(err);
+    });
   });
 }
 
@@ -64,27 +130,37 @@ function versionOf(body: unknown): string {
 }
 
 export function createCniHandler(deps: CniHandlerDeps): RequestListener {
-  const limit = deps.maxBodyBytes ?? 1024 * 1024;
+  const bounds: RequestBounds = { ...defaultRequestBounds, ...deps.bounds };
+  const budget = new ByteBudget(bounds.maxBytesInFlight);
   return (req, res) => {
     if (req.url === '/healthz' && req.method === 'GET') {
-      send(res, 200, { ok: true, ...deps.limiter.stats });
+      send(res, 200, { ok: true, ...deps.stats() });
       return;
     }
     if (req.url !== cniEndpoint || req.method !== 'POST') {
+      req.resume();
       send(res, 404, { error: `POST ${cniEndpoint} only` });
       return;
     }
     const started = performance.now();
     let request: CniRequest | undefined;
     let body: unknown;
+    let held = 0;
     void (async () => {
       try {
-        body = JSON.parse(await readBody(req, limit));
+        const { text, bytes } = await readBody(req, bounds, budget);
+        held = bytes;
+        if (jsonNestsDeeperThan(text, bounds.maxDepth)) {
+          throw new CniError(
+            CniErrorCode.decodeFailure,
+            `the request nests arrays and objects deeper than ${bounds.maxDepth} levels`,
+          );
+        }
+        body = JSON.parse(text);
         request = parseCniRequest(body);
         const current = request;
-        const key = current.containerId || current.command;
         await deps.prepare?.(current);
-        const result = await deps.limiter.run(key, () => deps.handle(current));
+        const result = await deps.handle(current);
         const reply: CniReply = { result };
         send(res, 200, reply);
         deps.observe?.(current.command, 'ok', (performance.now() - started) / 1000);
@@ -103,8 +179,10 @@ export function createCniHandler(deps: CniHandlerDeps): RequestListener {
           ...(err instanceof CniError ? {} : { cause: errorMessage(err) }),
         });
         const reply: CniReply = { error: error.toJson(versionOf(body)) };
-        if (!res.headersSent) send(res, 200, reply);
+        if (!res.headersSent && !res.destroyed) send(res, 200, reply);
         deps.observe?.(request?.command ?? 'unknown', 'error', (performance.now() - started) / 1000);
+      } finally {
+        budget.give(held);
       }
     })();
   };

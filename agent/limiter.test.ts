@@ -1,74 +1,92 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueFullError, WorkLimiter } from './limiter.ts';
 
+/** A promise and the function that resolves it. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/** Lets every promise callback that can run, run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('WorkLimiter', () => {
-  it('never runs more than `concurrency` at once', async () => {
+  it('never runs more than `concurrency` at once, and starts the next as one ends', async () => {
     const limiter = new WorkLimiter(3, 1000);
-    let running = 0;
+    const gates = Array.from({ length: 10 }, gate);
+    let active = 0;
     let peak = 0;
-    await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        limiter.run(`k${i}`, async () => {
-          peak = Math.max(peak, ++running);
-          await sleep(1);
-          running--;
-        }),
-      ),
+    const done = gates.map((g, i) =>
+      limiter.run(`k${i}`, async () => {
+        peak = Math.max(peak, ++active);
+        await g.promise;
+        active--;
+      }),
     );
-    expect(peak).toBe(3);
+    await settle();
+    expect({ active, ...limiter.stats }).toEqual({ active: 3, running: 3, waiting: 7 });
+    gates[0]!.open();
+    await settle();
+    expect({ active, ...limiter.stats }).toEqual({ active: 3, running: 3, waiting: 6 });
+    for (const g of gates) g.open();
+    await Promise.all(done);
+    expect({ peak, ...limiter.stats }).toEqual({ peak: 3, running: 0, waiting: 0 });
   });
 
   it('runs work for the same key one after another, in arrival order', async () => {
     const limiter = new WorkLimiter(8, 100);
     const events: string[] = [];
-    await Promise.all(
-      [1, 2, 3].map((n) =>
-        limiter.run('pod', async () => {
-          events.push(`start ${n}`);
-          await sleep(5 - n);
-          events.push(`end ${n}`);
-        }),
-      ),
+    const gates = [gate(), gate(), gate()];
+    const done = gates.map((g, n) =>
+      limiter.run('pod', async () => {
+        events.push(`start ${n}`);
+        await g.promise;
+        events.push(`end ${n}`);
+      }),
     );
-    expect(events).toEqual(['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
+    // Opened last first: the order still follows arrival.
+    for (const g of [...gates].reverse()) g.open();
+    await Promise.all(done);
+    expect(events).toEqual(['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2']);
+  });
+
+  it('lets work that waits for its turn hold no slot: other keys use the slots meanwhile', async () => {
+    const limiter = new WorkLimiter(2, 10);
+    const first = gate();
+    const events: string[] = [];
+    const a1 = limiter.run('a', async () => {
+      events.push('a1');
+      await first.promise;
+    });
+    const a2 = limiter.run('a', () => Promise.resolve(void events.push('a2')));
+    const b = limiter.run('b', () => Promise.resolve(void events.push('b')));
+    await b;
+    // a2 waits for a's turn without a slot, so b got the second slot while a1 still runs.
+    expect(events).toEqual(['a1', 'b']);
+    expect(limiter.stats).toEqual({ running: 1, waiting: 1 });
+    first.open();
+    await Promise.all([a1, a2]);
+    expect(events).toEqual(['a1', 'b', 'a2']);
   });
 
   it('refuses work beyond the queue bound, and recovers', async () => {
     const limiter = new WorkLimiter(1, 2);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const first = limiter.run('a', () => gate);
+    const g = gate();
+    const first = limiter.run('a', () => g.promise);
     const queued = [limiter.run('b', () => Promise.resolve()), limiter.run('c', () => Promise.resolve())];
     await expect(limiter.run('d', () => Promise.resolve())).rejects.toThrow(QueueFullError);
-    release();
+    g.open();
     await Promise.all([first, ...queued]);
     await expect(limiter.run('e', () => Promise.resolve('ok'))).resolves.toBe('ok');
     expect(limiter.stats).toEqual({ running: 0, waiting: 0 });
   });
 
-  it('serializes nested work by key without taking a slot', async () => {
-    const limiter = new WorkLimiter(1, 10);
-    const events: string[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const add = limiter.run('pod-a', async () => {
-      events.push('add start');
-      await gate;
-      events.push('add end');
-    });
-    // GC holds the only slot and waits, by key, for the ADD of pod-a; no deadlock since exclusive takes no slot.
-    const gc = limiter.run('GC', () =>
-      limiter.exclusive('pod-a', () => Promise.resolve(events.push('gc of pod-a'))),
-    );
-    await new Promise((r) => setTimeout(r, 5));
-    release();
-    await Promise.all([add, gc]);
-    expect(events).toEqual(['add start', 'add end', 'gc of pod-a']);
-  });
-
-  it('releases its slot when the work throws', async () => {
+  it('releases its slot and its turn when the work throws', async () => {
     const limiter = new WorkLimiter(1, 10);
     await expect(limiter.run('a', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     await expect(limiter.run('a', () => Promise.resolve(1))).resolves.toBe(1);
+    expect(limiter.stats).toEqual({ running: 0, waiting: 0 });
   });
 });

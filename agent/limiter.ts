@@ -1,6 +1,10 @@
 /**
  * Bounds on the agent's concurrent work (Multus' daemon had none): at most `concurrency` CNI requests
  * run at once, at most `maxQueued` wait, and requests for the same key (container) never overlap.
+ *
+ * Lock order, the one rule that keeps this free of deadlocks: a unit of work takes its key's turn,
+ * then a slot, and holds both only while it runs; it never waits for another turn or slot while it
+ * holds one. Work that spans several keys (GC) is several units, run one after another.
  */
 export class QueueFullError extends Error {
   constructor(limit: number) {
@@ -26,26 +30,13 @@ export class WorkLimiter {
     return { running: this.running, waiting: Math.max(0, this.pending - this.running) };
   }
 
-  /** Runs fn after earlier work for the same key finished and a slot is free. */
+  /**
+   * Runs fn after earlier work for the same key finished and a slot is free. fn must not wait for
+   * other work of this limiter (it holds a turn and a slot that work may need).
+   */
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     if (this.pending >= this.concurrency + this.maxQueued) throw new QueueFullError(this.maxQueued);
     this.pending++;
-    try {
-      return await this.exclusive(key, async () => {
-        await this.acquire();
-        try {
-          return await fn();
-        } finally {
-          this.releaseSlot();
-        }
-      });
-    } finally {
-      this.pending--;
-    }
-  }
-
-  /** Runs fn after earlier work for the same key finished, without taking a slot (for work nested in a request). */
-  async exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
@@ -53,10 +44,16 @@ export class WorkLimiter {
     this.tails.set(key, tail);
     try {
       await previous;
-      return await fn();
+      await this.acquire();
+      try {
+        return await fn();
+      } finally {
+        this.releaseSlot();
+      }
     } finally {
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);
+      this.pending--;
     }
   }
 

@@ -32,10 +32,17 @@ export interface NetworkSource {
   /** The pod, when known; undefined when the source has no such pod (it then gets no extra networks). */
   getPod(ref: PodRef): Promise<PodInfo | undefined>;
   getNetwork(namespace: string, name: string): Promise<NetworkDefinition | undefined>;
-  /** Records the pod's network-status after a successful ADD (the Kubernetes source patches the pod). */
-  publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void>;
+  /**
+   * Records the pod's network-status after a successful ADD of container `containerId` (the Kubernetes
+   * source patches the pod).
+   */
+  publishStatus(pod: PodRef, statuses: readonly NetworkStatus[], containerId: string): Promise<void>;
   /** The pod's attachments were deleted: drop anything still pending for it. */
   released?(pod: PodRef): void;
+  /** Container `containerId`'s attachments are gone: remove the status it published, if it is still its. */
+  withdrawStatus?(pod: PodRef, containerId: string): Promise<void>;
+  /** Removes what a killed agent left half-written (at start, before any request). */
+  sweep?(): Promise<void>;
 }
 
 /** A NAD object as the attach logic sees it: its validated config, or why it cannot be used. */

@@ -1,4 +1,5 @@
 import { CniError } from '../lib/cni/error.ts';
+import { parseCniRequest } from '../lib/cni/request.ts';
 import { fakeResult } from '../test/doubles/memory-ports.ts';
 import { okPlugin, testAgent } from '../test/test-agent.ts';
 
@@ -310,7 +311,7 @@ describe('DEL', () => {
     t.addNad('macvlan-conf', macvlan);
     t.addNad('chained', chain);
     t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf,chained' });
-    t.fs.put('/var/run/netns/test', '');
+    t.fs.putNamespace('/var/run/netns/test');
     await t.agent.start();
     await t.agent.attacher.handle(t.request('ADD'));
     t.exec.calls.length = 0;
@@ -388,21 +389,69 @@ describe('DEL', () => {
     expect(t.calls()).toEqual(['DEL bridge eth0']);
   });
 
-  it('leaves a running container alone when ADD is repeated: the old attachments go first', async () => {
+  it('replaces the attachments when ADD is repeated for a container: the old ones are DELeted first', async () => {
     const t = await attached();
+    const file = '/state/attachments/c1_eth0.json';
+    const before = JSON.parse(await t.fs.readFile(file)) as { attachments: Array<{ result: unknown }> };
     await t.agent.attacher.handle(t.request('ADD'));
-    expect(t.calls().slice(0, 4)).toEqual([
+    expect(t.calls()).toEqual([
       'DEL tuning net2',
       'DEL ptp net2',
       'DEL macvlan net1',
       'DEL bridge eth0',
-    ]);
-    expect(t.calls().slice(4)).toEqual([
       'ADD bridge eth0',
       'ADD macvlan net1',
       'ADD ptp net2',
       'ADD tuning net2',
     ]);
+    // The record now holds the new ADD's results (fresh addresses), not the old ones.
+    const after = JSON.parse(await t.fs.readFile(file)) as {
+      complete: boolean;
+      attachments: Array<{ result: unknown }>;
+    };
+    expect(after.complete).toBe(true);
+    expect(after.attachments).toHaveLength(3);
+    for (const [i, attachment] of after.attachments.entries())
+      expect(attachment.result).not.toEqual(before.attachments[i]!.result);
+  });
+});
+
+describe('files DEL makes obsolete, and files a killed agent left', () => {
+  const statusFile = '/state/network-status/default_samplepod.json';
+
+  it("removes the pod's network-status with the container that wrote it, not a later sandbox's", async () => {
+    const t = testAgent();
+    t.fs.putNamespace('/var/run/netns/test');
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD'));
+    expect(await t.fs.stat(statusFile)).toBeDefined();
+    await t.agent.attacher.handle(t.request('DEL'));
+    expect([...t.fs.files.keys()].filter((f) => f.startsWith('/state/'))).toEqual([]);
+    // Two sandboxes of one pod: the older one's DEL leaves the newer one's status.
+    await t.agent.attacher.handle(t.request('ADD', { containerId: 'old' }));
+    await t.agent.attacher.handle(t.request('ADD', { containerId: 'new' }));
+    await t.agent.attacher.handle(t.request('DEL', { containerId: 'old' }));
+    expect(await t.fs.stat(statusFile)).toBeDefined();
+    await t.agent.attacher.handle(t.request('DEL', { containerId: 'new' }));
+    expect(await t.fs.stat(statusFile)).toBeUndefined();
+  });
+
+  it('removes the temp files of interrupted writes when it starts, and owner files without a status', async () => {
+    const t = testAgent();
+    const leftovers = [
+      '/state/attachments/.c1_eth0.json.0123456789ab.tmp',
+      '/state/network-status/.default_p.json.0123456789ab.tmp',
+      '/state/network-status/.default_gone.owner',
+      '/etc/cni/net.d/.00-multinet.conflist.0123456789ab.tmp',
+    ];
+    for (const file of leftovers) t.fs.put(file, 'partial');
+    t.fs.put('/etc/cni/net.d/.10-other.conflist.0123456789ab.tmp', "not the agent's");
+    t.fs.put('/state/network-status/.default_kept.owner', 'c9\n');
+    t.fs.put('/state/network-status/default_kept.json', '[]\n');
+    await t.agent.start();
+    for (const file of leftovers) expect(await t.fs.stat(file)).toBeUndefined();
+    expect(await t.fs.stat('/etc/cni/net.d/.10-other.conflist.0123456789ab.tmp')).toBeDefined();
+    expect(await t.fs.stat('/state/network-status/.default_kept.owner')).toBeDefined();
   });
 });
 
@@ -467,6 +516,89 @@ describe('CHECK, STATUS and GC', () => {
     expect(t.exec.calls[1]!.stdin['cni.dev/valid-attachments']).toEqual(valid);
     expect(await t.fs.stat('/state/attachments/stale_eth0.json')).toBeUndefined();
     expect(await t.fs.stat('/state/attachments/keep_eth0.json')).toBeDefined();
+  });
+});
+
+it('writes nothing outside its state dir for a pod name that climbs out of it', async () => {
+  const t = testAgent();
+  await t.agent.start();
+  const wire = { ...t.request('ADD'), args: 'K8S_POD_NAMESPACE=x;K8S_POD_NAME=/../../../escaped' };
+  expect(() => parseCniRequest(wire)).toThrow(
+    'CNI_ARGS K8S_POD_NAME "/../../../escaped" must be a DNS-1123 subdomain',
+  );
+  // Had it got past the request's check, the file source refuses the name too.
+  await t.agent.attacher.handle(wire).catch(() => undefined);
+  const outside = [...t.fs.files.keys()].filter(
+    (path) => !/^\/(state|etc\/cni\/net\.d|opt\/cni\/bin|nads|pods)\//.test(path),
+  );
+  expect(outside).toEqual([]);
+});
+
+describe('attachments that cannot exist', () => {
+  const v11 = JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', plugins: [{ type: 'bridge' }] });
+  const gc = (t: ReturnType<typeof testAgent>): Promise<unknown> =>
+    t.agent.attacher.handle(
+      t.request('GC', {
+        config: { cniVersion: '1.1.0', name: 'm', type: 'multinet-cni', 'cni.dev/valid-attachments': [] },
+      }),
+    );
+  const dels = (t: ReturnType<typeof testAgent>): string[] =>
+    t.exec.calls.filter((c) => c.command === 'DEL').map((c) => c.containerId);
+
+  it('refuses an ADD into something that is no network namespace, running nothing', async () => {
+    const t = testAgent();
+    t.fs.put('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+    await t.agent.start();
+    const error = await rejection(t.agent.attacher.handle(t.request('ADD', { netns: '/etc/passwd' })));
+    expect({ code: error.code, message: error.message }).toEqual({
+      code: 4,
+      message: 'CNI_NETNS "/etc/passwd" is not a network namespace',
+    });
+    expect(t.calls()).toEqual([]);
+    expect(await t.fs.list('/state/attachments')).toEqual([]);
+  });
+
+  it('GC cleans a stale attachment whose namespace is no longer one once, not on every GC', async () => {
+    const t = testAgent();
+    t.fs.put('/etc/cni/net.d/10-default.conflist', v11);
+    t.fs.putNamespace('/var/run/netns/test');
+    t.exec.register('/opt/cni/bin/bridge', (call) =>
+      call.command === 'DEL'
+        ? { code: 1, stdout: JSON.stringify({ code: 999, msg: 'not a netns' }) }
+        : okPlugin(call),
+    );
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD', { containerId: 'gone' }));
+    t.fs.namespaces.delete('/var/run/netns/test'); // the file stays, the namespace is gone
+    await gc(t);
+    await gc(t);
+    await gc(t);
+    expect(dels(t)).toEqual(['gone']);
+    expect(await t.fs.stat('/state/attachments/gone_eth0.json')).toBeUndefined();
+  });
+
+  it('GC tries a stale attachment whose DEL fails again only after a backoff, doubling', async () => {
+    const t = testAgent();
+    t.fs.put('/etc/cni/net.d/10-default.conflist', v11);
+    t.fs.putNamespace('/var/run/netns/test');
+    t.exec.register('/opt/cni/bin/bridge', (call) =>
+      call.command === 'DEL'
+        ? { code: 1, stdout: JSON.stringify({ code: 5, msg: 'device busy' }) }
+        : okPlugin(call),
+    );
+    await t.agent.start();
+    await t.agent.attacher.handle(t.request('ADD', { containerId: 'stuck' }));
+    await gc(t); // tried: fails, 1 min backoff
+    await gc(t); // skipped
+    t.clock.time += 60_000;
+    await gc(t); // tried: fails, 2 min backoff
+    t.clock.time += 60_000;
+    await gc(t); // skipped
+    expect(dels(t)).toEqual(['stuck', 'stuck']);
+    expect(await t.fs.stat('/state/attachments/stuck_eth0.json')).toBeDefined();
+    // The runtime's own DEL is never held back.
+    await rejection(t.agent.attacher.handle(t.request('DEL', { containerId: 'stuck' })));
+    expect(dels(t)).toEqual(['stuck', 'stuck', 'stuck']);
   });
 });
 

@@ -17,6 +17,7 @@ import {
   supportedCniVersions,
   type CniVersion,
 } from '../lib/cni/version.ts';
+import { backoffDelay, type BackoffPolicy } from '../lib/backoff.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { networkStatusFromResult, type NetworkStatus } from '../lib/network-status.ts';
 import type { FileSystem } from '../lib/ports.ts';
@@ -28,6 +29,7 @@ import {
   type DelegateRunner,
   type DelegateTarget,
 } from './delegate-runner.ts';
+import { QueueFullError } from './limiter.ts';
 import type { NetworkSource, PodRef } from './network-source.ts';
 import type { AttachmentResolver, PlannedAttachment } from './resolve.ts';
 
@@ -40,8 +42,25 @@ export interface PodAttacherDeps {
   readonly log: Logger;
   /** Sets a selection's default route inside the pod (see default-route.ts). */
   readonly setDefaultRoute: (netns: string, ifName: string, gateways: readonly string[]) => Promise<void>;
-  /** Runs fn while no other request for the same container runs (the server's per-container order). */
-  readonly exclusive: <T>(containerId: string, fn: () => Promise<T>) => Promise<T>;
+  /**
+   * Runs fn in the container's turn and a slot of the limiter (WorkLimiter.run). Every unit of work
+   * goes through it, one unit at a time: nothing scheduled waits for other scheduled work.
+   */
+  readonly schedule: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+  /** The clock's time in ms (GC's retry backoff). */
+  readonly now: () => number;
+}
+
+/** How GC retries a stale attachment whose DEL failed: after 1 min, doubling up to 1 h. */
+const gcRetry: BackoffPolicy = { baseMs: 60_000, maxMs: 3_600_000 };
+
+/** The limiter key of a request: its container, or (STATUS, VERSION) its command ('#' is no container ID character). */
+function workKey(request: CniRequest): string {
+  return request.containerId || `#${request.command}`;
+}
+
+function attachmentKey(containerId: string, ifName: string): string {
+  return `${containerId}/${ifName}`;
 }
 
 function requestVersion(request: CniRequest): CniVersion {
@@ -91,12 +110,23 @@ function recordOf(attachment: PlannedAttachment, result?: CniResult): Attachment
 
 export class PodAttacher {
   private readonly deps: PodAttacherDeps;
+  /** Stale attachments whose GC failed: when GC may try them again. */
+  private readonly gcRetries = new Map<string, { failures: number; notBefore: number }>();
 
   constructor(deps: PodAttacherDeps) {
     this.deps = deps;
   }
 
+  /** Serves one request: in its container's turn and a limiter slot; GC as one unit per stale container. */
   async handle(request: CniRequest): Promise<JsonObject | null> {
+    if (request.command === 'GC') {
+      await this.gc(request);
+      return null;
+    }
+    return this.deps.schedule(workKey(request), () => this.dispatch(request));
+  }
+
+  private async dispatch(request: CniRequest): Promise<JsonObject | null> {
     switch (request.command) {
       case 'ADD':
         return this.add(request);
@@ -110,8 +140,7 @@ export class PodAttacher {
         await this.status();
         return null;
       case 'GC':
-        await this.gc(request);
-        return null;
+        throw new Error('GC is not one unit of work');
       case 'VERSION':
         // The shim answers VERSION itself; this serves other clients of the socket (debugging with curl).
         return { cniVersion: requestVersion(request), supportedVersions: [...supportedCniVersions] };
@@ -120,6 +149,8 @@ export class PodAttacher {
 
   private async add(request: CniRequest): Promise<JsonObject> {
     const log = this.deps.log.child({ containerId: request.containerId, command: 'ADD' });
+    await this.refuseNonNamespace(request.netns);
+    this.gcRetries.delete(attachmentKey(request.containerId, request.ifName));
     const previous = await this.readCache(request, log);
     if (previous) {
       log.info('ADD for a container that is already attached: removing the previous attachments first');
@@ -191,13 +222,14 @@ export class PodAttacher {
       }
     }
     await this.deps.cache.write({ ...base, attachments: records, complete: true });
-    if (pod) await this.publish(pod, attachments, results, log);
+    if (pod) await this.publish(pod, request.containerId, attachments, results, log);
     log.info('attached', { pod: pod && `${pod.namespace}/${pod.name}`, networks: describe(records) });
     return resultToJson(convertCniResult(results[0]!, requestVersion(request)));
   }
 
   private async publish(
     pod: PodRef,
+    containerId: string,
     attachments: readonly PlannedAttachment[],
     results: readonly CniResult[],
     log: Logger,
@@ -210,7 +242,7 @@ export class PodAttacher {
       }),
     );
     try {
-      await this.deps.source.publishStatus(pod, statuses);
+      await this.deps.source.publishStatus(pod, statuses, containerId);
     } catch (err) {
       // The interfaces exist and work: a status that cannot be written now is not worth tearing them down.
       log.error('could not publish network-status', {
@@ -261,16 +293,16 @@ export class PodAttacher {
   private async delFromRecord(record: CacheRecord, request: CniRequest, log: Logger): Promise<void> {
     const failures = await this.delAttachments(record, request, log);
     if (failures.length === 0) {
-      await this.deps.cache.remove(request.containerId, request.ifName);
+      await this.forget(record, log);
       log.info('detached', { networks: describe(record.attachments) });
       return;
     }
-    const netnsGone = !(await this.netnsExists(request.netns || record.netns));
-    if (netnsGone) {
+    if (!(await this.netnsAlive(request.netns || record.netns))) {
+      // Nothing can be attached in a namespace that does not exist (gone, or never one: a regular file).
       log.warn('DEL failures ignored: the pod network namespace is gone', {
         failed: failures.map((f) => f.record.name),
       });
-      await this.deps.cache.remove(request.containerId, request.ifName);
+      await this.forget(record, log);
       return;
     }
     // Keep only what failed, so the runtime's retry retries just those.
@@ -287,10 +319,22 @@ export class PodAttacher {
     );
   }
 
+  /** A container's attachments are gone: its cache record goes, and the status it published. */
+  private async forget(record: CacheRecord, log: Logger): Promise<void> {
+    await this.deps.cache.remove(record.containerId, record.runtimeIfName);
+    if (!record.pod || !this.deps.source.withdrawStatus) return;
+    await this.deps.source
+      .withdrawStatus(record.pod, record.containerId)
+      .catch((err: unknown) =>
+        log.warn('could not remove the network-status of a deleted container', { error: errorMessage(err) }),
+      );
+  }
+
   private async del(request: CniRequest): Promise<void> {
     const log = this.deps.log.child({ containerId: request.containerId, command: 'DEL' });
     const pod = podRefOf(request);
     if (pod) this.deps.source.released?.(pod);
+    this.gcRetries.delete(attachmentKey(request.containerId, request.ifName));
     const record = await this.readCache(request, log);
     if (record) {
       await this.delFromRecord(record, request, log);
@@ -357,7 +401,11 @@ export class PodAttacher {
     await this.deps.runner.status(network);
   }
 
-  /** GC: attachments not in the runtime's valid list are DELeted; the default network gets GC too. */
+  /**
+   * GC: attachments not in the runtime's valid list are DELeted, each in its container's turn (one
+   * unit of work after another, so GC never holds a slot while it waits for a container); the default
+   * network gets GC too. A stale attachment whose DEL failed is tried again later, backing off.
+   */
   private async gc(request: CniRequest): Promise<void> {
     const log = this.deps.log.child({ command: 'GC' });
     const raw = request.config['cni.dev/valid-attachments'];
@@ -367,30 +415,44 @@ export class PodAttacher {
           .filter((a) => typeof a.containerID === 'string' && typeof a.ifname === 'string')
           .map((a) => ({ containerID: a.containerID as string, ifname: a.ifname as string }))
       : [];
-    const keep = new Set(valid.map((a) => `${a.containerID}/${a.ifname}`));
+    const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
+    const listed = new Set<string>();
     for (const record of await this.deps.cache.list()) {
-      if (keep.has(`${record.containerId}/${record.runtimeIfName}`)) continue;
+      const key = attachmentKey(record.containerId, record.runtimeIfName);
+      listed.add(key);
+      if (keep.has(key)) continue;
+      const retry = this.gcRetries.get(key);
+      if (retry && this.deps.now() < retry.notBefore) continue;
       log.info('collecting a stale attachment', { containerId: record.containerId });
       const stale = {
         ...request,
+        command: 'DEL' as const,
         containerId: record.containerId,
         ifName: record.runtimeIfName,
         netns: record.netns,
       };
-      // Serialized with any ADD or DEL the runtime sends for that container meanwhile.
-      await this.deps
-        .exclusive(record.containerId, async () => {
+      try {
+        await this.deps.schedule(record.containerId, async () => {
           const current = await this.readCache(stale, log);
           if (current) await this.delFromRecord(current, stale, log);
-        })
-        .catch((err: unknown) =>
-          log.warn('GC of a stale attachment failed', {
-            containerId: record.containerId,
-            error: errorMessage(err),
-          }),
-        );
+        });
+        this.gcRetries.delete(key);
+      } catch (err) {
+        if (err instanceof QueueFullError) throw err;
+        const failures = (retry?.failures ?? 0) + 1;
+        const delayMs = backoffDelay(failures - 1, gcRetry);
+        this.gcRetries.set(key, { failures, notBefore: this.deps.now() + delayMs });
+        log.warn('GC of a stale attachment failed; trying again later', {
+          containerId: record.containerId,
+          error: errorMessage(err),
+          retryInSeconds: delayMs / 1000,
+        });
+      }
     }
-    await this.deps.runner.gc(await this.deps.resolver.clusterDefault(), valid);
+    for (const key of this.gcRetries.keys()) if (!listed.has(key)) this.gcRetries.delete(key);
+    await this.deps.schedule(workKey(request), async () =>
+      this.deps.runner.gc(await this.deps.resolver.clusterDefault(), valid),
+    );
   }
 
   /** The cached record; an unreadable one is logged and treated as missing (DEL then cleans best-effort). */
@@ -403,8 +465,24 @@ export class PodAttacher {
     }
   }
 
-  private async netnsExists(netns: string): Promise<boolean> {
+  /** Whether a namespace is there: a namespace file (nsfs), not just any file at that path. */
+  private async netnsAlive(netns: string): Promise<boolean> {
     if (!netns) return false;
-    return (await this.deps.fs.stat(netns).catch(() => undefined)) !== undefined;
+    return this.deps.fs.isNamespaceFile(netns).catch(() => false);
+  }
+
+  /**
+   * Refuses an ADD into something that exists but is no namespace (CNI_NETNS=/etc/passwd): no delegate
+   * could attach there, and its rollback could not clean up either. A path this process cannot see is
+   * left to the delegates (they run where the runtime's paths are).
+   */
+  private async refuseNonNamespace(netns: string): Promise<void> {
+    if (await this.netnsAlive(netns)) return;
+    if (await this.deps.fs.stat(netns).catch(() => undefined)) {
+      throw new CniError(
+        CniErrorCode.invalidEnvironment,
+        `CNI_NETNS ${JSON.stringify(netns)} is not a network namespace`,
+      );
+    }
   }
 }

@@ -1,11 +1,16 @@
 /**
  * The network source without an API server: NADs (and, optionally, pods with their annotations) are
  * read from YAML/JSON manifest files in directories, and network-status is written to a file per pod
- * under the state dir. Files are re-read when they change.
+ * under the state dir (`network-status/NAMESPACE_NAME.json`, beside it `.NAMESPACE_NAME.owner`: the
+ * container that wrote it, whose DEL removes both). Files are re-read when they change. A pod's
+ * status files are written and removed one operation at a time: two sandboxes of one pod hold
+ * different container turns, and a removal that read the owner before the other's write would
+ * otherwise take the new owner file and leave its status behind for good.
  */
 import { join } from 'node:path';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
+import { dns1123LabelError, dns1123SubdomainError } from '../lib/k8s/names.ts';
 import { parseManifests } from '../lib/k8s/manifests.ts';
 import { nadKind } from '../lib/nad.ts';
 import type { NetworkStatus } from '../lib/network-status.ts';
@@ -101,6 +106,8 @@ export class StandaloneSource implements NetworkSource {
   private readonly nads: ManifestDir<NetworkDefinition>;
   private readonly pods: ManifestDir<PodInfo> | undefined;
   private readonly statusDir: string;
+  /** The status operations of each pod, by status file: each waits for the one before. */
+  private readonly statusWork = new Map<string, Promise<void>>();
 
   constructor(fs: FileSystem, options: StandaloneSourceOptions, log: Logger) {
     this.fs = fs;
@@ -123,13 +130,53 @@ export class StandaloneSource implements NetworkSource {
     return (await this.nads.read()).find((n) => n.namespace === namespace && n.name === name);
   }
 
-  async publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void> {
-    await this.fs.mkdir(this.statusDir, 0o755);
-    await this.fs.writeFileAtomic(
-      join(this.statusDir, `${pod.namespace}_${pod.name}.json`),
-      `${JSON.stringify(statuses, null, 2)}\n`,
-      0o644,
-      { fsync: false },
-    );
+  /** The pod's status file and its owner file; the names were checked where the request entered, and again here. */
+  private statusFiles(pod: PodRef): { status: string; owner: string } {
+    const problem = dns1123LabelError(pod.namespace) ?? dns1123SubdomainError(pod.name);
+    if (problem) throw new Error(`no network-status file for pod ${pod.namespace}/${pod.name}: ${problem}`);
+    const base = `${pod.namespace}_${pod.name}`;
+    return { status: join(this.statusDir, `${base}.json`), owner: join(this.statusDir, `.${base}.owner`) };
+  }
+
+  /** Runs work on a pod's status files after the work already queued for them. */
+  private serially(status: string, work: () => Promise<void>): Promise<void> {
+    const run = (this.statusWork.get(status) ?? Promise.resolve()).then(work);
+    const settled = run.catch(() => undefined);
+    this.statusWork.set(status, settled);
+    void settled.then(() => {
+      if (this.statusWork.get(status) === settled) this.statusWork.delete(status);
+    });
+    return run;
+  }
+
+  async publishStatus(pod: PodRef, statuses: readonly NetworkStatus[], containerId: string): Promise<void> {
+    const files = this.statusFiles(pod);
+    await this.serially(files.status, async () => {
+      await this.fs.mkdir(this.statusDir, 0o755);
+      await this.fs.writeFileAtomic(files.owner, `${containerId}\n`, 0o644, { fsync: false });
+      await this.fs.writeFileAtomic(files.status, `${JSON.stringify(statuses, null, 2)}\n`, 0o644, {
+        fsync: false,
+      });
+    });
+  }
+
+  async withdrawStatus(pod: PodRef, containerId: string): Promise<void> {
+    const files = this.statusFiles(pod);
+    await this.serially(files.status, async () => {
+      const owner = await this.fs.readFile(files.owner).catch(() => undefined);
+      if (owner?.trim() !== containerId) return; // another sandbox of the pod published since
+      await this.fs.remove(files.status);
+      await this.fs.remove(files.owner);
+    });
+  }
+
+  /** Temp files of writes a kill interrupted, and owner files whose status file is gone. */
+  async sweep(): Promise<void> {
+    await this.fs.removeTempFiles(this.statusDir);
+    const names = new Set(await this.fs.list(this.statusDir));
+    for (const name of names) {
+      const owned = /^\.(.+)\.owner$/.exec(name);
+      if (owned && !names.has(`${owned[1]}.json`)) await this.fs.remove(join(this.statusDir, name));
+    }
   }
 }

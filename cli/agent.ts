@@ -13,6 +13,7 @@ import { createAgentMetrics } from '../agent/metrics.ts';
 import type { NetworkSource } from '../agent/network-source.ts';
 import { hostMountsExec } from '../agent/host-mounts-exec.ts';
 import { findHostMountNamespace } from '../platform/nodejs/host-mount-namespace.ts';
+import { endProcessesWithEnv } from '../platform/nodejs/orphans.ts';
 import { serveAgent, type ServedAgent } from '../agent/serve.ts';
 import { installShim } from '../agent/shim-installer.ts';
 import { ownerUid, ownerVerdict } from '../agent/owner-daemonset.ts';
@@ -148,6 +149,15 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       watchDir: watchDirectory,
       observe: (command, outcome, seconds) => metrics.observe(command, outcome, seconds),
       afterSync: () => kube?.reporter.trigger(),
+      ...(context.process
+        ? {
+            endProcesses: (name: string, value: string) =>
+              endProcessesWithEnv(name, value, {
+                kill: (pid) => context.process?.kill(pid, 'SIGKILL'),
+                clock: systemClock,
+              }),
+          }
+        : {}),
     },
   );
   confScan.current = () => agent.confWriter.scan();

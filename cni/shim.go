@@ -202,9 +202,11 @@ func Run(env Env, ports Ports) int {
 				code = codePluginNotAvailable
 			}
 			waited := strconv.FormatFloat(settings.AgentWait.Seconds(), 'f', -1, 64)
-			return writeError(ports.Stdout, settings.CniVersion, code,
-				"the multinet agent is not reachable at "+settings.SocketPath+" (waited "+waited+" s): is the multinet agent running on this node?",
-				unreachable.Error())
+			msg := "the multinet agent is not reachable at " + settings.SocketPath + " (waited " + waited + " s): is the multinet agent running on this node?"
+			if unreachable.Busy() {
+				msg = "the multinet agent at " + settings.SocketPath + " is running but took no new connection for " + waited + " s (its accept backlog is full): it is overloaded"
+			}
+			return writeError(ports.Stdout, settings.CniVersion, code, msg, unreachable.Error())
 		}
 		ports.Sleep(min(retryInterval, remaining))
 	}

@@ -158,6 +158,16 @@ func TestAnUnreachableAgentIsAwaitedThenReportedWithCode11(t *testing.T) {
 	}
 }
 
+func TestAnAgentWhoseBacklogStaysFullIsReportedAsOverloadedNotAway(t *testing.T) {
+	r := runShim(t, addEnv, config, nil, failure(&UnreachableError{syscall.EAGAIN}))
+	got := decode(t, r.out)
+	msg, _ := got["msg"].(string)
+	if r.code != 1 || r.slept < 2*time.Second || got["code"] != float64(codeTryAgainLater) ||
+		!strings.Contains(msg, "is running but took no new connection for 2 s") || strings.Contains(msg, "is the multinet agent running") {
+		t.Fatalf("code %d, slept %s, printed %q", r.code, r.slept, r.out)
+	}
+}
+
 func TestStatusGivesUpWithCode50(t *testing.T) {
 	r := runShim(t, Env{Command: "STATUS", Path: "/opt/cni/bin"}, config, nil, unreachable)
 	if r.code != 1 || decode(t, r.out)["code"] != float64(codePluginNotAvailable) {

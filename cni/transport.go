@@ -34,6 +34,10 @@ type UnreachableError struct{ Err error }
 
 func (e *UnreachableError) Error() string { return e.Err.Error() }
 
+// Busy tells an agent that listens but whose accept backlog is full (it is running, overloaded) from
+// one that is away (no socket file, nobody listening).
+func (e *UnreachableError) Busy() bool { return errors.Is(e.Err, syscall.EAGAIN) }
+
 // TimeoutError: the agent took the request but did not answer in time.
 type TimeoutError struct{ After time.Duration }
 

@@ -53,6 +53,16 @@ export interface FileSystem {
   list(dir: string): Promise<string[]>;
   stat(path: string): Promise<FileInfo | undefined>;
   mkdir(path: string, mode?: number): Promise<void>;
+  /**
+   * Whether path is a namespace file (on nsfs: a live /run/netns/NAME or /proc/PID/ns/net), not a
+   * regular file or a missing one. A network namespace exists exactly while its file is one.
+   */
+  isNamespaceFile(path: string): Promise<boolean>;
+  /**
+   * Removes the temp files that writeFileAtomic or copyFileAtomic left in dir when the process died
+   * between writing and renaming (only those of target, when given); returns their names.
+   */
+  removeTempFiles(dir: string, target?: string): Promise<string[]>;
 }
 
 export interface Clock {

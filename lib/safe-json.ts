@@ -53,3 +53,25 @@ export function parseJson(text: string, path: string, limits: ShapeLimits = defa
   checkShape(value, path, limits);
   return value;
 }
+
+/**
+ * Whether JSON text nests arrays and objects deeper than maxDepth, found by one pass over the text
+ * (brackets inside strings do not count), before JSON.parse spends memory on it. Text that is not
+ * JSON is not judged here (JSON.parse says what is wrong with it).
+ */
+export function jsonNestsDeeperThan(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}

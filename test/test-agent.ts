@@ -38,7 +38,8 @@ export const okPlugin: FakePlugin = (call: PluginCall) => {
   if (call.command !== 'ADD') return {};
   const prev = call.stdin.prevResult as Record<string, unknown> | undefined;
   if (prev) return { stdout: JSON.stringify({ ...prev, cniVersion: call.stdin.cniVersion }) };
-  return { stdout: fakeResult(String(call.stdin.cniVersion), call.ifName, `192.0.2.${address++}/24`) };
+  address = address >= 250 ? 10 : address + 1;
+  return { stdout: fakeResult(String(call.stdin.cniVersion), call.ifName, `192.0.2.${address}/24`) };
 };
 
 export function testAgent(

@@ -174,11 +174,12 @@ export function webhookConfigurationInformer(
 
 /** Reads one NAD from the API server (after an informer cache miss). */
 export function kubeNadFetcher(client: KubeRequester): NadFetcher {
-  return (namespace, name) =>
+  return (namespace, name, signal) =>
     orUndefined(
       client.request<NadObject>({
         method: 'GET',
         path: `/apis/${nadGroup}/${nadVersion}/namespaces/${encodeURIComponent(namespace)}/${nadPlural}/${encodeURIComponent(name)}`,
+        signal,
       }),
     );
 }

@@ -3,6 +3,7 @@ import winston from 'winston';
 import type { NadObject } from '../platform/kube/informers.ts';
 import { NadCatalog } from './nad-catalog.ts';
 import { NadMissResolver } from './nad-miss-resolver.ts';
+import { ManualScheduler } from '../test/doubles/manual-scheduler.ts';
 import { NodeStateIndex } from './node-report.ts';
 import { defaultPodPolicy } from './pod.validator.ts';
 import { StaticNadSource } from '../test/doubles/static-nad-source.ts';
@@ -52,7 +53,7 @@ test('a pod naming a NAD the informer has not delivered yet is admitted after on
   const catalog = new NadCatalog(new StaticNadSource());
   const fetched: string[] = [];
   const apiServer = new Map([['default/late', nad('late', '7')]]);
-  let now = 0;
+  const clock = new ManualScheduler();
   const resolver = new NadMissResolver(
     catalog,
     (namespace, name) => {
@@ -60,7 +61,7 @@ test('a pod naming a NAD the informer has not delivered yet is admitted after on
       return Promise.resolve(apiServer.get(`${namespace}/${name}`));
     },
     log,
-    { absentTtlMs: 5000, now: () => now },
+    { absentTtlMs: 5000, scheduler: clock },
   );
   const review = podReviewer(
     { nads: catalog, nodes: new NodeStateIndex(() => []), policy: defaultPodPolicy },
@@ -78,7 +79,7 @@ test('a pod naming a NAD the informer has not delivered yet is admitted after on
   ]);
   await review(podRequest('gone'));
   expect(fetched).toEqual(['default/late', 'default/gone']);
-  now += 6000;
+  clock.advance(6000);
   await review(podRequest('gone'));
   expect(fetched).toEqual(['default/late', 'default/gone', 'default/gone']);
 });

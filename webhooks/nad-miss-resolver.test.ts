@@ -3,6 +3,7 @@ import type { NadObject } from '../platform/kube/informers.ts';
 import { NadCatalog } from './nad-catalog.ts';
 import { NadMissResolver } from './nad-miss-resolver.ts';
 import { reviewTimeoutMs } from './review-adapter.ts';
+import { ManualScheduler } from '../test/doubles/manual-scheduler.ts';
 import { StaticNadSource } from '../test/doubles/static-nad-source.ts';
 import { silentLog as log } from '../test/doubles/nad-world.ts';
 
@@ -24,6 +25,31 @@ test('a NAD read that outlives the review is given up on, and its answer serves 
   answer(late);
   await new Promise((resolve) => setImmediate(resolve));
   expect(catalog.get('default', 'late')?.accepted).toBe(true);
+});
+
+test('a NAD read that hangs is abandoned after its own timeout, so the next miss of that NAD reads again', async () => {
+  const catalog = new NadCatalog(new StaticNadSource());
+  const clock = new ManualScheduler();
+  const reads: AbortSignal[] = [];
+  const hanging = (_namespace: string, _name: string, signal: AbortSignal): Promise<undefined> => {
+    reads.push(signal);
+    return new Promise((_resolve, reject) =>
+      signal.addEventListener('abort', () => reject(signal.reason as Error)),
+    );
+  };
+  const resolver = new NadMissResolver(catalog, hanging, log, { readTimeoutMs: 10_000, scheduler: clock });
+  const ref = [{ namespace: 'default', name: 'late' }];
+  const first = resolver.resolve(ref);
+  void resolver.resolve(ref); // shares the read in flight
+  expect(reads).toHaveLength(1);
+  clock.advance(9_999);
+  expect(reads[0]!.aborted).toBe(false);
+  clock.advance(1);
+  expect(reads[0]!.aborted).toBe(true); // the API server's GET is cancelled, not left running
+  await expect(first).resolves.toBe(false);
+  void resolver.resolve(ref);
+  expect(reads).toHaveLength(2); // a fresh read, not the abandoned one
+  expect(clock.pending).toBe(1); // only the new read's timer
 });
 
 test("a review's timeout is the API server's ?timeout=", () => {

@@ -3,12 +3,16 @@
  * before the informer has delivered the NAD. Before denying "not found", the webhook reads each missing
  * NAD once from the API server. Only misses cost an API call; a NAD found absent is not asked for
  * again for a short while, so a flood of pods naming a missing NAD stays one request per few seconds,
- * and concurrent misses of the same NAD share one request.
+ * and concurrent misses of the same NAD share one request. The read itself is bounded too (by the
+ * longest an API server waits for a review): one that hangs would otherwise be shared by every later
+ * miss of that NAD until the client's own timeout.
  */
 import type { Logger } from 'winston';
 import { networkKey } from '../lib/node-state.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { NadObject } from '../platform/kube/informers.ts';
+import type { Scheduler } from '../lib/ports.ts';
+import { realScheduler } from '../platform/nodejs/clock.ts';
 import { type NadCatalog } from './nad-catalog.ts';
 
 export interface NetworkRef {
@@ -16,13 +20,22 @@ export interface NetworkRef {
   readonly name: string;
 }
 
-/** Reads one NAD; resolves undefined when it does not exist. */
-export type NadFetcher = (namespace: string, name: string) => Promise<NadObject | undefined>;
+/** Reads one NAD; resolves undefined when it does not exist; gives up (rejects) when `signal` aborts. */
+export type NadFetcher = (
+  namespace: string,
+  name: string,
+  signal: AbortSignal,
+) => Promise<NadObject | undefined>;
+
+/** 10 s: how long the API server waits for a review by default (timeoutSeconds). */
+export const defaultNadReadTimeoutMs = 10_000;
 
 export interface MissResolverOptions {
   /** How long a NAD found absent is not fetched again. Default 5 s. */
   readonly absentTtlMs?: number;
-  readonly now?: () => number;
+  /** How long one read may take before it is abandoned. Default 10 s. */
+  readonly readTimeoutMs?: number;
+  readonly scheduler?: Scheduler;
 }
 
 export class NadMissResolver {
@@ -30,7 +43,8 @@ export class NadMissResolver {
   private readonly fetch: NadFetcher;
   private readonly log: Logger;
   private readonly absentTtlMs: number;
-  private readonly now: () => number;
+  private readonly readTimeoutMs: number;
+  private readonly scheduler: Scheduler;
   private readonly absentUntil = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<boolean>>();
 
@@ -39,7 +53,8 @@ export class NadMissResolver {
     this.fetch = fetch;
     this.log = log;
     this.absentTtlMs = options.absentTtlMs ?? 5000;
-    this.now = options.now ?? Date.now;
+    this.readTimeoutMs = options.readTimeoutMs ?? defaultNadReadTimeoutMs;
+    this.scheduler = options.scheduler ?? realScheduler;
   }
 
   /**
@@ -69,16 +84,21 @@ export class NadMissResolver {
     const key = networkKey(ref.namespace, ref.name);
     const until = this.absentUntil.get(key);
     if (until !== undefined) {
-      if (until > this.now()) return Promise.resolve(false);
+      if (until > this.scheduler.now()) return Promise.resolve(false);
       this.absentUntil.delete(key);
     }
     const running = this.inFlight.get(key);
     if (running) return running;
-    const promise = this.fetch(ref.namespace, ref.name)
+    const abandon = new AbortController();
+    const timer = this.scheduler.setTimer(
+      () => abandon.abort(new Error(`no answer within ${this.readTimeoutMs} ms`)),
+      this.readTimeoutMs,
+    );
+    const promise = this.fetch(ref.namespace, ref.name, abandon.signal)
       .then((object) => {
         if (!object) {
           if (this.absentUntil.size > 10_000) this.absentUntil.clear();
-          this.absentUntil.set(key, this.now() + this.absentTtlMs);
+          this.absentUntil.set(key, this.scheduler.now() + this.absentTtlMs);
           return false;
         }
         this.catalog.remember(object);
@@ -91,7 +111,10 @@ export class NadMissResolver {
         });
         return false;
       })
-      .finally(() => this.inFlight.delete(key));
+      .finally(() => {
+        timer.cancel();
+        this.inFlight.delete(key);
+      });
     this.inFlight.set(key, promise);
     return promise;
   }

@@ -50,7 +50,6 @@ const run = promisify(execFile);
 
 export const lockFile = '/run/multinet-dev-node.lock';
 
-
 export interface KubeNodeOptions {
   /** Cache root of dev/build.sh and dev/images/build.sh. */
   readonly cacheDir: string;

@@ -1,4 +1,5 @@
 /** CNI_ARGS: `KEY=VALUE;KEY=VALUE`, the per-invocation arguments the runtime passes (K8S_POD_NAME...). */
+import { dns1123LabelError, dns1123SubdomainError } from '../k8s/names.ts';
 import { CniError, CniErrorCode } from './error.ts';
 
 export type CniArgs = Readonly<Record<string, string>>;
@@ -55,4 +56,23 @@ export function podArgsFrom(args: CniArgs): PodArgs | undefined {
     infraContainerId: args.K8S_POD_INFRA_CONTAINER_ID ?? '',
     uid: args.K8S_POD_UID ?? '',
   };
+}
+
+/**
+ * Checks the Kubernetes keys whose values name files and API paths (a pod's status file, its API
+ * object): a namespace is a DNS-1123 label, a pod name a DNS-1123 subdomain, so neither can hold a '/'
+ * or '..'. `containerIdError` judges K8S_POD_INFRA_CONTAINER_ID as CNI_CONTAINERID is judged.
+ */
+export function checkPodArgs(args: CniArgs, containerIdError: (id: string) => string | undefined): void {
+  const problems: Array<[string, string | undefined]> = [
+    ['K8S_POD_NAMESPACE', args.K8S_POD_NAMESPACE && dns1123LabelError(args.K8S_POD_NAMESPACE)],
+    ['K8S_POD_NAME', args.K8S_POD_NAME && dns1123SubdomainError(args.K8S_POD_NAME)],
+    [
+      'K8S_POD_INFRA_CONTAINER_ID',
+      args.K8S_POD_INFRA_CONTAINER_ID && containerIdError(args.K8S_POD_INFRA_CONTAINER_ID),
+    ],
+  ];
+  for (const [key, problem] of problems) {
+    if (problem) throw new CniError(CniErrorCode.invalidEnvironment, `CNI_ARGS ${key} ${problem}`);
+  }
 }

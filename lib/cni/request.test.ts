@@ -50,6 +50,25 @@ describe('CNI requests', () => {
     [{ ...env, CNI_IFNAME: 'a/b' }, 'CNI_IFNAME "a/b" must not contain \'/\''],
     [{ ...env, CNI_NETNS: '' }, 'CNI_NETNS is required for ADD'],
     [{ ...env, CNI_PATH: '' }, 'CNI_PATH is required for ADD'],
+    [
+      { ...env, CNI_ARGS: 'K8S_POD_NAMESPACE=x;K8S_POD_NAME=/../../../escaped' },
+      'CNI_ARGS K8S_POD_NAME "/../../../escaped" must be a DNS-1123 subdomain',
+    ],
+    [
+      { ...env, CNI_ARGS: 'K8S_POD_NAMESPACE=..;K8S_POD_NAME=p' },
+      'CNI_ARGS K8S_POD_NAMESPACE ".." must be a DNS-1123 label',
+    ],
+    [
+      { ...env, CNI_ARGS: 'K8S_POD_NAMESPACE=a/b;K8S_POD_NAME=p' },
+      'CNI_ARGS K8S_POD_NAMESPACE "a/b" must be a DNS-1123 label',
+    ],
+    [
+      { ...env, CNI_ARGS: 'K8S_POD_INFRA_CONTAINER_ID=../x' },
+      `CNI_ARGS K8S_POD_INFRA_CONTAINER_ID "../x" must be alphanumeric`,
+    ],
+    [{ ...env, CNI_ARGS: 'K8S_POD_NAME' }, 'CNI_ARGS: "K8S_POD_NAME" is not KEY=VALUE'],
+    [{ ...env, CNI_NETNS: 'run/netns/x' }, 'CNI_NETNS "run/netns/x" must be an absolute path'],
+    [{ ...env, CNI_COMMAND: 'DEL', CNI_ARGS: 'K8S_POD_NAME=a/../b' }, 'CNI_ARGS K8S_POD_NAME'],
   ])('rejects a bad environment (%#) with code 4', (bad, message) => {
     try {
       parseCniRequest(wire(bad));

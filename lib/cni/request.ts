@@ -4,6 +4,7 @@
  * stdin, forwarded unchecked. The agent checks them here, so the messages name the CNI_* variables.
  */
 import { interfaceNameError } from '../annotations/interface-name.ts';
+import { checkPodArgs, parseCniArgs } from './args.ts';
 import { isObject, type JsonObject } from '../safe-json.ts';
 import { CniError, CniErrorCode, type CniErrorJson } from './error.ts';
 
@@ -33,7 +34,13 @@ export type CniReply = { readonly result: JsonObject | null } | { readonly error
 export const cniEndpoint = '/cni';
 
 /** The CNI spec's container ID form. */
-export const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Why id is not a container ID (it names the agent's cache files), or undefined. */
+export function containerIdError(id: string): string | undefined {
+  if (containerIdPattern.test(id) && id.length <= 1024) return undefined;
+  return `${JSON.stringify(id.slice(0, 80))} must be alphanumeric, '_', '.' or '-'`;
+}
 
 /** Where the agent listens and keeps its state unless configured otherwise (cni/shim.go has the same defaults). */
 export const defaultSocketPath = '/run/multinet/agent.sock';
@@ -55,22 +62,26 @@ function invalid(message: string): CniError {
   return new CniError(CniErrorCode.invalidEnvironment, message);
 }
 
-/** Checks the fields the CNI spec requires for each command. */
+/**
+ * Checks the fields the CNI spec requires for each command, and every value that becomes part of a
+ * path (container ID, interface name, the pod's namespace and name, the netns), here where they enter.
+ */
 function checkCniRequest(request: CniRequest): CniRequest {
   const { command } = request;
   if (command === 'VERSION') return request;
   if (command === 'ADD' || command === 'DEL' || command === 'CHECK') {
     if (!request.containerId) throw invalid(`CNI_CONTAINERID is required for ${command}`);
-    if (!containerIdPattern.test(request.containerId) || request.containerId.length > 1024) {
-      throw invalid(
-        `CNI_CONTAINERID ${JSON.stringify(request.containerId.slice(0, 80))} must be alphanumeric, '_', '.' or '-'`,
-      );
-    }
+    const idError = containerIdError(request.containerId);
+    if (idError) throw invalid(`CNI_CONTAINERID ${idError}`);
     if (!request.ifName) throw invalid(`CNI_IFNAME is required for ${command}`);
     const ifError = interfaceNameError(request.ifName);
     if (ifError) throw invalid(`CNI_IFNAME ${ifError}`);
     if (command !== 'DEL' && !request.netns) throw invalid(`CNI_NETNS is required for ${command}`);
   }
+  if (request.netns && (!request.netns.startsWith('/') || request.netns.includes('\0'))) {
+    throw invalid(`CNI_NETNS ${JSON.stringify(request.netns.slice(0, 200))} must be an absolute path`);
+  }
+  checkPodArgs(parseCniArgs(request.args), containerIdError);
   if (!request.path) throw invalid(`CNI_PATH is required for ${command}`);
   return request;
 }

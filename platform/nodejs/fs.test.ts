@@ -38,4 +38,26 @@ describe('the Node.js file system port', () => {
     expect(await nodeFileSystem.stat(join(dir, 'f'))).toMatchObject({ size: 3, isFile: true });
     expect(await nodeFileSystem.list(dir)).toEqual(['f']);
   });
+
+  it('removes the temp files an interrupted atomic write left, only those (of one target when asked)', async () => {
+    for (const name of [
+      '.a.json.0123456789ab.tmp',
+      '.b.conflist.ba9876543210.tmp',
+      '.c.tmp', // not one of its temp names
+      'a.json',
+      '.hidden',
+    ])
+      writeFileSync(join(dir, name), 'x');
+    expect(await nodeFileSystem.removeTempFiles(dir, 'b.conflist')).toEqual(['.b.conflist.ba9876543210.tmp']);
+    expect(await nodeFileSystem.removeTempFiles(dir)).toEqual(['.a.json.0123456789ab.tmp']);
+    expect(readdirSync(dir).sort()).toEqual(['.c.tmp', '.hidden', 'a.json']);
+    expect(await nodeFileSystem.removeTempFiles(join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('tells a namespace file from any other file', async () => {
+    writeFileSync(join(dir, 'passwd'), 'root:x:0:0\n');
+    expect(await nodeFileSystem.isNamespaceFile('/proc/self/ns/net')).toBe(true);
+    expect(await nodeFileSystem.isNamespaceFile(join(dir, 'passwd'))).toBe(false);
+    expect(await nodeFileSystem.isNamespaceFile(join(dir, 'missing'))).toBe(false);
+  });
 });

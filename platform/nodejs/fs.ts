@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  statfsSync,
   writeSync,
 } from 'node:fs';
 import { copyFile, chmod, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
@@ -17,6 +18,38 @@ import type { FileInfo, FileSystem } from '../../lib/ports.ts';
 /** A temp name beside the target that no CNI loader picks up (not *.conf/*.conflist/*.json). */
 function tempBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** The names tempBeside gives, with the target's name as group 1. */
+const tempName = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
+
+/** Whether name is a temp file of an atomic write (of target, when given). */
+export function isTempFileName(name: string, target?: string): boolean {
+  const match = tempName.exec(name);
+  return match !== null && (target === undefined || match[1] === target);
+}
+
+/** statfs's f_type of nsfs, the file system of namespace files (linux/magic.h NSFS_MAGIC). */
+const nsfsMagic = 0x6e736673;
+
+function isNamespaceFile(path: string): boolean {
+  try {
+    return statfsSync(path).type === nsfsMagic;
+  } catch {
+    return false;
+  }
+}
+
+async function removeTempFiles(dir: string, target?: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((name) => isTempFileName(name, target));
+  await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
+  return stale;
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -131,4 +164,6 @@ export const nodeFileSystem: FileSystem = {
   mkdir: async (path, mode = 0o755) => {
     await mkdir(path, { recursive: true, mode });
   },
+  isNamespaceFile: (path) => Promise.resolve(isNamespaceFile(path)),
+  removeTempFiles,
 };

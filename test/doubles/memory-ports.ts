@@ -4,6 +4,7 @@
  */
 import { dirname } from 'node:path';
 import type { Clock, Exec, ExecRequest, ExecResult, FileInfo, FileSystem } from '../../lib/ports.ts';
+import { isTempFileName } from '../../platform/nodejs/fs.ts';
 
 interface MemoryFile {
   data: string;
@@ -14,12 +15,20 @@ interface MemoryFile {
 export class MemoryFs implements FileSystem {
   readonly files = new Map<string, MemoryFile>();
   readonly dirs = new Set<string>(['/']);
+  /** Files that are namespace files (what a bind-mounted /run/netns/NAME is on nsfs). */
+  readonly namespaces = new Set<string>();
   writes = 0;
   private tick = 1;
 
   put(path: string, data: string, mode = 0o644): void {
     this.files.set(path, { data, mode, mtimeMs: this.tick++ });
     for (let dir = dirname(path); !this.dirs.has(dir); dir = dirname(dir)) this.dirs.add(dir);
+  }
+
+  /** A network namespace file at path (as `ip netns add` makes one). */
+  putNamespace(path: string): void {
+    this.put(path, '', 0o444);
+    this.namespaces.add(path);
   }
 
   readFile(path: string): Promise<string> {
@@ -41,6 +50,7 @@ export class MemoryFs implements FileSystem {
 
   remove(path: string): Promise<void> {
     this.files.delete(path);
+    this.namespaces.delete(path);
     return Promise.resolve();
   }
 
@@ -69,6 +79,17 @@ export class MemoryFs implements FileSystem {
   mkdir(path: string): Promise<void> {
     for (let dir = path; !this.dirs.has(dir); dir = dirname(dir)) this.dirs.add(dir);
     return Promise.resolve();
+  }
+
+  isNamespaceFile(path: string): Promise<boolean> {
+    return Promise.resolve(this.namespaces.has(path) && this.files.has(path));
+  }
+
+  /** Writes here need no temp files; a test may put some (as a killed writer leaves them). */
+  async removeTempFiles(dir: string, target?: string): Promise<string[]> {
+    const stale = (await this.list(dir)).filter((name) => isTempFileName(name, target));
+    for (const name of stale) this.files.delete(`${dir}/${name}`);
+    return stale;
   }
 }
 

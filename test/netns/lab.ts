@@ -2,7 +2,8 @@
  * Tests that act as the container runtime use the playground's LocalNode as their lab; anything a
  * test leaves behind is removed when the test process exits.
  */
-import { LocalNode } from '../../playground/local-node.ts';
+import { spawn } from 'node:child_process';
+import { LocalNode, pluginDir, shimPath, type ShimOutcome } from '../../playground/local-node.ts';
 
 export {
   LocalNode as Lab,
@@ -13,3 +14,41 @@ export {
 export type { Pod, ShimOutcome, IpAddressInfo } from '../../playground/local-node.ts';
 
 process.on('exit', () => LocalNode.destroyAllSync());
+
+/** Runs the shim as the runtime does, without blocking the test (which meanwhile stops or starts the agent). */
+export function shimInBackground(
+  lab: LocalNode,
+  command: string,
+  env: Record<string, string>,
+  stdin: object,
+): Promise<ShimOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(shimPath(), [], {
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_PATH: pluginDir, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+    child.stdin.end(lab.shimStdin(stdin as Record<string, unknown>));
+  });
+}
+
+/** Waits for a condition, checking every 20 ms; fails with `what` after timeoutMs. */
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -4,13 +4,20 @@
  * is away, the wait for an agent that is away (and comes back), DEL while it is away, and the
  * installed binary running with nothing from the host.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { supportedCniVersions } from '../../lib/cni/version.ts';
 import { shimPath } from '../../playground/local-node.ts';
-import { Lab, pluginDir, requireNetnsPrerequisites, type Pod, type ShimOutcome } from './lab.ts';
+import {
+  Lab,
+  pluginDir,
+  requireNetnsPrerequisites,
+  shimInBackground,
+  type Pod,
+  type ShimOutcome,
+} from './lab.ts';
 
 requireNetnsPrerequisites();
 
@@ -19,34 +26,6 @@ function interfaceNames(pod: Pod): string[] {
     .interfaces()
     .map((i) => i.ifname)
     .sort();
-}
-
-/** Runs the shim without blocking the test (while the test starts the agent meanwhile). */
-function shimInBackground(
-  lab: Lab,
-  command: string,
-  env: Record<string, string>,
-  stdin: object,
-): Promise<ShimOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(shimPath(), [], {
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_PATH: pluginDir, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code,
-        stdout,
-        stderr,
-        json: stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined,
-      }),
-    );
-    child.stdin.end(lab.shimStdin(stdin as Record<string, unknown>));
-  });
 }
 
 describe('the Go CNI shim with the real agent', () => {
