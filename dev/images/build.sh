@@ -201,7 +201,7 @@ image_multinet() {
 # layouts and buildah's storage: checkouts sharing the cache (worktrees, a `multinet dev node` left
 # running) may each serve their own image to a node, and an image must not vanish under a pull.
 prune_multinet() {
-  local keep=$1 old dir
+  local keep=$1 old dir ref
   old=$(ls -1dt "$OUT"/oci/multinet-* 2>/dev/null | grep -v -e "multinet-$keep\$" | tail -n +3 || true)
   for dir in $old; do
     if [ -n "$(find "$dir" -maxdepth 0 -mmin +60)" ]; then rm -rf "$dir"; fi

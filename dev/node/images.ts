@@ -3,6 +3,8 @@
  * served to containerd by the local registry under the names pods use.
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RegistryRepository } from './registry.ts';
 
@@ -88,5 +90,20 @@ export async function buildImages(
   for (const name of names) {
     if (!images.some((i) => i.name === name)) throw new Error(`${imagesScript} reported no ${name} image`);
   }
+  for (const image of images) await checkLayoutHoldsTag(image);
   return images;
+}
+
+/** The layout build.sh reported must hold the reference's tag: what the registry serves is what pods name. */
+async function checkLayoutHoldsTag(image: BuiltImage): Promise<void> {
+  const { tag } = splitReference(image.reference);
+  const index = JSON.parse(await readFile(join(image.layoutDir, 'index.json'), 'utf8')) as {
+    manifests?: Array<{ annotations?: Record<string, string> }>;
+  };
+  const tags = (index.manifests ?? []).map((m) => m.annotations?.['org.opencontainers.image.ref.name']);
+  if (!tags.includes(tag)) {
+    throw new Error(
+      `${imagesScript} reported ${image.reference} in ${image.layoutDir}, whose index holds ${JSON.stringify(tags)}`,
+    );
+  }
 }
