@@ -3,9 +3,11 @@
  * the same name, being deleted (foreground: no garbage collector runs here, so it stays with its
  * deletionTimestamp), and gone.
  */
+import { eventually } from '../lib/eventually.ts';
 import { createTestNamespace, testKubeConfig } from '../test/controlplane/test-cluster.ts';
+import { silentLog } from '../test/doubles/cluster-helpers.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
-import { ownerUid, ownerVerdict, type OwnerRef } from './owner-daemonset.ts';
+import { OwnerWatch, ownerVerdict, type OwnerRef } from './owner-daemonset.ts';
 
 let client: KubeRestClient;
 let owner: OwnerRef;
@@ -32,6 +34,14 @@ function createDaemonSet(): Promise<{ metadata: { uid: string } }> {
   });
 }
 
+async function ownerUid(): Promise<string | undefined> {
+  const ds = await client.request<{ metadata: { uid?: string } }>({
+    method: 'GET',
+    path: dsPath(owner.name),
+  });
+  return ds.metadata.uid;
+}
+
 const verdict = (startUid: string | undefined) =>
   ownerVerdict(client, owner, startUid, AbortSignal.timeout(5000));
 
@@ -44,7 +54,7 @@ afterAll(() => client.close());
 describe("the agent's own DaemonSet tells an uninstall from a restart", () => {
   it('keeps the files while the DaemonSet is there, and when one of the same name replaced it', async () => {
     const created = await createDaemonSet();
-    const uid = await ownerUid(client, owner);
+    const uid = await ownerUid();
     expect(uid).toBe(created.metadata.uid);
     expect(await verdict(uid)).toEqual({
       removed: false,
@@ -59,7 +69,7 @@ describe("the agent's own DaemonSet tells an uninstall from a restart", () => {
   });
 
   it('removes them while the DaemonSet is being deleted (foreground) and once it is gone', async () => {
-    const uid = await ownerUid(client, owner);
+    const uid = await ownerUid();
     await client.request({
       method: 'DELETE',
       path: dsPath(owner.name),
@@ -80,6 +90,37 @@ describe("the agent's own DaemonSet tells an uninstall from a restart", () => {
       removed: true,
       reason: `DaemonSet ${owner.namespace}/multinet-agent is gone`,
     });
+  });
+
+  it('remembers a deletion it watched, so the verdict holds once the agent may no longer ask (helm deletes its RBAC too)', async () => {
+    const created = await createDaemonSet();
+    const watch = new OwnerWatch(client, owner, silentLog);
+    watch.start();
+    try {
+      // While it is there, the watch has nothing to say and the read decides.
+      await eventually(
+        'the watch to have listed the DaemonSet',
+        async () =>
+          (await watch.verdict(AbortSignal.timeout(5000))).reason.includes('still there') ? true : undefined,
+        10_000,
+      );
+      await client.request({ method: 'DELETE', path: dsPath(owner.name) });
+      await eventually(
+        'the watch to see the deletion without asking',
+        async () => {
+          const seen = await watch.verdict(AbortSignal.abort(new Error('no more access')));
+          return seen.removed ? seen : undefined;
+        },
+        10_000,
+      );
+      expect(await watch.verdict(AbortSignal.abort(new Error('no more access')))).toEqual({
+        removed: true,
+        reason: `DaemonSet ${owner.namespace}/multinet-agent was deleted`,
+      });
+      expect(created.metadata.uid).toBeTruthy();
+    } finally {
+      await watch.stop();
+    }
   });
 
   it('keeps them when the API server cannot be asked', async () => {

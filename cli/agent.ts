@@ -16,7 +16,7 @@ import { findHostMountNamespace } from '../platform/nodejs/host-mount-namespace.
 import { endProcessesWithEnv } from '../platform/nodejs/orphans.ts';
 import { serveAgent, type ServedAgent } from '../agent/serve.ts';
 import { installShim } from '../agent/shim-installer.ts';
-import { ownerUid, ownerVerdict } from '../agent/owner-daemonset.ts';
+import { OwnerWatch } from '../agent/owner-daemonset.ts';
 import { removeInstalled } from '../agent/uninstall.ts';
 import { join } from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
@@ -162,10 +162,10 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   );
   confScan.current = () => agent.confWriter.scan();
   let served: ServedAgent | undefined;
-  let startUid: string | undefined;
+  let owner: OwnerWatch | undefined;
   const shutdown = async (): Promise<void> => {
     agent.stop();
-    await Promise.all([served?.close(), kube?.stop()]);
+    await Promise.all([served?.close(), owner?.stop(), kube?.stop()]);
   };
   try {
     if (flags.shimSource) {
@@ -184,15 +184,8 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     await agent.start();
     await kube?.start();
     if (kube && flags.ownerDaemonSet) {
-      startUid = await ownerUid(kube.client, flags.ownerDaemonSet, AbortSignal.timeout(5000)).catch(
-        (err: unknown) => {
-          log.warn("cannot read the agent's own DaemonSet; uninstall will be told by its absence only", {
-            daemonSet: `${flags.ownerDaemonSet!.namespace}/${flags.ownerDaemonSet!.name}`,
-            error: errorMessage(err),
-          });
-          return undefined;
-        },
-      );
+      owner = new OwnerWatch(kube.client, flags.ownerDaemonSet, log);
+      owner.start();
     }
     served = await serveAgent(
       agent,
@@ -219,13 +212,8 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     if (context.signal.aborted) resolve();
     context.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  if (kube && flags.ownerDaemonSet) {
-    const verdict = await ownerVerdict(
-      kube.client,
-      flags.ownerDaemonSet,
-      startUid,
-      AbortSignal.timeout(5000),
-    );
+  if (owner) {
+    const verdict = await owner.verdict(AbortSignal.timeout(5000));
     if (verdict.removed) {
       const removed = await removeInstalled(
         nodeFileSystem,
