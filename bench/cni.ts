@@ -10,7 +10,9 @@
  * (from /proc); each shim's VERSION time, size and peak RSS. `--standalone`: no API server and no
  * Multus (the agent reads NADs and pods from files), for quick runs. Last line:
  * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
- * (added = ADD+DEL over direct; the multus_* keys only in the Kubernetes mode).
+ * (added = ADD+DEL over direct; the multus_* keys only in the Kubernetes mode). The agent runs with the
+ * chart's Node flags (agent.nodeOptions); BENCH_AGENT_NODE_OPTIONS replaces them (e.g. "" for Node's
+ * defaults, to compare).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { repoRoot } from '../dev/repo-root.ts';
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
@@ -108,11 +112,27 @@ function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-/** Starts the lab's agent, with --cpu-prof when --profile-agent asks for it (the profile is written on SIGTERM). */
+/** The agent's Node flags as the chart sets them (agent.nodeOptions), or BENCH_AGENT_NODE_OPTIONS to compare. */
+const agentNodeOptions =
+  process.env.BENCH_AGENT_NODE_OPTIONS ??
+  String(
+    (
+      yaml.load(readFileSync(join(repoRoot, 'charts', 'multinet', 'values.yaml'), 'utf8')) as {
+        agent: { nodeOptions?: string };
+      }
+    ).agent.nodeOptions ?? '',
+  );
+
+/**
+ * Starts the lab's agent with the chart's Node flags, and --cpu-prof when --profile-agent asks for it
+ * (the profile is written on SIGTERM).
+ */
 async function startAgent(lab: LocalNode, args: readonly string[], kubeconfig?: string): Promise<void> {
   const dir = flags['profile-agent'];
   const saved = process.env.NODE_OPTIONS;
-  if (dir) process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
+  process.env.NODE_OPTIONS = [agentNodeOptions, dir ? `--cpu-prof --cpu-prof-dir=${dir}` : '']
+    .join(' ')
+    .trim();
   try {
     await lab.startAgent(args, kubeconfig);
   } finally {
@@ -256,6 +276,9 @@ interface Cluster {
 }
 
 async function startCluster(macvlan: Record<string, unknown>): Promise<Cluster> {
+  say(
+    `the agent's NODE_OPTIONS: ${JSON.stringify(agentNodeOptions)} (the chart's agent.nodeOptions unless BENCH_AGENT_NODE_OPTIONS)`,
+  );
   say('starting kube-apiserver and etcd');
   const controlPlane = await startControlPlane({
     kill: (pid, signal) => process.kill(pid, signal),
