@@ -10,7 +10,8 @@
  * (from /proc); each shim's VERSION time, size and peak RSS. `--standalone`: no API server and no
  * Multus (the agent reads NADs and pods from files), for quick runs. Last line:
  * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
- * (added = ADD+DEL over direct; the multus_* keys only in the Kubernetes mode). The agent runs with the
+ * (added = ADD+DEL over direct; the multus_* keys only in the Kubernetes mode). The agent runs as the
+ * image runs it (`npm run build`'s dist/app) with the
  * chart's Node flags (agent.nodeOptions); BENCH_AGENT_NODE_OPTIONS replaces them (e.g. "" for Node's
  * defaults, to compare).
  */
@@ -22,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { repoRoot } from '../dev/repo-root.ts';
+import { buildImageCode, imageEntry, nodeBinary } from './chart-process.ts';
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
@@ -124,7 +126,7 @@ const agentNodeOptions =
   );
 
 /**
- * Starts the lab's agent with the chart's Node flags, and --cpu-prof when --profile-agent asks for it
+ * Starts the lab's agent as the image runs it (the built JavaScript, see main) with the chart's Node flags, and --cpu-prof when --profile-agent asks for it
  * (the profile is written on SIGTERM).
  */
 async function startAgent(lab: LocalNode, args: readonly string[], kubeconfig?: string): Promise<void> {
@@ -134,7 +136,7 @@ async function startAgent(lab: LocalNode, args: readonly string[], kubeconfig?: 
     .join(' ')
     .trim();
   try {
-    await lab.startAgent(args, kubeconfig);
+    await lab.startAgent(args, kubeconfig, [nodeBinary, imageEntry]);
   } finally {
     if (saved === undefined) delete process.env.NODE_OPTIONS;
     else process.env.NODE_OPTIONS = saved;
@@ -466,6 +468,7 @@ async function main(): Promise<void> {
     if (missing.length > 0) throw new Error(`Multus' daemon cannot run here; missing: ${missing.join('; ')}`);
   }
   shimPath();
+  buildImageCode(say);
   const lab = new LocalNode('bench');
   let cluster: Cluster | undefined;
   let multus: MultusDaemon | undefined;

@@ -183,8 +183,16 @@ export class LocalNode {
     return `node-${this.prefix}`;
   }
 
-  /** Starts the agent: standalone (NADs and pods from the lab's dirs), or against an API server. */
-  async startAgent(extraArgs: readonly string[] = [], kubeconfig?: string): Promise<void> {
+  /**
+   * Starts the agent: standalone (NADs and pods from the lab's dirs), or against an API server.
+   * `command` runs multinet (default bin/multinet, the TypeScript source; benchmarks pass the built image
+   * code, which runs under flags such as --jitless that type stripping cannot).
+   */
+  async startAgent(
+    extraArgs: readonly string[] = [],
+    kubeconfig?: string,
+    command: readonly string[] = [join(repoRoot, 'bin', 'multinet')],
+  ): Promise<void> {
     if (this.agent) throw new Error('agent already running');
     this.agentLog = '';
     rmSync(this.socket, { force: true });
@@ -201,8 +209,9 @@ export class LocalNode {
         ]
       : ['--standalone', '--nad-dir', this.nadDir, '--pod-dir', this.podDir];
     const child = spawn(
-      join(repoRoot, 'bin', 'multinet'),
+      command[0]!,
       [
+        ...command.slice(1),
         'agent',
         ...source,
         '--cni-conf-dir',
