@@ -48,6 +48,8 @@ async function runDevCluster(args: readonly string[], context: CommandContext): 
   if (!out) throw new UsageError('--kubeconfig-out FILE is required');
   const kubeconfigPath = resolve(out);
   const { io, env, signal } = context;
+  if (!context.process) throw new Error('dev cluster needs the process port of the entry point');
+  const proc = context.process;
   const log = (line: string): void => io.stderr(`[dev cluster] ${line}\n`);
 
   const [{ startControlPlane }, { defaultCacheDir }] = await Promise.all([
@@ -62,10 +64,7 @@ async function runDevCluster(args: readonly string[], context: CommandContext): 
       env,
       log,
       signal,
-      kill: (pid, sig) => {
-        if (!context.process) throw new Error('dev cluster needs the process port of the entry point');
-        context.process.kill(pid, sig);
-      },
+      kill: (pid, sig) => proc.kill(pid, sig),
     });
   } catch (err) {
     if (signal.aborted) {

@@ -14,9 +14,14 @@ import { repoRoot, requireNetnsPrerequisites } from './local-node.ts';
 requireNetnsPrerequisites();
 
 const multinet = join(repoRoot, 'bin', 'multinet');
+// The playground's temp dirs (control plane, lab, logs) go here: other tiers running at the same time
+// (the node tier's playground) make dirs of the same names in the shared tmp dir.
+const upTmp = mkdtempSync(join(tmpdir(), 'multinet-up-tmp-'));
+const upEnv = { ...process.env, TMPDIR: upTmp };
+afterAll(() => rmSync(upTmp, { recursive: true, force: true }));
 const kubectl = join(defaultCacheDir(process.env, homedir()), 'bin', 'kubectl');
 
-/** What the playground may leave behind, to compare before and after. */
+/** What the playground may leave behind: its netns and links, anything in its temp dir. */
 function footprint(): { netns: string[]; links: string[]; dirs: string[] } {
   const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .stdout.split('\n')
@@ -24,9 +29,7 @@ function footprint(): { netns: string[]; links: string[]; dirs: string[] } {
   const links = spawnSync('ip', ['-br', 'link'], { encoding: 'utf8' })
     .stdout.split('\n')
     .filter((l) => l.startsWith('mnpla'));
-  const dirs = readdirSync(tmpdir()).filter(
-    (d) => d.startsWith('multinet-play-') || d.startsWith('multinet-playground-'),
-  );
+  const dirs = readdirSync(upTmp);
   return { netns, links, dirs };
 }
 
@@ -43,7 +46,11 @@ async function settledFootprint(): Promise<ReturnType<typeof footprint>> {
 
 describe('multinet up', () => {
   it('--once runs the seed walkthrough, prints its findings and exits 0', async () => {
-    const run = spawnSync(multinet, ['up', '--once', '--netns'], { encoding: 'utf8', timeout: 240_000 });
+    const run = spawnSync(multinet, ['up', '--once', '--netns'], {
+      encoding: 'utf8',
+      timeout: 240_000,
+      env: upEnv,
+    });
     expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
     expect(run.stdout).not.toContain('✗');
     expect(run.status).toBe(0);
@@ -61,6 +68,7 @@ describe('multinet up', () => {
     const kubeconfig = join(dir, 'kubeconfig');
     const child = spawn(multinet, ['up', '--netns', '--kubeconfig-out', kubeconfig], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: upEnv,
     });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));

@@ -69,8 +69,9 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals, kill: Kill): v
   if (child.pid === undefined) return;
   try {
     kill(-child.pid, signal);
-  } catch {
-    // the group is already gone
+  } catch (err) {
+    // The group already gone is what a stop wants; anything else (EPERM, a broken port) must show.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
 

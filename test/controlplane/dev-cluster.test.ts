@@ -21,6 +21,7 @@ function context(signal: AbortSignal): CommandContext & { out: string[]; err: st
     },
     env: { MULTINET_CACHE: defaultCacheDir(process.env, homedir()) },
     signal,
+    process: { uid: process.getuid?.(), pid: process.pid, kill: (pid, sig) => process.kill(pid, sig) },
   };
 }
 
