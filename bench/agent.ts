@@ -473,7 +473,13 @@ try {
   say(`failed: ${err instanceof Error ? err.message : String(err)}`);
   exitCode = 1;
 } finally {
-  if (agentPid !== undefined) process.kill(agentPid, 'SIGKILL');
+  if (agentPid !== undefined) {
+    try {
+      process.kill(agentPid, 'SIGKILL');
+    } catch {
+      // it already exited (the failure said why)
+    }
+  }
   await multus?.stop();
   process.off('exit', stopMultus);
   admin.close();
