@@ -21,9 +21,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
-import { repoRoot } from '../dev/repo-root.ts';
-import { buildImageCode, imageEntry, nodeBinary } from './chart-process.ts';
+import { buildImageCode, chartComponent, imageEntry, nodeBinary } from './chart-process.ts';
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
@@ -114,16 +112,9 @@ function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-/** The agent's Node flags as the chart sets them (agent.nodeOptions), or BENCH_AGENT_NODE_OPTIONS to compare. */
+/** The agent's Node flags as the chart sets them (helm template's DaemonSet), or BENCH_AGENT_NODE_OPTIONS to compare. */
 const agentNodeOptions =
-  process.env.BENCH_AGENT_NODE_OPTIONS ??
-  String(
-    (
-      yaml.load(readFileSync(join(repoRoot, 'charts', 'multinet', 'values.yaml'), 'utf8')) as {
-        agent: { nodeOptions?: string };
-      }
-    ).agent.nodeOptions ?? '',
-  );
+  process.env.BENCH_AGENT_NODE_OPTIONS ?? (await chartComponent('agent', [])).env.NODE_OPTIONS ?? '';
 
 /**
  * Starts the lab's agent as the image runs it (the built JavaScript, see main) with the chart's Node flags, and --cpu-prof when --profile-agent asks for it

@@ -111,6 +111,12 @@ export async function installChartOnNode(
     HELM_CONFIG_HOME: join(dir, 'config'),
     HELM_DATA_HOME: join(dir, 'data'),
   };
+  // A helm command that failed: its output and what the release's pods, Events and logs say (not after an abort).
+  const failed = async (command: string, out: RunResult): Promise<never> => {
+    options.signal?.throwIfAborted();
+    const why = await releaseDiagnostics(node, namespace, release);
+    throw new Error(`helm ${command} failed: ${out.stderr.trim() || out.stdout.trim()}\n${why}`);
+  };
   const helm = (args: readonly string[]): Promise<RunResult> => run(node.helmPath, args, env, options.signal);
   const valuesFile = join(dir, `${release}-values.json`);
   const values = mergeValues(nodeChartValues(node, stateDir, socketDir), options.values ?? {});
@@ -129,11 +135,7 @@ export async function installChartOnNode(
     '--timeout',
     '5m',
   ]);
-  if (install.code !== 0) {
-    options.signal?.throwIfAborted();
-    const why = await releaseDiagnostics(node, namespace, release);
-    throw new Error(`helm install failed: ${install.stderr.trim() || install.stdout.trim()}\n${why}`);
-  }
+  if (install.code !== 0) await failed('install', install);
   const fullname = release.includes('multinet') ? release : `${release}-multinet`;
   const signal = options.signal;
   await eventually(
@@ -160,11 +162,7 @@ export async function installChartOnNode(
       '--timeout',
       '5m',
     ]);
-    if (out.code !== 0) {
-      options.signal?.throwIfAborted();
-      const why = await releaseDiagnostics(node, namespace, release);
-      throw new Error(`helm upgrade failed: ${out.stderr.trim() || out.stdout.trim()}\n${why}`);
-    }
+    if (out.code !== 0) await failed('upgrade', out);
   };
   return { release, namespace, valuesFile, stateDir, socketDir, fullname, helm, upgrade };
 }

@@ -180,15 +180,19 @@ function parseYaml(text: string, file: string): unknown {
   }
 }
 
-/** Parses kubeconfig text (YAML or JSON) as if it were a file at `origin`. */
-export function parseKubeconfig(text: string, origin: string): ClusterConfig {
-  const merged: Merged = {
+function emptyMerged(): Merged {
+  return {
     clusters: new Map(),
     users: new Map(),
     contexts: new Map(),
     currentContext: undefined,
     currentContextFile: undefined,
   };
+}
+
+/** Parses kubeconfig text (YAML or JSON) as if it were a file at `origin`. */
+export function parseKubeconfig(text: string, origin: string): ClusterConfig {
+  const merged = emptyMerged();
   mergeDocument(merged, parseDocument(text, origin), origin);
   return resolveCurrent(merged, origin);
 }
@@ -203,13 +207,7 @@ function mergeDocument(merged: Merged, doc: Doc, file: string): void {
 }
 
 export function loadKubeconfigFiles(files: readonly string[]): ClusterConfig {
-  const merged: Merged = {
-    clusters: new Map(),
-    users: new Map(),
-    contexts: new Map(),
-    currentContext: undefined,
-    currentContextFile: undefined,
-  };
+  const merged = emptyMerged();
   for (const file of files) {
     let text: string;
     try {

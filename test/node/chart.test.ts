@@ -17,8 +17,15 @@ import { installChartOnNode, type ChartOnNode } from '../../dev/node/multinet-ch
 import { podNetwork } from '../../dev/node/node-config.ts';
 import { seedNadForNode } from '../../playground/node-walkthrough.ts';
 import { seedDir, type SeedNad } from '../../playground/seed.ts';
-import { readFixture } from '../fixtures.ts';
-import { ipv4, leases, macvlanAddress, podAddress, requireNodeHost, startTestNode } from './support.ts';
+import {
+  expectSeedNetworkStatus,
+  ipv4,
+  leases,
+  macvlanAddress,
+  podAddress,
+  requireNodeHost,
+  startTestNode,
+} from './support.ts';
 
 let node: KubeNode;
 let chart: ChartOnNode;
@@ -205,33 +212,7 @@ describe('helm install multinet charts/multinet on the real node', () => {
     const net1 = ipv4(ipa, 'net1');
     expect(eth0).toMatch(podAddress);
     expect(net1).toMatch(macvlanAddress);
-    const status = JSON.parse(
-      await kubectl(
-        'get',
-        'pod',
-        'samplepod',
-        '-o',
-        `jsonpath={.metadata.annotations.${networkStatusAnnotation.replace(/\./g, '\\.')}}`,
-      ),
-    ) as Array<Record<string, unknown>>;
-    const reference = JSON.parse(readFixture('seed', 'network-status.reference.json')) as Array<
-      Record<string, unknown>
-    >;
-    expect(status).toHaveLength(2);
-    expect(status[0]).toMatchObject({
-      name: podNetwork.name,
-      interface: 'eth0',
-      ips: [eth0!.split('/')[0]],
-      default: true,
-      dns: {},
-    });
-    expect(status[1]).toMatchObject({
-      name: 'default/macvlan-conf',
-      interface: 'net1',
-      ips: [net1!.split('/')[0]],
-      dns: {},
-    });
-    expect(Object.keys(status[1]!)).toEqual(expect.arrayContaining(Object.keys(reference[1]!)));
+    await expectSeedNetworkStatus(node, podNetwork.name, eth0, net1);
     const twoFile = writeManifest('two.yaml', {
       ...(yaml.load(readFileSync(join(seedDir, 'samplepod-two-macvlan.yaml'), 'utf8')) as object),
       metadata: {

@@ -7,14 +7,20 @@ import { readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { eventually } from '../../lib/eventually.ts';
 import type { KubeNode } from '../../dev/node/kube-node.ts';
 import { startMultinetOnNode, type MultinetOnNode } from '../../dev/node/multinet-on-node.ts';
 import { seedNadForNode } from '../../playground/node-walkthrough.ts';
 import { seedDir } from '../../playground/seed.ts';
-import { readFixture } from '../fixtures.ts';
-import { ipv4, leases, macvlanAddress, podAddress, requireNodeHost, startTestNode } from './support.ts';
+import {
+  expectSeedNetworkStatus,
+  ipv4,
+  leases,
+  macvlanAddress,
+  podAddress,
+  requireNodeHost,
+  startTestNode,
+} from './support.ts';
 
 beforeAll(requireNodeHost);
 
@@ -57,32 +63,7 @@ describe('pods on the node through the container runtime and multinet', () => {
     // containerd ran the generated config: libcni cached its result under that network's name.
     const cached = readdirSync('/var/lib/cni/results').filter((f) => f.startsWith('multinet-cni-network-'));
     expect(cached.length).toBeGreaterThan(0);
-    const annotation = await kubectl(
-      'get',
-      'pod',
-      'samplepod',
-      '-o',
-      `jsonpath={.metadata.annotations.${networkStatusAnnotation.replace(/\./g, '\\.')}}`,
-    );
-    const status = JSON.parse(annotation) as Array<Record<string, unknown>>;
-    const reference = JSON.parse(readFixture('seed', 'network-status.reference.json')) as Array<
-      Record<string, unknown>
-    >;
-    expect(status).toHaveLength(2);
-    expect(status[0]).toMatchObject({
-      name: 'podnet',
-      interface: 'eth0',
-      ips: [eth0!.split('/')[0]],
-      default: true,
-      dns: {},
-    });
-    expect(status[1]).toMatchObject({
-      name: 'default/macvlan-conf',
-      interface: 'net1',
-      ips: [net1!.split('/')[0]],
-      dns: {},
-    });
-    expect(Object.keys(status[1]!)).toEqual(expect.arrayContaining(Object.keys(reference[1]!)));
+    await expectSeedNetworkStatus(node, 'podnet', eth0, net1);
   }, 180_000);
 
   it('kubectl logs and exec work', async () => {

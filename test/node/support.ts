@@ -9,6 +9,8 @@ import { startKubeNode, type KubeNode, type KubeNodeOptions } from '../../dev/no
 import { podNetwork } from '../../dev/node/node-config.ts';
 import { checkNodeHost } from '../../dev/node/prerequisites.ts';
 import { listenTcp } from '../../platform/nodejs/listen.ts';
+import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
+import { readFixture } from '../fixtures.ts';
 
 export const cacheDir = defaultCacheDir(process.env, homedir());
 
@@ -52,4 +54,44 @@ export function leases(dir: string): string[] {
   return existsSync(dir)
     ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f) && f !== podNetwork.apiGateway.host)
     : [];
+}
+
+/**
+ * The seed samplepod's network-status, checked against the seed's shape: eth0 of the default network
+ * `defaultNetwork` at `eth0`, then net1 of macvlan-conf at `net1`, with every field the seed's
+ * reference status has.
+ */
+export async function expectSeedNetworkStatus(
+  node: KubeNode,
+  defaultNetwork: string,
+  eth0: string | undefined,
+  net1: string | undefined,
+): Promise<void> {
+  const out = await node.kubectl([
+    'get',
+    'pod',
+    'samplepod',
+    '-o',
+    `jsonpath={.metadata.annotations.${networkStatusAnnotation.replace(/\./g, '\\.')}}`,
+  ]);
+  expect(out.code).toBe(0);
+  const status = JSON.parse(out.stdout) as Array<Record<string, unknown>>;
+  const reference = JSON.parse(readFixture('seed', 'network-status.reference.json')) as Array<
+    Record<string, unknown>
+  >;
+  expect(status).toHaveLength(2);
+  expect(status[0]).toMatchObject({
+    name: defaultNetwork,
+    interface: 'eth0',
+    ips: [eth0!.split('/')[0]],
+    default: true,
+    dns: {},
+  });
+  expect(status[1]).toMatchObject({
+    name: 'default/macvlan-conf',
+    interface: 'net1',
+    ips: [net1!.split('/')[0]],
+    dns: {},
+  });
+  expect(Object.keys(status[1]!)).toEqual(expect.arrayContaining(Object.keys(reference[1]!)));
 }
