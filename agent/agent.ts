@@ -16,6 +16,7 @@ import { WorkLimiter } from './limiter.ts';
 import type { NetworkSource } from './network-source.ts';
 import { PodAttacher } from './pod-attacher.ts';
 import { AttachmentResolver, type NetworkOptions } from './resolve.ts';
+import type { AgentObserver } from './observer.ts';
 
 export interface AgentOptions {
   readonly confDir: string;
@@ -50,7 +51,8 @@ export interface AgentDeps {
   readonly source: NetworkSource;
   /** Watches a directory; returns a function that stops watching. */
   readonly watchDir: (dir: string, onChange: () => void) => () => void;
-  readonly observe?: (command: string, outcome: 'ok' | 'error', seconds: number) => void;
+  /** Told about each request and delegate run (metrics). */
+  readonly observer?: Pick<AgentObserver, 'request' | 'delegate'>;
   /** Called after each rescan of the conf dir (the node reporter listens). */
   readonly afterSync?: () => void;
   /**
@@ -104,6 +106,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     timeoutMs: options.delegateTimeoutMs,
     baseEnv: pluginEnv,
     log: log.child({ component: 'delegates' }),
+    ...(deps.observer ? { observe: deps.observer.delegate.bind(deps.observer) } : {}),
   });
   const cache = new AttachmentCache(fs, options.stateDir);
   const resolver = new AttachmentResolver({
@@ -156,7 +159,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     // An ADD waits for the default network before it takes a slot, so DELs are never stuck behind it.
     prepare: (request) => (request.command === 'ADD' ? waitReady() : Promise.resolve()),
     log: log.child({ component: 'cni-server' }),
-    ...(deps.observe ? { observe: deps.observe } : {}),
+    ...(deps.observer ? { observe: deps.observer.request.bind(deps.observer) } : {}),
   });
   const stoppers: Array<() => void> = [];
   const resync = (): void => {

@@ -13,7 +13,8 @@ import { pluginStdin, type InvocationInput } from '../lib/cni/invocation.ts';
 import { parseCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
 import { compareVersions, supportsCheck, supportsStatusAndGc } from '../lib/cni/version.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
-import type { Exec, FileInfo, FileSystem } from '../lib/ports.ts';
+import type { Exec, ExecRequest, ExecResult, FileInfo, FileSystem } from '../lib/ports.ts';
+import type { AgentObserver } from './observer.ts';
 
 /** A network to attach: `namespace/name` of its NAD, or the network name of a config file. */
 export interface DelegateNetwork {
@@ -38,6 +39,8 @@ export interface DelegateRunnerOptions {
   /** Environment every plugin inherits besides the CNI_* variables (PATH, for plugins that run iptables). */
   readonly baseEnv: Readonly<Record<string, string>>;
   readonly log: Logger;
+  /** Told about each plugin run: command, plugin type, outcome, seconds from start to exit. */
+  readonly observe?: AgentObserver['delegate'];
 }
 
 type Command = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC';
@@ -156,8 +159,12 @@ export class DelegateRunner {
       CNI_ARGS: formatCniArgs({ IgnoreUnknown: '1', ...target.args }),
       CNI_PATH: this.options.binDirs.join(':'),
     };
-    const started = Date.now();
-    const run = await this.options.exec.run({ file: path, env, stdin, timeoutMs: this.options.timeoutMs });
+    const { run, seconds } = await this.timed(command, type, {
+      file: path,
+      env,
+      stdin,
+      timeoutMs: this.options.timeoutMs,
+    });
     // Checked first: winston pushes even a filtered entry through its stream pipeline.
     if (this.options.log.isDebugEnabled()) {
       this.options.log.debug('delegate plugin ran', {
@@ -167,7 +174,7 @@ export class DelegateRunner {
         ifName: target.ifName,
         containerId: target.containerId,
         code: run.code,
-        ms: Date.now() - started,
+        ms: Math.round(seconds * 1000),
       });
     }
     if (run.timedOut) {
@@ -191,6 +198,24 @@ export class DelegateRunner {
     return run.stdout;
   }
 
+  /** Runs a plugin and tells the observer how long it took. */
+  private async timed(
+    command: Command | 'VERSION',
+    type: string,
+    request: ExecRequest,
+  ): Promise<{ run: ExecResult; seconds: number }> {
+    const started = performance.now();
+    const run = await this.options.exec.run(request);
+    const seconds = (performance.now() - started) / 1000;
+    this.options.observe?.(
+      command,
+      type,
+      run.timedOut ? 'timeout' : run.code === 0 ? 'ok' : 'error',
+      seconds,
+    );
+    return { run, seconds };
+  }
+
   /** Refuses a config version the plugin does not speak, instead of letting it fail obscurely. */
   private async checkVersion(
     path: string,
@@ -201,7 +226,7 @@ export class DelegateRunner {
     const key = `${info.mtimeMs}:${info.size}`;
     let cached = this.versions.get(path);
     if (!cached || cached.key !== key) {
-      const run = await this.options.exec.run({
+      const { run } = await this.timed('VERSION', type, {
         file: path,
         env: { ...this.options.baseEnv, CNI_COMMAND: 'VERSION' },
         stdin: JSON.stringify({ cniVersion: network.config.cniVersion }),

@@ -16,6 +16,7 @@ import type { ConfDirScan } from './conf-dir.ts';
 import { KubeSource, type PodEventSink } from './kube-source.ts';
 import { NadStore } from './nad-store.ts';
 import { NodeReporter } from './node-reporter.ts';
+import type { AgentObserver } from './observer.ts';
 
 export interface KubeNetworkingOptions {
   /** The agent's client (field manager multinet-agent). */
@@ -31,6 +32,8 @@ export interface KubeNetworkingOptions {
   readonly log: Logger;
   readonly scan: () => Promise<ConfDirScan>;
   readonly event?: PodEventSink;
+  /** Told about each network-status write (metrics). */
+  readonly observeStatusWrite?: AgentObserver['statusWrite'];
 }
 
 export interface KubeNetworking {
@@ -62,6 +65,7 @@ export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetwor
     clock: options.clock,
     log: log.child({ component: 'kube-source' }),
     ...(options.event ? { event: options.event } : {}),
+    ...(options.observeStatusWrite ? { observeWrite: options.observeStatusWrite } : {}),
   });
   const reporter = new NodeReporter({
     client: options.client,

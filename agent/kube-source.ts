@@ -25,6 +25,7 @@ import {
 import type { NetworkStatus } from '../lib/network-status.ts';
 import type { Clock } from '../lib/ports.ts';
 import type { NadStore } from './nad-store.ts';
+import type { AgentObserver } from './observer.ts';
 import type { NetworkDefinition, NetworkSource, PodInfo, PodRef } from './network-source.ts';
 
 export type { PodObject };
@@ -42,6 +43,8 @@ export interface KubeSourceDeps {
   readonly event?: PodEventSink;
   /** How long ADD waits for the status patch before leaving it to the background (ms). */
   readonly statusWaitMs?: number;
+  /** Told about each status write attempt (metrics). */
+  readonly observeWrite?: AgentObserver['statusWrite'];
 }
 
 function podInfo(pod: PodObject): PodInfo {
@@ -156,13 +159,21 @@ export class KubeSource implements NetworkSource {
     const body = {
       metadata: { ...(pod.uid ? { uid: pod.uid } : {}), annotations: { [networkStatusAnnotation]: value } },
     };
-    await this.deps.client.request({
-      method: 'PATCH',
-      path: `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}`,
-      body,
-      contentType: contentTypes.mergePatch,
-      ignoreResponse: true,
-    });
+    const started = performance.now();
+    const elapsed = (): number => (performance.now() - started) / 1000;
+    try {
+      await this.deps.client.request({
+        method: 'PATCH',
+        path: `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}`,
+        body,
+        contentType: contentTypes.mergePatch,
+        ignoreResponse: true,
+      });
+    } catch (err) {
+      this.deps.observeWrite?.('error', elapsed());
+      throw err;
+    }
+    this.deps.observeWrite?.('ok', elapsed());
     this.deps.log.debug('network-status written', { pod: `${pod.namespace}/${pod.name}` });
   }
 

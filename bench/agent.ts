@@ -245,11 +245,13 @@ try {
   const child = agent.child;
   agentPid = agent.pid;
   const pid = agent.pid;
-  const metric = async (pattern: RegExp): Promise<number | undefined> => {
-    const text = await fetch(`http://127.0.0.1:${probePort}/metrics`).then(
+  const metricsText = (): Promise<string> =>
+    fetch(`http://127.0.0.1:${probePort}/metrics`).then(
       (r) => r.text(),
       () => '',
     );
+  const metric = async (pattern: RegExp): Promise<number | undefined> => {
+    const text = await metricsText();
     const line = text.split('\n').find((l) => pattern.test(l));
     return line === undefined ? undefined : Number(line.split(' ').at(-1));
   };
@@ -358,7 +360,19 @@ try {
     const mb = async (pattern: RegExp): Promise<string> =>
       (((await metric(pattern)) ?? 0) / 2 ** 20).toFixed(1);
     const heap = `V8 heap ${await mb(/^multinet_agent_nodejs_heap_size_used_bytes /)} used of ${await mb(/^multinet_agent_nodejs_heap_size_total_bytes /)}, new space ${await mb(/^multinet_agent_nodejs_heap_space_size_total_bytes\{space="new"\}/)}, external ${await mb(/^multinet_agent_nodejs_external_memory_bytes /)}`;
+    const spaces = await metricsText().then((text) =>
+      [...text.matchAll(/^multinet_agent_nodejs_heap_space_size_used_bytes\{space="(\w+)"\} (\S+)/gm)]
+        .map(([, space, used]) => {
+          const total = new RegExp(
+            `^multinet_agent_nodejs_heap_space_size_total_bytes\\{space="${space}"\\} (\\S+)`,
+            'm',
+          ).exec(text)?.[1];
+          return `${space} ${(Number(used) / 2 ** 20).toFixed(1)}/${(Number(total) / 2 ** 20).toFixed(1)}`;
+        })
+        .join(', '),
+    );
     const m = ours.phases.at(-1)!;
+    say(`${name}: V8 spaces (used/total MB): ${spaces}`);
     say(
       `${name}: agent VmRSS ${m.rssMb.toFixed(1)} MB (anon ${m.anonMb.toFixed(1)}, file ${m.fileMb.toFixed(1)}), VmHWM ${m.hwmMb.toFixed(1)} MB (${heap})${daemons[1] ? `; Multus VmRSS ${daemons[1].phases.at(-1)!.rssMb.toFixed(1)} MB, VmHWM ${daemons[1].phases.at(-1)!.hwmMb.toFixed(1)} MB` : ''}`,
     );

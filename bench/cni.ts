@@ -7,7 +7,9 @@
  * multinet shim and agent (Kubernetes mode). After every ADD eth0 and net1 must exist with their
  * addresses, after every DEL nothing may be left (no interface, no lease). Reported: p50/p90/p99 of
  * the per-pod paired differences to the direct run, ADD and DEL apart; each daemon's CPU per request
- * (from /proc); each shim's VERSION time, size and peak RSS. `--standalone`: no API server and no
+ * (from /proc); where multinet's time goes, as means per request from the agent's /metrics (delegate
+ * runs beside the same delegates executed directly, the network-status write, the rest of the agent,
+ * the shim's exec and the socket); each shim's VERSION time, size and peak RSS. `--standalone`: no API server and no
  * Multus (the agent reads NADs and pods from files), for quick runs. Last line:
  * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
  * (added = ADD+DEL over direct; the multus_* keys only in the Kubernetes mode). The agent runs as the
@@ -24,6 +26,7 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { buildImageCode, chartComponent, imageEntry, nodeBinary } from './chart-process.ts';
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
+import { freePort } from '../dev/controlplane/readiness.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { installCrds } from '../platform/kube/crds.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
@@ -359,11 +362,12 @@ function average(values: readonly number[]): number {
 }
 
 /** Runs every path for every pod, in an order rotated per pod; the warm-up pods are not counted. */
+/** ADD then DEL of each pod through every path, in an order rotated per pod; `count: false` only warms up. */
 function measure(
   lab: LocalNode,
   paths: readonly CniPath[],
   podNames: readonly string[],
-  warmup: number,
+  count: boolean,
 ): Map<CniPath, Samples> {
   const samples = new Map<CniPath, Samples>(
     paths.map((p) => [p, { add: [], del: [], addCpu: [], delCpu: [] }]),
@@ -381,7 +385,7 @@ function measure(
       const delMs = path.del(pod);
       const cpu3 = pid ? cpuMs(pid) : 0;
       checkClean(lab, pod, path.name, 'macvlan-conf');
-      if (i < warmup) continue;
+      if (!count) continue;
       const s = samples.get(path)!;
       s.add.push(addMs);
       s.del.push(delMs);
@@ -390,13 +394,87 @@ function measure(
     }
     // Done with this sandbox: its netns goes (the lab's cleanup skips what is gone).
     spawnSync('ip', ['netns', 'del', pod.netns]);
-    if (i >= warmup && (i + 1 - warmup) % 50 === 0) say(`  ${i + 1 - warmup}/${podNames.length - warmup}`);
+    if (count && (i + 1) % 50 === 0) say(`  ${i + 1}/${podNames.length}`);
   }
   return samples;
 }
 
 function total(s: Samples): number[] {
   return s.add.map((a, i) => a + s.del[i]!);
+}
+
+/** One series of the agent's /metrics: its name, labels and value. */
+interface Series {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+async function agentMetrics(port: number): Promise<Series[]> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const series: Series[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]),
+    );
+    series.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return series;
+}
+
+/** What a series (summed over the series that match `labels`) grew by between two scrapes. */
+function grew(
+  before: readonly Series[],
+  after: readonly Series[],
+  name: string,
+  labels: Readonly<Record<string, string>>,
+): number {
+  const sum = (all: readonly Series[]): number =>
+    all
+      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+      .reduce((total, s) => total + s.value, 0);
+  return sum(after) - sum(before);
+}
+
+/**
+ * Where multinet's time goes, as means per request (the agent's histograms have sums and counts, not
+ * the per-pod pairs above): the path as the bench times it, the agent's part (its request histogram),
+ * the delegate runs in it beside the same delegates executed directly, the network-status write, and
+ * what is left for the shim's exec and the socket.
+ */
+function breakdown(direct: Samples, ours: Samples, before: Series[], after: Series[]): string {
+  const per = (command: string, name: string, labels: Record<string, string> = {}): number => {
+    const requests = grew(before, after, 'multinet_agent_cni_request_duration_seconds_count', { command });
+    return (grew(before, after, name, labels) * 1000) / requests;
+  };
+  const agent = (command: string): number =>
+    per(command, 'multinet_agent_cni_request_duration_seconds_sum', { command });
+  const delegates = (command: string): number =>
+    per(command, 'multinet_agent_delegate_duration_seconds_sum', { command });
+  const status = standalone
+    ? undefined
+    : per('ADD', 'multinet_agent_network_status_write_duration_seconds_sum', { outcome: 'ok' });
+  const rows: Array<[string, number | undefined, number | undefined]> = [
+    ['through the shim (the bench times the exec)', average(ours.add), average(ours.del)],
+    ['in the agent (its request histogram)', agent('ADD'), agent('DEL')],
+    ['  delegate plugin runs in the agent', delegates('ADD'), delegates('DEL')],
+    ['  the same delegates executed directly', average(direct.add), average(direct.del)],
+    ['  network-status write (Kubernetes mode)', status, undefined],
+    [
+      '  the rest of the agent',
+      agent('ADD') - delegates('ADD') - (status ?? 0),
+      agent('DEL') - delegates('DEL'),
+    ],
+    ['the shim, its exec and the socket', average(ours.add) - agent('ADD'), average(ours.del) - agent('DEL')],
+  ];
+  const cell = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '—' : ms(v));
+  return [
+    row(['multinet, mean per request', 'ADD', 'DEL']),
+    row(['---', '---', '---']),
+    ...rows.map(([what, add, del]) => row([what, cell(add), cell(del)])),
+  ].join('\n');
 }
 
 function report(paths: readonly CniPath[], samples: Map<CniPath, Samples>): string {
@@ -474,19 +552,20 @@ async function main(): Promise<void> {
       ipam: { type: 'host-local', subnet: '192.0.2.0/24', dataDir: lab.ipamDir },
     };
     // The first pods warm caches (page cache, plugin VERSION probes, JIT); they are not counted.
-    const warmup = 5;
-    const podNames = Array.from({ length: warmup + pods }, (_, i) =>
-      i < warmup ? `warm${i}` : `pod${i - warmup + 1}`,
-    );
+    const warmNames = Array.from({ length: 5 }, (_, i) => `warm${i}`);
+    const podNames = Array.from({ length: pods }, (_, i) => `pod${i + 1}`);
+    // The agent's /metrics: where its part of each request goes (see breakdown).
+    const probePort = await freePort();
+    const agentArgs = ['--log-level', 'warn', '--probe-listen', `127.0.0.1:${probePort}`];
     const paths: CniPath[] = [directPath(lab, macvlan)];
     if (standalone) {
       lab.writeNad('macvlan-conf', macvlan);
-      await startAgent(lab, ['--log-level', 'warn']);
+      await startAgent(lab, agentArgs);
       paths.push(multinetPath(lab, (pod) => pod.env()));
     } else {
       const c = (cluster = await startCluster(macvlan));
-      say(`creating ${podNames.length} Pod objects on node ${lab.nodeName}`);
-      await createPods(c, lab, podNames);
+      say(`creating ${warmNames.length + podNames.length} Pod objects on node ${lab.nodeName}`);
+      await createPods(c, lab, [...warmNames, ...podNames]);
       const podEnv = (pod: Pod): Record<string, string> => ({
         ...pod.env(),
         CNI_ARGS: podCniArgs({
@@ -497,16 +576,22 @@ async function main(): Promise<void> {
         }),
       });
       multus = await startMultus(c, lab);
-      await startAgent(lab, ['--log-level', 'warn'], c.controlPlane.adminKubeconfigPath);
+      await startAgent(lab, agentArgs, c.controlPlane.adminKubeconfigPath);
       paths.push(multusPath(multus, podEnv), multinetPath(lab, podEnv));
     }
     say(
       `${pods} pods, default network (bridge) + 1 macvlan network each; paths: ${paths.map((p) => p.name).join('; ')}`,
     );
     say(`load before: ${loadAverage()}`);
-    const samples = measure(lab, paths, podNames, warmup);
+    measure(lab, paths, warmNames, false);
+    const before = await agentMetrics(probePort);
+    const samples = measure(lab, paths, podNames, true);
+    const after = await agentMetrics(probePort);
     say(`load after: ${loadAverage()}`);
     process.stdout.write(`${report(paths, samples)}\n\n`);
+    process.stdout.write(
+      `${breakdown(samples.get(paths[0]!)!, samples.get(paths[paths.length - 1]!)!, before, after)}\n\n`,
+    );
     process.stdout.write(
       `${shimReport([
         ['/bin/true (any exec, for reference)', '/bin/true'],

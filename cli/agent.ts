@@ -102,6 +102,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         clock: systemClock,
         log,
         scan: () => confScan.current!(),
+        observeStatusWrite: (outcome, seconds) => metrics.statusWrite(outcome, seconds),
       });
     } catch (err) {
       context.io.stderr(`multinet agent: ${errorMessage(err)}\n`);
@@ -147,7 +148,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       log,
       source,
       watchDir: watchDirectory,
-      observe: (command, outcome, seconds) => metrics.observe(command, outcome, seconds),
+      observer: metrics,
       afterSync: () => kube?.reporter.trigger(),
       ...(context.process
         ? {

@@ -12,7 +12,7 @@ import {
   type FakePlugin,
   type PluginCall,
 } from './doubles/memory-ports.ts';
-import { createAgent, type Agent, type AgentOptions } from '../agent/agent.ts';
+import { createAgent, type Agent, type AgentDeps, type AgentOptions } from '../agent/agent.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 
 export const silentLog = winston.createLogger({
@@ -46,6 +46,7 @@ export function testAgent(
   options: Partial<AgentOptions> = {},
   fs = new MemoryFs(),
   exec = new MemoryExec(fs),
+  observer?: AgentDeps['observer'],
 ): TestAgent {
   for (const plugin of ['bridge', 'macvlan', 'tuning', 'host-local', 'ptp']) {
     if (!fs.files.has(`/opt/cni/bin/${plugin}`)) exec.register(`/opt/cni/bin/${plugin}`, okPlugin);
@@ -91,7 +92,15 @@ export function testAgent(
       resyncMs: 60_000,
       ...options,
     },
-    { fs, exec, clock, log: silentLog, source, watchDir: () => () => undefined },
+    {
+      fs,
+      exec,
+      clock,
+      log: silentLog,
+      source,
+      watchDir: () => () => undefined,
+      ...(observer ? { observer } : {}),
+    },
   );
   return {
     agent,

@@ -1,0 +1,51 @@
+import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
+import type { Clock } from '../lib/ports.ts';
+import { MemoryApi } from '../test/doubles/memory-api.ts';
+import { MemoryFs } from '../test/doubles/memory-ports.ts';
+import { silentLog } from '../test/test-agent.ts';
+import { KubeSource } from './kube-source.ts';
+import { NadStore } from './nad-store.ts';
+
+/** A clock whose sleeps end only when aborted: ADD always waits for the status write to finish. */
+const patientClock: Clock = {
+  now: () => 0,
+  sleep: (_ms, signal) =>
+    new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')))),
+};
+
+function source(api: MemoryApi, writes: Array<[string, number]>): KubeSource {
+  return new KubeSource({
+    client: api,
+    pods: { get: () => undefined, list: () => [] },
+    networks: new NadStore(new MemoryFs(), '/state', silentLog),
+    clock: patientClock,
+    log: silentLog,
+    observeWrite: (outcome, seconds) => writes.push([outcome, seconds]),
+  });
+}
+
+const status = [{ name: 'podnet', interface: 'eth0', ips: ['192.0.2.5'], default: true }];
+
+test('a network-status write is timed and reported as ok; a refused one as error', async () => {
+  const api = new MemoryApi();
+  const path = '/api/v1/namespaces/default/pods/samplepod';
+  const pod = api.put(path, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'samplepod', namespace: 'default' },
+  });
+  const uid = (pod.metadata as { uid: string }).uid;
+  const writes: Array<[string, number]> = [];
+  const kube = source(api, writes);
+
+  await kube.publishStatus({ namespace: 'default', name: 'samplepod', uid }, status);
+  const annotations = (api.get(path)!.metadata as { annotations: Record<string, string> }).annotations;
+  expect(JSON.parse(annotations[networkStatusAnnotation]!)).toEqual(status);
+  expect(writes.map(([outcome]) => outcome)).toEqual(['ok']);
+  expect(writes[0]![1]).toBeGreaterThanOrEqual(0);
+
+  // A pod that is gone: the write fails for good (no retry is scheduled) and is counted as an error.
+  await kube.publishStatus({ namespace: 'default', name: 'gone', uid: 'u-gone' }, status);
+  expect(writes.map(([outcome]) => outcome)).toEqual(['ok', 'error']);
+  kube.stop();
+});
