@@ -344,3 +344,43 @@ describe('properties', () => {
     );
   });
 });
+
+describe('recent parses', () => {
+  it('answer the same annotation in the same namespace with the same frozen elements', () => {
+    const value = 'default/macvlan-conf@net1, bridge-net';
+    const first = parseNetworksAnnotation(value, 'team-a');
+    expect(parseNetworksAnnotation(value, 'team-a')).toBe(first);
+    expect(Object.isFrozen(first) && first.every((e) => Object.isFrozen(e))).toBe(true);
+    expect(() => (first as NetworkSelectionElement[]).push(first[0]!)).toThrow(TypeError);
+    // Another namespace resolves unqualified names differently: a parse of its own.
+    const other = parseNetworksAnnotation(value, 'team-b');
+    expect(other).not.toBe(first);
+    expect(other.map((e) => `${e.namespace}/${e.name}`)).toEqual([
+      'default/macvlan-conf',
+      'team-b/bridge-net',
+    ]);
+  });
+
+  it('give a malformed annotation the same error every time, naming the field', () => {
+    const attempt = (): unknown => parseNetworksAnnotation('[{"name": "x", "interface": 7}]', 'default');
+    const errors = [attempt, attempt].map((fn) => {
+      try {
+        fn();
+      } catch (err) {
+        return err;
+      }
+      throw new Error('expected a ValidationError');
+    });
+    expect(errors[0]).toBeInstanceOf(ValidationError);
+    expect(errors[1]).toBe(errors[0]);
+    expect((errors[0] as ValidationError).problems[0]!.path).toBe('networks[0].interface');
+  });
+
+  it('stay bounded: a value of more than 4096 characters is parsed each time', () => {
+    const many = Array.from({ length: 120 }, (_, i) => `a-network-with-a-rather-long-name-${i}`).join(',');
+    expect(many.length).toBeGreaterThan(4096);
+    const first = parseNetworksAnnotation(many, 'default');
+    expect(parseNetworksAnnotation(many, 'default')).not.toBe(first);
+    expect(parseNetworksAnnotation(many, 'default')).toEqual(first);
+  });
+});

@@ -6,6 +6,7 @@
 import { ProblemList, ValidationError, type Problem } from '../errors.ts';
 import { childPath } from '../json-path.ts';
 import { dns1123LabelError } from '../k8s/names.ts';
+import { recall, remember } from '../lru.ts';
 import { checkShape, isObject, type JsonObject, type JsonValue } from '../safe-json.ts';
 import { schemaProblems } from '../schema.ts';
 import { interfaceNameError } from './interface-name.ts';
@@ -48,6 +49,15 @@ export const maxNetworkSelections = 128;
 const maxAnnotationBytes = 256 * 1024;
 
 /**
+ * Recent parses, by root, namespace and value: the pods of one Deployment carry the same annotation,
+ * and the webhook and the agent parse each of them. Bounded in entries and in the size of a value
+ * (a larger one is parsed every time); the elements are frozen, so no caller can change another's.
+ */
+const recent = new Map<string, { readonly elements: readonly NetworkSelectionElement[] } | ValidationError>();
+const recentEntries = 256;
+const recentValueChars = 4096;
+
+/**
  * Parses and validates the annotation value. `defaultNamespace` is the pod's namespace. Throws a
  * ValidationError whose problems name the element index and field (`networks[1].interface`).
  */
@@ -55,8 +65,27 @@ export function parseNetworksAnnotation(
   value: string,
   defaultNamespace: string,
   root = 'networks',
-): NetworkSelectionElement[] {
+): readonly NetworkSelectionElement[] {
   if (typeof value !== 'string') throw ValidationError.single(root, 'must be a string');
+  if (value.length > recentValueChars) return parse(value, defaultNamespace, root);
+  const key = `${root}\n${defaultNamespace}\n${value}`;
+  let outcome = recall(recent, key);
+  if (!outcome) {
+    try {
+      outcome = {
+        elements: Object.freeze(parse(value, defaultNamespace, root).map((e) => Object.freeze(e))),
+      };
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      outcome = err;
+    }
+    remember(recent, key, outcome, recentEntries);
+  }
+  if (outcome instanceof ValidationError) throw outcome;
+  return outcome.elements;
+}
+
+function parse(value: string, defaultNamespace: string, root: string): NetworkSelectionElement[] {
   if (Buffer.byteLength(value, 'utf8') > maxAnnotationBytes) {
     throw ValidationError.single(root, `is larger than ${maxAnnotationBytes} bytes`);
   }

@@ -15,6 +15,7 @@
  */
 import type { Logger } from 'winston';
 import { errorMessage } from '../../lib/errors.ts';
+import { remember } from '../../lib/lru.ts';
 import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from './rest.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -105,13 +106,6 @@ function truncate(message: string): string {
 
 function timestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** A Map used as an LRU of bounded size. */
-function remember<V>(map: Map<string, V>, key: string, value: V, limit: number): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > limit) map.delete(map.keys().next().value!);
 }
 
 export class KubeEventRecorder implements EventRecorder {
