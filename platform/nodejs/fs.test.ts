@@ -39,6 +39,15 @@ describe('the Node.js file system port', () => {
     expect(await nodeFileSystem.list(dir)).toEqual(['f']);
   });
 
+  it('removes a file, and refuses to remove a directory (a rejection, not a throw)', async () => {
+    writeFileSync(join(dir, 'g'), 'x');
+    await nodeFileSystem.remove(join(dir, 'g'));
+    expect(readdirSync(dir)).toEqual([]);
+    await nodeFileSystem.mkdir(join(dir, 'sub'));
+    await expect(nodeFileSystem.remove(join(dir, 'sub'))).rejects.toThrow(/EISDIR|EPERM/);
+    expect(readdirSync(dir)).toEqual(['sub']);
+  });
+
   it('removes the temp files an interrupted atomic write left, only those (of one target when asked)', async () => {
     for (const name of [
       '.a.json.0123456789ab.tmp',
