@@ -112,6 +112,16 @@ export class KubeSource implements NetworkSource {
 
   async publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void> {
     const value = JSON.stringify(statuses, null, 2);
+    // The first attempt runs now; ADD waits for it a short while, a failure is retried in the background.
+    const attempt = this.patch(pod, value).catch((err: unknown) => {
+      if (isFinal(err))
+        this.deps.log.warn('cannot write network-status', {
+          pod: `${pod.namespace}/${pod.name}`,
+          error: errorMessage(err),
+        });
+      else this.retryLater(pod, value, 1);
+    });
+    // The Events after the patch is on its way: ADD waits for the patch, never for them.
     for (const status of statuses) {
       if (status.interface) {
         const ips = status.ips ?? [];
@@ -123,15 +133,6 @@ export class KubeSource implements NetworkSource {
         );
       }
     }
-    // The first attempt runs now; ADD waits for it a short while, a failure is retried in the background.
-    const attempt = this.patch(pod, value).catch((err: unknown) => {
-      if (isFinal(err))
-        this.deps.log.warn('cannot write network-status', {
-          pod: `${pod.namespace}/${pod.name}`,
-          error: errorMessage(err),
-        });
-      else this.retryLater(pod, value, 1);
-    });
     const waited = new AbortController();
     await Promise.race([
       attempt,
