@@ -143,6 +143,33 @@ export async function restoreHost(snapshot: HostSnapshot): Promise<string[]> {
   return problems;
 }
 
+/** The snapshot as JSON, kept in the node's run dir: a node whose process was killed is put back from it. */
+export function snapshotJson(snapshot: HostSnapshot): string {
+  return JSON.stringify({
+    sysctls: [...snapshot.sysctls],
+    dirs: [...snapshot.dirs].map(([dir, before]) => [dir, before instanceof Set ? [...before] : before]),
+    netns: [...snapshot.netns],
+  });
+}
+
+/** The snapshot snapshotJson wrote; undefined for anything else (a node killed before it wrote one). */
+export function parseSnapshot(text: string): HostSnapshot | undefined {
+  try {
+    const raw = JSON.parse(text) as {
+      sysctls: Array<[string, string]>;
+      dirs: Array<[string, string[] | { missing: string[] }]>;
+      netns: string[];
+    };
+    return {
+      sysctls: new Map(raw.sysctls),
+      dirs: new Map(raw.dirs.map(([dir, before]) => [dir, Array.isArray(before) ? new Set(before) : before])),
+      netns: new Set(raw.netns),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when `path` exists. */
 export async function exists(path: string): Promise<boolean> {
   return stat(path).then(

@@ -27,7 +27,14 @@ import { waitUntil } from '../controlplane/readiness.ts';
 import { logTail, startServerProcess, type ServerProcess } from '../controlplane/server-process.ts';
 import type { Kill } from '../../lib/ports.ts';
 import { NodeCgroups } from './cgroups.ts';
-import { restoreHost, snapshotHost, unmountBelow, type HostSnapshot } from './host-state.ts';
+import {
+  parseSnapshot,
+  restoreHost,
+  snapshotHost,
+  snapshotJson,
+  unmountBelow,
+  type HostSnapshot,
+} from './host-state.ts';
 import { buildImages, registryRepositories, type BuiltImage, type ImageName } from './images.ts';
 import {
   nodeLayout,
@@ -49,6 +56,8 @@ import { startLocalRegistry, type ListenLoopback, type LocalRegistry } from './r
 const run = promisify(execFile);
 
 export const lockFile = '/run/multinet-dev-node.lock';
+/** In the node's run dir: the host as it was before the node started (host-state.ts), for a stale node's cleanup. */
+const snapshotFile = 'host-snapshot.json';
 
 export interface KubeNodeOptions {
   /** Cache root of dev/build.sh and dev/images/build.sh. */
@@ -161,6 +170,12 @@ async function takeLock(
       log(`cleaning up a local node whose process ${stale.pid} is gone (run dir ${stale.dir})`);
       await new NodeCgroups(host.cgroups, stale.cgroup).destroy(options.kill).catch(() => undefined);
       await unmountBelow(stale.dir).catch(() => undefined);
+      // What its kubelet and containerd changed outside the run dir (pods' netns, sysctls, host dirs).
+      const before = parseSnapshot(await readFile(join(stale.dir, snapshotFile), 'utf8').catch(() => ''));
+      if (before) {
+        const left = await restoreHost(before);
+        if (left.length > 0) log(`could not put back all the stale node changed: ${left.join('; ')}`);
+      }
       for (const link of stale.links) await run(host.tools.ip, ['link', 'del', link]).catch(() => undefined);
       for (const ns of stale.netns ?? [])
         await run(host.tools.ip, ['netns', 'del', ns]).catch(() => undefined);
@@ -362,6 +377,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     await ip('-n', apiNetns, 'link', 'set', 'lo', 'up');
 
     snapshot = await snapshotHost();
+    await writeFile(join(dir, snapshotFile), snapshotJson(snapshot), { mode: 0o600 });
     await cgroups.create();
     const ports = await freePorts();
     const deadline = Date.now() + timeoutMs;

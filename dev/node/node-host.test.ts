@@ -4,7 +4,7 @@
  */
 import { readFixture } from '../../test/fixtures.ts';
 import { cgroupLayout } from './cgroups.ts';
-import { mountsBelow } from './host-state.ts';
+import { mountsBelow, parseSnapshot, snapshotJson } from './host-state.ts';
 import { registryRepositories, splitReference } from './images.ts';
 
 describe('cgroupLayout', () => {
@@ -100,4 +100,19 @@ describe('image references', () => {
       hosts: ['docker.io', 'multinet.local'],
     });
   });
+});
+
+test("the host snapshot survives the node's process: written as JSON, read back whole", () => {
+  const snapshot = {
+    sysctls: new Map([['net/ipv4/ip_forward', '0']]),
+    dirs: new Map<string, Set<string> | { missing: string[] }>([
+      ['/var/lib/cni/results', new Set(['podnet-abc-eth0'])],
+      ['/var/log/pods', { missing: ['/var/log/pods'] }],
+    ]),
+    netns: new Set(['cni-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0']),
+  };
+  expect(parseSnapshot(snapshotJson(snapshot))).toEqual(snapshot);
+  // A node killed before it wrote one (or a truncated file): nothing to put back from.
+  expect(parseSnapshot('')).toBeUndefined();
+  expect(parseSnapshot(snapshotJson(snapshot).slice(0, 20))).toBeUndefined();
 });

@@ -1,7 +1,8 @@
 /**
  * `multinet dev node` as a user runs it: a Ready node with multinet, the seed's pod with eth0 and net1
  * through the container runtime, and Ctrl-C leaving the host as it found it (processes, cgroups, mounts,
- * netns, links, sysctls and the fixed host dirs, listed before and after).
+ * netns, links, sysctls and the fixed host dirs, listed before and after); and a node whose process was
+ * killed, cleaned up by the next start.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,41 +20,56 @@ const kubectlBin = join(cacheDir, 'bin', 'kubectl');
 
 beforeAll(requireNodeHost);
 
+/** `multinet dev node ARGS --kubeconfig-out F`, its output collected. */
+function startDevNode(args: readonly string[], kubeconfig: string) {
+  const child = spawn(multinet, ['dev', 'node', ...args, '--kubeconfig-out', kubeconfig], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    output: (): string => output,
+    up: (): Promise<true> =>
+      eventually(
+        'the node to be up',
+        () =>
+          output.includes('press Ctrl-C')
+            ? true
+            : child.exitCode !== null || child.signalCode !== null
+              ? Promise.reject(new Error(output))
+              : undefined,
+        { timeoutMs: 480_000 },
+      ),
+    kubectl: (...kubectlArgs: string[]): ReturnType<typeof spawnSync> =>
+      spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, ...kubectlArgs], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      }),
+  };
+}
+
+/** The pods' network namespaces containerd pinned in /run/netns. */
+function podNetns(): string[] {
+  return hostInventory().netns;
+}
+
 describe('multinet dev node, as a user runs it', () => {
   it('brings up a Ready node with multinet, runs the seed pod with eth0 and net1, and Ctrl-C leaves the host as it found it', async () => {
     const before = hostInventory();
     expect(before.processes).toEqual([]);
     const dir = mkdtempSync(join(tmpdir(), 'multinet-dev-node-test-'));
     const kubeconfig = join(dir, 'kubeconfig');
-    const child = spawn(
-      multinet,
-      ['dev', 'node', '--multinet', 'host', '--default-network', 'bridge', '--kubeconfig-out', kubeconfig],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const kubectl = (...args: string[]): ReturnType<typeof spawnSync> =>
-      spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 120_000 });
+    const node = startDevNode(['--multinet', 'host', '--default-network', 'bridge'], kubeconfig);
+    const { kubectl } = node;
     try {
-      await eventually(
-        'the node to be up',
-        () =>
-          output.includes('press Ctrl-C')
-            ? true
-            : child.exitCode !== null
-              ? Promise.reject(new Error(output))
-              : undefined,
-        {
-          timeoutMs: 480_000,
-        },
-      );
+      await node.up();
       expect(existsSync(kubeconfig)).toBe(true);
       expect(kubectl('get', 'nodes').stdout).toMatch(/^localhost\s+Ready\s/m);
-      const master = /macvlan master for NADs: (\S+);/.exec(output)?.[1];
+      const master = /macvlan master for NADs: (\S+);/.exec(node.output())?.[1];
       expect(master).toMatch(/^mn[0-9a-f]{6}m0$/);
       const nad = yaml.load(readFileSync(join(seedDir, 'macvlan-conf.nad.yaml'), 'utf8')) as SeedNad;
       nad.spec.config = JSON.stringify(seedMacvlanConfig(nad, master!));
@@ -66,11 +82,57 @@ describe('multinet dev node, as a user runs it', () => {
       expect(ipv4(ipa, 'eth0')).toMatch(podAddress);
       expect(ipv4(ipa, 'net1')).toMatch(macvlanAddress);
     } finally {
-      if (child.exitCode === null) child.kill('SIGINT');
-      const code = await exited;
+      if (node.child.exitCode === null) node.child.kill('SIGINT');
+      const code = await node.exited;
       rmSync(dir, { recursive: true, force: true });
-      expect([code, output.includes('stopped')]).toEqual([0, true]);
+      expect([code, node.output().includes('stopped')]).toEqual([0, true]);
     }
     expect(await settledInventory(before)).toEqual(before);
   }, 600_000);
+
+  it("a node whose process was killed is cleaned up by the next start, its pods' network namespaces too", async () => {
+    const before = hostInventory();
+    expect(before.processes).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'multinet-dev-node-test-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    const killed = startDevNode(['--multinet', 'none', '--default-network', 'bridge'], kubeconfig);
+    let next: ReturnType<typeof startDevNode> | undefined;
+    try {
+      await killed.up();
+      const run = killed.kubectl(
+        'run',
+        'sleeper',
+        '--image=docker.io/library/alpine:latest',
+        '--restart=Never',
+        '--',
+        'sleep',
+        '3600',
+      );
+      expect(run.stderr).toBe('');
+      expect(killed.kubectl('wait', '--for=condition=Ready', 'pod/sleeper', '--timeout=120s').stderr).toBe(
+        '',
+      );
+      const left = podNetns().filter((n) => !before.netns.includes(n));
+      expect(left).toHaveLength(1);
+      // As a second Ctrl-C (or the OOM killer) ends it: no cleanup at all.
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+      expect(podNetns()).toContain(left[0]);
+
+      next = startDevNode(['--multinet', 'none', '--default-network', 'bridge'], kubeconfig);
+      await next.up();
+      expect(next.output()).toContain(
+        `cleaning up a local node whose process ${String(killed.child.pid)} is gone`,
+      );
+      expect(next.output()).not.toContain('could not put back');
+      expect(podNetns()).not.toContain(left[0]);
+    } finally {
+      if (killed.child.exitCode === null && killed.child.signalCode === null) killed.child.kill('SIGKILL');
+      if (next && next.child.exitCode === null) next.child.kill('SIGINT');
+      const code = next ? await next.exited : 0;
+      rmSync(dir, { recursive: true, force: true });
+      expect([code, next?.output().includes('stopped') ?? false]).toEqual([0, true]);
+    }
+    expect(await settledInventory(before)).toEqual(before);
+  }, 900_000);
 });
