@@ -39,6 +39,7 @@ import { freePort } from '../dev/controlplane/readiness.ts';
 import { installCrds } from '../platform/kube/crds.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { http } from '../platform/nodejs/http.ts';
+import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
 import { LocalNode, pluginDir, requireNetnsPrerequisites, type Pod } from '../playground/local-node.ts';
 import {
   ensureMultus,
@@ -245,16 +246,8 @@ try {
   const child = agent.child;
   agentPid = agent.pid;
   const pid = agent.pid;
-  const metricsText = (): Promise<string> =>
-    fetch(`http://127.0.0.1:${probePort}/metrics`).then(
-      (r) => r.text(),
-      () => '',
-    );
-  const metric = async (pattern: RegExp): Promise<number | undefined> => {
-    const text = await metricsText();
-    const line = text.split('\n').find((l) => pattern.test(l));
-    return line === undefined ? undefined : Number(line.split(' ').at(-1));
-  };
+  /** The agent's /metrics; none while it does not answer (still starting). */
+  const scrape = (): Promise<Series[]> => scrapeMetrics(probePort).catch(() => []);
   const until = async (what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> => {
     for (const deadline = Date.now() + timeoutMs; !(await probe());) {
       if (child.exitCode !== null)
@@ -357,20 +350,17 @@ try {
   const measure = async (name: string): Promise<void> => {
     phaseNames.push(name);
     for (const daemon of daemons) daemon.phases.push(memory(daemon.pid));
-    const mb = async (pattern: RegExp): Promise<string> =>
-      (((await metric(pattern)) ?? 0) / 2 ** 20).toFixed(1);
-    const heap = `V8 heap ${await mb(/^multinet_agent_nodejs_heap_size_used_bytes /)} used of ${await mb(/^multinet_agent_nodejs_heap_size_total_bytes /)}, new space ${await mb(/^multinet_agent_nodejs_heap_space_size_total_bytes\{space="new"\}/)}, external ${await mb(/^multinet_agent_nodejs_external_memory_bytes /)}`;
-    const spaces = await metricsText().then((text) =>
-      [...text.matchAll(/^multinet_agent_nodejs_heap_space_size_used_bytes\{space="(\w+)"\} (\S+)/gm)]
-        .map(([, space, used]) => {
-          const total = new RegExp(
-            `^multinet_agent_nodejs_heap_space_size_total_bytes\\{space="${space}"\\} (\\S+)`,
-            'm',
-          ).exec(text)?.[1];
-          return `${space} ${(Number(used) / 2 ** 20).toFixed(1)}/${(Number(total) / 2 ** 20).toFixed(1)}`;
-        })
-        .join(', '),
-    );
+    const series = await scrape();
+    const mb = (metric: string, labels: Record<string, string> = {}): string =>
+      ((metricValue(series, `multinet_agent_nodejs_${metric}`, labels) ?? 0) / 2 ** 20).toFixed(1);
+    const heap = `V8 heap ${mb('heap_size_used_bytes')} used of ${mb('heap_size_total_bytes')}, new space ${mb('heap_space_size_total_bytes', { space: 'new' })}, external ${mb('external_memory_bytes')}`;
+    const spaces = series
+      .filter((s) => s.name === 'multinet_agent_nodejs_heap_space_size_used_bytes')
+      .map(({ labels: { space = '' } }) => {
+        const used = mb('heap_space_size_used_bytes', { space });
+        return `${space} ${used}/${mb('heap_space_size_total_bytes', { space })}`;
+      })
+      .join(', ');
     const m = ours.phases.at(-1)!;
     say(`${name}: V8 spaces (used/total MB): ${spaces}`);
     say(
@@ -425,7 +415,7 @@ try {
   }
   await until(
     `the agent to cache ${podCount} pods`,
-    async () => (await metric(/^multinet_agent_cached_objects\{kind="Pod"\}/)) === podCount,
+    async () => metricValue(await scrape(), 'multinet_agent_cached_objects', { kind: 'Pod' }) === podCount,
   );
   await measure(`${podCount} pods`);
   await snapshot('after the pods');

@@ -27,6 +27,7 @@ import { buildImageCode, chartComponent, imageEntry, nodeBinary } from './chart-
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
+import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { installCrds } from '../platform/kube/crds.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
@@ -403,27 +404,6 @@ function total(s: Samples): number[] {
   return s.add.map((a, i) => a + s.del[i]!);
 }
 
-/** One series of the agent's /metrics: its name, labels and value. */
-interface Series {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-async function agentMetrics(port: number): Promise<Series[]> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-  const series: Series[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]),
-    );
-    series.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return series;
-}
-
 /** What a series (summed over the series that match `labels`) grew by between two scrapes. */
 function grew(
   before: readonly Series[],
@@ -431,11 +411,7 @@ function grew(
   name: string,
   labels: Readonly<Record<string, string>>,
 ): number {
-  const sum = (all: readonly Series[]): number =>
-    all
-      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-      .reduce((total, s) => total + s.value, 0);
-  return sum(after) - sum(before);
+  return (metricValue(after, name, labels) ?? 0) - (metricValue(before, name, labels) ?? 0);
 }
 
 /**
@@ -584,9 +560,9 @@ async function main(): Promise<void> {
     );
     say(`load before: ${loadAverage()}`);
     measure(lab, paths, warmNames, false);
-    const before = await agentMetrics(probePort);
+    const before = await scrapeMetrics(probePort);
     const samples = measure(lab, paths, podNames, true);
-    const after = await agentMetrics(probePort);
+    const after = await scrapeMetrics(probePort);
     say(`load after: ${loadAverage()}`);
     process.stdout.write(`${report(paths, samples)}\n\n`);
     process.stdout.write(

@@ -39,6 +39,7 @@ import {
   memory,
   startComponent,
 } from './chart-process.ts';
+import { metricValue, parseMetrics } from './metrics.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -147,10 +148,7 @@ const body = JSON.stringify({
 });
 
 function counter(text: string, verdict: string): number {
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith('multinet_webhook_reviews_total{') && l.includes(`verdict="${verdict}"`));
-  return line ? Number(line.split(' ').pop()) : 0;
+  return metricValue(parseMetrics(text), 'multinet_webhook_reviews_total', { verdict }) ?? 0;
 }
 
 const nadsPath = (namespace: string): string =>

@@ -12,7 +12,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { copyFile, chmod, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileInfo, FileSystem } from '../../lib/ports.ts';
 
@@ -41,7 +41,7 @@ function isNamespaceFile(path: string): boolean {
   }
 }
 
-async function removeTempFiles(dir: string, target?: string): Promise<string[]> {
+function removeTempFiles(dir: string, target?: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -49,7 +49,7 @@ async function removeTempFiles(dir: string, target?: string): Promise<string[]> 
     return [];
   }
   const stale = names.filter((name) => isTempFileName(name, target));
-  await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
+  for (const name of stale) removeFile(join(dir, name));
   return stale;
 }
 
@@ -176,5 +176,5 @@ export const nodeFileSystem: FileSystem = {
     await mkdir(path, { recursive: true, mode });
   },
   isNamespaceFile: (path) => Promise.resolve(isNamespaceFile(path)),
-  removeTempFiles,
+  removeTempFiles: (dir, target) => settle(() => removeTempFiles(dir, target)),
 };
