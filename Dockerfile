@@ -26,6 +26,8 @@ COPY cli ./cli
 COPY cmd ./cmd
 COPY dev ./dev
 COPY playground ./playground
+COPY scripts/generate-validators.ts ./scripts/
+# npm run build generates the schema validators (lib/generated/) before compiling.
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps

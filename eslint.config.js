@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import { processAllowed, processRules } from './eslint.layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  { ignores: ['node_modules/', 'dist/', 'coverage/', 'lib/generated/', '**/*.js', '**/*.cjs', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

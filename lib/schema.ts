@@ -1,7 +1,9 @@
 /**
- * The one ajv instance and the one translation of its errors to problems (a JSON path and a message
- * that says what to fix), for every JSON schema of the domain: CNI configurations and the network
- * selection element. Schemas shape their messages with keywords of their own:
+ * The one translation of JSON schema errors to problems (a JSON path and a message that says what to
+ * fix), for every JSON schema of the domain: CNI configurations and the network selection element.
+ * The validators themselves are ajv's code generated at build time (lib/schema-compiler.ts, run by
+ * `npm run build:validators`), so no process loads ajv's compiler. Schemas shape their messages with
+ * keywords of their own:
  *
  *   x-message    enum/pattern/length failures say this, then "(got <value>)" (CNI schemas)
  *   x-problem    any failure of the node's own type/size/range/pattern keywords says exactly this;
@@ -11,34 +13,32 @@
  *   x-dependent  what a key missing the partner its `dependencies` names is told; "{missing}" names it
  *   x-check      the name of a check (registerCheck) that returns a message for a bad value
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import type { Problem, ProblemList } from './errors.ts';
 import { childPath, fromPointer } from './json-path.ts';
+
+/** A validator generated from a schema: true for a good value, else false with its errors. */
+export interface Validator {
+  (value: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
 
 /** A value check for x-check: the message for a bad value, undefined for a good one. */
 export type SchemaCheck = (value: unknown) => string | undefined;
 
 const checks = new Map<string, SchemaCheck>();
 
-/** Makes a check available to schemas as `'x-check': name` (before they are compiled). */
+/** Makes a check available to schemas as `'x-check': name`. */
 export function registerCheck(name: string, check: SchemaCheck): void {
   checks.set(name, check);
 }
 
-export const schemaAjv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-for (const keyword of ['x-message', 'x-problem', 'x-unknown', 'x-required', 'x-dependent'])
-  schemaAjv.addKeyword({ keyword, schemaType: 'string' });
-
-function runCheck(this: unknown, name: string, data: unknown): boolean {
+/** What the generated validators call for `'x-check': name`: the check's message, if any. */
+export function runCheck(name: string, value: unknown): string | undefined {
   const check = checks.get(name);
   if (!check) throw new Error(`no schema check named ${JSON.stringify(name)}`);
-  const message = check(data);
-  if (message === undefined) return true;
-  runCheck.errors = [{ keyword: 'x-check', message, params: { check: name } }];
-  return false;
+  return check(value);
 }
-runCheck.errors = [] as Array<Partial<ErrorObject>>;
-schemaAjv.addKeyword({ keyword: 'x-check', schemaType: 'string', errors: true, validate: runCheck });
 
 export function describeType(value: unknown): string {
   if (value === null) return 'null';
@@ -116,7 +116,7 @@ function schemaProblem(root: string, error: ErrorObject): Problem {
 }
 
 /** The problems of a value, one per path and message (a node failing two keywords says it once). */
-export function schemaProblems(validate: ValidateFunction, value: unknown, root: string): Problem[] {
+export function schemaProblems(validate: Validator, value: unknown, root: string): Problem[] {
   if (validate(value)) return [];
   const seen = new Set<string>();
   const out: Problem[] = [];
@@ -131,12 +131,7 @@ export function schemaProblems(validate: ValidateFunction, value: unknown, root:
 }
 
 /** Adds the value's problems to the list; true when there were none. */
-export function runSchema(
-  validate: ValidateFunction,
-  value: unknown,
-  root: string,
-  problems: ProblemList,
-): boolean {
+export function runSchema(validate: Validator, value: unknown, root: string, problems: ProblemList): boolean {
   const found = schemaProblems(validate, value, root);
   for (const problem of found) problems.add(problem.path, problem.message);
   return found.length === 0;

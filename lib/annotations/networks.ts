@@ -10,7 +10,8 @@ import { recall, remember } from '../lru.ts';
 import { checkShape, isObject, type JsonObject, type JsonValue } from '../safe-json.ts';
 import { schemaProblems } from '../schema.ts';
 import { interfaceNameError } from './interface-name.ts';
-import { selectionFields, validateSelectionElement } from './selection-schema.ts';
+import { validator } from '../validators.ts';
+import { selectionFields } from './selection-schema.ts';
 
 export interface PortMapping {
   readonly hostPort: number;
@@ -187,7 +188,7 @@ function parseElement(
   item: unknown,
   defaultNamespace: string,
 ): NetworkSelectionElement | undefined {
-  const found = schemaProblems(validateSelectionElement, item, path);
+  const found = schemaProblems(validator('selection-element'), item, path);
   if (!isObject(item)) {
     for (const problem of found) problems.add(problem.path, problem.message);
     return undefined;

@@ -1,13 +1,13 @@
 /**
  * The JSON schema of one network selection element (multi-net-spec v1.3 section 4.1.2 plus Multus'
- * keys), validated with the same ajv and the same translation to problems as CNI configurations
- * (lib/schema.ts). Values whose rules live in lib/ functions (DNS-1123 names, interface names, IP and
+ * keys), validated by generated code (lib/schema-catalog.ts) with the same translation to problems as
+ * CNI configurations (lib/schema.ts). Values whose rules live in lib/ functions (DNS-1123 names, interface names, IP and
  * hardware addresses) are x-checks, so their messages are those functions' messages.
  */
 import { dns1123LabelError, dns1123SubdomainError } from '../k8s/names.ts';
 import { isHardwareAddress } from '../net/hwaddr.ts';
 import { parseIp, parseIpWithOptionalPrefix } from '../net/ip.ts';
-import { registerCheck, schemaAjv, type SchemaCheck } from '../schema.ts';
+import { registerCheck, type SchemaCheck } from '../schema.ts';
 import { interfaceNameError } from './interface-name.ts';
 
 /** The element's keys, in the order messages list them. */
@@ -90,7 +90,7 @@ const bandwidthValue = {
 };
 const bandwidthFields = ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'];
 
-const selectionElementSchema = {
+export const selectionElementSchema = {
   type: 'object',
   'x-problem': 'must be an object with at least a "name"',
   required: ['name'],
@@ -140,5 +140,3 @@ const selectionElementSchema = {
   additionalProperties: false,
   'x-unknown': `unknown field; known fields are ${selectionFields.join(', ')} (extensions use reverse-DNS keys such as "com.example.key")`,
 };
-
-export const validateSelectionElement = schemaAjv.compile(selectionElementSchema);

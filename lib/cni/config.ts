@@ -1,17 +1,18 @@
 /**
- * CNI network configuration validation: JSON schemas (ajv) for the conflist and single-plugin forms,
+ * CNI network configuration validation: JSON schemas (generated ajv validators) for the conflist and single-plugin forms,
  * typed schemas for the reference plugins and IPAM, then semantic checks. Every problem carries a
  * JSON path ($.plugins[0].ipam.rangeStart). Unknown fields of known plugins are warnings, not errors,
  * since plugins ignore them: they are almost always typos.
  */
-import type { ValidateFunction } from 'ajv';
 import { ProblemList, ValidationError, type Problem } from '../errors.ts';
 import { childPath } from '../json-path.ts';
-import { describeType, runSchema, schemaAjv as ajv } from '../schema.ts';
+import { describeType, runSchema, type Validator } from '../schema.ts';
+import { ipamValidatorName, pluginValidatorName } from '../schema-catalog.ts';
+import { validator } from '../validators.ts';
 import { isObject, parseJson, type JsonObject, type JsonValue } from '../safe-json.ts';
 import { closestWord } from '../text.ts';
-import { commonPluginFields, conflistSchema, singleConfSchema, type Schema } from './schemas/common.ts';
-import { ipamCompletingPlugins, ipamSchemas, pluginRequired, pluginSchemas } from './schemas/plugins.ts';
+import { commonPluginFields } from './schemas/common.ts';
+import { ipamCompletingPlugins, ipamSchemas, pluginSchemas } from './schemas/plugins.ts';
 import { checkIpamSemantics, checkPluginSemantics } from './semantics.ts';
 import type { CniVersion } from './version.ts';
 
@@ -38,31 +39,17 @@ export interface ValidateOptions {
   readonly root?: string;
 }
 
-const validateConflist = ajv.compile(conflistSchema);
-const validateSingle = ajv.compile(singleConfSchema);
+const validateConflist = validator('cni-conflist');
+const validateSingle = validator('cni-conf');
 
-function compileFields(properties: Schema, required: readonly string[] = []): ValidateFunction {
-  return ajv.compile({ type: 'object', properties, required: [...required] });
+/** The validator of a plugin or IPAM type's own fields, if the type is one lib/cni/schemas knows. */
+function fieldsValidator(
+  schemas: Readonly<Record<string, unknown>>,
+  name: (type: string) => string,
+  type: string,
+): Validator | undefined {
+  return Object.hasOwn(schemas, type) ? validator(name(type)) : undefined;
 }
-
-/** Validators by plugin type, compiled on first use: a process pays only for the types its NADs use. */
-function validatorsOf(
-  schemas: Readonly<Record<string, Schema>>,
-  required: Readonly<Record<string, readonly string[]>> = {},
-): { get(type: string): ValidateFunction | undefined } {
-  const compiled = new Map<string, ValidateFunction>();
-  return {
-    get(type) {
-      if (!Object.hasOwn(schemas, type)) return undefined;
-      let validator = compiled.get(type);
-      if (!validator) compiled.set(type, (validator = compileFields(schemas[type]!, required[type])));
-      return validator;
-    },
-  };
-}
-
-const pluginValidators = validatorsOf(pluginSchemas, pluginRequired);
-const ipamValidators = validatorsOf(ipamSchemas);
 
 function warnUnknownFields(
   plugin: JsonObject,
@@ -83,9 +70,9 @@ function warnUnknownFields(
 
 function checkPlugin(plugin: JsonObject, path: string, problems: ProblemList, warnings: Problem[]): void {
   const type = plugin.type as string;
-  const validator = pluginValidators.get(type);
-  if (validator) {
-    if (runSchema(validator, plugin, path, problems))
+  const pluginValidator = fieldsValidator(pluginSchemas, pluginValidatorName, type);
+  if (pluginValidator) {
+    if (runSchema(pluginValidator, plugin, path, problems))
       checkPluginSemantics(type, plugin, path, problems, warnings);
     warnUnknownFields(
       plugin,
@@ -104,7 +91,7 @@ function checkPlugin(plugin: JsonObject, path: string, problems: ProblemList, wa
       return;
     }
     const ipamType = ipam.type as string;
-    const ipamValidator = ipamValidators.get(ipamType);
+    const ipamValidator = fieldsValidator(ipamSchemas, ipamValidatorName, ipamType);
     if (ipamValidator) {
       if (runSchema(ipamValidator, ipam, ipamPath, problems)) {
         checkIpamSemantics(ipamType, ipam, plugin, ipamPath, problems, warnings);
