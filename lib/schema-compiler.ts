@@ -43,7 +43,7 @@ function compiler(): Ajv {
 }
 
 /** ajv's runtime helpers the generated code may require: imported by the module, never ajv itself. */
-const runtimeModule = /require\("(ajv\/dist\/runtime\/[a-z0-9]+)"\)/g;
+const runtimeModule = /require\("(ajv\/dist\/runtime\/[a-z0-9_]+)"\)/g;
 
 /** The text of lib/generated/validators.ts for these schemas. */
 export function validatorModule(schemas: Readonly<Record<string, Schema>>): string {
@@ -53,7 +53,10 @@ export function validatorModule(schemas: Readonly<Record<string, Schema>>): stri
   const runtime = new Set<string>();
   for (const [name, schema] of Object.entries(schemas)) {
     const code = standalone.default(ajv, ajv.compile(schema));
-    for (const match of code.matchAll(runtimeModule)) runtime.add(match[1]!);
+    const required = [...code.matchAll(runtimeModule)].map((match) => match[1]!);
+    if (required.length !== code.split('require(').length - 1)
+      throw new Error(`the validator of ${name} requires a module other than ajv's runtime helpers`);
+    for (const id of required) runtime.add(id);
     factories.push(
       `  ${JSON.stringify(name)}: () => {\n    const module = { exports: {} };\n    ${code}\n    return module.exports;\n  },`,
     );

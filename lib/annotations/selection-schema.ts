@@ -1,8 +1,8 @@
 /**
  * The JSON schema of one network selection element (multi-net-spec v1.3 section 4.1.2 plus Multus'
  * keys), validated by generated code (lib/schema-catalog.ts) with the same translation to problems as
- * CNI configurations (lib/schema.ts). Values whose rules live in lib/ functions (DNS-1123 names, interface names, IP and
- * hardware addresses) are x-checks, so their messages are those functions' messages.
+ * CNI configurations (lib/schema.ts). Values whose rules live in lib/ functions (DNS-1123 names,
+ * interface names, IP and hardware addresses) are x-checks, so their messages are those functions'.
  */
 import { dns1123LabelError, dns1123SubdomainError } from '../k8s/names.ts';
 import { isHardwareAddress } from '../net/hwaddr.ts';
