@@ -18,6 +18,9 @@
  *
  *   RESULT agent_peak_mb=<max VmHWM> agent_growth_mb=<VmHWM after the trials − after the pods> multus_peak_mb=<m>
  *
+ * Before the control plane starts it prints the agent's floor (bench/memory-floor.ts): node idle, with the
+ * built-ins a Kubernetes client loads, and with the agent's modules imported, same node and NODE_OPTIONS.
+ *
  * Options: --nads N --pods P --trials T --bursts B --burst K; --no-multus runs the agent alone (quick
  * runs; multus_peak_mb=n/a); --heap-snapshots DIR writes a heap snapshot
  * of the agent after the pods and after the trials (for finding what it keeps); BENCH_NODE_OPTIONS
@@ -39,6 +42,7 @@ import { freePort } from '../dev/controlplane/readiness.ts';
 import { installCrds } from '../platform/kube/crds.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { http } from '../platform/nodejs/http.ts';
+import { describeFloor, memoryFloor } from './memory-floor.ts';
 import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
 import { LocalNode, pluginDir, requireNetnsPrerequisites, type Pod } from '../playground/local-node.ts';
 import {
@@ -193,6 +197,11 @@ const chart = await chartComponent('agent', [
 ]);
 const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? chart.env.NODE_OPTIONS ?? '';
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+say(
+  `the agent's floor (VmHWM with the same node and NODE_OPTIONS, modules imported, nothing run): ${describeFloor(
+    await memoryFloor(['cli/agent.js', 'agent/kube-networking.js'], nodeOptions),
+  )}`,
+);
 const cacheDir = defaultCacheDir(process.env, homedir());
 const multusBinaries = values['no-multus']
   ? undefined

@@ -1,0 +1,66 @@
+/**
+ * What a component's memory stands on: the same `node` with the same NODE_OPTIONS, measured idle, with
+ * the built-in modules every Kubernetes client loads, and with the component's own modules imported
+ * from the image's code (dist/app) but nothing run. Each step is a fresh process that imports, says
+ * "ready" on stdout, and is measured (/proc) and killed.
+ */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { imageEntry, memory, nodeBinary, type Memory } from './chart-process.ts';
+
+export interface FloorStep {
+  readonly label: string;
+  readonly memory: Memory;
+}
+
+const builtins = ['node:https', 'node:net', 'node:crypto', 'node:child_process', 'node:fs/promises'];
+
+async function measureImports(specifiers: readonly string[], nodeOptions: string): Promise<Memory> {
+  const script = `${specifiers.map((s) => `await import(${JSON.stringify(s)});`).join(' ')} process.stdout.write('ready\\n'); setInterval(() => {}, 60_000);`;
+  const child = spawn(nodeBinary, ['--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH, NODE_ENV: 'production', NODE_OPTIONS: nodeOptions },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr: string[] = [];
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  const exited = new Promise<void>((resolveExit) => child.on('exit', () => resolveExit()));
+  try {
+    await new Promise<void>((ready, fail) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        if (chunk.includes('ready')) ready();
+      });
+      child.on('exit', (code) =>
+        fail(
+          new Error(`importing ${specifiers.join(', ')} failed (exit ${String(code)}): ${stderr.join('')}`),
+        ),
+      );
+    });
+    return memory(child.pid!);
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Idle node, + the built-ins, + these modules of dist/app (paths relative to it). */
+export async function memoryFloor(modules: readonly string[], nodeOptions: string): Promise<FloorStep[]> {
+  const app = dirname(dirname(imageEntry));
+  const own = modules.map((m) => join(app, m));
+  return [
+    { label: 'node', memory: await measureImports([], nodeOptions) },
+    {
+      label: `+ ${builtins.map((b) => b.slice(5)).join(', ')}`,
+      memory: await measureImports(builtins, nodeOptions),
+    },
+    { label: `+ ${modules.join(', ')}`, memory: await measureImports([...builtins, ...own], nodeOptions) },
+  ];
+}
+
+export function describeFloor(steps: readonly FloorStep[]): string {
+  return steps
+    .map(
+      (s) =>
+        `${s.label} ${s.memory.hwmMb.toFixed(1)} MB (anon ${s.memory.anonMb.toFixed(1)}, file ${s.memory.fileMb.toFixed(1)})`,
+    )
+    .join(' → ');
+}
