@@ -43,6 +43,11 @@ export interface ControlPlaneOptions {
   readonly build?: boolean;
   /** Environment for build.sh (PATH to find go, HOME, Go caches). The servers get an empty one. */
   readonly env?: Env;
+  /**
+   * The servers' environment (default empty): a mark such as the dev node's, so that what outlives a
+   * killed owner can be found in /proc and ended (platform/nodejs/orphans.ts).
+   */
+  readonly serverEnv?: Readonly<Record<string, string>>;
   /** Progress lines (build output, start and stop); default: dropped. */
   readonly log?: (line: string) => void;
   /** Parent of the temp dir (default os.tmpdir()). */
@@ -157,7 +162,7 @@ async function startServers(
       args: etcdArgs(files, ports),
       logFile: files.etcdLog,
       cwd: files.dir,
-      env: {},
+      env: { ...options.serverEnv },
       kill: options.kill,
     });
     started.push(etcd);
@@ -204,7 +209,7 @@ function launchApiServer(
     args: apiServerArgs(files, ports, options.apiServerArgs ?? [], options.profile),
     logFile: files.apiServerLog,
     cwd: files.dir,
-    env: {},
+    env: { ...options.serverEnv },
     kill: options.kill,
   });
 }

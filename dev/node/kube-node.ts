@@ -20,7 +20,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorMessage } from '../../lib/errors.ts';
+import { systemClock } from '../../platform/nodejs/clock.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
+import { endProcessesWithEnv } from '../../platform/nodejs/orphans.ts';
 import { ensureNodeBinaries, type Env, type NodeBinaries } from '../binaries.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { waitUntil } from '../controlplane/readiness.ts';
@@ -122,6 +124,9 @@ interface LockRecord {
   readonly netns: readonly string[];
 }
 
+/** In the environment of the node's control plane servers: the node's run dir. */
+const nodeMark = 'MULTINET_DEV_NODE';
+
 /** Takes the machine's node lock; a stale one (its process is gone) is cleaned up first. */
 async function takeLock(
   record: LockRecord,
@@ -168,6 +173,11 @@ async function takeLock(
     }
     if (stale) {
       log(`cleaning up a local node whose process ${stale.pid} is gone (run dir ${stale.dir})`);
+      // Its control plane runs outside its cgroups and may still be shutting down (its etcd is gone).
+      await endProcessesWithEnv(nodeMark, stale.dir, {
+        kill: (pid) => options.kill(pid, 'SIGKILL'),
+        clock: systemClock,
+      }).catch((err: unknown) => log(`could not end the stale node's control plane: ${errorMessage(err)}`));
       await new NodeCgroups(host.cgroups, stale.cgroup).destroy(options.kill).catch(() => undefined);
       await unmountBelow(stale.dir).catch(() => undefined);
       // What its kubelet and containerd changed outside the run dir (pods' netns, sysctls, host dirs).
@@ -323,6 +333,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       kill: options.kill,
       log,
       profile: 'node',
+      serverEnv: { [nodeMark]: dir },
       servingIps: [podNetwork.apiGateway.host],
       tmpRoot: dir,
       ...(options.signal ? { signal: options.signal } : {}),

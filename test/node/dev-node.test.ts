@@ -53,6 +53,16 @@ function startDevNode(args: readonly string[], kubeconfig: string) {
 }
 
 /** The pods' network namespaces containerd pinned in /run/netns. */
+/** Gone, or a zombie waiting for its parent (it runs no more). */
+function processEnded(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
 function podNetns(): string[] {
   return hostInventory().netns;
 }
@@ -97,6 +107,7 @@ describe('multinet dev node, as a user runs it', () => {
     const kubeconfig = join(dir, 'kubeconfig');
     const killed = startDevNode(['--multinet', 'none', '--default-network', 'bridge'], kubeconfig);
     let next: ReturnType<typeof startDevNode> | undefined;
+    let stoppedApiServers: number[] = [];
     try {
       await killed.up();
       const run = killed.kubectl(
@@ -114,6 +125,13 @@ describe('multinet dev node, as a user runs it', () => {
       );
       const left = podNetns().filter((n) => !before.netns.includes(n));
       expect(left).toHaveLength(1);
+      // Its API server gets SIGTERM when the node dies, but its shutdown can hang with etcd gone: stopped
+      // here, it is certainly still there when the next start cleans up, which must end it.
+      stoppedApiServers = hostInventory()
+        .processes.filter((p) => p.includes('/kube-apiserver '))
+        .map((p) => Number(p.split(' ')[0]));
+      expect(stoppedApiServers).toHaveLength(1);
+      process.kill(stoppedApiServers[0]!, 'SIGSTOP');
       // As a second Ctrl-C (or the OOM killer) ends it: no cleanup at all.
       killed.child.kill('SIGKILL');
       await killed.exited;
@@ -126,8 +144,16 @@ describe('multinet dev node, as a user runs it', () => {
       );
       expect(next.output()).not.toContain('could not put back');
       expect(podNetns()).not.toContain(left[0]);
+      expect(stoppedApiServers.filter((pid) => !processEnded(pid))).toEqual([]);
     } finally {
       if (killed.child.exitCode === null && killed.child.signalCode === null) killed.child.kill('SIGKILL');
+      for (const pid of stoppedApiServers) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // ended by the next start's cleanup, as it should be
+        }
+      }
       if (next && next.child.exitCode === null) next.child.kill('SIGINT');
       const code = next ? await next.exited : 0;
       rmSync(dir, { recursive: true, force: true });
