@@ -58,12 +58,10 @@ import {
   buildImageCode,
   chartComponent,
   componentKubeconfig,
-  cpuMs,
   envPairs,
-  memory,
   startComponent,
-  type Memory,
 } from './chart-process.ts';
+import { cpuMs, memory, type Memory } from './proc.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

@@ -4,10 +4,10 @@
  * the workload's args and env (NODE_OPTIONS included) from `helm template`, and the token of a
  * ServiceAccount bound to the chart's RBAC for that component, read from a file as in-cluster. Only
  * what cannot be the same outside a pod is replaced (paths, listen addresses, the kubeconfig).
- * Also: memory and CPU of a process from /proc, and the NAD configs the benchmarks create.
+ * Also: the NAD configs the benchmarks create (a process' memory and CPU: bench/proc.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { tokenKubeconfig } from '../dev/controlplane/access.ts';
@@ -209,33 +209,6 @@ export function startComponent(
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
   return { child, pid: child.pid!, log: () => lines.join('') };
-}
-
-export interface Memory {
-  readonly rssMb: number;
-  readonly hwmMb: number;
-  /** Of VmRSS: anonymous memory (heaps) and file pages (the node binary's code and data). */
-  readonly anonMb: number;
-  readonly fileMb: number;
-}
-
-export function memory(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string): number =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return {
-    rssMb: kb('VmRSS') / 1024,
-    hwmMb: kb('VmHWM') / 1024,
-    anonMb: kb('RssAnon') / 1024,
-    fileMb: kb('RssFile') / 1024,
-  };
-}
-
-/** User + system CPU time of a process (all threads), in ms. */
-export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms (USER_HZ = 100)
 }
 
 /** A NAD config of one of four shapes (bridge, macvlan, ipvlan, ptp + tuning), different for each i. */

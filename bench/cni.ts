@@ -28,6 +28,8 @@ import { startControlPlane, type ControlPlane } from '../dev/controlplane/contro
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
 import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
+import { cpuMs, memory } from './proc.ts';
+import { median, percentile } from './stats.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { installCrds } from '../platform/kube/crds.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
@@ -68,15 +70,6 @@ function say(line: string): void {
   process.stderr.write(`bench:cni: ${line}\n`);
 }
 
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-function median(values: readonly number[]): number {
-  return percentile(values, 50);
-}
-
 /**
  * Runs one CNI plugin or shim as a runtime does and returns its wall time in ms. It is started by
  * bash, a small process that forks cheaply as a runtime in Go does, and timed there ($EPOCHREALTIME
@@ -104,16 +97,6 @@ function runCni(what: string, file: string, env: Record<string, string>, stdin: 
   if (run.status !== 0 || rc !== 0)
     throw new Error(`${what} failed (exit ${String(rc)}): ${readFileSync(out, 'utf8')}${run.stderr}`);
   return (end! - start!) * 1000;
-}
-
-/** utime + stime of a process, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-function peakRssMb(pid: number): number {
-  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 /** The agent's Node flags as the chart sets them (helm template's DaemonSet), or BENCH_AGENT_NODE_OPTIONS to compare. */
@@ -575,9 +558,9 @@ async function main(): Promise<void> {
         ['multinet-cni', shimPath()],
       ])}\n\n`,
     );
-    const memory = [`multinet agent ${peakRssMb(lab.agentPid!).toFixed(0)} MB`];
-    if (multus) memory.unshift(`multus-daemon ${peakRssMb(multus.pid).toFixed(0)} MB`);
-    process.stdout.write(`daemon peak RSS (VmHWM): ${memory.join(', ')}\n`);
+    const peaks = [`multinet agent ${memory(lab.agentPid!).hwmMb.toFixed(0)} MB`];
+    if (multus) peaks.unshift(`multus-daemon ${memory(multus.pid).hwmMb.toFixed(0)} MB`);
+    process.stdout.write(`daemon peak RSS (VmHWM): ${peaks.join(', ')}\n`);
     if (burst > 0) await runBurst(lab, burst);
     const added = paired(total(samples.get(paths[paths.length - 1]!)!), total(samples.get(paths[0]!)!));
     const result = [
@@ -630,7 +613,7 @@ async function runBurst(lab: LocalNode, count: number): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   await Promise.all(burstPods.map((pod) => run(pod, 'DEL')));
   process.stdout.write(
-    `burst: ${count} concurrent ADDs (default network only) in ${seconds.toFixed(1)} s; agent peak RSS ${peakRssMb(lab.agentPid!).toFixed(0)} MB\n`,
+    `burst: ${count} concurrent ADDs (default network only) in ${seconds.toFixed(1)} s; agent peak RSS ${memory(lab.agentPid!).hwmMb.toFixed(0)} MB\n`,
   );
 }
 

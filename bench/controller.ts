@@ -32,9 +32,9 @@ import {
   buildImageCode,
   chartComponent,
   componentKubeconfig,
-  memory,
   startComponent,
 } from './chart-process.ts';
+import { memory } from './proc.ts';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),

@@ -6,7 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { imageEntry, memory, nodeBinary, type Memory } from './chart-process.ts';
+import { imageEntry, nodeBinary } from './chart-process.ts';
+import { memory, type Memory } from './proc.ts';
 
 export interface FloorStep {
   readonly label: string;

@@ -10,19 +10,15 @@
  *   RESULT spawn_ms_0mb=<median> spawn_ms_100mb=<median> ms_per_mb=<slope> bash_ms=<mean> python_ms=<median or n/a>
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { nodeExec } from '../platform/nodejs/exec.ts';
+import { memory } from './proc.ts';
+import { median } from './stats.ts';
 
 const runs = 200;
 const truePath = '/bin/true';
 const exec = nodeExec();
 
-function anonMb(): number {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  return Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
-}
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+const anonMb = (): number => memory(process.pid).anonMb;
 
 async function nodeSpawns(): Promise<number> {
   const times: number[] = [];

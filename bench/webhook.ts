@@ -35,10 +35,9 @@ import {
   chartComponent,
   chartNamespace,
   componentKubeconfig,
-  cpuMs,
-  memory,
   startComponent,
 } from './chart-process.ts';
+import { cpuMs, memory } from './proc.ts';
 import { metricValue, parseMetrics } from './metrics.ts';
 
 const { values } = parseArgs({

@@ -1,8 +1,8 @@
 /**
  * CNI network configuration validation: JSON schemas (validators generated from lib/schema-catalog.ts)
  * for the conflist and single-plugin forms, typed schemas for the reference plugins and IPAM, then
- * semantic checks. Every problem carries a JSON path ($.plugins[0].ipam.rangeStart). Unknown fields of known plugins are warnings, not errors,
- * since plugins ignore them: they are almost always typos.
+ * semantic checks. Every problem carries a JSON path ($.plugins[0].ipam.rangeStart). Unknown fields of
+ * known plugins are warnings, not errors, since plugins ignore them: they are almost always typos.
  */
 import { ProblemList, ValidationError, type Problem } from '../errors.ts';
 import { childPath } from '../json-path.ts';

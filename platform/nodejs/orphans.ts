@@ -28,7 +28,7 @@ export function processesWithEnv(name: string, value: string, proc = '/proc'): n
 }
 
 /** Whether the process has ended: gone, or a zombie (it runs no more; its parent reaps it). */
-function ended(pid: number, proc: string): boolean {
+export function processEnded(pid: number, proc = '/proc'): boolean {
   let stat: string;
   try {
     stat = readFileSync(`${proc}/${pid}/stat`, 'utf8');
@@ -67,7 +67,7 @@ export async function endProcessesWithEnv(
     }
   }
   const deadline = deps.clock.now() + (deps.timeoutMs ?? 10_000);
-  let running = pids.filter((pid) => !ended(pid, proc));
+  let running = pids.filter((pid) => !processEnded(pid, proc));
   while (running.length > 0) {
     if (deps.clock.now() >= deadline) {
       throw new Error(
@@ -75,7 +75,7 @@ export async function endProcessesWithEnv(
       );
     }
     await deps.clock.sleep(10);
-    running = running.filter((pid) => !ended(pid, proc));
+    running = running.filter((pid) => !processEnded(pid, proc));
   }
   return pids;
 }

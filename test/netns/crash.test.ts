@@ -5,18 +5,12 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processEnded } from '../../platform/nodejs/orphans.ts';
 import { Lab, pluginDir, requireNetnsPrerequisites, shimInBackground, waitFor } from './lab.ts';
 
 requireNetnsPrerequisites();
 
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const running = (pid: number): boolean => !processEnded(pid);
 
 describe('an agent killed while a delegate runs', () => {
   let lab: Lab;

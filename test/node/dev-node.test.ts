@@ -12,6 +12,7 @@ import yaml from 'js-yaml';
 import { eventually } from '../../lib/eventually.ts';
 import { repoRoot } from '../../dev/repo-root.ts';
 import { seedDir, seedMacvlanConfig, type SeedNad } from '../../playground/seed.ts';
+import { processEnded } from '../../platform/nodejs/orphans.ts';
 import { hostInventory, settledInventory } from './inventory.ts';
 import { cacheDir, ipv4, macvlanAddress, podAddress, requireNodeHost } from './support.ts';
 
@@ -53,16 +54,6 @@ function startDevNode(args: readonly string[], kubeconfig: string) {
 }
 
 /** The pods' network namespaces containerd pinned in /run/netns. */
-/** Gone, or a zombie waiting for its parent (it runs no more). */
-function processEnded(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
-}
-
 function podNetns(): string[] {
   return hostInventory().netns;
 }
