@@ -13,10 +13,13 @@
  * with VmRSS and VmHWM after each phase, and Multus' thick daemon beside it in the same run (built from
  * shared/anchors by bench/anchors, run in a private mount namespace with the same node name, conf
  * (its own dir), NADs and pods; the trials alternate which daemon goes first, its ADD+DELs run
- * multus-shim as a runtime does). After every ADD the pod's namespace must hold eth0 and net1. The
- * last line is
+ * multus-shim as a runtime does). Beside both, the Node skeleton (bench/skeleton-daemon.ts): the least
+ * a Node.js daemon does for the same job, with Node's built-ins only, run by the same node with the same
+ * NODE_OPTIONS and the agent's RBAC: what Node itself costs, measured in the same phases. After every ADD
+ * the pod's namespace must hold eth0 and net1. The last line is
  *
- *   RESULT agent_peak_mb=<max VmHWM> agent_growth_mb=<VmHWM after the trials − after the pods> multus_peak_mb=<m>
+ *   RESULT agent_peak_mb=<max VmHWM> agent_growth_mb=<VmHWM after the trials − after the pods>
+ *          agent_rss_growth_mb=<the same of VmRSS> multus_peak_mb=<m> skeleton_peak_mb=<s> skeleton_growth_mb=<g>
  *
  * Before the control plane starts it prints the agent's floor (bench/memory-floor.ts): node idle, with the
  * built-ins a Kubernetes client loads, and with the agent's modules imported, same node and NODE_OPTIONS.
@@ -57,11 +60,13 @@ import {
   benchNadConfig,
   buildImageCode,
   chartComponent,
+  chartNamespace,
   componentKubeconfig,
   envPairs,
   startComponent,
 } from './chart-process.ts';
 import { cpuMs, memory, type Memory } from './proc.ts';
+import { skeletonName, startSkeleton, type Skeleton } from './skeleton.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -216,6 +221,7 @@ const lab = new LocalNode('agentbench');
 const admin = new KubeRestClient(cp.kubeConfig(), { qps: 0, maxSockets: 16, fieldManager: 'bench' });
 let agentPid: number | undefined;
 let multus: MultusDaemon | undefined;
+let skeleton: Skeleton | undefined;
 const stopMultus = (): void => multus?.stopSync();
 process.on('exit', stopMultus);
 let exitCode = 0;
@@ -352,7 +358,43 @@ try {
       },
     });
   }
+  // Node's own share, measured beside both: the least a Node daemon does for this job (built-ins only).
+  const skeletonAccount = await cp.serviceAccountToken(chartNamespace, 'multinet-skeleton', {
+    clusterRules: chart.clusterRules,
+  });
+  skeleton = await startSkeleton({
+    dir: lab.dir,
+    nodeOptions,
+    config: {
+      server: cp.serverUrl,
+      caPem: cp.caPem,
+      token: skeletonAccount.token,
+      nodeName: lab.nodeName,
+      defaultNetwork: lab.defaultNetwork(),
+    },
+  });
+  say(`${skeletonName} ready (pid ${skeleton.pid})`);
+  const skeletonSocket = skeleton.socket;
+  const skeletonDaemon: Daemon = {
+    name: skeletonName,
+    pid: skeleton.pid,
+    phases: [],
+    async add(target) {
+      const reply = await post(skeletonSocket, request('ADD', target));
+      if (reply.error) throw new Error(`skeleton ADD of ${target.pod.name} failed: ${reply.error.msg}`);
+    },
+    async del(target) {
+      const reply = await post(skeletonSocket, request('DEL', target));
+      if (reply.error) throw new Error(`skeleton DEL of ${target.pod.name} failed: ${reply.error.msg}`);
+    },
+  };
+  const multusDaemon = daemons[1];
+  daemons.push(skeletonDaemon);
   const [ours] = daemons as [Daemon, ...Daemon[]];
+  const skeletonHolds = async (nads: number, pods: number): Promise<boolean> => {
+    const counts = await skeleton!.counts();
+    return counts.nads === nads && counts.pods === pods;
+  };
   const phaseNames: string[] = [];
   const measure = async (name: string): Promise<void> => {
     phaseNames.push(name);
@@ -371,7 +413,13 @@ try {
     const m = ours.phases.at(-1)!;
     say(`${name}: V8 spaces (used/total MB): ${spaces}`);
     say(
-      `${name}: agent VmRSS ${m.rssMb.toFixed(1)} MB (anon ${m.anonMb.toFixed(1)}, file ${m.fileMb.toFixed(1)}), VmHWM ${m.hwmMb.toFixed(1)} MB (${heap})${daemons[1] ? `; Multus VmRSS ${daemons[1].phases.at(-1)!.rssMb.toFixed(1)} MB, VmHWM ${daemons[1].phases.at(-1)!.hwmMb.toFixed(1)} MB` : ''}`,
+      `${name}: agent VmRSS ${m.rssMb.toFixed(1)} MB (anon ${m.anonMb.toFixed(1)}, file ${m.fileMb.toFixed(1)}), VmHWM ${m.hwmMb.toFixed(1)} MB (${heap})${daemons
+        .slice(1)
+        .map(
+          (d) =>
+            `; ${d.name} VmRSS ${d.phases.at(-1)!.rssMb.toFixed(1)} MB, VmHWM ${d.phases.at(-1)!.hwmMb.toFixed(1)} MB`,
+        )
+        .join('')}`,
     );
   };
   await measure('start');
@@ -407,6 +455,7 @@ try {
       .catch(() => undefined);
     return state?.status?.networkCount === nadCount;
   });
+  await until(`the skeleton to hold ${nadCount} NADs`, () => skeletonHolds(nadCount, 0));
   await measure(`${nadCount} NADs`);
 
   // Pods on the node, each with a network namespace of the local node.
@@ -424,6 +473,7 @@ try {
     `the agent to cache ${podCount} pods`,
     async () => metricValue(await scrape(), 'multinet_agent_cached_objects', { kind: 'Pod' }) === podCount,
   );
+  await until(`the skeleton to hold ${podCount} pods`, () => skeletonHolds(nadCount, podCount));
   await measure(`${podCount} pods`);
   await snapshot('after the pods');
 
@@ -471,12 +521,12 @@ try {
     );
   const peakOf = (daemon: Daemon | undefined): string =>
     daemon ? Math.max(...daemon.phases.map((m) => m.hwmMb)).toFixed(1) : 'n/a';
-  const growth = (key: 'hwmMb' | 'rssMb'): string =>
+  const growth = (daemon: Daemon, key: 'hwmMb' | 'rssMb' = 'hwmMb'): string =>
     (
-      ours.phases[phaseNames.indexOf(`${trials} ADD+DEL`)]![key] -
-      ours.phases[phaseNames.indexOf(`${podCount} pods`)]![key]
+      daemon.phases[phaseNames.indexOf(`${trials} ADD+DEL`)]![key] -
+      daemon.phases[phaseNames.indexOf(`${podCount} pods`)]![key]
     ).toFixed(1);
-  result = `RESULT agent_peak_mb=${peakOf(ours)} agent_growth_mb=${growth('hwmMb')} agent_rss_growth_mb=${growth('rssMb')} multus_peak_mb=${peakOf(daemons[1])}`;
+  result = `RESULT agent_peak_mb=${peakOf(ours)} agent_growth_mb=${growth(ours)} agent_rss_growth_mb=${growth(ours, 'rssMb')} multus_peak_mb=${peakOf(multusDaemon)} skeleton_peak_mb=${peakOf(skeletonDaemon)} skeleton_growth_mb=${growth(skeletonDaemon)}`;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   agentPid = undefined;
@@ -491,6 +541,7 @@ try {
       // it already exited (the failure said why)
     }
   }
+  await skeleton?.stop();
   await multus?.stop();
   process.off('exit', stopMultus);
   admin.close();

@@ -2,9 +2,11 @@
  * `npm run bench:cni [-- --pods N] [--standalone] [--burst N] [--profile-agent DIR]` (root): what multinet adds to a pod's
  * CNI ADD and DEL, side by side with Multus thick in one run. Each pod (a real network namespace, a
  * Pod object with spec.nodeName and the networks annotation) gets ADD then DEL of the default
- * network (bridge + host-local) and one macvlan NAD (host-local) three ways, in an order rotated per
- * pod: the delegates executed directly, through multus-shim and multus-daemon, and through the
- * multinet shim and agent (Kubernetes mode). After every ADD eth0 and net1 must exist with their
+ * network (bridge + host-local) and one macvlan NAD (host-local) four ways, in an order rotated per
+ * pod: the delegates executed directly, through multus-shim and multus-daemon, through the multinet
+ * shim and the Node skeleton (bench/skeleton-daemon.ts: the least a Node daemon does for the job, with
+ * built-ins only, run with the agent's Node flags: what Node itself adds), and through the multinet shim
+ * and agent (Kubernetes mode). After every ADD eth0 and net1 must exist with their
  * addresses, after every DEL nothing may be left (no interface, no lease). Reported: p50/p90/p99 of
  * the per-pod paired differences to the direct run, ADD and DEL apart; each daemon's CPU per request
  * (from /proc); where multinet's time goes, as means per request from the agent's /metrics (delegate
@@ -12,7 +14,8 @@
  * the shim's exec and the socket); each shim's VERSION time, size and peak RSS. `--standalone`: no API server and no
  * Multus (the agent reads NADs and pods from files), for quick runs. Last line:
  * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
- * (added = ADD+DEL over direct; the multus_* keys only in the Kubernetes mode). The agent runs as the
+ *        skeleton_added_p50_ms=<s> skeleton_ratio_vs_multus=<s/m>
+ * (added = ADD+DEL over direct; the multus_* and skeleton_* keys only in the Kubernetes mode). The agent runs as the
  * image runs it (`npm run build`'s dist/app) with the
  * chart's Node flags (agent.nodeOptions); BENCH_AGENT_NODE_OPTIONS replaces them (e.g. "" for Node's
  * defaults, to compare).
@@ -30,6 +33,7 @@ import { freePort } from '../dev/controlplane/readiness.ts';
 import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
 import { cpuMs, memory } from './proc.ts';
 import { median, percentile } from './stats.ts';
+import { skeletonName, startSkeleton, type Skeleton } from './skeleton.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { installCrds } from '../platform/kube/crds.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
@@ -99,9 +103,10 @@ function runCni(what: string, file: string, env: Record<string, string>, stdin: 
   return (end! - start!) * 1000;
 }
 
-/** The agent's Node flags as the chart sets them (helm template's DaemonSet), or BENCH_AGENT_NODE_OPTIONS to compare. */
-const agentNodeOptions =
-  process.env.BENCH_AGENT_NODE_OPTIONS ?? (await chartComponent('agent', [])).env.NODE_OPTIONS ?? '';
+/** The agent's DaemonSet as helm template renders it: its RBAC (the skeleton's too) and Node flags. */
+const agentChart = await chartComponent('agent', []);
+/** The agent's Node flags as the chart sets them, or BENCH_AGENT_NODE_OPTIONS to compare. */
+const agentNodeOptions = process.env.BENCH_AGENT_NODE_OPTIONS ?? agentChart.env.NODE_OPTIONS ?? '';
 
 /**
  * Starts the lab's agent as the image runs it (the built JavaScript, see main) with the chart's Node flags, and --cpu-prof when --profile-agent asks for it
@@ -156,12 +161,7 @@ function checkClean(lab: LocalNode, pod: Pod, path: string, macvlan: string): vo
 
 /** The delegates, executed as a runtime would execute them without a meta-plugin. */
 function directPath(lab: LocalNode, macvlan: Record<string, unknown>): CniPath {
-  const conf = JSON.parse(readFileSync(join(lab.confDir, '10-podnet.conflist'), 'utf8')) as {
-    cniVersion: string;
-    name: string;
-    plugins: Array<Record<string, unknown>>;
-  };
-  const bridge = stdinFile({ ...conf.plugins[0], cniVersion: conf.cniVersion, name: conf.name });
+  const bridge = stdinFile(lab.defaultNetwork());
   const net1 = stdinFile(macvlan);
   const plugin = (type: string): string => join(pluginDir, type);
   return {
@@ -192,6 +192,40 @@ function multinetPath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, strin
     add: (pod) => runCni('multinet ADD', shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, stdin),
     del: (pod) => runCni('multinet DEL', shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, stdin),
   };
+}
+
+/** The Node skeleton behind the same Go shim: what any Node daemon adds, doing only the job. */
+function skeletonPath(
+  lab: LocalNode,
+  skeleton: Skeleton,
+  podEnv: (pod: Pod) => Record<string, string>,
+): CniPath {
+  const shim = shimPath();
+  const stdin = stdinFile(lab.shimStdin({ socketPath: skeleton.socket }));
+  return {
+    name: `${skeletonName}, behind multinet-cni`,
+    daemonPid: () => skeleton.pid,
+    add: (pod) => runCni('skeleton ADD', shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, stdin),
+    del: (pod) => runCni('skeleton DEL', shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, stdin),
+  };
+}
+
+/** Starts the Node skeleton with the agent's RBAC and Node flags, against the bench's API server. */
+async function startSkeletonDaemon(cluster: Cluster, lab: LocalNode): Promise<Skeleton> {
+  const account = await cluster.controlPlane.serviceAccountToken(namespace, 'multinet-skeleton', {
+    clusterRules: agentChart.clusterRules,
+  });
+  return startSkeleton({
+    dir: lab.dir,
+    nodeOptions: agentNodeOptions,
+    config: {
+      server: cluster.controlPlane.serverUrl,
+      caPem: cluster.controlPlane.caPem,
+      token: account.token,
+      nodeName: lab.nodeName,
+      defaultNetwork: lab.defaultNetwork(),
+    },
+  });
 }
 
 /**
@@ -500,6 +534,7 @@ async function main(): Promise<void> {
   const lab = new LocalNode('bench');
   let cluster: Cluster | undefined;
   let multus: MultusDaemon | undefined;
+  let skeleton: Skeleton | undefined;
   const onExit = (): void => {
     multus?.stopSync();
     LocalNode.destroyAllSync();
@@ -535,8 +570,9 @@ async function main(): Promise<void> {
         }),
       });
       multus = await startMultus(c, lab);
+      skeleton = await startSkeletonDaemon(c, lab);
       await startAgent(lab, agentArgs, c.controlPlane.adminKubeconfigPath);
-      paths.push(multusPath(multus, podEnv), multinetPath(lab, podEnv));
+      paths.push(multusPath(multus, podEnv), skeletonPath(lab, skeleton, podEnv), multinetPath(lab, podEnv));
     }
     say(
       `${pods} pods, default network (bridge) + 1 macvlan network each; paths: ${paths.map((p) => p.name).join('; ')}`,
@@ -559,6 +595,7 @@ async function main(): Promise<void> {
       ])}\n\n`,
     );
     const peaks = [`multinet agent ${memory(lab.agentPid!).hwmMb.toFixed(0)} MB`];
+    if (skeleton) peaks.unshift(`${skeletonName} ${memory(skeleton.pid).hwmMb.toFixed(0)} MB`);
     if (multus) peaks.unshift(`multus-daemon ${memory(multus.pid).hwmMb.toFixed(0)} MB`);
     process.stdout.write(`daemon peak RSS (VmHWM): ${peaks.join(', ')}\n`);
     if (burst > 0) await runBurst(lab, burst);
@@ -575,11 +612,17 @@ async function main(): Promise<void> {
         `multus_added_p99_ms=${percentile(multusAdded, 99).toFixed(1)}`,
         `ratio_vs_multus=${(percentile(added, 50) / m50).toFixed(2)}`,
       );
+      const skeletonAdded = paired(total(samples.get(paths[2]!)!), total(samples.get(paths[0]!)!));
+      result.push(
+        `skeleton_added_p50_ms=${percentile(skeletonAdded, 50).toFixed(1)}`,
+        `skeleton_ratio_vs_multus=${(percentile(skeletonAdded, 50) / m50).toFixed(2)}`,
+      );
     }
     process.stdout.write(`RESULT ${result.join(' ')}\n`);
   } finally {
     process.off('exit', onExit);
     rmSync(scratch, { recursive: true, force: true });
+    await skeleton?.stop();
     await multus?.stop();
     // A clean stop (SIGTERM) first, so that an agent run with NODE_OPTIONS=--cpu-prof writes its profile.
     await lab.stopAgent('SIGTERM');

@@ -265,6 +265,16 @@ export class LocalNode {
     return this.agent?.pid;
   }
 
+  /** The default network (10-podnet.conflist's bridge) as a runtime gives it to a plugin: with name and cniVersion. */
+  defaultNetwork(): Record<string, unknown> {
+    const conf = JSON.parse(readFileSync(join(this.confDir, '10-podnet.conflist'), 'utf8')) as {
+      cniVersion: string;
+      name: string;
+      plugins: Array<Record<string, unknown>>;
+    };
+    return { ...conf.plugins[0], cniVersion: conf.cniVersion, name: conf.name };
+  }
+
   /** The generated 00-multinet.conflist, parsed. */
   generatedConfig(): { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> } {
     return JSON.parse(readFileSync(join(this.confDir, '00-multinet.conflist'), 'utf8')) as ReturnType<
