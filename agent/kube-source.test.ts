@@ -1,5 +1,6 @@
 import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
 import type { Clock } from '../lib/ports.ts';
+import type { KubeRequest } from '../platform/kube/rest.ts';
 import { MemoryApi } from '../test/doubles/memory-api.ts';
 import { MemoryFs } from '../test/doubles/memory-ports.ts';
 import { silentLog } from '../test/test-agent.ts';
@@ -47,5 +48,45 @@ test('a network-status write is timed and reported as ok; a refused one as error
   // A pod that is gone: the write fails for good (no retry is scheduled) and is counted as an error.
   await kube.publishStatus({ namespace: 'default', name: 'gone', uid: 'u-gone' }, status);
   expect(writes.map(([outcome]) => outcome)).toEqual(['ok', 'error']);
+  kube.stop();
+});
+
+test('the AddedInterface Events go out once the network-status patch is answered, never beside it', async () => {
+  const order: string[] = [];
+  class AnsweringApi extends MemoryApi {
+    override async request<T = unknown>(request: KubeRequest): Promise<T> {
+      const answer = await super.request<T>(request);
+      order.push(`answered ${request.method}`);
+      return answer;
+    }
+  }
+  const api = new AnsweringApi();
+  const path = '/api/v1/namespaces/default/pods/samplepod';
+  const pod = api.put(path, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'samplepod', namespace: 'default' },
+  });
+  const kube = new KubeSource({
+    client: api,
+    pods: { get: () => undefined, list: () => [] },
+    networks: new NadStore(new MemoryFs(), '/state', silentLog),
+    clock: patientClock,
+    log: silentLog,
+    event: (_pod, type, reason, message) => order.push(`${type} ${reason}: ${message}`),
+  });
+  const uid = (pod.metadata as { uid: string }).uid;
+  const two = [
+    ...status,
+    { name: 'default/macvlan-conf', interface: 'net1', ips: ['198.51.100.7'], default: false },
+  ];
+
+  await kube.publishStatus({ namespace: 'default', name: 'samplepod', uid }, two);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(order).toEqual([
+    'answered PATCH',
+    'Normal AddedInterface: Add eth0 [192.0.2.5] from podnet',
+    'Normal AddedInterface: Add net1 [198.51.100.7] from default/macvlan-conf',
+  ]);
   kube.stop();
 });

@@ -121,7 +121,18 @@ export class KubeSource implements NetworkSource {
         });
       else this.retryLater(pod, value, 1);
     });
-    // The Events after the patch is on its way: ADD waits for the patch, never for them.
+    // The Events once the patch is answered: ADD waits for the patch, never for them, and they must
+    // not compete with it at the API server and etcd (measured: the patch took ~2.5 ms longer).
+    void attempt.then(() => this.addedInterfaceEvents(pod, statuses));
+    const waited = new AbortController();
+    await Promise.race([
+      attempt,
+      this.deps.clock.sleep(this.deps.statusWaitMs ?? 3000, waited.signal).catch(() => undefined),
+    ]);
+    waited.abort();
+  }
+
+  private addedInterfaceEvents(pod: PodRef, statuses: readonly NetworkStatus[]): void {
     for (const status of statuses) {
       if (status.interface) {
         const ips = status.ips ?? [];
@@ -133,12 +144,6 @@ export class KubeSource implements NetworkSource {
         );
       }
     }
-    const waited = new AbortController();
-    await Promise.race([
-      attempt,
-      this.deps.clock.sleep(this.deps.statusWaitMs ?? 3000, waited.signal).catch(() => undefined),
-    ]);
-    waited.abort();
   }
 
   released(pod: PodRef): void {
