@@ -12,7 +12,7 @@
  * - ADD: the default network's plugin for the runtime's interface, then each network of the pod's
  *   annotation (names, or namespace/name, comma separated) as net1, net2, ..., each plugin spawned as the
  *   agent spawns it (stdio piped, its own process group); then the network-status patch, before answering;
- * - DEL: the same plugins in reverse order;
+ * - DEL: the same plugins in reverse order, each with its ADD's result as prevResult (kept in memory);
  * - GET /counts: how many NADs and pods it holds (the benchmarks wait on it).
  *
  * bench/skeleton.ts runs it from its type-stripped JavaScript (so that Node's type stripping is not in the
@@ -50,6 +50,8 @@ const agent = new Agent({ keepAlive: true, ca: config.caPem, maxSockets: 8 });
 const metadataOnly = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 const metadataListOnly = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const nads = new Map<string, string>();
+/** What each ADD printed, by container and interface: DEL hands it back as prevResult, as libcni does. */
+const results = new Map<string, PluginResult>();
 const pods = new Map<string, { uid: string; networks: string }>();
 
 function call(
@@ -173,7 +175,12 @@ function delegates(request: CniRequest): Delegate[] {
   ];
 }
 
-function runPlugin(command: string, request: CniRequest, delegate: Delegate): Promise<string> {
+function runPlugin(
+  command: string,
+  request: CniRequest,
+  delegate: Delegate,
+  prevResult?: PluginResult,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const dir = request.path.split(':')[0]!;
     const child = spawn(join(dir, String(delegate.config.type)), [], {
@@ -198,7 +205,7 @@ function runPlugin(command: string, request: CniRequest, delegate: Delegate): Pr
       else reject(new Error(`${String(delegate.config.type)} ${command} exited ${code}: ${text}`));
     });
     child.stdin.on('error', () => undefined);
-    child.stdin.end(JSON.stringify(delegate.config));
+    child.stdin.end(JSON.stringify(prevResult ? { ...delegate.config, prevResult } : delegate.config));
   });
 }
 
@@ -215,11 +222,14 @@ function networkStatus(delegate: Delegate, result: PluginResult, isDefault: bool
 
 async function add(request: CniRequest): Promise<object> {
   const list = delegates(request);
-  const results: PluginResult[] = [];
-  for (const delegate of list)
-    results.push(JSON.parse(await runPlugin('ADD', request, delegate)) as PluginResult);
+  const added: PluginResult[] = [];
+  for (const delegate of list) {
+    const result = JSON.parse(await runPlugin('ADD', request, delegate)) as PluginResult;
+    added.push(result);
+    results.set(`${request.containerId}/${delegate.ifName}`, result);
+  }
   const pod = podArgs(request.args);
-  const status = list.map((delegate, i) => networkStatus(delegate, results[i]!, i === 0));
+  const status = list.map((delegate, i) => networkStatus(delegate, added[i]!, i === 0));
   const patch = {
     metadata: { annotations: { 'k8s.v1.cni.cncf.io/network-status': JSON.stringify(status) } },
   };
@@ -231,11 +241,15 @@ async function add(request: CniRequest): Promise<object> {
       JSON.stringify(patch),
     ),
   );
-  return results[0]!;
+  return added[0]!;
 }
 
 async function del(request: CniRequest): Promise<null> {
-  for (const delegate of delegates(request).reverse()) await runPlugin('DEL', request, delegate);
+  for (const delegate of delegates(request).reverse()) {
+    const key = `${request.containerId}/${delegate.ifName}`;
+    await runPlugin('DEL', request, delegate, results.get(key));
+    results.delete(key);
+  }
   return null;
 }
 
