@@ -45,7 +45,9 @@ interface PluginResult {
   ips?: Array<{ address: string; interface?: number }>;
 }
 
-const config = JSON.parse(process.env.SKELETON_CONFIG ?? '') as SkeletonConfig;
+if (!process.env.SKELETON_CONFIG)
+  throw new Error('SKELETON_CONFIG is not set: bench/skeleton.ts starts this daemon');
+const config = JSON.parse(process.env.SKELETON_CONFIG) as SkeletonConfig;
 const agent = new Agent({ keepAlive: true, ca: config.caPem, maxSockets: 8 });
 const metadataOnly = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 const metadataListOnly = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
