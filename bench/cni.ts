@@ -81,6 +81,8 @@ function say(line: string): void {
  * around the exec), so the cost of forking this benchmark's big Node process is in no path's time.
  */
 const scratch = mkdtempSync(join('/dev/shm', 'multinet-bench-'));
+// Removed however the run ends (a missing prerequisite or a failed build throws before main's cleanup).
+process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
 let stdinFiles = 0;
 const timer = 's=$EPOCHREALTIME; "$0" <"$1" >"$2" 2>&1; rc=$?; e=$EPOCHREALTIME; echo "$rc $s $e"';
 
@@ -642,7 +644,6 @@ async function main(): Promise<void> {
     process.stdout.write(`RESULT ${result.join(' ')}\n`);
   } finally {
     process.off('exit', onExit);
-    rmSync(scratch, { recursive: true, force: true });
     await skeleton?.stop();
     await multus?.stop();
     // A clean stop (SIGTERM) first, so that an agent run with NODE_OPTIONS=--cpu-prof writes its profile.
