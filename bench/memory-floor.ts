@@ -4,10 +4,10 @@
  * from the image's code (dist/app) but nothing run. Each step is a fresh process that imports, says
  * "ready" on stdout, and is measured (/proc) and killed.
  */
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { imageEntry, nodeBinary } from './chart-process.ts';
+import { imageEntry } from './chart-process.ts';
 import { memory, type Memory } from './proc.ts';
+import { startReadyNode } from './ready-node.ts';
 
 export interface FloorStep {
   readonly label: string;
@@ -18,24 +18,12 @@ const builtins = ['node:https', 'node:net', 'node:crypto', 'node:child_process',
 
 async function measureImports(specifiers: readonly string[], nodeOptions: string): Promise<Memory> {
   const script = `${specifiers.map((s) => `await import(${JSON.stringify(s)});`).join(' ')} process.stdout.write('ready\\n'); setInterval(() => {}, 60_000);`;
-  const child = spawn(nodeBinary, ['--input-type=module', '-e', script], {
-    env: { PATH: process.env.PATH, NODE_ENV: 'production', NODE_OPTIONS: nodeOptions },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stderr: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<void>((resolveExit) => child.on('exit', () => resolveExit()));
+  const { child, exited } = await startReadyNode(
+    `node importing ${specifiers.join(', ') || 'nothing'}`,
+    ['--input-type=module', '-e', script],
+    { PATH: process.env.PATH, NODE_ENV: 'production', NODE_OPTIONS: nodeOptions },
+  );
   try {
-    await new Promise<void>((ready, fail) => {
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        if (chunk.includes('ready')) ready();
-      });
-      child.on('exit', (code) =>
-        fail(
-          new Error(`importing ${specifiers.join(', ')} failed (exit ${String(code)}): ${stderr.join('')}`),
-        ),
-      );
-    });
     return memory(child.pid!);
   } finally {
     child.kill('SIGKILL');

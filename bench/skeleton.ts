@@ -3,12 +3,11 @@
  * measure it: its type-stripped JavaScript written into `dir`, run by the same `node` with the same
  * NODE_OPTIONS as the agent, so that only Node and the job are in its memory and its spawn cost.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { stripTypeScriptTypes } from 'node:module';
 import { join } from 'node:path';
-import { nodeBinary } from './chart-process.ts';
+import { startReadyNode } from './ready-node.ts';
 import type { SkeletonConfig } from './skeleton-daemon.ts';
 
 export const skeletonName = 'Node skeleton (built-ins only)';
@@ -45,25 +44,11 @@ export async function startSkeleton(options: SkeletonOptions): Promise<Skeleton>
   const source = readFileSync(new URL('./skeleton-daemon.ts', import.meta.url), 'utf8');
   writeFileSync(script, stripTypeScriptTypes(source));
   const socket = join(options.dir, 'skeleton.sock');
-  const child = spawn(nodeBinary, [script], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      NODE_OPTIONS: options.nodeOptions,
-      SKELETON_CONFIG: JSON.stringify({ ...options.config, socket } satisfies SkeletonConfig),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stderr: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-  await new Promise<void>((ready, fail) => {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      if (chunk.includes('ready')) ready();
-    });
-    child.once('exit', (code) =>
-      fail(new Error(`the Node skeleton exited (${String(code)}) before it was ready: ${stderr.join('')}`)),
-    );
+  const { child, exited } = await startReadyNode('the Node skeleton', [script], {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    NODE_OPTIONS: options.nodeOptions,
+    SKELETON_CONFIG: JSON.stringify({ ...options.config, socket } satisfies SkeletonConfig),
   });
   return {
     pid: child.pid!,
