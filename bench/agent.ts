@@ -297,21 +297,21 @@ try {
     path: pluginDir,
     config: network,
   });
-  const daemons: Daemon[] = [
-    {
-      name: 'multinet agent',
-      pid,
+  /** A daemon that serves the agent's protocol on its socket (the agent, the skeleton). */
+  const socketDaemon = (name: string, daemonPid: number, socket: string): Daemon => {
+    const call = async (command: 'ADD' | 'DEL', target: Target): Promise<void> => {
+      const reply = await post(socket, request(command, target));
+      if (reply.error) throw new Error(`${name} ${command} of ${target.pod.name} failed: ${reply.error.msg}`);
+    };
+    return {
+      name,
+      pid: daemonPid,
       phases: [],
-      async add(target) {
-        const reply = await post(lab.socket, request('ADD', target));
-        if (reply.error) throw new Error(`multinet ADD of ${target.pod.name} failed: ${reply.error.msg}`);
-      },
-      async del(target) {
-        const reply = await post(lab.socket, request('DEL', target));
-        if (reply.error) throw new Error(`multinet DEL of ${target.pod.name} failed: ${reply.error.msg}`);
-      },
-    },
-  ];
+      add: (target) => call('ADD', target),
+      del: (target) => call('DEL', target),
+    };
+  };
+  const daemons: Daemon[] = [socketDaemon('multinet agent', pid, lab.socket)];
   if (multusBinaries) {
     // Its own conf dir with the same default network: each daemon generates its config from it.
     const multusConfDir = join(lab.dir, 'multus-net.d');
@@ -362,7 +362,7 @@ try {
   const skeletonAccount = await cp.serviceAccountToken(chartNamespace, 'multinet-skeleton', {
     clusterRules: chart.clusterRules,
   });
-  skeleton = await startSkeleton({
+  const started = await startSkeleton({
     dir: lab.dir,
     nodeOptions,
     config: {
@@ -373,26 +373,14 @@ try {
       defaultNetwork: lab.defaultNetwork(),
     },
   });
-  say(`${skeletonName} ready (pid ${skeleton.pid})`);
-  const skeletonSocket = skeleton.socket;
-  const skeletonDaemon: Daemon = {
-    name: skeletonName,
-    pid: skeleton.pid,
-    phases: [],
-    async add(target) {
-      const reply = await post(skeletonSocket, request('ADD', target));
-      if (reply.error) throw new Error(`skeleton ADD of ${target.pod.name} failed: ${reply.error.msg}`);
-    },
-    async del(target) {
-      const reply = await post(skeletonSocket, request('DEL', target));
-      if (reply.error) throw new Error(`skeleton DEL of ${target.pod.name} failed: ${reply.error.msg}`);
-    },
-  };
+  skeleton = started;
+  say(`${skeletonName} ready (pid ${started.pid})`);
+  const skeletonDaemon = socketDaemon(skeletonName, started.pid, started.socket);
   const multusDaemon = daemons[1];
   daemons.push(skeletonDaemon);
   const [ours] = daemons as [Daemon, ...Daemon[]];
   const skeletonHolds = async (nads: number, pods: number): Promise<boolean> => {
-    const counts = await skeleton!.counts();
+    const counts = await started.counts();
     return counts.nads === nads && counts.pods === pods;
   };
   const phaseNames: string[] = [];

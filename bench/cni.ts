@@ -206,15 +206,28 @@ function directPath(lab: LocalNode, macvlan: Record<string, unknown>): CniPath {
   };
 }
 
-function multinetPath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, string>): CniPath {
-  const shim = shimPath();
-  const stdin = stdinFile(lab.shimStdin());
+/** A meta-plugin's path: its shim run as a runtime runs it (`stdin` on its standard input), per pod. */
+function metaPluginPath(
+  name: string,
+  shim: string,
+  stdin: string,
+  daemonPid: () => number | undefined,
+  podEnv: (pod: Pod) => Record<string, string>,
+): CniPath {
+  const file = stdinFile(stdin);
   return {
-    name: standalone ? 'multinet (shim + agent, standalone)' : 'multinet (shim + agent, Kubernetes mode)',
-    daemonPid: () => lab.agentPid,
-    add: (pod) => runCni('multinet ADD', shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, stdin),
-    del: (pod) => runCni('multinet DEL', shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, stdin),
+    name,
+    daemonPid,
+    add: (pod) => runCni(`${name} ADD`, shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, file),
+    del: (pod) => runCni(`${name} DEL`, shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, file),
   };
+}
+
+function multinetPath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, string>): CniPath {
+  const name = standalone
+    ? 'multinet (shim + agent, standalone)'
+    : 'multinet (shim + agent, Kubernetes mode)';
+  return metaPluginPath(name, shimPath(), lab.shimStdin(), () => lab.agentPid, podEnv);
 }
 
 /** The Node skeleton behind the same Go shim: what any Node daemon adds, doing only the job. */
@@ -223,14 +236,14 @@ function skeletonPath(
   skeleton: Skeleton,
   podEnv: (pod: Pod) => Record<string, string>,
 ): CniPath {
-  const shim = shimPath();
-  const stdin = stdinFile(lab.shimStdin({ socketPath: skeleton.socket }));
-  return {
-    name: `${skeletonName}, behind multinet-cni`,
-    daemonPid: () => skeleton.pid,
-    add: (pod) => runCni('skeleton ADD', shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, stdin),
-    del: (pod) => runCni('skeleton DEL', shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, stdin),
-  };
+  const stdin = lab.shimStdin({ socketPath: skeleton.socket });
+  return metaPluginPath(
+    `${skeletonName}, behind multinet-cni`,
+    shimPath(),
+    stdin,
+    () => skeleton.pid,
+    podEnv,
+  );
 }
 
 /** Starts the Node skeleton with the agent's RBAC and Node flags, against the bench's API server. */
@@ -389,13 +402,14 @@ async function startMultus(cluster: Cluster, lab: LocalNode): Promise<MultusDaem
 }
 
 function multusPath(daemon: MultusDaemon, podEnv: (pod: Pod) => Record<string, string>): CniPath {
-  const stdin = stdinFile(daemon.config());
-  return {
-    name: 'Multus thick (multus-shim + multus-daemon)',
-    daemonPid: () => daemon.pid,
-    add: (pod) => runCni('multus ADD', daemon.shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, stdin),
-    del: (pod) => runCni('multus DEL', daemon.shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, stdin),
-  };
+  const stdin = JSON.stringify(daemon.config());
+  return metaPluginPath(
+    'Multus thick (multus-shim + multus-daemon)',
+    daemon.shim,
+    stdin,
+    () => daemon.pid,
+    podEnv,
+  );
 }
 
 function average(values: readonly number[]): number {
@@ -574,11 +588,16 @@ async function main(): Promise<void> {
     // The agent's /metrics: where its part of each request goes (see breakdown).
     const probePort = await freePort();
     const agentArgs = ['--log-level', 'warn', '--probe-listen', `127.0.0.1:${probePort}`];
-    const paths: CniPath[] = [directPath(lab, macvlan)];
+    const direct = directPath(lab, macvlan);
+    const paths: CniPath[] = [direct];
+    let ours: CniPath;
+    let multusRoute: CniPath | undefined;
+    let skeletonRoute: CniPath | undefined;
     if (standalone) {
       lab.writeNad('macvlan-conf', macvlan);
       await startAgent(lab, agentArgs);
-      paths.push(multinetPath(lab, (pod) => pod.env()));
+      ours = multinetPath(lab, (pod) => pod.env());
+      paths.push(ours);
     } else {
       const c = (cluster = await startCluster(macvlan));
       say(`creating ${warmNames.length + podNames.length} Pod objects on node ${lab.nodeName}`);
@@ -595,7 +614,10 @@ async function main(): Promise<void> {
       multus = await startMultus(c, lab);
       skeleton = await startSkeletonDaemon(c, lab);
       await startAgent(lab, agentArgs, c.controlPlane.adminKubeconfigPath);
-      paths.push(multusPath(multus, podEnv), skeletonPath(lab, skeleton, podEnv), multinetPath(lab, podEnv));
+      multusRoute = multusPath(multus, podEnv);
+      skeletonRoute = skeletonPath(lab, skeleton, podEnv);
+      ours = multinetPath(lab, podEnv);
+      paths.push(multusRoute, skeletonRoute, ours);
     }
     say(
       `${pods} pods, default network (bridge) + 1 macvlan network each; paths: ${paths.map((p) => p.name).join('; ')}`,
@@ -607,9 +629,7 @@ async function main(): Promise<void> {
     const after = await scrapeMetrics(probePort);
     say(`load after: ${loadAverage()}`);
     process.stdout.write(`${report(paths, samples)}\n\n`);
-    process.stdout.write(
-      `${breakdown(samples.get(paths[0]!)!, samples.get(paths[paths.length - 1]!)!, before, after)}\n\n`,
-    );
+    process.stdout.write(`${breakdown(samples.get(direct)!, samples.get(ours)!, before, after)}\n\n`);
     process.stdout.write(
       `${shimReport([
         ['/bin/true (any exec, for reference)', '/bin/true'],
@@ -622,20 +642,22 @@ async function main(): Promise<void> {
     if (multus) peaks.unshift(`multus-daemon ${memory(multus.pid).hwmMb.toFixed(0)} MB`);
     process.stdout.write(`daemon peak RSS (VmHWM): ${peaks.join(', ')}\n`);
     if (burst > 0) await runBurst(lab, burst);
-    const added = paired(total(samples.get(paths[paths.length - 1]!)!), total(samples.get(paths[0]!)!));
+    const addedBy = (path: CniPath): number[] =>
+      paired(total(samples.get(path)!), total(samples.get(direct)!));
+    const added = addedBy(ours);
     const result = [
       `added_p50_ms=${percentile(added, 50).toFixed(1)}`,
       `added_p99_ms=${percentile(added, 99).toFixed(1)}`,
     ];
-    if (multus) {
-      const multusAdded = paired(total(samples.get(paths[1]!)!), total(samples.get(paths[0]!)!));
+    if (multusRoute && skeletonRoute) {
+      const multusAdded = addedBy(multusRoute);
       const m50 = percentile(multusAdded, 50);
       result.push(
         `multus_added_p50_ms=${m50.toFixed(1)}`,
         `multus_added_p99_ms=${percentile(multusAdded, 99).toFixed(1)}`,
         `ratio_vs_multus=${(percentile(added, 50) / m50).toFixed(2)}`,
       );
-      const skeletonAdded = paired(total(samples.get(paths[2]!)!), total(samples.get(paths[0]!)!));
+      const skeletonAdded = addedBy(skeletonRoute);
       result.push(
         `skeleton_added_p50_ms=${percentile(skeletonAdded, 50).toFixed(1)}`,
         `skeleton_ratio_vs_multus=${(percentile(skeletonAdded, 50) / m50).toFixed(2)}`,
