@@ -4,7 +4,7 @@ import type { KubeRequest } from '../platform/kube/rest.ts';
 import { MemoryApi } from '../test/doubles/memory-api.ts';
 import { MemoryFs } from '../test/doubles/memory-ports.ts';
 import { silentLog } from '../test/test-agent.ts';
-import { KubeSource } from './kube-source.ts';
+import { KubeSource, type KubeSourceDeps } from './kube-source.ts';
 import { NadStore } from './nad-store.ts';
 
 /** A clock whose sleeps end only when aborted: ADD always waits for the status write to finish. */
@@ -14,7 +14,11 @@ const patientClock: Clock = {
     new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')))),
 };
 
-function source(api: MemoryApi, writes: Array<[string, number]>): KubeSource {
+function source(
+  api: MemoryApi,
+  writes: Array<[string, number]>,
+  event?: KubeSourceDeps['event'],
+): KubeSource {
   return new KubeSource({
     client: api,
     pods: { get: () => undefined, list: () => [] },
@@ -22,20 +26,27 @@ function source(api: MemoryApi, writes: Array<[string, number]>): KubeSource {
     clock: patientClock,
     log: silentLog,
     observeWrite: (outcome, seconds) => writes.push([outcome, seconds]),
+    ...(event ? { event } : {}),
   });
+}
+
+const path = '/api/v1/namespaces/default/pods/samplepod';
+
+/** samplepod in the API, and its uid. */
+function samplePod(api: MemoryApi): string {
+  const pod = api.put(path, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'samplepod', namespace: 'default' },
+  });
+  return (pod.metadata as { uid: string }).uid;
 }
 
 const status = [{ name: 'podnet', interface: 'eth0', ips: ['192.0.2.5'], default: true }];
 
 test('a network-status write is timed and reported as ok; a refused one as error', async () => {
   const api = new MemoryApi();
-  const path = '/api/v1/namespaces/default/pods/samplepod';
-  const pod = api.put(path, {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'samplepod', namespace: 'default' },
-  });
-  const uid = (pod.metadata as { uid: string }).uid;
+  const uid = samplePod(api);
   const writes: Array<[string, number]> = [];
   const kube = source(api, writes);
 
@@ -61,21 +72,8 @@ test('the AddedInterface Events go out once the network-status patch is answered
     }
   }
   const api = new AnsweringApi();
-  const path = '/api/v1/namespaces/default/pods/samplepod';
-  const pod = api.put(path, {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'samplepod', namespace: 'default' },
-  });
-  const kube = new KubeSource({
-    client: api,
-    pods: { get: () => undefined, list: () => [] },
-    networks: new NadStore(new MemoryFs(), '/state', silentLog),
-    clock: patientClock,
-    log: silentLog,
-    event: (_pod, type, reason, message) => order.push(`${type} ${reason}: ${message}`),
-  });
-  const uid = (pod.metadata as { uid: string }).uid;
+  const uid = samplePod(api);
+  const kube = source(api, [], (_pod, type, reason, message) => order.push(`${type} ${reason}: ${message}`));
   const two = [
     ...status,
     { name: 'default/macvlan-conf', interface: 'net1', ips: ['198.51.100.7'], default: false },

@@ -54,7 +54,8 @@ const metadataListOnly = 'application/json;as=PartialObjectMetadataList;g=meta.k
 const nads = new Map<string, string>();
 /** What each ADD printed, by container and interface: DEL hands it back as prevResult, as libcni does. */
 const results = new Map<string, PluginResult>();
-const pods = new Map<string, { uid: string; networks: string }>();
+/** The networks annotation of each pod on the node. */
+const pods = new Map<string, string>();
 
 function call(
   method: string,
@@ -85,7 +86,6 @@ interface ObjectMeta {
   metadata: {
     name: string;
     namespace: string;
-    uid: string;
     resourceVersion: string;
     annotations?: Record<string, string>;
   };
@@ -149,6 +149,11 @@ function key(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
+/** Where an ADD's result waits for its DEL: by container and interface. */
+function resultKey(request: CniRequest, delegate: Delegate): string {
+  return `${request.containerId}/${delegate.ifName}`;
+}
+
 function podArgs(args: string): { namespace: string; name: string } {
   const pairs = new Map(args.split(';').map((pair) => pair.split('=') as [string, string]));
   return { namespace: pairs.get('K8S_POD_NAMESPACE') ?? '', name: pairs.get('K8S_POD_NAME') ?? '' };
@@ -156,7 +161,7 @@ function podArgs(args: string): { namespace: string; name: string } {
 
 function delegates(request: CniRequest): Delegate[] {
   const pod = podArgs(request.args);
-  const networks = (pods.get(key(pod.namespace, pod.name))?.networks ?? '')
+  const networks = (pods.get(key(pod.namespace, pod.name)) ?? '')
     .split(',')
     .map((n) => n.trim())
     .filter(Boolean);
@@ -228,7 +233,7 @@ async function add(request: CniRequest): Promise<object> {
   for (const delegate of list) {
     const result = JSON.parse(await runPlugin('ADD', request, delegate)) as PluginResult;
     added.push(result);
-    results.set(`${request.containerId}/${delegate.ifName}`, result);
+    results.set(resultKey(request, delegate), result);
   }
   const pod = podArgs(request.args);
   const status = list.map((delegate, i) => networkStatus(delegate, added[i]!, i === 0));
@@ -248,9 +253,8 @@ async function add(request: CniRequest): Promise<object> {
 
 async function del(request: CniRequest): Promise<null> {
   for (const delegate of delegates(request).reverse()) {
-    const key = `${request.containerId}/${delegate.ifName}`;
-    await runPlugin('DEL', request, delegate, results.get(key));
-    results.delete(key);
+    await runPlugin('DEL', request, delegate, results.get(resultKey(request, delegate)));
+    results.delete(resultKey(request, delegate));
   }
   return null;
 }
@@ -296,10 +300,7 @@ await Promise.all([
     `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${config.nodeName}`)}`,
     { list: metadataListOnly, watch: metadataOnly },
     pods,
-    (pod) => ({
-      uid: pod.metadata.uid,
-      networks: pod.metadata.annotations?.['k8s.v1.cni.cncf.io/networks'] ?? '',
-    }),
+    (pod) => pod.metadata.annotations?.['k8s.v1.cni.cncf.io/networks'] ?? '',
   ),
 ]);
 server.listen(config.socket, () => process.stdout.write('ready\n'));
