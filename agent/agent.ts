@@ -39,6 +39,11 @@ export interface AgentOptions {
   readonly pluginEnv: Readonly<Record<string, string>>;
   /** How often the conf dir is rescanned even without a change event. */
   readonly resyncMs: number;
+  /**
+   * The node the agent serves, when it knows it: part of its delegates' mark, so that agents of several
+   * nodes that share one PID namespace (nodes in namespaces of one machine) never end each other's.
+   */
+  readonly nodeName?: string | undefined;
 }
 
 export interface AgentDeps {
@@ -64,10 +69,16 @@ export interface AgentDeps {
 }
 
 /**
- * The environment variable every delegate (and what it starts) carries: the agent's state dir, so an
- * agent finds the delegates of its predecessor on this node, and no other agent's.
+ * The environment variable every delegate (and what it starts) carries: the agent's node and state dir
+ * (delegateMarkValue), so an agent finds the delegates of its predecessor on this node, and no other
+ * agent's.
  */
 export const delegateMark = 'MULTINET_DELEGATE_OF';
+
+/** The value of delegateMark: `<node>:<state dir>`, or the state dir alone when the node is not known. */
+export function delegateMarkValue(stateDir: string, nodeName: string | undefined): string {
+  return nodeName ? `${nodeName}:${stateDir}` : stateDir;
+}
 
 export interface Agent {
   readonly handler: RequestListener;
@@ -84,7 +95,8 @@ export interface Agent {
 
 export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   const { fs, exec, clock, log } = deps;
-  const pluginEnv = { ...options.pluginEnv, [delegateMark]: options.stateDir };
+  const mark = delegateMarkValue(options.stateDir, options.nodeName);
+  const pluginEnv = { ...options.pluginEnv, [delegateMark]: mark };
   const confWriter = new ConfWriter(
     fs,
     {
@@ -180,7 +192,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     limiter,
     async start() {
       // Delegates a killed agent left running: dead before any DEL is trusted to have cleaned up.
-      const ended = (await deps.endProcesses?.(delegateMark, options.stateDir)) ?? [];
+      const ended = (await deps.endProcesses?.(delegateMark, mark)) ?? [];
       if (ended.length > 0) log.warn('ended the delegates a previous agent left running', { pids: ended });
       // What a killed agent left half-written: temp files of the cache, the config and the source's files.
       const swept = [

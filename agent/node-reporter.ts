@@ -12,6 +12,7 @@ import {
   nodeStateApiVersion,
   nodeStateGroup,
   nodeStateKind,
+  nodeStatePath,
   nodeStatePlural,
   nodeStateVersion,
   type NodeInventory,
@@ -98,7 +99,7 @@ export class NodeReporter {
   }
 
   private get path(): string {
-    return `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}/${encodeURIComponent(this.options.nodeName)}`;
+    return nodeStatePath(this.options.nodeName);
   }
 
   /** The status the node would report now. */

@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util';
 import { networksAnnotation } from '../lib/annotations/keys.ts';
 import { cniEndpoint, type CniRequest } from '../lib/cni/request.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
-import { nodeStateGroup, nodeStatePlural, nodeStateVersion } from '../lib/node-state.ts';
+import { nodeStatePath } from '../lib/node-state.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
@@ -436,7 +436,7 @@ try {
         });
     }),
   );
-  const nodeState = `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}/${lab.nodeName}`;
+  const nodeState = nodeStatePath(lab.nodeName);
   await until(`the agent to report ${nadCount} NADs`, async () => {
     const state = await admin
       .request<{ status?: { networkCount?: number } }>({ method: 'GET', path: nodeState })

@@ -139,6 +139,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       nsenterPath: nsenter,
       pluginEnv: { PATH: context.env.PATH ?? agentFlagDefaults.path },
       resyncMs: 30_000,
+      nodeName: flags.nodeName,
     },
     {
       fs: nodeFileSystem,

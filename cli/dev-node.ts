@@ -1,8 +1,9 @@
 /**
- * `multinet dev node`: a real single-node Kubernetes cluster on this machine (kubelet `localhost`,
- * containerd, runc, kube-controller-manager, kube-scheduler, kube-apiserver and etcd) with multinet
- * running on it, in the foreground. Writes an admin kubeconfig once a pod can be created and get its
- * networks, and stops everything, undoing what it did to the host, on SIGINT/SIGTERM.
+ * `multinet dev node`: a real Kubernetes cluster on this machine with multinet running on it, in the
+ * foreground: one node (kubelet `localhost`, containerd, runc, kube-controller-manager, kube-scheduler,
+ * kube-apiserver and etcd on the host's loopback), or with `--nodes N` several, each in network and mount
+ * namespaces of its own, joined by an underlay. Writes an admin kubeconfig once a pod can be created and
+ * get its networks, and stops everything, undoing what it did to the host, on SIGINT/SIGTERM.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -13,24 +14,35 @@ import { listenTcp } from '../platform/nodejs/listen.ts';
 import type { CommandContext } from './io.ts';
 import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
+import type { Server } from 'node:net';
+import { checkNodeCount, freeForNads, maxNodes } from '../dev/cluster/plan.ts';
+import type { KubeNodeOptions } from '../dev/node/kube-node.ts';
 
-export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-dir DIR] [--default-network flannel|bridge]
+export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--nodes N] [--cache-dir DIR] [--default-network bridge|flannel]
                     [--multinet chart|host|none] [--wait-for-other SECONDS]
-      Starts a real Kubernetes node on this machine (as root): etcd, kube-apiserver, kube-controller-manager,
-      kube-scheduler, containerd with runc, and a kubelet named "localhost", all on 127.0.0.1 and unix
-      sockets under one temp dir; the node's default network is a bridge in 198.51.100.0/24; the images
-      (pause, a busybox-based "alpine", multinet's own from the Dockerfile) come from a local registry mirror.
-      multinet runs on it, installed with helm from charts/multinet. Writes an admin kubeconfig to FILE once a
-      pod can be created and get its networks, and runs until Ctrl-C (SIGINT) or SIGTERM; then stops everything and undoes what it
+      Starts a real Kubernetes cluster on this machine (as root): etcd, kube-apiserver, kube-controller-manager,
+      kube-scheduler, and per node containerd with runc and a kubelet; the images (pause, a busybox-based
+      "alpine", multinet's own from the Dockerfile) come from a local registry mirror. multinet runs on it,
+      installed with helm from charts/multinet. Writes an admin kubeconfig to FILE once a pod can be created
+      and get its networks, and runs until Ctrl-C (SIGINT) or SIGTERM; then stops everything and undoes what it
       did to the host (processes, mounts, cgroups, sysctls, netns, links, fixed host dirs).
+      One node (the default): a kubelet named "localhost" on 127.0.0.1 and unix sockets under one temp dir,
+      its default network a bridge in 198.51.100.0/25.
+      --nodes N (2 to ${maxNodes}): nodes node-1..node-N, each in network and mount namespaces of its own
+      (private /etc/cni/net.d, /opt/cni/bin, /var/lib/kubelet, /run/netns, /var/lib/multinet, ...), joined
+      by an underlay 192.0.2.0/24 where each node's uplink is eth0 (192.0.2.11, .12, ...) and the API server
+      listens at 192.0.2.1:6443; pods get eth0 from their node's /26 of 198.51.100.0/24, routed between
+      nodes; 203.0.113.0/24 is left free for your NADs (a macvlan on "eth0" works unchanged).
       Missing binaries are built first with dev/build.sh (Go >= 1.26; about 20 minutes cold on 2 cores).
   --kubeconfig-out FILE   where to write the admin kubeconfig (written atomically, mode 0600)
+  --nodes N               how many nodes (default 1)
   --cache-dir DIR         binary and image cache (default: $MULTINET_CACHE, else ~/.cache/multinet)
-  --default-network KIND  the node's default network: flannel (default: Flannel's CNI plugin over a
-                          subnet.env, as flanneld writes it), or bridge (the bridge plugin alone)
+  --default-network KIND  one node's default network: bridge (default: the bridge plugin alone), or
+                          flannel (Flannel's CNI plugin over a subnet.env, as flanneld writes it; needs its
+                          source beside the repository, see dev/build.sh). Several nodes: bridge only
   --multinet HOW          chart (default: helm install of charts/multinet, the image built from the
-                          Dockerfile), host (controller, webhook and agent as host processes of this
-                          checkout: no image build), or none
+                          Dockerfile), host (one node only: controller, webhook and agent as host processes
+                          of this checkout, no image build), or none
   --wait-for-other SECONDS  wait this long for another local node of this machine to stop (only one runs at
                           a time) instead of refusing to start`;
 
@@ -41,13 +53,32 @@ function aborted(signal: AbortSignal): Promise<void> {
   });
 }
 
-export async function runDevNode(args: readonly string[], context: CommandContext): Promise<number> {
+/** A started local cluster, whatever its shape: what the command prints, waits on and stops. */
+interface Running {
+  readonly adminKubeconfigPath: string;
+  /** Lines printed once it runs (after the kubeconfig's). */
+  readonly summary: readonly string[];
+  readonly kubectlPath: string;
+  readonly unexpectedExit: Promise<string>;
+  stop(): Promise<void>;
+}
+
+interface Settings {
+  readonly nodes: number;
+  readonly how: 'chart' | 'host' | 'none';
+  readonly defaultNetwork: 'bridge' | 'flannel';
+  readonly waitSeconds: number;
+  readonly cacheDir: string | undefined;
+}
+
+function parseSettings(args: readonly string[]): Settings & { readonly out: string } {
   const { values, positionals } = parseOptions(args, {
     'kubeconfig-out': { type: 'string' },
     'cache-dir': { type: 'string' },
     multinet: { type: 'string' },
     'default-network': { type: 'string' },
     'wait-for-other': { type: 'string' },
+    nodes: { type: 'string' },
   });
   const waitSeconds = Number(values['wait-for-other'] ?? 0);
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
@@ -55,46 +86,63 @@ export async function runDevNode(args: readonly string[], context: CommandContex
       `--wait-for-other must be a number of seconds (got ${JSON.stringify(values['wait-for-other'])})`,
     );
   }
+  const nodes = Number(values.nodes ?? 1);
+  try {
+    checkNodeCount(nodes);
+  } catch (err) {
+    throw new UsageError(
+      errorMessage(err).replace(`(got ${String(nodes)})`, `(got ${JSON.stringify(values.nodes)})`),
+    );
+  }
   const how = values.multinet ?? 'chart';
   if (how !== 'chart' && how !== 'host' && how !== 'none') {
     throw new UsageError(`--multinet must be chart, host or none (got ${JSON.stringify(how)})`);
   }
-  const defaultNetwork = values['default-network'] ?? 'flannel';
+  if (how === 'host' && nodes > 1) {
+    throw new UsageError(
+      '--multinet host runs one agent as a process of this machine, for one node only: use --multinet chart (or none) with --nodes',
+    );
+  }
+  const defaultNetwork = values['default-network'] ?? 'bridge';
   if (defaultNetwork !== 'bridge' && defaultNetwork !== 'flannel') {
     throw new UsageError(
       `--default-network must be bridge or flannel (got ${JSON.stringify(defaultNetwork)})`,
     );
   }
+  if (defaultNetwork === 'flannel' && nodes > 1) {
+    throw new UsageError(
+      "--default-network flannel is for one node: several nodes get a bridge each, routed between them as flanneld's host-gw would",
+    );
+  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const out = values['kubeconfig-out'];
   if (!out) throw new UsageError('--kubeconfig-out FILE is required');
+  return { nodes, how, defaultNetwork, waitSeconds, cacheDir: values['cache-dir'], out };
+}
+
+export async function runDevNode(args: readonly string[], context: CommandContext): Promise<number> {
+  const settings = parseSettings(args);
   const { io, env, signal } = context;
   if (!context.process) throw new Error('dev node needs the process port of the entry point');
   const proc = context.process;
-  const kubeconfigPath = resolve(out);
+  const kubeconfigPath = resolve(settings.out);
   const log = (line: string): void => io.stderr(`[dev node] ${line}\n`);
-  const [{ startKubeNode }, { startMultinetOnNode }, { installChartOnNode }, { defaultCacheDir }] =
-    await Promise.all([
-      import('../dev/node/kube-node.ts'),
-      import('../dev/node/multinet-on-node.ts'),
-      import('../dev/node/multinet-chart.ts'),
-      import('../dev/binaries.ts'),
-    ]);
-  let node;
+  const { defaultCacheDir } = await import('../dev/binaries.ts');
+  const common = {
+    cacheDir: settings.cacheDir ?? defaultCacheDir(env, homedir()),
+    env,
+    uid: proc.uid,
+    pid: proc.pid,
+    kill: (pid: number, sig: NodeJS.Signals | 0) => proc.kill(pid, sig),
+    listen: (server: Server) => listenTcp(server, '127.0.0.1', 0),
+    waitForOtherNodeMs: settings.waitSeconds * 1000,
+    extraImages: settings.how === 'chart' ? (['multinet'] as const) : [],
+    log,
+    signal,
+  };
+  let running: Running;
   try {
-    node = await startKubeNode({
-      cacheDir: values['cache-dir'] ?? defaultCacheDir(env, homedir()),
-      env,
-      uid: proc.uid,
-      pid: proc.pid,
-      kill: (pid, signal) => proc.kill(pid, signal),
-      listen: (server) => listenTcp(server, '127.0.0.1', 0),
-      defaultNetwork,
-      waitForOtherNodeMs: waitSeconds * 1000,
-      extraImages: how === 'chart' ? ['multinet'] : [],
-      log,
-      signal,
-    });
+    running = settings.nodes > 1 ? await startCluster(settings, common) : await startNode(settings, common);
   } catch (err) {
     if (signal.aborted) {
       log('interrupted before the node was ready; nothing is left running');
@@ -105,27 +153,24 @@ export async function runDevNode(args: readonly string[], context: CommandContex
   }
   let exitCode: number = ExitCode.ok;
   let admin: string | undefined;
-  let multinet: Awaited<ReturnType<typeof startMultinetOnNode>> | undefined;
   try {
-    if (how === 'host') multinet = await startMultinetOnNode(node, { signal, log });
-    if (how === 'chart') await installChartOnNode(node, { signal, log });
-    admin = await readFile(node.adminKubeconfigPath, 'utf8');
+    admin = await readFile(running.adminKubeconfigPath, 'utf8');
     await writeFileAtomic(kubeconfigPath, admin, 0o600);
     io.stdout(
       [
-        `node ${node.nodeName} Ready; API server ${node.controlPlane.serverUrl}`,
+        running.summary[0],
         `admin kubeconfig: ${kubeconfigPath}`,
         '',
         `  export KUBECONFIG=${kubeconfigPath}`,
-        `  ${node.kubectlPath} get nodes -o wide`,
-        `  ${node.kubectlPath} get pods -A`,
+        `  ${running.kubectlPath} get nodes -o wide`,
+        `  ${running.kubectlPath} get pods -A`,
         '',
-        `macvlan master for NADs: ${node.macvlanMaster}; logs: ${node.layout.logs}${multinet ? `, ${multinet.logDir}` : ''}`,
+        ...running.summary.slice(1),
         'press Ctrl-C to stop (stops everything and undoes what it did to the host)',
         '',
       ].join('\n'),
     );
-    const outcome = await Promise.race([aborted(signal).then(() => undefined), node.unexpectedExit]);
+    const outcome = await Promise.race([aborted(signal).then(() => undefined), running.unexpectedExit]);
     if (outcome !== undefined) {
       io.stderr(`multinet dev node: ${outcome}\n`);
       exitCode = ExitCode.failed;
@@ -135,9 +180,8 @@ export async function runDevNode(args: readonly string[], context: CommandContex
     exitCode = ExitCode.failed;
   } finally {
     log('stopping');
-    await multinet?.stop();
     try {
-      await node.stop();
+      await running.stop();
     } catch (err) {
       io.stderr(`multinet dev node: ${errorMessage(err)}\n`);
       exitCode = ExitCode.failed;
@@ -147,4 +191,72 @@ export async function runDevNode(args: readonly string[], context: CommandContex
     log('stopped');
   }
   return exitCode;
+}
+
+type Common = Omit<KubeNodeOptions, 'defaultNetwork' | 'startTimeoutMs' | 'tmpRoot'>;
+
+/** One node on the host's loopback, multinet on it as the chart, as host processes, or not at all. */
+async function startNode(settings: Settings, common: Common): Promise<Running> {
+  const [{ startKubeNode }, { startMultinetOnNode }, { installChartOnNode }] = await Promise.all([
+    import('../dev/node/kube-node.ts'),
+    import('../dev/node/multinet-on-node.ts'),
+    import('../dev/node/multinet-chart.ts'),
+  ]);
+  const { signal, log } = common;
+  const node = await startKubeNode({ ...common, defaultNetwork: settings.defaultNetwork });
+  let multinet: Awaited<ReturnType<typeof startMultinetOnNode>> | undefined;
+  const stop = async (): Promise<void> => {
+    await multinet?.stop();
+    await node.stop();
+  };
+  try {
+    if (settings.how === 'host')
+      multinet = await startMultinetOnNode(node, { ...(signal ? { signal } : {}), ...(log ? { log } : {}) });
+    if (settings.how === 'chart')
+      await installChartOnNode(node, { ...(signal ? { signal } : {}), ...(log ? { log } : {}) });
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    adminKubeconfigPath: node.adminKubeconfigPath,
+    kubectlPath: node.kubectlPath,
+    summary: [
+      `node ${node.nodeName} Ready; API server ${node.controlPlane.serverUrl}`,
+      `macvlan master for NADs: ${node.macvlanMaster}; logs: ${node.layout.logs}${multinet ? `, ${multinet.logDir}` : ''}`,
+    ],
+    unexpectedExit: node.unexpectedExit,
+    stop,
+  };
+}
+
+/** Several nodes in namespaces of their own, multinet on them as the chart (or not at all). */
+async function startCluster(settings: Settings, common: Common): Promise<Running> {
+  const [{ startKubeCluster }, { installChart }, { clusterChartTarget }] = await Promise.all([
+    import('../dev/cluster/kube-cluster.ts'),
+    import('../dev/node/multinet-chart.ts'),
+    import('../dev/cluster/cluster-chart.ts'),
+  ]);
+  const { signal, log } = common;
+  const cluster = await startKubeCluster({ ...common, nodes: settings.nodes });
+  try {
+    if (settings.how === 'chart')
+      await installChart(clusterChartTarget(cluster), {
+        ...(signal ? { signal } : {}),
+        ...(log ? { log } : {}),
+      });
+  } catch (err) {
+    await cluster.stop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    adminKubeconfigPath: cluster.adminKubeconfigPath,
+    kubectlPath: cluster.kubectlPath,
+    summary: [
+      `${cluster.nodes.length} nodes Ready (${cluster.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}); API server ${cluster.controlPlane.serverUrl} (${cluster.apiGateway.host}:${cluster.apiGateway.port} on the underlay)`,
+      `macvlan master for NADs: eth0 (every node's uplink); ${freeForNads} is free for NADs; run dir: ${cluster.dir}`,
+    ],
+    unexpectedExit: cluster.unexpectedExit,
+    stop: () => cluster.stop(),
+  };
 }

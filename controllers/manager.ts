@@ -20,6 +20,8 @@ import { closeServer } from '../platform/nodejs/listen.ts';
 import { createProbeHandler } from '../platform/nodejs/probe-server.ts';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.ts';
 import { NadController } from './nad.controller.ts';
+import { NodeStaleMarker } from './node-stale.reconciler.ts';
+import { ControllerRunner } from './runner.ts';
 
 /** Where and how to compete for the Lease (the elector's own options, minus what the manager supplies). */
 export type LeaderElectionSettings = Pick<
@@ -131,6 +133,26 @@ export async function startController(settings: ControllerSettings): Promise<Run
   nodeStates.on('add', (o) => controller.nodeChanged(o));
   nodeStates.on('update', (o) => controller.nodeChanged(o));
   nodeStates.on('delete', (o) => controller.nodeDeleted(o));
+  // The stale mark on node reports: its own small runner beside the NADs' (one worker: few nodes change).
+  const staleMarks = new ControllerRunner(
+    new NodeStaleMarker({
+      states: { get: (name) => nodeStates.cache.get(name) },
+      rest,
+      staleAfterMs: settings.staleAfterMs,
+      now: () => Date.now(),
+      log: log.child({ component: 'node-stale' }),
+    }),
+    {
+      kind: 'nodenetworkstate',
+      workers: 1,
+      keys: () => nodeStates.cache.list().map((s) => s.metadata.name),
+      log,
+    },
+  );
+  nodeStates.on('add', (o) => staleMarks.enqueue(o.metadata.name));
+  nodeStates.on('update', (o) => staleMarks.enqueue(o.metadata.name));
+  const reconcile = (signal: AbortSignal): Promise<void> =>
+    Promise.all([controller.run(signal), staleMarks.run(signal)]).then(() => undefined);
 
   const elector = settings.leaderElection
     ? new LeaderElector({
@@ -140,7 +162,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
         onStartedLeading: async (signal) => {
           metrics.leader.set(1);
           try {
-            await controller.run(signal);
+            await reconcile(signal);
           } finally {
             metrics.leader.set(0);
           }
@@ -175,7 +197,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
     if (elector) await elector.run(shutdown.signal);
     else {
       metrics.leader.set(1);
-      await controller.run(shutdown.signal);
+      await reconcile(shutdown.signal);
       metrics.leader.set(0);
     }
   })().catch((err: unknown) => {

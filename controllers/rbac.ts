@@ -20,7 +20,8 @@ export const controllerClusterRules: readonly PolicyRule[] = [
     resources: ['network-attachment-definitions/status'],
     verbs: ['get', 'patch'],
   },
-  { apiGroups: ['multinet.io'], resources: ['nodenetworkstates'], verbs: ['get', 'list', 'watch'] },
+  // patch: the stale mark (a label) on the report of a node whose agent stopped reporting.
+  { apiGroups: ['multinet.io'], resources: ['nodenetworkstates'], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 

@@ -12,6 +12,11 @@ export const nodeStateVersion = 'v1alpha1';
 export const nodeStateApiVersion = `${nodeStateGroup}/${nodeStateVersion}`;
 export const nodeStateKind = 'NodeNetworkState';
 export const nodeStatePlural = 'nodenetworkstates';
+
+/** The API path of one node's report. */
+export function nodeStatePath(nodeName: string): string {
+  return `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}/${encodeURIComponent(nodeName)}`;
+}
 export const digestBuckets = 64;
 
 /** One NAD that cannot be used on the node, and why. */

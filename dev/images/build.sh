@@ -96,6 +96,30 @@ image_alpine() {
 }
 
 # The Debian base both local base images start from, with the host's CA bundle (the TLS proxy's CA).
+# whereabouts' image as its Dockerfile's last stage makes it (the plugin, its reconciler and its install
+# scripts at /), on the busybox base of the alpine image above instead of Alpine's.
+image_whereabouts() {
+  local files="$CACHE/bin/whereabouts-files" key file ref base
+  for f in "$CACHE/bin/whereabouts" "$CACHE/bin/ip-control-loop" "$files/install-cni.sh"; do
+    [ -e "$f" ] || die "$f is missing: run dev/build.sh (MULTINET_BUILD_ONLY=whereabouts) first"
+  done
+  base=$(image_alpine | cut -d' ' -f3)
+  key=$( (cat "$CACHE/bin/whereabouts" "$CACHE/bin/ip-control-loop" "$files"/*.sh; echo "$base") | key_of)
+  ref="multinet.local/whereabouts:$key"
+  file=$(layout_path whereabouts "$key")
+  if [ ! -f "$file/index.json" ]; then
+    say "whereabouts: building $ref"
+    local c
+    c=$(bh from "oci:$base:latest")
+    bh copy --chmod 0755 "$c" "$CACHE/bin/whereabouts" "$CACHE/bin/ip-control-loop" \
+      "$files/install-cni.sh" "$files/lib.sh" "$files/token-watcher.sh" / >/dev/null
+    bh config --cmd '["/install-cni.sh"]' --label io.multinet.local=whereabouts "$c"
+    bh commit --quiet --rm "$c" "$ref" >/dev/null
+    push "$ref" "$key" "$file"
+  fi
+  echo "whereabouts $ref $file"
+}
+
 debian_base() {
   local tar="$OUT/debian-$SUITE-minbase.tar"
   if [ ! -f "$tar" ]; then
@@ -217,7 +241,7 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(pause alpine multinet)
 for part in "${parts[@]}"; do
   case "$part" in
-  pause | alpine | multinet) "image_$part" ;;
-  *) die "unknown image $part (pause, alpine, multinet)" ;;
+  pause | alpine | multinet | whereabouts) "image_$part" ;;
+  *) die "unknown image $part (pause, alpine, multinet, whereabouts)" ;;
   esac
 done

@@ -1,7 +1,7 @@
 /**
  * Finding and ending processes by a variable in their environment, from /proc. The agent marks every
  * process it starts for a delegate (the plugin, and what the plugin starts: its IPAM, its iptables)
- * with MULTINET_DELEGATE_OF=<state dir>; children inherit the environment, so after a crash the next
+ * with MULTINET_DELEGATE_OF=<node>:<state dir>; children inherit the environment, so after a crash the next
  * agent finds the previous one's delegates, also those that left their process group, and ends them
  * before it serves a DEL that a still-running ADD could undo. Reading another process's environment
  * takes root (as the agent runs).
