@@ -166,7 +166,13 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       await attempt('stop the control plane', async () => controlPlane?.stop());
       problems.push(...(await deleteUnderlay(plan, host.tools.ip)));
       if (snapshot) problems.push(...(await restoreHost(snapshot)));
-      for (const d of mountpoints) await rmdir(d).catch(() => problems.push(`${d} is not empty`));
+      for (const d of mountpoints) {
+        await rmdir(d).catch((err: NodeJS.ErrnoException) => {
+          // Gone already (restoreHost removes the fixed dirs it found missing) is what is wanted.
+          if (err.code !== 'ENOENT')
+            problems.push(`cannot remove ${d}, made as a mountpoint: ${err.code ?? err.message}`);
+        });
+      }
       await attempt('remove the run dir', () => rm(dir, { recursive: true, force: true }));
       await releaseMachineLock(dir);
       if (problems.length > 0)

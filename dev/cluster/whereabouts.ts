@@ -10,7 +10,7 @@
  */
 import yaml from 'js-yaml';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eventually } from '../../lib/eventually.ts';
 import type { KubeCluster } from './kube-cluster.ts';
@@ -28,13 +28,17 @@ type Manifest = {
   };
 };
 
-/** daemonset-install.yaml with the image and the API server's address of this cluster. */
+/**
+ * daemonset-install.yaml as kubectl reads it (`kubectl create --dry-run=client -o yaml`: its YAML 1.1
+ * reading, where `defaultMode: 0744` is octal, written back in canonical form), with this cluster's image
+ * and API server address.
+ */
 export function adaptDaemonSetInstall(
-  text: string,
+  canonical: string,
   image: string,
   apiServer: { host: string; port: number },
 ): string {
-  const docs = yaml.loadAll(text).filter((d): d is Manifest => typeof d === 'object' && d !== null);
+  const docs = yaml.loadAll(canonical).filter((d): d is Manifest => typeof d === 'object' && d !== null);
   for (const doc of docs) {
     if (doc.kind !== 'DaemonSet') continue;
     for (const container of doc.spec?.template?.spec?.containers ?? []) {
@@ -65,15 +69,18 @@ export async function installWhereabouts(cluster: KubeCluster, signal?: AbortSig
   };
   for (const crd of (await readdir(files)).filter((f) => f.startsWith('whereabouts.cni.cncf.io_')))
     await apply(join(files, crd));
+  const read = await cluster.kubectl([
+    'create',
+    '--dry-run=client',
+    '--validate=false',
+    '-o',
+    'yaml',
+    '-f',
+    join(files, 'daemonset-install.yaml'),
+  ]);
+  if (read.code !== 0) throw new Error(`kubectl cannot read daemonset-install.yaml: ${read.stderr.trim()}`);
   const install = join(cluster.dir, 'whereabouts-daemonset-install.yaml');
-  await writeFile(
-    install,
-    adaptDaemonSetInstall(
-      await readFile(join(files, 'daemonset-install.yaml'), 'utf8'),
-      image.reference,
-      cluster.apiGateway,
-    ),
-  );
+  await writeFile(install, adaptDaemonSetInstall(read.stdout, image.reference, cluster.apiGateway));
   await apply(install);
   const rollout = await cluster.kubectl([
     '-n',

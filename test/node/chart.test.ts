@@ -1,7 +1,8 @@
 /**
  * `helm install` on the real node, as a cluster operator does it: the image built from the Dockerfile,
- * the chart's agent DaemonSet and controller and webhook Deployments as pods, Flannel (reading a
- * subnet.env on the host) as the node's default network. Then the seed walkthrough through kubectl, the
+ * the chart's agent DaemonSet and controller and webhook Deployments as pods, a bridge with host-local
+ * leases in a dir of the host as the node's default network (Flannel's plugin, reading a subnet.env on the
+ * host, is the anchors tier's: test/anchors/flannel-node.test.ts). Then the seed walkthrough through kubectl, the
  * agent's identity limited to its node, agent restarts and rolling updates while pods are created, and
  * `helm uninstall` giving the node back to its default network.
  */
@@ -95,7 +96,7 @@ function agentPod(): Promise<string> {
 
 beforeAll(async () => {
   await requireNodeHost();
-  node = await startTestNode({ defaultNetwork: 'flannel', extraImages: ['multinet'] });
+  node = await startTestNode({ defaultNetwork: 'bridge', extraImages: ['multinet'] });
   const started = Date.now();
   chart = await installChartOnNode(node);
   timings.install = Date.now() - started;
@@ -109,7 +110,7 @@ afterAll(async () => {
 }, 120_000);
 
 describe('helm install multinet charts/multinet on the real node', () => {
-  it("runs every multinet pod Ready; the agent installed the shim and wrote 00-multinet.conflist from the node's Flannel network", async () => {
+  it("runs every multinet pod Ready; the agent installed the shim and wrote 00-multinet.conflist from the node's default network", async () => {
     const pods = JSON.parse(await kubectl('-n', chart.namespace, 'get', 'pods', '-o', 'json')) as {
       items: Array<{
         metadata: { name: string };
@@ -138,12 +139,9 @@ describe('helm install multinet charts/multinet on the real node', () => {
     };
     expect(generated.plugins[0]!.type).toBe('multinet-cni');
     const defaultNetwork = JSON.parse(readFileSync(generated.plugins[0]!.defaultNetwork.file, 'utf8')) as {
-      plugins: Array<{ type: string; subnetFile: string }>;
+      plugins: Array<{ type: string; bridge: string }>;
     };
-    expect(defaultNetwork.plugins[0]).toMatchObject({
-      type: 'flannel',
-      subnetFile: node.layout.flannelSubnetFile,
-    });
+    expect(defaultNetwork.plugins[0]).toMatchObject({ type: 'bridge', bridge: node.bridge });
   });
 
   it('the webhook answers the API server through its Service (endpoint routing): a broken NAD is denied with the field named', async () => {
@@ -197,7 +195,7 @@ describe('helm install multinet charts/multinet on the real node', () => {
     await kubectl('delete', 'net-attach-def', 'macvlan-typo');
   });
 
-  it("runs the seed's samplepod (unchanged) with lo, eth0 from Flannel and net1, network-status in the seed's shape; the two-macvlan pod gets net1 and net2", async () => {
+  it("runs the seed's samplepod (unchanged) with lo, eth0 from the default network and net1, network-status in the seed's shape; the two-macvlan pod gets net1 and net2", async () => {
     const started = Date.now();
     await kubectl('create', '-f', join(seedDir, 'samplepod.yaml'));
     await kubectl('wait', '--for=condition=Ready', 'pod/samplepod', '--timeout=180s');

@@ -303,6 +303,21 @@ describe('multinet on three real nodes', () => {
   }, 600_000);
 
   it('rolls a changed agent node by node with `helm upgrade` while a Deployment of 12 macvlan pods scales up and down on all nodes: every pod gets its networks, no lease is left', async () => {
+    // Room for two generations of the Deployment's pods: a scale-up may come before the last scale-down's DELs.
+    await kubectl(
+      'apply',
+      '-f',
+      manifest(
+        work,
+        'scaler-net.yaml',
+        nad('scaler-net', {
+          type: 'macvlan',
+          master: 'eth0',
+          mode: 'bridge',
+          ipam: { type: 'whereabouts', range: '203.0.113.32/27' },
+        }),
+      ),
+    );
     await kubectl(
       'apply',
       '-f',
@@ -316,7 +331,7 @@ describe('multinet on three real nodes', () => {
           template: {
             metadata: {
               labels: { app: 'scaler' },
-              annotations: { 'k8s.v1.cni.cncf.io/networks': 'macvlan-wb' },
+              annotations: { 'k8s.v1.cni.cncf.io/networks': 'scaler-net' },
             },
             spec: {
               terminationGracePeriodSeconds: 1,
@@ -381,7 +396,7 @@ describe('multinet on three real nodes', () => {
       '--field-selector',
       'reason=FailedCreatePodSandBox',
       '-o',
-      'name',
+      'jsonpath={range .items[*]}{.involvedObject.name}: {.message}{"\\n"}{end}',
     );
     expect(events.trim()).toBe('');
     await kubectl('scale', 'deployment/scaler', '--replicas=0');
@@ -411,4 +426,136 @@ describe('multinet on three real nodes', () => {
       ]);
     }
   }, 900_000);
+
+  it('brings back every pod of a node restarted whole with 40 pods on it with all its networks (never Running without them); the agent stays within its memory limit with its delegates counted, never OOM-killed', async () => {
+    await kubectl(
+      'apply',
+      '-f',
+      manifest(
+        work,
+        'crowd-net.yaml',
+        nad('crowd-net', {
+          type: 'macvlan',
+          master: 'eth0',
+          mode: 'bridge',
+          ipam: { type: 'whereabouts', range: '203.0.113.128/25' },
+        }),
+      ),
+    );
+    await kubectl(
+      'apply',
+      '-f',
+      manifest(work, 'crowd.yaml', {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'crowd' },
+        spec: {
+          replicas: 40,
+          selector: { matchLabels: { app: 'crowd' } },
+          template: {
+            metadata: {
+              labels: { app: 'crowd' },
+              annotations: { 'k8s.v1.cni.cncf.io/networks': 'crowd-net' },
+            },
+            spec: {
+              terminationGracePeriodSeconds: 1,
+              nodeSelector: { 'kubernetes.io/hostname': 'node-3' },
+              containers: [
+                {
+                  name: 'c',
+                  image: 'alpine',
+                  command: ['/bin/ash', '-c', 'trap : TERM INT; sleep infinity & wait'],
+                },
+              ],
+            },
+          },
+        },
+      }),
+    );
+    await kubectl('rollout', 'status', 'deployment/crowd', '--timeout=600s');
+    const node3 = cluster.nodes[2]!;
+    const restarted = Date.now();
+    await node3.stop({ reboot: true });
+    await node3.start(Date.now() + 180_000, 180_000);
+    await cluster.waitForNodesReady();
+    type Pod = {
+      metadata: { name: string; annotations?: Record<string, string> };
+      status: { conditions?: Array<{ type: string; status: string }> };
+    };
+    const crowd = async (): Promise<Pod[]> =>
+      (JSON.parse(await kubectl('get', 'pods', '-l', 'app=crowd', '-o', 'json')) as { items: Pod[] }).items;
+    const ready = (p: Pod): boolean =>
+      p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    // While they come back, no pod is Ready without its net1 (sampled as the kubelet brings them up).
+    const seen = new Set<string>();
+    await eventually(
+      'all 40 pods Ready again after the restart',
+      async () => {
+        const pods = await crowd();
+        for (const p of pods.filter(ready)) {
+          if (seen.has(p.metadata.name)) continue;
+          const ipa = await kubectl('exec', p.metadata.name, '--', 'ip', '-4', 'a');
+          const net1 = ipv4(ipa, 'net1');
+          expect([p.metadata.name, net1]).toEqual([
+            p.metadata.name,
+            expect.stringMatching(/^203\.0\.113\.(129|1[3-9]\d|2[0-4]\d|25[0-4])\/25$/),
+          ]);
+          expect(networkStatus(p).find((s) => s.interface === 'net1')?.ips).toEqual([net1!.split('/')[0]]);
+          seen.add(p.metadata.name);
+        }
+        return pods.length === 40 && seen.size === 40;
+      },
+      { timeoutMs: 600_000, intervalMs: 2000 },
+    );
+    timings.restart40 = Date.now() - restarted;
+    const addresses = new Set(
+      (await crowd()).map((p) => networkStatus(p).find((s) => s.interface === 'net1')?.ips?.[0]),
+    );
+    expect(addresses.size).toBe(40);
+    const agent = JSON.parse(
+      await kubectl(
+        '-n',
+        chart.namespace,
+        'get',
+        'pods',
+        '-l',
+        'app.kubernetes.io/component=agent',
+        '--field-selector',
+        'spec.nodeName=node-3',
+        '-o',
+        'json',
+      ),
+    ) as {
+      items: Array<{
+        metadata: { uid: string };
+        status: {
+          containerStatuses: Array<{
+            restartCount: number;
+            lastState?: { terminated?: { reason?: string } };
+          }>;
+        };
+      }>;
+    };
+    const pod = agent.items[0]!;
+    expect(pod.status.containerStatuses.map((c) => c.lastState?.terminated?.reason ?? 'none')).toEqual([
+      'none',
+    ]);
+    // The agent pod's memory cgroup (cgroup v1, the kubelet's cgroupfs driver): its peak counts the
+    // delegate processes it ran, which live in its container.
+    const podCgroup = join(
+      '/sys/fs/cgroup/memory',
+      node3.cgroups.podsRoot,
+      'kubepods',
+      'burstable',
+      `pod${pod.metadata.uid}`,
+    );
+    const peak = Number(readFileSync(join(podCgroup, 'memory.max_usage_in_bytes'), 'utf8'));
+    const limit = Number(readFileSync(join(podCgroup, 'memory.limit_in_bytes'), 'utf8'));
+    const oomKills = /oom_kill (\d+)/.exec(readFileSync(join(podCgroup, 'memory.oom_control'), 'utf8'))?.[1];
+    timings.agentPeakMb = Math.round(peak / 1048576);
+    expect(limit).toBe(512 * 1024 * 1024);
+    expect(peak).toBeLessThan(limit);
+    expect(oomKills ?? '0').toBe('0');
+    await kubectl('delete', 'deployment', 'crowd', '--wait=true');
+  }, 1_200_000);
 });

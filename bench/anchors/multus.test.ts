@@ -1,5 +1,5 @@
 /**
- * The anchor harness end to end (controlplane project, root): Multus thick built from shared/anchors,
+ * The anchor harness end to end (anchors project, root): Multus thick built from shared/anchors,
  * its daemon in a private mount namespace against the run's real kube-apiserver with a
  * ServiceAccount token of Multus' RBAC, a macvlan NAD and a Pod on its node, and ADD then DEL
  * through multus-shim for a netns created after the daemon started, as a runtime would.
