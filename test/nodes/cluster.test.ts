@@ -412,18 +412,17 @@ describe('multinet on three real nodes', () => {
       },
       120_000,
     );
+    // No attachment record outlives its pod: each names a pod that still runs on that node.
     for (const node of cluster.nodes) {
-      const records = readdirSync(node.hostPath('/var/lib/multinet/attachments')).filter(
-        (f) => !f.startsWith('.'),
-      );
-      // Only the pods still running on the node (talk-1/2 and the chart's pods on the default network).
+      const dir = node.hostPath('/var/lib/multinet/attachments');
+      const recorded = readdirSync(dir)
+        .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+        .map((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pod?: { uid: string } }).pod?.uid);
       const running = JSON.parse(
         await kubectl('get', 'pods', '-A', '--field-selector', `spec.nodeName=${node.name}`, '-o', 'json'),
-      ) as { items: Array<{ spec: { hostNetwork?: boolean } }> };
-      expect([node.name, records.length]).toEqual([
-        node.name,
-        running.items.filter((p) => !p.spec.hostNetwork).length,
-      ]);
+      ) as { items: Array<{ metadata: { uid: string } }> };
+      const uids = new Set(running.items.map((p) => p.metadata.uid));
+      expect([node.name, recorded.filter((uid) => !uid || !uids.has(uid))]).toEqual([node.name, []]);
     }
   }, 900_000);
 
@@ -537,9 +536,10 @@ describe('multinet on three real nodes', () => {
       }>;
     };
     const pod = agent.items[0]!;
-    expect(pod.status.containerStatuses.map((c) => c.lastState?.terminated?.reason ?? 'none')).toEqual([
-      'none',
-    ]);
+    // Its container ended with the node (the kubelet calls that Unknown), never by the OOM killer.
+    expect(pod.status.containerStatuses.map((c) => c.lastState?.terminated?.reason)).not.toContain(
+      'OOMKilled',
+    );
     // The agent pod's memory cgroup (cgroup v1, the kubelet's cgroupfs driver): its peak counts the
     // delegate processes it ran, which live in its container.
     const podCgroup = join(

@@ -8,7 +8,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually } from '../../lib/eventually.ts';
 import { repoRoot } from '../../dev/repo-root.ts';
 import { hostInventory, settledInventory } from '../node/inventory.ts';
 import { cacheDir } from '../node/support.ts';
@@ -44,17 +43,20 @@ function startDevNodes(nodes: number, kubeconfig: string) {
     child,
     exited,
     output: (): string => output,
-    up: (): Promise<true> =>
-      eventually(
-        'the nodes to be up',
-        () =>
-          output.includes('press Ctrl-C')
-            ? true
-            : child.exitCode !== null || child.signalCode !== null
-              ? Promise.reject(new Error(output))
-              : undefined,
-        { timeoutMs: 2_400_000 },
-      ),
+    /** Resolves once it prints that it runs; rejects with its output as soon as it exits instead. */
+    up: (): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (output.includes('press Ctrl-C')) resolve();
+        };
+        child.stdout.on('data', check);
+        child.stderr.on('data', check);
+        child.once('exit', (code, signal) =>
+          reject(new Error(`multinet dev node exited (${signal ?? code}) before it ran:\n${output}`)),
+        );
+        child.once('error', reject);
+        check();
+      }),
     kubectl: (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
       spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 180_000 }),
   };
@@ -93,11 +95,13 @@ describe('multinet dev node --nodes, as a user runs it', () => {
       if (cluster.child.exitCode === null) cluster.child.kill('SIGINT');
       const code = await cluster.exited;
       rmSync(dir, { recursive: true, force: true });
-      expect([
+      // On a failure the output shows why (what it printed is compared whole).
+      const output = cluster.output();
+      expect({
         code,
-        cluster.output().includes('stopped'),
-        cluster.output().includes('did not stop cleanly'),
-      ]).toEqual([0, true, false]);
+        stopped: output.includes('[dev node] stopped'),
+        clean: !output.includes('did not stop cleanly'),
+      }).toEqual(code === 0 ? { code: 0, stopped: true, clean: true } : { output });
     }
     expect(await settledInventory(before)).toEqual(before);
   }, 2_700_000);
@@ -136,7 +140,10 @@ describe('multinet dev node --nodes, as a user runs it', () => {
       if (next && next.child.exitCode === null) next.child.kill('SIGINT');
       const code = next ? await next.exited : 0;
       rmSync(dir, { recursive: true, force: true });
-      expect([code, next?.output().includes('stopped') ?? false]).toEqual([0, true]);
+      const output = next?.output() ?? '';
+      expect({ code, stopped: output.includes('[dev node] stopped') }).toEqual(
+        code === 0 ? { code: 0, stopped: true } : { output },
+      );
     }
     expect(await settledInventory(before)).toEqual(before);
   }, 2_700_000);
