@@ -140,6 +140,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       pluginEnv: { PATH: context.env.PATH ?? agentFlagDefaults.path },
       resyncMs: 30_000,
       nodeName: flags.nodeName,
+      pid: context.process?.pid,
     },
     {
       fs: nodeFileSystem,
@@ -153,8 +154,9 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       afterSync: () => kube?.reporter.trigger(),
       ...(context.process
         ? {
-            endProcesses: (name: string, value: string) =>
+            endProcesses: (name: string, value: string, starter: string) =>
               endProcessesWithEnv(name, value, {
+                starterVariable: starter,
                 kill: (pid) => context.process?.kill(pid, 'SIGKILL'),
                 clock: systemClock,
               }),
@@ -196,6 +198,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         probe: flags.probeListen,
         registry: metrics.registry,
         ...(kube ? { ready: { informers: () => kube.synced() } } : {}),
+        log,
       },
       { unixSocket: listenUnixSocket, tcp: listenTcp },
     );
