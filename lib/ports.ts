@@ -38,6 +38,7 @@ export interface FileSystem {
    * Writes via a temp file in the same directory, fsync and rename: readers never see a partial file.
    * With `fsync: false` the file is only renamed into place: still never partial and it survives a
    * crash of this process, but not necessarily a power loss (for records rewritten on every request).
+   * A failed write leaves nothing behind and its error names the file ("cannot write PATH: ENOSPC: ...").
    */
   writeFileAtomic(
     path: string,
