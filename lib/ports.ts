@@ -16,6 +16,8 @@ export interface ExecRequest {
 export interface ExecResult {
   /** Exit code, or null when killed by a signal. */
   readonly code: number | null;
+  /** The signal that killed it (SIGKILL, ...), when code is null. */
+  readonly signal?: string | null;
   readonly stdout: string;
   readonly stderr: string;
   readonly timedOut: boolean;
