@@ -29,6 +29,9 @@ export interface Exec {
 
 export interface FileInfo {
   readonly mtimeMs: number;
+  /** The inode change time: changes with every write, rename onto and chmod, also when mtime is put back. */
+  readonly ctimeMs?: number;
+  readonly ino?: number;
   readonly size: number;
   readonly isFile: boolean;
   readonly mode: number;

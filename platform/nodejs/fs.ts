@@ -180,7 +180,16 @@ export const nodeFileSystem: FileSystem = {
   stat: (path) =>
     settle((): FileInfo | undefined => {
       const s = statSync(path, { throwIfNoEntry: false });
-      return s && { mtimeMs: s.mtimeMs, size: s.size, isFile: s.isFile(), mode: s.mode };
+      return (
+        s && {
+          mtimeMs: s.mtimeMs,
+          ctimeMs: s.ctimeMs,
+          ino: s.ino,
+          size: s.size,
+          isFile: s.isFile(),
+          mode: s.mode,
+        }
+      );
     }),
   mkdir: async (path, mode = 0o755) => {
     await mkdir(path, { recursive: true, mode });
