@@ -92,6 +92,31 @@ describe('agents that follow each other on one socket path and probe port', () =
     ]);
   });
 
+  it('lets a request in flight finish when stopped', async () => {
+    const socket = join(dir, 'agent.sock');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const agent = await serveAgent(
+      {
+        handler: (_req, res) => {
+          started();
+          void gate.then(() => res.end('finished'));
+        },
+      },
+      { socketPath: socket, registry: new Registry(), log: silentLog },
+      { unixSocket: (server, path) => listenUnixSocket(server, path, { owner: me }), tcp: listenTcp },
+    );
+    const answer = overSocket(socket);
+    await running;
+    const closed = agent.close();
+    expect(await overSocket(socket)).toBe('ENOENT'); // the path went at once: new clients wait for the next agent
+    release();
+    expect(await answer).toBe('finished');
+    await closed;
+  });
+
   it('fails liveness and readiness once its socket path is removed', async () => {
     const socket = join(dir, 'agent.sock');
     const port = await freeLoopbackPort();

@@ -8,6 +8,7 @@
  * the probe port: the old one sees its socket replaced, closes its probe listener and stays unready
  * until it is stopped, never removing the path (listenUnixSocket). An agent whose socket path is gone
  * (removed by someone else) fails its liveness check, so the kubelet restarts it and it binds again.
+ * Stopped (SIGTERM), an agent lets the requests in flight finish before it exits.
  */
 import type { Server } from 'node:http';
 import { http } from '../platform/nodejs/http.ts';
@@ -41,6 +42,8 @@ export interface AgentServing {
   readonly probeWaitMs?: number;
   /** How often the socket path is checked for a successor. Default 1 s. */
   readonly socketCheckMs?: number;
+  /** How long close() lets requests in flight finish before it cuts their connections. Default 20 s. */
+  readonly drainMs?: number;
 }
 
 export interface ServedAgent {
@@ -48,7 +51,10 @@ export interface ServedAgent {
   readonly probePort: number | undefined;
   /** Whose socket is at the socket path now. */
   socketState(): SocketState;
-  /** Closes the servers (connections included); safe to call more than once. */
+  /**
+   * Closes the servers: the socket path goes (if still this agent's), requests in flight may finish
+   * (bounded by drainMs), then the remaining connections are cut. Safe to call more than once.
+   */
   close(): Promise<void>;
 }
 
@@ -79,8 +85,25 @@ export async function serveAgent(
   };
   const close = async (): Promise<void> => {
     clearInterval(watch);
-    server.closeAllConnections();
-    await Promise.all([socket ? socket.close() : undefined, closeProbes()]);
+    server.closeIdleConnections();
+    let finished = false;
+    const drained = Promise.all([socket ? socket.close() : undefined, closeProbes()]).then(() => {
+      finished = true;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        if (!finished) {
+          serving.log.warn('CNI requests still in flight at shutdown; closing their connections');
+          server.closeAllConnections();
+        }
+        resolve();
+      }, serving.drainMs ?? 20_000);
+      timer.unref();
+    });
+    await Promise.race([drained, bound]);
+    clearTimeout(timer);
+    await drained;
   };
   try {
     socket = await listen.unixSocket(server, serving.socketPath);
@@ -89,9 +112,12 @@ export async function serveAgent(
         ? await listen.tcp(probes, serving.probe.host, serving.probe.port, {
             waitMs: serving.probeWaitMs ?? 60_000,
             onWait: () =>
-              serving.log.info('the probe port is in use; waiting for the agent this one replaces to hand it over', {
-                probe: `${serving.probe!.host}:${serving.probe!.port}`,
-              }),
+              serving.log.info(
+                'the probe port is in use; waiting for the agent this one replaces to hand it over',
+                {
+                  probe: `${serving.probe!.host}:${serving.probe!.port}`,
+                },
+              ),
           })
         : undefined;
     let last: SocketState = 'owned';

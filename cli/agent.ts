@@ -169,7 +169,9 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   let owner: OwnerWatch | undefined;
   const shutdown = async (): Promise<void> => {
     agent.stop();
-    await Promise.all([served?.close(), owner?.stop(), kube?.stop()]);
+    // Requests in flight finish first: they may still read the informers and patch their pods.
+    await served?.close();
+    await Promise.all([owner?.stop(), kube?.stop()]);
   };
   try {
     if (flags.shimSource) {
