@@ -82,17 +82,9 @@ async function interfaces(name: string): Promise<{ eth0?: string; net1?: string;
   return { eth0: ipv4(ipa, 'eth0'), net1: ipv4(ipa, 'net1'), net2: ipv4(ipa, 'net2') };
 }
 
-function agentPod(): Promise<string> {
-  return kubectl(
-    '-n',
-    chart.namespace,
-    'get',
-    'pod',
-    '-l',
-    'app.kubernetes.io/component=agent',
-    '-o',
-    'name',
-  ).then((out) => out.trim());
+/** The agent pod(s), as `kubectl get -o name` names them. */
+async function agentPod(): Promise<string> {
+  return (await agentPods()).map((p) => `pod/${p.name}`).join('\n');
 }
 
 /** The agent pods: name, restarts of the agent container, and whether they are being deleted. */
