@@ -404,7 +404,15 @@ describe('helm install multinet charts/multinet on the real node', () => {
       rolling = false;
       await watching;
     }
-    const after = await agentPods();
+    // helm's wait ends once the new agent is ready; the old one may still be stopping.
+    const after = await eventually(
+      'the old agent pod to be gone',
+      async () => {
+        const pods = await agentPods();
+        return pods.length === 1 ? pods : undefined;
+      },
+      120_000,
+    );
     expect(after.map((p) => [p.name === before.replace(/^pod\//, ''), p.restarts])).toEqual([[false, 0]]);
     // The surge happened: the new agent ran beside the old one, and waited for its probe port.
     expect(most).toBe(2);
