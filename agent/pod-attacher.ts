@@ -176,7 +176,11 @@ export class PodAttacher {
     // Every failure after the first delegate ran rolls back what was attached (a delegate's error, a
     // record that cannot be written, the default route), so nothing is left for the runtime's DEL.
     const abort = async (attempted: AttachmentRecord[], cause: CniError, message: string): Promise<never> => {
-      const leftovers = await this.rollback({ ...base, attachments: attempted, complete: false }, request, log);
+      const leftovers = await this.rollback(
+        { ...base, attachments: attempted, complete: false },
+        request,
+        log,
+      );
       const details = [
         cause.details,
         leftovers.length > 0 ? `rollback left ${leftovers.join(', ')} for the runtime's DEL` : '',

@@ -214,9 +214,7 @@ export class LocalNode {
    * maxSurge does; it becomes the lab's agent once it has taken the socket over. Returns the first one,
    * to be stopped by the caller (its exit code, or null when killed).
    */
-  async startSuccessor(
-    extraArgs: readonly string[] = [],
-  ): Promise<{
+  async startSuccessor(extraArgs: readonly string[] = []): Promise<{
     readonly pid: number | undefined;
     stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<number | null>;
   }> {

@@ -118,7 +118,7 @@ describe('listenUnixSocket with a successor on the same path (a restart, a rolli
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it("reports a socket that someone removed as gone, and then removes nothing on close", async () => {
+  it('reports a socket that someone removed as gone, and then removes nothing on close', async () => {
     const socket = join(dir, 'agent.sock');
     const listener = await listenUnixSocket(named('one'), socket, { owner: me });
     unlinkSync(socket);
