@@ -117,7 +117,7 @@ function readBody(
           `the request body did not arrive within ${bounds.bodyTimeoutMs / 1000} s (${size} of ${Number.isInteger(declared) ? declared : 'an undeclared number of'} bytes)`,
         ),
       );
-      reject(refusal === 'too large' ? tooLarge() : refusal);
+      reject(refusal instanceof CniError ? refusal : tooLarge());
     }, bounds.bodyTimeoutMs);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;

@@ -83,7 +83,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     const { StandaloneSource } = await import('../agent/standalone-source.ts');
     source = new StandaloneSource(
       nodeFileSystem,
-      { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir, now: systemClock.now },
+      { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir, now: () => systemClock.now() },
       log.child({ component: 'source' }),
     );
   } else {
