@@ -167,8 +167,16 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   confScan.current = () => agent.confWriter.scan();
   let served: ServedAgent | undefined;
   let owner: OwnerWatch | undefined;
+  // The serving file names this process: a successor's (the same path on one host) is left alone.
+  const servingMark = `${context.process?.pid ?? 'agent'}\n`;
+  const removeServingFile = async (): Promise<void> => {
+    if (!flags.servingFile) return;
+    const content = await nodeFileSystem.readFile(flags.servingFile).catch(() => undefined);
+    if (content === servingMark) await nodeFileSystem.remove(flags.servingFile);
+  };
   const shutdown = async (): Promise<void> => {
     agent.stop();
+    await removeServingFile();
     // Requests in flight finish first: they may still read the informers and patch their pods.
     await served?.close();
     await Promise.all([owner?.stop(), kube?.stop()]);
@@ -204,6 +212,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       },
       { unixSocket: listenUnixSocket, tcp: listenTcp },
     );
+    if (flags.servingFile) await nodeFileSystem.writeFileAtomic(flags.servingFile, servingMark);
   } catch (err) {
     log.error('agent failed to start', { error: errorMessage(err) });
     await shutdown();

@@ -271,7 +271,15 @@ export function agentRssMb(lab: Lab): number {
 export async function rollingUpdates(lab: Lab, rounds: number, agentArgs: readonly string[]): Promise<Tally> {
   const out = tally();
   const port = await freeLoopbackPort();
-  const args = [...agentArgs, '--probe-listen', `127.0.0.1:${port}`];
+  const serving = join(lab.dir, 'serving');
+  const args = [...agentArgs, '--probe-listen', `127.0.0.1:${port}`, '--serving-file', serving];
+  const servedBy = (): string | undefined => {
+    try {
+      return readFileSync(serving, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
   await stop(lab, 'SIGTERM', out);
   await lab.startAgent(args);
   const ready = async (): Promise<boolean> =>
@@ -281,12 +289,17 @@ export async function rollingUpdates(lab: Lab, rounds: number, agentArgs: readon
       const podList = Array.from({ length: 4 }, (_, i) => lab.newPod(chaosNetwork, `surge${round}x${i}`));
       const adds = podList.map((pod) => runShim(lab, 'ADD', pod, out));
       const old = await lab.startSuccessor(args);
-      // The old agent hands the probe port over once it sees its socket replaced.
-      const handedOver = await eventually('the new agent to be ready on the probe port', ready, 20_000).catch(
-        (err: unknown) => note(out, 'hangs', `round ${round}: ${String(err)}`),
-      );
+      // The old agent hands the probe port over once it sees its socket replaced; the new one writes its
+      // serving file (the chart's startup probe) once it serves socket and port.
+      const handedOver = await eventually(
+        'the new agent to be ready on the probe port and to name itself in the serving file',
+        async () => (await ready()) && servedBy() === String(lab.agentPid),
+        20_000,
+      ).catch((err: unknown) => note(out, 'hangs', `round ${round}: ${String(err)}`));
       const code = await old.stop('SIGTERM');
       if (code !== 0) note(out, 'crashes', `round ${round}: the old agent exited ${String(code)}`);
+      if (servedBy() !== String(lab.agentPid))
+        note(out, 'crashes', `round ${round}: the old agent's stop took the serving file (${servedBy()})`);
       if (handedOver && !(await ready()))
         note(out, 'crashes', `round ${round}: not ready after the old agent stopped`);
       const after = lab.newPod(chaosNetwork, `surge${round}after`);
