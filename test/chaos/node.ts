@@ -5,7 +5,7 @@
  * not keep once every pod had its DEL. Since issue 27 also: rolling updates with a surge (two agents on
  * one socket), ADDs into a full state dir, and the agent's memory after DELs of unknown containers.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -52,9 +52,9 @@ export function leftovers(lab: Lab, podList: readonly Pod[] = []): string[] {
     const leases = lab.leases(network);
     if (leases.length > 0) found.push(`${network} leases ${leases.join(',')}`);
   }
-  const ports = JSON.parse(
-    execFileSync('ip', ['-j', 'link', 'show', 'master', lab.bridge], { encoding: 'utf8' }) || '[]',
-  ) as unknown[];
+  // The bridge exists once a pod had its ADD (a run without pods has none, and nothing on it).
+  const bridge = spawnSync('ip', ['-j', 'link', 'show', 'master', lab.bridge], { encoding: 'utf8' });
+  const ports = (bridge.status === 0 ? JSON.parse(bridge.stdout || '[]') : []) as unknown[];
   if (ports.length > 0) found.push(`${ports.length} veths still on ${lab.bridge}`);
   const records = files(join(lab.stateDir, 'attachments'));
   if (records.length > 0) found.push(`attachment records ${records.join(',')}`);
