@@ -44,6 +44,8 @@ export interface AgentOptions {
    * nodes that share one PID namespace (nodes in namespaces of one machine) never end each other's.
    */
   readonly nodeName?: string | undefined;
+  /** This process's id: delegates carry it (delegateStarterMark), so a successor spares them. */
+  readonly pid?: number | undefined;
 }
 
 export interface AgentDeps {
@@ -61,11 +63,13 @@ export interface AgentDeps {
   /** Called after each rescan of the conf dir (the node reporter listens). */
   readonly afterSync?: () => void;
   /**
-   * Ends (SIGKILL, and waits for) every process whose environment holds name=value; returns their ids.
-   * The agent calls it at start with the mark its delegates carry, so that delegates a killed agent
-   * left running cannot finish an ADD after the DEL that cleans it up.
+   * Ends (SIGKILL, and waits for) every process whose environment holds name=value, but those that
+   * still descend from the live process named by their `starter` variable; returns their ids. The agent
+   * calls it at start with the mark its delegates carry, so that delegates a killed agent left running
+   * cannot finish an ADD after the DEL that cleans it up, while those of an agent still running beside
+   * it (a rolling update with a surge) finish their work.
    */
-  readonly endProcesses?: (name: string, value: string) => Promise<number[]>;
+  readonly endProcesses?: (name: string, value: string, starter: string) => Promise<number[]>;
 }
 
 /**
@@ -79,6 +83,9 @@ export const delegateMark = 'MULTINET_DELEGATE_OF';
 export function delegateMarkValue(stateDir: string, nodeName: string | undefined): string {
   return nodeName ? `${nodeName}:${stateDir}` : stateDir;
 }
+
+/** The environment variable every delegate carries besides delegateMark: the id of the agent that runs it. */
+export const delegateStarterMark = 'MULTINET_DELEGATE_STARTER';
 
 export interface Agent {
   readonly handler: RequestListener;
@@ -96,7 +103,11 @@ export interface Agent {
 export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   const { fs, exec, clock, log } = deps;
   const mark = delegateMarkValue(options.stateDir, options.nodeName);
-  const pluginEnv = { ...options.pluginEnv, [delegateMark]: mark };
+  const pluginEnv = {
+    ...options.pluginEnv,
+    [delegateMark]: mark,
+    ...(options.pid ? { [delegateStarterMark]: String(options.pid) } : {}),
+  };
   const confWriter = new ConfWriter(
     fs,
     {
@@ -192,7 +203,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     limiter,
     async start() {
       // Delegates a killed agent left running: dead before any DEL is trusted to have cleaned up.
-      const ended = (await deps.endProcesses?.(delegateMark, mark)) ?? [];
+      const ended = (await deps.endProcesses?.(delegateMark, mark, delegateStarterMark)) ?? [];
       if (ended.length > 0) log.warn('ended the delegates a previous agent left running', { pids: ended });
       // What a killed agent left half-written: temp files of the cache, the config and the source's files.
       const swept = [

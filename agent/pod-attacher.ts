@@ -173,13 +173,37 @@ export class PodAttacher {
       cniVersion: requestVersion(request),
     };
     const results: CniResult[] = [];
+    // Every failure after the first delegate ran rolls back what was attached (a delegate's error, a
+    // record that cannot be written, the default route), so nothing is left for the runtime's DEL.
+    const abort = async (attempted: AttachmentRecord[], cause: CniError, message: string): Promise<never> => {
+      const leftovers = await this.rollback(
+        { ...base, attachments: attempted, complete: false },
+        request,
+        log,
+      );
+      const details = [
+        cause.details,
+        leftovers.length > 0 ? `rollback left ${leftovers.join(', ')} for the runtime's DEL` : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
+      throw new CniError(cause.code, message, details || undefined);
+    };
     for (const attachment of attachments) {
       // Record the intent first: if the agent dies during this delegate, DEL still cleans it up.
-      await this.deps.cache.write({
-        ...base,
-        attachments: [...records, recordOf(attachment)],
-        complete: false,
-      });
+      try {
+        await this.deps.cache.write({
+          ...base,
+          attachments: [...records, recordOf(attachment)],
+          complete: false,
+        });
+      } catch (err) {
+        const cause = asCniError(err);
+        const message = `cannot record the attachment of ${attachment.network.name} as ${attachment.ifName}: ${cause.message}`;
+        if (records.length === 0) throw new CniError(cause.code, message, cause.details);
+        log.warn('cannot record the next attachment; rolling back', { error: cause.message });
+        await abort(records, cause, message);
+      }
       try {
         const result = await this.deps.runner.add(attachment.network, targetOf(request, attachment.ifName), {
           runtimeConfig: attachment.runtimeConfig,
@@ -194,21 +218,10 @@ export class PodAttacher {
           ifName: attachment.ifName,
           error: cause.message,
         });
-        const leftovers = await this.rollback(
-          { ...base, attachments: [...records, recordOf(attachment)], complete: false },
-          request,
-          log,
-        );
-        const details = [
-          cause.details,
-          leftovers.length > 0 ? `rollback left ${leftovers.join(', ')} for the runtime's DEL` : '',
-        ]
-          .filter(Boolean)
-          .join('; ');
-        throw new CniError(
-          cause.code,
+        await abort(
+          [...records, recordOf(attachment)],
+          cause,
           `attaching ${attachment.network.name} as ${attachment.ifName} failed: ${cause.message}`,
-          details || undefined,
         );
       }
     }
@@ -217,11 +230,17 @@ export class PodAttacher {
       try {
         await this.deps.setDefaultRoute(request.netns, routed.ifName, routed.selection!['default-route']!);
       } catch (err) {
-        await this.rollback({ ...base, attachments: records, complete: false }, request, log);
-        throw asCniError(err);
+        const cause = asCniError(err);
+        await abort(records, cause, cause.message);
       }
     }
-    await this.deps.cache.write({ ...base, attachments: records, complete: true });
+    try {
+      await this.deps.cache.write({ ...base, attachments: records, complete: true });
+    } catch (err) {
+      const cause = asCniError(err);
+      log.warn('cannot record the completed ADD; rolling back', { error: cause.message });
+      await abort(records, cause, `cannot record the completed ADD: ${cause.message}`);
+    }
     if (pod) await this.publish(pod, request.containerId, attachments, results, log);
     log.info('attached', { pod: pod && `${pod.namespace}/${pod.name}`, networks: describe(records) });
     return resultToJson(convertCniResult(results[0]!, requestVersion(request)));
@@ -252,13 +271,21 @@ export class PodAttacher {
     }
   }
 
-  /** DELs what an ADD attached; returns the networks whose DEL failed (kept in the cache for the runtime's DEL). */
+  /**
+   * DELs what an ADD attached; returns the networks whose DEL failed (kept in the cache for the
+   * runtime's DEL). A record that cannot be rewritten (the state dir is full) stays as it was: it names
+   * at least what failed, and DEL of what is already gone is no error.
+   */
   private async rollback(record: CacheRecord, request: CniRequest, log: Logger): Promise<string[]> {
     const failures = await this.delAttachments(record, request, log);
-    if (failures.length === 0) await this.deps.cache.remove(request.containerId, request.ifName);
-    else {
-      const attachments = failures.map((f) => f.record).reverse();
-      await this.deps.cache.write({ ...record, attachments, complete: false });
+    try {
+      if (failures.length === 0) await this.deps.cache.remove(request.containerId, request.ifName);
+      else {
+        const attachments = failures.map((f) => f.record).reverse();
+        await this.deps.cache.write({ ...record, attachments, complete: false });
+      }
+    } catch (err) {
+      log.warn('cannot update the attachment record after the rollback', { error: errorMessage(err) });
     }
     return failures.map((f) => `${f.record.name} (${f.record.ifName})`);
   }

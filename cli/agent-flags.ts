@@ -85,7 +85,11 @@ Behaviour:
   --log-format FORMAT           json or text (default: json)
   --log-file FILE               also log to this file
   --probe-listen ADDR:PORT      serve /healthz, /readyz and /metrics here (default: ${d.probeListen} with the
-                                API server, none standalone)`;
+                                API server, none standalone); an agent that takes the socket over from a running
+                                one waits for that one to hand the port over
+  --serving-file FILE           created once the agent serves the socket, removed when it stops: the chart's
+                                startup probe, since the agent being replaced answers the node's probe port
+                                until this one took the socket over`;
 
 export interface AgentFlags {
   readonly standalone: boolean;
@@ -93,6 +97,7 @@ export interface AgentFlags {
   readonly nodeName: string | undefined;
   readonly heartbeatSeconds: number;
   readonly probeListen: { host: string; port: number } | undefined;
+  readonly servingFile: string | undefined;
   readonly nadDir: string | undefined;
   readonly podDir: string | undefined;
   readonly network: NetworkOptions;
@@ -155,6 +160,7 @@ export function parseAgentFlags(
     'node-name': s,
     heartbeat: s,
     'probe-listen': s,
+    'serving-file': s,
     'nad-dir': s,
     'pod-dir': s,
     'default-networks': s,
@@ -221,6 +227,7 @@ export function parseAgentFlags(
     nodeName,
     heartbeatSeconds: positiveNumber('heartbeat', values.heartbeat, d.heartbeat),
     probeListen: probe ? listenAddress('probe-listen', probe) : undefined,
+    servingFile: absolutePath('serving-file', values['serving-file']),
     nadDir: values['nad-dir'],
     podDir: values['pod-dir'],
     network: {

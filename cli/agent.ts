@@ -83,7 +83,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     const { StandaloneSource } = await import('../agent/standalone-source.ts');
     source = new StandaloneSource(
       nodeFileSystem,
-      { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir },
+      { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir, now: () => systemClock.now() },
       log.child({ component: 'source' }),
     );
   } else {
@@ -140,6 +140,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       pluginEnv: { PATH: context.env.PATH ?? agentFlagDefaults.path },
       resyncMs: 30_000,
       nodeName: flags.nodeName,
+      pid: context.process?.pid,
     },
     {
       fs: nodeFileSystem,
@@ -153,8 +154,9 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       afterSync: () => kube?.reporter.trigger(),
       ...(context.process
         ? {
-            endProcesses: (name: string, value: string) =>
+            endProcesses: (name: string, value: string, starter: string) =>
               endProcessesWithEnv(name, value, {
+                starterVariable: starter,
                 kill: (pid) => context.process?.kill(pid, 'SIGKILL'),
                 clock: systemClock,
               }),
@@ -165,9 +167,19 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   confScan.current = () => agent.confWriter.scan();
   let served: ServedAgent | undefined;
   let owner: OwnerWatch | undefined;
+  // The serving file names this process: a successor's (the same path on one host) is left alone.
+  const servingMark = `${context.process?.pid ?? 'agent'}\n`;
+  const removeServingFile = async (): Promise<void> => {
+    if (!flags.servingFile) return;
+    const content = await nodeFileSystem.readFile(flags.servingFile).catch(() => undefined);
+    if (content === servingMark) await nodeFileSystem.remove(flags.servingFile);
+  };
   const shutdown = async (): Promise<void> => {
     agent.stop();
-    await Promise.all([served?.close(), owner?.stop(), kube?.stop()]);
+    await removeServingFile();
+    // Requests in flight finish first: they may still read the informers and patch their pods.
+    await served?.close();
+    await Promise.all([owner?.stop(), kube?.stop()]);
   };
   try {
     if (flags.shimSource) {
@@ -196,9 +208,11 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         probe: flags.probeListen,
         registry: metrics.registry,
         ...(kube ? { ready: { informers: () => kube.synced() } } : {}),
+        log,
       },
       { unixSocket: listenUnixSocket, tcp: listenTcp },
     );
+    if (flags.servingFile) await nodeFileSystem.writeFileAtomic(flags.servingFile, servingMark);
   } catch (err) {
     log.error('agent failed to start', { error: errorMessage(err) });
     await shutdown();

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentFlagDefaults } from '../cli/agent-flags.ts';
-import { cniEndpoint, defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
+import { cniEndpoint, cniVersionHeader, defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
 import { latestCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 
 const dir = dirname(fileURLToPath(import.meta.url));
@@ -75,7 +75,7 @@ describe('the Go shim (cni/)', () => {
     if (result.action !== 'pass') throw new Error(`${name}: ${result.action}\n${result.output}`);
   });
 
-  it('speaks the CNI versions, defaults and endpoint the agent has', () => {
+  it('speaks the CNI versions, defaults, endpoint and header the agent has', () => {
     const source =
       readFileSync(join(dir, 'shim.go'), 'utf8') + readFileSync(join(dir, 'transport.go'), 'utf8');
     const constant = (name: string): string | undefined =>
@@ -86,6 +86,7 @@ describe('the Go shim (cni/)', () => {
     expect(constant('defaultSocketPath')).toBe(defaultSocketPath);
     expect(constant('defaultStateDir')).toBe(defaultStateDir);
     expect(constant('endpoint')).toBe(cniEndpoint);
+    expect(constant('versionHeader')?.toLowerCase()).toBe(cniVersionHeader);
     expect(/defaultAgentWait\s*=\s*(\d+) \* time\.Second/.exec(source)?.[1]).toBe(
       String(agentFlagDefaults.agentWait),
     );

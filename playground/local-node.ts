@@ -15,6 +15,7 @@ import {
   writeFileSync,
   mkdirSync,
   readdirSync,
+  statSync,
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,14 @@ function ipQuiet(...args: string[]): void {
 
 const live = new Set<LocalNode>();
 
+/** Stops a process: SIGTERM (graceful) or SIGKILL (a crash); its exit code (null when killed). */
+function stopProcess(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL'): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  return exited;
+}
+
 export class LocalNode {
   /** Removes every local node still alive (for a process exit hook). */
   static destroyAllSync(): void {
@@ -89,6 +98,7 @@ export class LocalNode {
   readonly bridge: string;
   private readonly links: string[] = [];
   private readonly namespaces: string[] = [];
+  private readonly mounts: string[] = [];
   private agent: ChildProcess | undefined;
   private agentLog = '';
   private podCount = 0;
@@ -194,8 +204,38 @@ export class LocalNode {
     command: readonly string[] = [join(repoRoot, 'bin', 'multinet')],
   ): Promise<void> {
     if (this.agent) throw new Error('agent already running');
-    this.agentLog = '';
     rmSync(this.socket, { force: true });
+    // Ready once it listens (the socket of an earlier run was removed above).
+    this.agent = await this.spawnAgent(extraArgs, kubeconfig, command, () => existsSync(this.socket));
+  }
+
+  /**
+   * Starts a second agent on the same paths while the running one goes on, as a DaemonSet rolled with
+   * maxSurge does; it becomes the lab's agent once it has taken the socket over. Returns the first one,
+   * to be stopped by the caller (its exit code, or null when killed).
+   */
+  async startSuccessor(extraArgs: readonly string[] = []): Promise<{
+    readonly pid: number | undefined;
+    stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<number | null>;
+  }> {
+    const previous = this.agent;
+    if (!previous) throw new Error('no agent running to succeed');
+    const before = statSync(this.socket).ino;
+    const inode = (): number | undefined => statSync(this.socket, { throwIfNoEntry: false })?.ino;
+    this.agent = await this.spawnAgent(extraArgs, undefined, undefined, () => {
+      const now = inode();
+      return now !== undefined && now !== before;
+    });
+    return { pid: previous.pid, stop: (signal) => stopProcess(previous, signal) };
+  }
+
+  private async spawnAgent(
+    extraArgs: readonly string[],
+    kubeconfig: string | undefined,
+    command: readonly string[] = [join(repoRoot, 'bin', 'multinet')],
+    listening: () => boolean,
+  ): Promise<ChildProcess> {
+    this.agentLog = '';
     const source = kubeconfig
       ? [
           '--kubeconfig',
@@ -232,17 +272,15 @@ export class LocalNode {
     );
     child.stdout.on('data', (chunk: Buffer) => (this.agentLog += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (this.agentLog += chunk.toString()));
-    this.agent = child;
     const deadline = Date.now() + 20_000;
-    // Ready once it listens (the socket of an earlier run was removed above).
-    while (!existsSync(this.socket)) {
+    while (!listening()) {
       if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-        this.agent = undefined;
         child.kill('SIGKILL');
         throw new Error(`the agent did not start (exit ${String(child.exitCode)}):\n${this.agentLog}`);
       }
       await sleep(50);
     }
+    return child;
   }
 
   /** Stops the agent: SIGTERM (graceful) or SIGKILL (a crash). */
@@ -250,10 +288,19 @@ export class LocalNode {
     const child = this.agent;
     if (!child) return null;
     this.agent = undefined;
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill(signal);
-    return exited;
+    return stopProcess(child, signal);
+  }
+
+  /** Mounts a tmpfs of `size` (mount's -o size=, e.g. 64k) on dir; unmounted by unmount() or destroy(). */
+  mountTmpfs(dir: string, size: string): void {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, `${this.prefix}-tmpfs`, dir]);
+    this.mounts.push(dir);
+  }
+
+  unmount(dir: string): void {
+    execFileSync('umount', [dir]);
+    this.mounts.splice(this.mounts.indexOf(dir), 1);
   }
 
   get log(): string {
@@ -334,6 +381,7 @@ export class LocalNode {
 
   destroySync(): void {
     this.agent?.kill('SIGKILL');
+    for (const dir of this.mounts.splice(0).reverse()) spawnSync('umount', ['-l', dir], { stdio: 'ignore' });
     for (const netns of this.namespaces.splice(0)) ipQuiet('netns', 'del', netns);
     for (const link of this.links.splice(0)) ipQuiet('link', 'del', link);
     rmSync(this.dir, { recursive: true, force: true });

@@ -3,8 +3,9 @@
  * the chart's agent DaemonSet and controller and webhook Deployments as pods, a bridge with host-local
  * leases in a dir of the host as the node's default network (Flannel's plugin, reading a subnet.env on the
  * host, is the anchors tier's: test/anchors/flannel-node.test.ts). Then the seed walkthrough through kubectl, the
- * agent's identity limited to its node, agent restarts and rolling updates while pods are created, and
- * `helm uninstall` giving the node back to its default network.
+ * agent's identity limited to its node, agent restarts and rolling updates (also with maxSurge: 1, two
+ * agents side by side) while pods are created, and `helm uninstall` giving the node back to its default
+ * network.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,17 +82,35 @@ async function interfaces(name: string): Promise<{ eth0?: string; net1?: string;
   return { eth0: ipv4(ipa, 'eth0'), net1: ipv4(ipa, 'net1'), net2: ipv4(ipa, 'net2') };
 }
 
-function agentPod(): Promise<string> {
-  return kubectl(
-    '-n',
-    chart.namespace,
-    'get',
-    'pod',
-    '-l',
-    'app.kubernetes.io/component=agent',
-    '-o',
-    'name',
-  ).then((out) => out.trim());
+/** The agent pod(s), as `kubectl get -o name` names them. */
+async function agentPod(): Promise<string> {
+  return (await agentPods()).map((p) => `pod/${p.name}`).join('\n');
+}
+
+/** The agent pods: name, restarts of the agent container, and whether they are being deleted. */
+async function agentPods(): Promise<Array<{ name: string; restarts: number; terminating: boolean }>> {
+  const list = JSON.parse(
+    await kubectl(
+      '-n',
+      chart.namespace,
+      'get',
+      'pod',
+      '-l',
+      'app.kubernetes.io/component=agent',
+      '-o',
+      'json',
+    ),
+  ) as {
+    items: Array<{
+      metadata: { name: string; deletionTimestamp?: string };
+      status: { containerStatuses?: Array<{ restartCount: number }> };
+    }>;
+  };
+  return list.items.map((p) => ({
+    name: p.metadata.name,
+    restarts: p.status.containerStatuses?.[0]?.restartCount ?? 0,
+    terminating: p.metadata.deletionTimestamp !== undefined,
+  }));
 }
 
 beforeAll(async () => {
@@ -355,6 +374,61 @@ describe('helm install multinet charts/multinet on the real node', () => {
       expect((await interfaces(n)).net1).toMatch(macvlanAddress);
     }
     await kubectl('delete', 'pod', ...names, '--wait=true');
+  }, 600_000);
+
+  it('helm upgrade with maxSurge: 1 (old and new agent side by side) while pods are created: the new agent takes socket and probe port over, no pod fails, no agent restarts', async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `during-surge-${i}`);
+    const before = await agentPod();
+    const seen = new Set<string>();
+    let most = 0;
+    let rolling = true;
+    const watching = (async () => {
+      while (rolling) {
+        const agents = (await agentPods()).filter((p) => !p.terminating);
+        for (const p of agents) seen.add(p.name);
+        most = Math.max(most, agents.length);
+      }
+    })();
+    const upgraded = chart.upgrade({
+      agent: {
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+        podAnnotations: { 'multinet.test/roll': `surge-${Date.now()}` },
+      },
+    });
+    await Promise.all(
+      names.map((n) => kubectl('create', '-f', writeManifest(`${n}.yaml`, pod(n, 'macvlan-conf')))),
+    );
+    try {
+      await upgraded;
+    } finally {
+      rolling = false;
+      await watching;
+    }
+    // helm's wait ends once the new agent is ready; the old one may still be stopping.
+    const after = await eventually(
+      'the old agent pod to be gone',
+      async () => {
+        const pods = await agentPods();
+        return pods.length === 1 ? pods : undefined;
+      },
+      120_000,
+    );
+    expect(after.map((p) => [p.name === before.replace(/^pod\//, ''), p.restarts])).toEqual([[false, 0]]);
+    // The surge happened: the new agent ran beside the old one, and waited for its probe port.
+    expect(most).toBe(2);
+    expect(seen.size).toBeGreaterThanOrEqual(2);
+    expect(await kubectl('-n', chart.namespace, 'logs', `pod/${after[0]!.name}`)).toContain(
+      'waiting for the agent this one replaces to hand it over',
+    );
+    // The old agent's stop left the socket with the new one: pods created during and after get their networks.
+    expect(existsSync(join(chart.socketDir, 'agent.sock'))).toBe(true);
+    for (const n of names) {
+      await kubectl('wait', '--for=condition=Ready', `pod/${n}`, '--timeout=180s');
+      expect((await interfaces(n)).net1).toMatch(macvlanAddress);
+    }
+    await createAndWait('after-surge', 'macvlan-conf');
+    expect((await interfaces('after-surge')).net1).toMatch(macvlanAddress);
+    await kubectl('delete', 'pod', ...names, 'after-surge', '--wait=true');
   }, 600_000);
 
   it('measures pod create → Ready without and with the extra network', async () => {
