@@ -26,7 +26,13 @@ import { logTail, startServerProcess, type ServerProcess } from '../controlplane
 import { restoreHost, snapshotHost, snapshotJson, type HostSnapshot } from '../node/host-state.ts';
 import { buildImages, registryRepositories, type BuiltImage, type ImageName } from '../node/images.ts';
 import { runKubectl } from '../node/kube-node.ts';
-import { releaseMachineLock, runMark, snapshotFile, takeMachineLock } from '../node/machine-lock.ts';
+import {
+  extendMachineLock,
+  releaseMachineLock,
+  runMark,
+  snapshotFile,
+  takeMachineLock,
+} from '../node/machine-lock.ts';
 import { controllerManagerArgs, schedulerArgs, writeControllerCredentials } from '../node/node-config.ts';
 import { checkNodeHost, type NodeHost } from '../node/prerequisites.ts';
 import { startLocalRegistry, type ListenLoopback, type LocalRegistry } from '../node/registry.ts';
@@ -125,7 +131,6 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
   const startedAt = Date.now();
   const timeoutMs = options.startTimeoutMs ?? 180_000;
   const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'multinet-node-'));
-  const mountpoints = missingMountpoints();
   await takeMachineLock(
     {
       pid: options.pid,
@@ -133,7 +138,6 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       cgroups: plan.nodes.map((n) => n.cgroup),
       links: [],
       netns: [...plan.nodes.map((n) => n.netns), plan.labNetns],
-      mountpoints,
     },
     options,
     host,
@@ -143,6 +147,9 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     throw err;
   });
 
+  // Only now: taking the lock may have cleaned up a killed run, and with it the mountpoints it made.
+  const mountpoints = missingMountpoints();
+  await extendMachineLock(dir, { mountpoints });
   const servers: ServerProcess[] = [];
   const nodes: ClusterNode[] = [];
   let snapshot: HostSnapshot | undefined;

@@ -8,7 +8,7 @@
  * mountpoint dirs and run dir.
  */
 import { execFile } from 'node:child_process';
-import { readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorMessage } from '../../lib/errors.ts';
@@ -124,6 +124,14 @@ export async function takeMachineLock(
     await rm(lockFile, { force: true });
   }
   await writeFile(lockFile, JSON.stringify(record), { flag: 'wx', mode: 0o644 });
+}
+
+/** Adds to this run's lock record what it learns once it holds the lock (the mountpoints it creates). */
+export async function extendMachineLock(dir: string, more: Pick<LockRecord, 'mountpoints'>): Promise<void> {
+  const current = JSON.parse(await readFile(lockFile, 'utf8')) as LockRecord;
+  if (current.dir !== dir) throw new Error(`the machine lock ${lockFile} is not this run's (${dir}) any more`);
+  await writeFile(`${lockFile}.tmp`, JSON.stringify({ ...current, ...more }), { mode: 0o644 });
+  await rename(`${lockFile}.tmp`, lockFile);
 }
 
 /** Releases the lock (when it is still this run's). */
