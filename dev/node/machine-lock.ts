@@ -129,7 +129,8 @@ export async function takeMachineLock(
 /** Adds to this run's lock record what it learns once it holds the lock (the mountpoints it creates). */
 export async function extendMachineLock(dir: string, more: Pick<LockRecord, 'mountpoints'>): Promise<void> {
   const current = JSON.parse(await readFile(lockFile, 'utf8')) as LockRecord;
-  if (current.dir !== dir) throw new Error(`the machine lock ${lockFile} is not this run's (${dir}) any more`);
+  if (current.dir !== dir)
+    throw new Error(`the machine lock ${lockFile} is not this run's (${dir}) any more`);
   await writeFile(`${lockFile}.tmp`, JSON.stringify({ ...current, ...more }), { mode: 0o644 });
   await rename(`${lockFile}.tmp`, lockFile);
 }

@@ -48,7 +48,9 @@ afterAll(async () => {
 
 describe('Flannel as the real node’s default network, multinet installed by helm', () => {
   it("generates 00-multinet.conflist from the node's Flannel network", () => {
-    const generated = JSON.parse(readFileSync(join(node.layout.cniConfDir, '00-multinet.conflist'), 'utf8')) as {
+    const generated = JSON.parse(
+      readFileSync(join(node.layout.cniConfDir, '00-multinet.conflist'), 'utf8'),
+    ) as {
       plugins: Array<{ type: string; defaultNetwork: { file: string } }>;
     };
     expect(generated.plugins[0]!.type).toBe('multinet-cni');

@@ -384,9 +384,14 @@ describe('multinet on three real nodes', () => {
     await Promise.all([upgrade, scaling]);
     const after = await agentPods();
     expect(after.filter((p) => before.includes(p))).toEqual([]);
-    const pods = JSON.parse(await kubectl('get', 'pods', '-l', 'app=scaler', '-o', 'json')) as {
-      items: Array<{ spec: { nodeName: string }; metadata: { annotations?: Record<string, string> } }>;
+    const listed = JSON.parse(await kubectl('get', 'pods', '-l', 'app=scaler', '-o', 'json')) as {
+      items: Array<{
+        spec: { nodeName: string };
+        metadata: { annotations?: Record<string, string>; deletionTimestamp?: string };
+      }>;
     };
+    // The last scale-up's pods (the scale-down's may still be terminating).
+    const pods = { items: listed.items.filter((p) => !p.metadata.deletionTimestamp) };
     expect(pods.items).toHaveLength(12);
     expect(new Set(pods.items.map((p) => p.spec.nodeName)).size).toBe(3);
     for (const p of pods.items) expect(networkStatus(p).map((s) => s.interface)).toEqual(['eth0', 'net1']);
