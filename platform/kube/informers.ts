@@ -3,7 +3,11 @@
  * the trims their caches apply (the cache keeps only what its component reads).
  */
 import type { Logger } from 'winston';
-import { defaultNetworkAnnotation, networksAnnotation } from '../../lib/annotations/keys.ts';
+import {
+  defaultNetworkAnnotation,
+  networksAnnotation,
+  resourceNameAnnotation,
+} from '../../lib/annotations/keys.ts';
 import { nadGroup, nadPlural, nadVersion, type NetworkAttachmentDefinition } from '../../lib/nad.ts';
 import {
   nodeStateGroup,
@@ -46,9 +50,10 @@ export function trimNad(nad: NadObject): NadObject {
   return nad;
 }
 
-/** A NAD as the agent keeps it: identity and spec.config (the agent reads nothing else). */
+/** A NAD as the agent keeps it: identity, spec.config and its resourceName (the agent reads nothing else). */
 export function nodeNad(nad: NadObject): NadObject {
   const { name, namespace, uid, resourceVersion } = nad.metadata;
+  const resourceName = nad.metadata.annotations?.[resourceNameAnnotation];
   return {
     apiVersion: nad.apiVersion,
     kind: nad.kind,
@@ -57,6 +62,7 @@ export function nodeNad(nad: NadObject): NadObject {
       ...(namespace !== undefined ? { namespace } : {}),
       ...(uid !== undefined ? { uid } : {}),
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      ...(resourceName !== undefined ? { annotations: { [resourceNameAnnotation]: resourceName } } : {}),
     },
     spec: { config: nad.spec?.config ?? '' },
   };
