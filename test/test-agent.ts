@@ -13,6 +13,7 @@ import {
   type PluginCall,
 } from './doubles/memory-ports.ts';
 import { createAgent, type Agent, type AgentDeps, type AgentOptions } from '../agent/agent.ts';
+import type { PodDeviceSource } from '../agent/devices.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 
 export const silentLog = winston.createLogger({
@@ -27,7 +28,7 @@ export interface TestAgent {
   /** Plugin calls other than VERSION, as "COMMAND plugin ifName". */
   calls(): string[];
   request(command: CniRequest['command'], overrides?: Partial<CniRequest>): CniRequest;
-  addNad(name: string, config: object, namespace?: string): void;
+  addNad(name: string, config: object, namespace?: string, annotations?: Record<string, string>): void;
   addPod(name: string, annotations: Record<string, string>, namespace?: string): void;
 }
 
@@ -47,6 +48,7 @@ export function testAgent(
   fs = new MemoryFs(),
   exec = new MemoryExec(fs),
   observer?: AgentDeps['observer'],
+  podDevices?: PodDeviceSource,
 ): TestAgent {
   for (const plugin of ['bridge', 'macvlan', 'tuning', 'host-local', 'ptp']) {
     if (!fs.files.has(`/opt/cni/bin/${plugin}`)) exec.register(`/opt/cni/bin/${plugin}`, okPlugin);
@@ -100,6 +102,7 @@ export function testAgent(
       source,
       watchDir: () => () => undefined,
       ...(observer ? { observer } : {}),
+      ...(podDevices ? { podDevices } : {}),
     },
   );
   return {
@@ -118,13 +121,13 @@ export function testAgent(
       config: { cniVersion: '1.0.0', name: 'multinet-cni-network', type: 'multinet-cni' },
       ...overrides,
     }),
-    addNad: (name, config, namespace = 'default') =>
+    addNad: (name, config, namespace = 'default', annotations) =>
       fs.put(
         `/nads/${namespace}-${name}.yaml`,
         JSON.stringify({
           apiVersion: 'k8s.cni.cncf.io/v1',
           kind: 'NetworkAttachmentDefinition',
-          metadata: { name, namespace },
+          metadata: { name, namespace, ...(annotations ? { annotations } : {}) },
           spec: { config: JSON.stringify(config) },
         }),
       ),
