@@ -58,7 +58,7 @@ export function cniDeviceInfoFile(dir: string, network: string, containerId: str
 export function parseDeviceInfo(text: string): DeviceInfo | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
-    return isObject(parsed) && typeof parsed.type === 'string' ? (parsed as DeviceInfo) : undefined;
+    return isObject(parsed) && typeof parsed.type === 'string' ? (parsed) : undefined;
   } catch {
     return undefined;
   }
@@ -89,7 +89,7 @@ export function assignDevices(
     const ids = devices.get(need.resourceName) ?? [];
     const id = ids[index];
     if (id !== undefined) return id;
-    const wanting = needs.filter((n) => n?.resourceName === need.resourceName).map((n) => n!.label);
+    const wanting = devicesNeeded(needs).get(need.resourceName)!;
     throw new CniError(
       CniErrorCode.invalidConfig,
       `${who}: ${need.label} needs a device of resource "${need.resourceName}", but ${shortage(need.resourceName, ids, wanting.length)}: ${wanting.join(', ')}; the pod must request "${need.resourceName}": ${wanting.length} in a container's resources (the multinet webhook adds it with webhook.injectResources)`,
@@ -103,4 +103,53 @@ function shortage(resource: string, ids: readonly string[], wanted: number): str
       ? `the pod requested no "${resource}" (the kubelet allocated it none)`
       : `the pod requested ${ids.length} "${resource}" (the kubelet allocated ${ids.join(', ')})`;
   return `${allocated} and ${wanted} of its networks need one each`;
+}
+
+const siSuffix: Readonly<Record<string, number>> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+
+/** A whole-number quantity ("2", "1k", 3), as extended resources must be; undefined for anything else. */
+export function wholeQuantity(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = /^\+?(\d+)(k|M|G|T|P|E)?$/.exec(value.trim());
+  return match ? Number(match[1]) * siSuffix[match[2] ?? '']! : undefined;
+}
+
+/**
+ * What a pod requests of each extended resource: the sum over its containers and sidecar init
+ * containers (restartPolicy Always) of each one's request, or its limit when it sets no request (the
+ * API server defaults a request to the limit). These are the containers whose devices the kubelet's
+ * pod-resources API lists while the pod runs.
+ */
+export function podResourceRequests(pod: unknown): Map<string, number> {
+  const totals = new Map<string, number>();
+  const spec = isObject(pod) && isObject(pod.spec) ? pod.spec : {};
+  const containers = [
+    ...(Array.isArray(spec.containers) ? spec.containers : []),
+    ...(Array.isArray(spec.initContainers)
+      ? spec.initContainers.filter((c) => isObject(c) && c.restartPolicy === 'Always')
+      : []),
+  ];
+  for (const container of containers) {
+    const resources = isObject(container) && isObject(container.resources) ? container.resources : {};
+    const requests = isObject(resources.requests) ? resources.requests : {};
+    const limits = isObject(resources.limits) ? resources.limits : {};
+    for (const name of new Set([...Object.keys(requests), ...Object.keys(limits)])) {
+      const count = wholeQuantity(requests[name] ?? limits[name]);
+      if (count !== undefined) totals.set(name, (totals.get(name) ?? 0) + count);
+    }
+  }
+  return totals;
+}
+
+/** The networks that need a device, by resource, in attach order (their labels). */
+export function devicesNeeded(networks: ReadonlyArray<DeviceNeed | undefined>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const need of networks) {
+    if (!need) continue;
+    const labels = out.get(need.resourceName);
+    if (labels) labels.push(need.label);
+    else out.set(need.resourceName, [need.label]);
+  }
+  return out;
 }

@@ -139,7 +139,7 @@ export class UnixGrpcClient {
         httpStatus = Number(headers[':status']);
         grpcStatus = statusOf(headers);
       });
-      stream.on('trailers', (trailers) => {
+      stream.on('trailers', (trailers: IncomingHttpHeaders) => {
         grpcStatus = statusOf(trailers) ?? grpcStatus;
       });
       stream.on('data', (chunk: Buffer) => {

@@ -78,13 +78,13 @@ export class KubeletStub {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     await new Promise<void>((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (code) =>
         reject(new Error(`the kubelet stub exited with ${String(code)}: ${stderr}`)),
       );
-      child.stdout!.once('data', () => resolve());
+      child.stdout.once('data', () => resolve());
     });
     return new KubeletStub(socket, statePath, child);
   }
