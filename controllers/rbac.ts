@@ -21,6 +21,8 @@ export const controllerClusterRules: readonly PolicyRule[] = [
     verbs: ['get', 'patch'],
   },
   { apiGroups: ['multinet.io'], resources: ['nodenetworkstates'], verbs: ['get', 'list', 'watch'] },
+  // The extended resources nodes advertise (device networks' resourceName).
+  { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 

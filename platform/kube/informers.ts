@@ -133,3 +133,31 @@ export function nodePodInformer(
     log: log.child({ informer: 'pods', nodeName }),
   });
 }
+
+/** A Node as the controller keeps it: its name and the extended resources it advertises (allocatable). */
+export interface NodeObject {
+  readonly metadata: { readonly name: string; readonly resourceVersion?: string };
+  readonly status?: { readonly allocatable?: Readonly<Record<string, string>> };
+}
+
+/** Keeps a Node's name and the allocatable counts of extended resources (names with a domain: "x.io/y"). */
+export function nodeResources(node: NodeObject): NodeObject {
+  const allocatable: Record<string, string> = {};
+  for (const [name, value] of Object.entries(node.status?.allocatable ?? {}))
+    if (name.includes('/')) allocatable[name] = value;
+  const { name, resourceVersion } = node.metadata;
+  return {
+    metadata: { name, ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+    status: { allocatable },
+  };
+}
+
+/** Every Node, trimmed to the extended resources it advertises. */
+export function nodeInformer(client: KubeClient, log: Logger): ResilientInformer<NodeObject> {
+  return new ResilientInformer<NodeObject>({
+    client,
+    path: '/api/v1/nodes',
+    transform: nodeResources,
+    log: log.child({ informer: 'nodes' }),
+  });
+}
