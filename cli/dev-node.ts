@@ -15,7 +15,7 @@ import { ExitCode, UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
 export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-dir DIR] [--default-network flannel|bridge]
-                    [--multinet chart|host|none] [--wait-for-other SECONDS]
+                    [--multinet chart|host|none] [--wait-for-other SECONDS] [--vfs N]
       Starts a real Kubernetes node on this machine (as root): etcd, kube-apiserver, kube-controller-manager,
       kube-scheduler, containerd with runc, and a kubelet named "localhost", all on 127.0.0.1 and unix
       sockets under one temp dir; the node's default network is a bridge in 198.51.100.0/24; the images
@@ -32,7 +32,11 @@ export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--cache-
                           Dockerfile), host (controller, webhook and agent as host processes of this
                           checkout: no image build), or none
   --wait-for-other SECONDS  wait this long for another local node of this machine to stop (only one runs at
-                          a time) instead of refusing to start`;
+                          a time) instead of refusing to start
+  --vfs N                 stand-in SR-IOV VFs: N links on the node (macvlan children of its uplink) that a
+                          test device plugin advertises as resource multinet.dev/vf and the CNI plugin "vf"
+                          moves into pods, for NADs annotated k8s.v1.cni.cncf.io/resourceName: multinet.dev/vf
+                          (default 4; 0: none)`;
 
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((done) => {
@@ -48,7 +52,12 @@ export async function runDevNode(args: readonly string[], context: CommandContex
     multinet: { type: 'string' },
     'default-network': { type: 'string' },
     'wait-for-other': { type: 'string' },
+    vfs: { type: 'string' },
   });
+  const vfs = Number(values.vfs ?? 4);
+  if (!Number.isInteger(vfs) || vfs < 0 || vfs > 64) {
+    throw new UsageError(`--vfs must be a whole number from 0 to 64 (got ${JSON.stringify(values.vfs)})`);
+  }
   const waitSeconds = Number(values['wait-for-other'] ?? 0);
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
     throw new UsageError(
@@ -90,6 +99,7 @@ export async function runDevNode(args: readonly string[], context: CommandContex
       kill: (pid, signal) => proc.kill(pid, signal),
       listen: (server) => listenTcp(server, '127.0.0.1', 0),
       defaultNetwork,
+      vfs,
       waitForOtherNodeMs: waitSeconds * 1000,
       extraImages: how === 'chart' ? ['multinet'] : [],
       log,
@@ -121,6 +131,9 @@ export async function runDevNode(args: readonly string[], context: CommandContex
         `  ${node.kubectlPath} get pods -A`,
         '',
         `macvlan master for NADs: ${node.macvlanMaster}; logs: ${node.layout.logs}${multinet ? `, ${multinet.logDir}` : ''}`,
+        ...(node.vfs.links.length > 0
+          ? [`stand-in VFs (${node.vfs.resourceName}, CNI plugin "vf"): ${node.vfs.links.join(', ')}`]
+          : []),
         'press Ctrl-C to stop (stops everything and undoes what it did to the host)',
         '',
       ].join('\n'),

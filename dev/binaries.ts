@@ -34,6 +34,10 @@ export interface NodeBinaries {
   readonly pause: string;
   /** Relays pods' connections to the API server on the host's loopback. */
   readonly apiGateway: string;
+  /** The device plugin of the node's stand-in VFs (dev/node/vf-device-plugin). */
+  readonly vfDevicePlugin: string;
+  /** The CNI plugin that moves a stand-in VF into a pod (type "vf", dev/node/vf-cni). */
+  readonly vfCni: string;
 }
 
 /** The build.sh part (MULTINET_BUILD_ONLY) that makes each cached binary. */
@@ -52,6 +56,8 @@ const parts: Readonly<Record<string, string>> = {
   flannel: 'flannel',
   pause: 'pause',
   'api-gateway': 'gateway',
+  'vf-device-plugin': 'vfplugin',
+  'vf-cni': 'vfcni',
 };
 
 /** The build script next to this file. */
@@ -81,6 +87,8 @@ export function nodeBinariesIn(binDir: string): NodeBinaries {
     flannel: join(binDir, 'flannel'),
     pause: join(binDir, 'pause'),
     apiGateway: join(binDir, 'api-gateway'),
+    vfDevicePlugin: join(binDir, 'vf-device-plugin'),
+    vfCni: join(binDir, 'vf-cni'),
   };
 }
 

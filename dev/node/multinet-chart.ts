@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { eventually } from '../../lib/eventually.ts';
 import { repoRoot } from '../repo-root.ts';
@@ -74,7 +74,10 @@ function run(
   });
 }
 
-/** The values that fit this node: its image, its CNI dirs, the way to the API server. */
+/**
+ * The values that fit this node: its image, its CNI dirs, the way to the API server, the kubelet's
+ * pod-resources dir and the stand-in VFs' device-info dir, and the resource injector on.
+ */
 export function nodeChartValues(
   node: KubeNode,
   stateDir: string,
@@ -87,7 +90,15 @@ export function nodeChartValues(
     image: { repository: `${host}/${repository}`, tag, pullPolicy: 'IfNotPresent' },
     kubernetesServiceHost: node.apiGateway.host,
     kubernetesServicePort: String(node.apiGateway.port),
-    agent: { cniConfDir: node.layout.cniConfDir, cniBinDir: node.layout.cniBinDir, stateDir, socketDir },
+    agent: {
+      cniConfDir: node.layout.cniConfDir,
+      cniBinDir: node.layout.cniBinDir,
+      stateDir,
+      socketDir,
+      podResourcesDir: dirname(node.vfs.podResourcesSocket),
+      deviceInfoDir: node.vfs.deviceInfoDir,
+    },
+    webhook: { injectResources: true },
   };
 }
 
