@@ -87,7 +87,8 @@ Behaviour:
   --agent-wait SECONDS          how long the shim waits for an unreachable agent on ADD (default: ${d.agentWait})
   --readiness-indicator-file F  ADD waits until this file exists (Multus' readinessindicatorfile)
   --readiness-timeout SECONDS   how long ADD waits for it (default: ${d.readinessTimeout})
-  --pod-resources-timeout SECONDS  how long ADD waits for the kubelet's answer (default: ${d.podResourcesTimeout})
+  --pod-resources-timeout SECONDS
+                                how long ADD waits for the kubelet's answer (default: ${d.podResourcesTimeout})
   --max-parallel N              CNI requests served at once (default: ${d.maxParallel})
   --max-queued N                CNI requests allowed to wait; beyond, "try again later" (default: ${d.maxQueued})
   --log-level LEVEL             error, warn, info or debug (default: info)
