@@ -309,7 +309,8 @@ async function register(flags: WebhookFlags, context: CommandContext): Promise<n
     if (flags.action === 'delete') {
       for (const kind of ['validating', 'mutating'] as const) {
         const existed = await deleteWebhookConfiguration(client, flags.configName, kind);
-        const what = kind === 'validating' ? 'ValidatingWebhookConfiguration' : 'MutatingWebhookConfiguration';
+        const what =
+          kind === 'validating' ? 'ValidatingWebhookConfiguration' : 'MutatingWebhookConfiguration';
         if (existed || kind === 'validating')
           context.io.stdout(`${existed ? 'deleted' : 'not found'}: ${what} ${flags.configName}\n`);
       }

@@ -194,9 +194,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
       shutdown.abort();
       await Promise.all(
         [nads.stop(), nodeStates.stop(), kubeNodes.stop()].map((p) => p.catch(() => undefined)),
-      ).then(
-        () => undefined,
-      );
+      ).then(() => undefined);
       await run;
       controller.dispose();
       await recorder.stop(2000);

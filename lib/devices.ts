@@ -58,7 +58,7 @@ export function cniDeviceInfoFile(dir: string, network: string, containerId: str
 export function parseDeviceInfo(text: string): DeviceInfo | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
-    return isObject(parsed) && typeof parsed.type === 'string' ? (parsed) : undefined;
+    return isObject(parsed) && typeof parsed.type === 'string' ? parsed : undefined;
   } catch {
     return undefined;
   }
@@ -105,7 +105,15 @@ function shortage(resource: string, ids: readonly string[], wanted: number): str
   return `${allocated} and ${wanted} of its networks need one each`;
 }
 
-const siSuffix: Readonly<Record<string, number>> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const siSuffix: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
 
 /** A whole-number quantity ("2", "1k", 3), as extended resources must be; undefined for anything else. */
 export function wholeQuantity(value: unknown): number | undefined {
