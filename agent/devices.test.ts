@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../dev/repo-root.ts';
 import { validateCniConfig } from '../lib/cni/config.ts';
-import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import { CniErrorCode } from '../lib/cni/error.ts';
 import type { JsonObject } from '../lib/safe-json.ts';
 import { sortedDevices, type PodDevices } from '../lib/devices.ts';
 import { MemoryFs, type PluginCall } from '../test/doubles/memory-ports.ts';
-import { okPlugin, silentLog, testAgent } from '../test/test-agent.ts';
+import { okPlugin, rejection, silentLog, testAgent } from '../test/test-agent.ts';
 import { DeviceAttacher, type PodDeviceSource } from './devices.ts';
 
 const vf = 'multinet.dev/vf';
@@ -35,16 +35,6 @@ class FakeKubelet implements PodDeviceSource {
 /** The plugin calls other than the default network's, as [plugin, ifName, stdin]. */
 function delegateCalls(calls: readonly PluginCall[], command = 'ADD'): PluginCall[] {
   return calls.filter((c) => c.command === command && c.ifName !== 'eth0');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CniError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error('expected a CNI error');
 }
 
 describe('device networks', () => {
@@ -114,18 +104,15 @@ describe('device networks', () => {
     expect(kubelet.asked).toEqual([]);
   });
 
-  it("copies the device plugin's device-info to the attachment's file, reports it, and removes it on DEL", async () => {
-    const fs = new MemoryFs();
-    const kubelet = new FakeKubelet({ [vf]: ['vf1'] });
-    const info = { type: 'pci', version: '1.1.0', pci: { 'pci-address': '0000:fe:00.1' } };
-    fs.put(`${infoDir}/dp/multinet.dev-vf-vf1-device.json`, JSON.stringify(info));
-    const seenByPlugin: unknown[] = [];
-    const t = testAgent({}, fs, undefined, undefined, kubelet);
+  /** An agent whose "vf" plugin calls onAdd with its CNIDeviceInfoFile; the pod selects vf-net once. */
+  async function vfAttach(
+    fs: MemoryFs,
+    onAdd: (infoFile: string) => Promise<void> | void,
+  ): Promise<{ t: ReturnType<typeof testAgent>; status: Array<Record<string, unknown>> }> {
+    const t = testAgent({}, fs, undefined, undefined, new FakeKubelet({ [vf]: ['vf1'] }));
     t.exec.register('/opt/cni/bin/vf', async (call) => {
-      if (call.command === 'ADD') {
-        const file = (call.stdin.runtimeConfig as { CNIDeviceInfoFile: string }).CNIDeviceInfoFile;
-        seenByPlugin.push(JSON.parse(await fs.readFile(file)));
-      }
+      if (call.command === 'ADD')
+        await onAdd((call.stdin.runtimeConfig as { CNIDeviceInfoFile: string }).CNIDeviceInfoFile);
       return okPlugin(call);
     });
     t.addNad(
@@ -137,10 +124,21 @@ describe('device networks', () => {
     t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'vf-net' });
     await t.agent.start();
     await t.agent.attacher.handle(t.request('ADD'));
-    expect(seenByPlugin).toEqual([info]);
     const status = JSON.parse(await fs.readFile('/state/network-status/default_samplepod.json')) as Array<
       Record<string, unknown>
     >;
+    return { t, status };
+  }
+
+  it("copies the device plugin's device-info to the attachment's file, reports it, and removes it on DEL", async () => {
+    const fs = new MemoryFs();
+    const info = { type: 'pci', version: '1.1.0', pci: { 'pci-address': '0000:fe:00.1' } };
+    fs.put(`${infoDir}/dp/multinet.dev-vf-vf1-device.json`, JSON.stringify(info));
+    const seenByPlugin: unknown[] = [];
+    const { t, status } = await vfAttach(fs, async (file) => {
+      seenByPlugin.push(JSON.parse(await fs.readFile(file)));
+    });
+    expect(seenByPlugin).toEqual([info]);
     expect(status.map((s) => [s.interface, s['device-info']])).toEqual([
       ['eth0', undefined],
       ['net1', info],
@@ -154,33 +152,12 @@ describe('device networks', () => {
 
   it('reports what the delegate wrote itself when the device plugin wrote nothing', async () => {
     const fs = new MemoryFs();
-    const t = testAgent({}, fs, undefined, undefined, new FakeKubelet({ [vf]: ['vf1'] }));
     const written = {
       type: 'vhost-user',
       version: '1.1.0',
       'vhost-user': { mode: 'server', path: '/x.sock' },
     };
-    t.exec.register('/opt/cni/bin/vf', (call) => {
-      if (call.command === 'ADD') {
-        fs.put(
-          (call.stdin.runtimeConfig as { CNIDeviceInfoFile: string }).CNIDeviceInfoFile,
-          JSON.stringify(written),
-        );
-      }
-      return okPlugin(call);
-    });
-    t.addNad(
-      'vf-net',
-      { cniVersion: '1.0.0', type: 'vf', capabilities: { CNIDeviceInfoFile: true } },
-      'default',
-      resource(vf),
-    );
-    t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'vf-net' });
-    await t.agent.start();
-    await t.agent.attacher.handle(t.request('ADD'));
-    const status = JSON.parse(await fs.readFile('/state/network-status/default_samplepod.json')) as Array<
-      Record<string, unknown>
-    >;
+    const { status } = await vfAttach(fs, (file) => fs.put(file, JSON.stringify(written)));
     expect(status[1]!['device-info']).toEqual(written);
   });
 

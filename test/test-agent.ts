@@ -3,6 +3,7 @@
  * default network, NADs and pods as files. Not used by the product.
  */
 import winston from 'winston';
+import { CniError } from '../lib/cni/error.ts';
 import type { CniRequest } from '../lib/cni/request.ts';
 import {
   FakeClock,
@@ -141,4 +142,15 @@ export function testAgent(
         }),
       ),
   };
+}
+
+/** What a promise rejects with, which must be a CniError (a test fails otherwise). */
+export async function rejection(promise: Promise<unknown>): Promise<CniError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CniError);
+    return err as CniError;
+  }
+  throw new Error('expected a CNI error');
 }
