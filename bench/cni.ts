@@ -13,14 +13,14 @@
  * (from /proc); where multinet's time goes, as means per request from the agent's /metrics (delegate
  * runs beside the same delegates executed directly, the network-status write, the rest of the agent,
  * the shim's exec and the socket); each shim's VERSION time, size and peak RSS. In the Kubernetes mode a fifth path
- * is multinet with a device network: the same macvlan NAD annotated k8s.v1.cni.cncf.io/resourceName, each pod's
+ * (the third standalone) is multinet with a device network: the same macvlan NAD annotated k8s.v1.cni.cncf.io/resourceName, each pod's
  * device served by a kubelet stub (test/kubelet-stub, a gRPC server of the kubelet's pod-resources API, listing
  * every bench pod), so the paired difference to multinet's path is what the pod-resources lookup adds to an ADD;
- * the agent's List calls are counted (one per device ADD) and timed. `--standalone`: no API server and no
- * Multus (the agent reads NADs and pods from files), for quick runs. Last line:
+ * the agent's List calls are counted (one per device ADD) and timed (in both modes). `--standalone`: no API
+ * server and no Multus (the agent reads NADs and pods from files), for quick runs. Last line:
  * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
  *        skeleton_added_p50_ms=<s> skeleton_ratio_vs_multus=<s/m> device_lookup_added_p50_ms=<d> pod_resources_list_ms=<l>
- * (added = ADD+DEL over direct; the multus_*, skeleton_* and device keys only in the Kubernetes mode). The agent runs as the
+ * (added = ADD+DEL over direct; the multus_* and skeleton_* keys only in the Kubernetes mode). The agent runs as the
  * image runs it (`npm run build`'s dist/app) with the
  * chart's Node flags (agent.nodeOptions); BENCH_AGENT_NODE_OPTIONS replaces them (e.g. "" for Node's
  * defaults, to compare).
@@ -396,13 +396,17 @@ async function createPods(cluster: Cluster, lab: LocalNode, names: readonly stri
   }
 }
 
-/** The kubelet's pod-resources API as the device path sees it: one device per name-dev pod. */
-async function startKubeletStub(lab: LocalNode, names: readonly string[]): Promise<KubeletStub> {
+/** The kubelet's pod-resources API as the device path sees it: one device per name-dev pod of `podNamespace`. */
+async function startKubeletStub(
+  lab: LocalNode,
+  names: readonly string[],
+  podNamespace: string,
+): Promise<KubeletStub> {
   say('building (cached) and starting the kubelet stub (pod-resources API)');
   kubeletStubBinary();
   return KubeletStub.start(lab.dir, {
     pods: names.map((base) => ({
-      namespace,
+      namespace: podNamespace,
       name: `${base}${deviceSuffix}`,
       containers: [{ name: 'app', devices: [{ resourceName: deviceResource, deviceIds: [`vf-${base}`] }] }],
     })),
@@ -637,9 +641,49 @@ async function main(): Promise<void> {
     let deviceRoute: CniPath | undefined;
     if (standalone) {
       lab.writeNad('macvlan-conf', macvlan);
-      await startAgent(lab, agentArgs);
+      // The device network and the name-dev pods that select it, as files (JSON is YAML).
+      writeFileSync(
+        join(lab.nadDir, 'default-vf-macvlan.yaml'),
+        JSON.stringify({
+          apiVersion: `${nadGroup}/${nadVersion}`,
+          kind: 'NetworkAttachmentDefinition',
+          metadata: {
+            name: 'vf-macvlan',
+            namespace: 'default',
+            annotations: { [resourceNameAnnotation]: deviceResource },
+          },
+          spec: { config: JSON.stringify({ ...macvlan, name: 'macvlan-conf' }) },
+        }),
+      );
+      for (const base of [...warmNames, ...podNames]) {
+        const name = `${base}${deviceSuffix}`;
+        writeFileSync(
+          join(lab.podDir, `${name}.yaml`),
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: {
+              name,
+              namespace: 'default',
+              uid: `uid-${name}`,
+              annotations: { 'k8s.v1.cni.cncf.io/networks': 'vf-macvlan' },
+            },
+          }),
+        );
+      }
+      kubelet = await startKubeletStub(lab, [...warmNames, ...podNames], 'default');
+      await startAgent(lab, [...agentArgs, '--pod-resources-socket', kubelet.socket]);
       ours = multinetPath(lab, (pod) => pod.env());
-      paths.push(ours);
+      deviceRoute = devicePath(lab, (pod) => ({
+        ...pod.env(),
+        CNI_ARGS: podCniArgs({
+          namespace: 'default',
+          name: `${pod.name}${deviceSuffix}`,
+          uid: `uid-${pod.name}${deviceSuffix}`,
+          containerId: pod.containerId,
+        }),
+      }));
+      paths.push(ours, deviceRoute);
     } else {
       const c = (cluster = await startCluster(macvlan));
       say(`creating ${warmNames.length + podNames.length} Pod objects on node ${lab.nodeName}`);
@@ -658,7 +702,7 @@ async function main(): Promise<void> {
       const podEnv = podEnvAs('');
       multus = await startMultus(c, lab);
       skeleton = await startSkeletonDaemon(c, lab);
-      kubelet = await startKubeletStub(lab, [...warmNames, ...podNames]);
+      kubelet = await startKubeletStub(lab, [...warmNames, ...podNames], namespace);
       await startAgent(
         lab,
         [...agentArgs, '--pod-resources-socket', kubelet.socket],
@@ -667,13 +711,7 @@ async function main(): Promise<void> {
       multusRoute = multusPath(multus, podEnv);
       skeletonRoute = skeletonPath(lab, skeleton, podEnv);
       ours = multinetPath(lab, podEnv);
-      deviceRoute = metaPluginPath(
-        'multinet, a device network (resourceName: the pod-resources lookup)',
-        shimPath(),
-        lab.shimStdin(),
-        () => lab.agentPid,
-        podEnvAs(deviceSuffix),
-      );
+      deviceRoute = devicePath(lab, podEnvAs(deviceSuffix));
       paths.push(multusRoute, skeletonRoute, ours, deviceRoute);
     }
     say(
@@ -736,6 +774,17 @@ async function main(): Promise<void> {
     await lab.destroy();
     await cluster?.controlPlane.stop();
   }
+}
+
+/** The device path: multinet's shim and agent, the pod named name-dev (it selects the device network). */
+function devicePath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, string>): CniPath {
+  return metaPluginPath(
+    'multinet, a device network (resourceName: the pod-resources lookup)',
+    shimPath(),
+    lab.shimStdin(),
+    () => lab.agentPid,
+    podEnv,
+  );
 }
 
 /**
