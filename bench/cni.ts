@@ -12,8 +12,8 @@
  * the per-pod paired differences to the direct run, ADD and DEL apart; each daemon's CPU per request
  * (from /proc); where multinet's time goes, as means per request from the agent's /metrics (delegate
  * runs beside the same delegates executed directly, the network-status write, the rest of the agent,
- * the shim's exec and the socket); each shim's VERSION time, size and peak RSS. In the Kubernetes mode a fifth path
- * (the third standalone) is multinet with a device network: the same macvlan NAD annotated k8s.v1.cni.cncf.io/resourceName, each pod's
+ * the shim's exec and the socket); each shim's VERSION time, size and peak RSS. Then, on its own, multinet's path
+ * beside a device path, multinet with a device network: the same macvlan NAD annotated k8s.v1.cni.cncf.io/resourceName, each pod's
  * device served by a kubelet stub (test/kubelet-stub, a gRPC server of the kubelet's pod-resources API, listing
  * every bench pod), so the paired difference to multinet's path is what the pod-resources lookup adds to an ADD;
  * the agent's List calls are counted (one per device ADD) and timed (in both modes). `--standalone`: no API
@@ -683,7 +683,7 @@ async function main(): Promise<void> {
           containerId: pod.containerId,
         }),
       }));
-      paths.push(ours, deviceRoute);
+      paths.push(ours);
     } else {
       const c = (cluster = await startCluster(macvlan));
       say(`creating ${warmNames.length + podNames.length} Pod objects on node ${lab.nodeName}`);
@@ -712,7 +712,7 @@ async function main(): Promise<void> {
       skeletonRoute = skeletonPath(lab, skeleton, podEnv);
       ours = multinetPath(lab, podEnv);
       deviceRoute = devicePath(lab, podEnvAs(deviceSuffix));
-      paths.push(multusRoute, skeletonRoute, ours, deviceRoute);
+      paths.push(multusRoute, skeletonRoute, ours);
     }
     say(
       `${pods} pods, default network (bridge) + 1 macvlan network each; paths: ${paths.map((p) => p.name).join('; ')}`,
@@ -736,9 +736,22 @@ async function main(): Promise<void> {
     if (skeleton) peaks.unshift(`${skeletonName} ${memory(skeleton.pid).hwmMb.toFixed(0)} MB`);
     if (multus) peaks.unshift(`multus-daemon ${memory(multus.pid).hwmMb.toFixed(0)} MB`);
     process.stdout.write(`daemon peak RSS (VmHWM): ${peaks.join(', ')}\n`);
-    const device = deviceRoute
-      ? deviceLookup(samples.get(ours)!, samples.get(deviceRoute)!, before, after)
-      : undefined;
+    // The device network on its own, after the rest (so the agent's histograms above are the plain path's):
+    // multinet's path and the device path, pod by pod in rotation, and the agent's List calls around them.
+    let device: ReturnType<typeof deviceLookup> | undefined;
+    if (deviceRoute) {
+      say(`the device network: ${pods} pods, multinet's path and the device path`);
+      measure(lab, [ours, deviceRoute], warmNames, false);
+      const beforeDevice = await scrapeMetrics(probePort);
+      const deviceSamples = measure(lab, [ours, deviceRoute], podNames, true);
+      const afterDevice = await scrapeMetrics(probePort);
+      device = deviceLookup(
+        deviceSamples.get(ours)!,
+        deviceSamples.get(deviceRoute)!,
+        beforeDevice,
+        afterDevice,
+      );
+    }
     if (device) process.stdout.write(`${device.text}\n`);
     if (burst > 0) await runBurst(lab, burst);
     const addedBy = (path: CniPath): number[] =>

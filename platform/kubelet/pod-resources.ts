@@ -39,10 +39,13 @@ function readContainer(reader: ProtoReader, into: Map<string, string[]>): void {
 
 /**
  * The devices of pod namespace/name in a ListPodResourcesResponse, by resource name, every
- * container's together, sorted (see lib/devices.ts). A pod the answer does not list has none.
+ * container's together, sorted (see lib/devices.ts). A pod the answer does not list has none. Other
+ * pods cost a byte comparison of their name and namespace: nothing of theirs is decoded.
  */
 export function podDevicesFromList(response: Uint8Array, namespace: string, name: string): PodDevices {
   const found = new Map<string, string[]>();
+  const wantedName = Buffer.from(name);
+  const wantedNamespace = Buffer.from(namespace);
   const top = new ProtoReader(response);
   for (let tag = top.next(); tag; tag = top.next()) {
     if (tag.field !== 1 || !ProtoReader.isDelimited(tag)) {
@@ -50,17 +53,21 @@ export function podDevicesFromList(response: Uint8Array, namespace: string, name
       continue;
     }
     const pod = top.message();
-    let podName: string | undefined;
-    let podNamespace: string | undefined;
-    const containers: ProtoReader[] = [];
-    for (let field = pod.next(); field; field = pod.next()) {
-      if (field.field === 1 && ProtoReader.isDelimited(field)) podName = pod.string();
-      else if (field.field === 2 && ProtoReader.isDelimited(field)) podNamespace = pod.string();
-      else if (field.field === 3 && ProtoReader.isDelimited(field)) containers.push(pod.message());
+    let nameMatches = false;
+    let namespaceMatches = false;
+    let other = false;
+    const containers: Array<{ start: number; end: number }> = [];
+    for (let field = pod.next(); field && !other; field = pod.next()) {
+      // A name or namespace that differs settles it: the rest of this pod is not read.
+      if (field.field === 1 && ProtoReader.isDelimited(field))
+        other = !(nameMatches = pod.bytesEqual(wantedName));
+      else if (field.field === 2 && ProtoReader.isDelimited(field))
+        other = !(namespaceMatches = pod.bytesEqual(wantedNamespace));
+      else if (field.field === 3 && ProtoReader.isDelimited(field)) containers.push(pod.delimited());
       else pod.skip(field.wireType);
     }
-    if (podName !== name || podNamespace !== namespace) continue;
-    for (const container of containers) readContainer(container, found);
+    if (other || !nameMatches || !namespaceMatches) continue;
+    for (const { start, end } of containers) readContainer(top.sub(start, end), found);
   }
   return sortedDevices(found);
 }

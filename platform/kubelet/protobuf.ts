@@ -68,9 +68,22 @@ export class ProtoReader {
     return Buffer.from(this.buf.buffer, this.buf.byteOffset + start, end - start).toString('utf8');
   }
 
+  /** Whether a string field's bytes are `expected`'s (no string is made: for skipping what is not wanted). */
+  bytesEqual(expected: Uint8Array): boolean {
+    const { start, end } = this.delimited();
+    if (end - start !== expected.length) return false;
+    for (let i = 0; i < expected.length; i++) if (this.buf[start + i] !== expected[i]) return false;
+    return true;
+  }
+
   /** A reader over a nested message. */
   message(): ProtoReader {
     const { start, end } = this.delimited();
+    return new ProtoReader(this.buf, start, end);
+  }
+
+  /** A reader over buf[start, end) of the same buffer (a nested message whose bounds were kept). */
+  sub(start: number, end: number): ProtoReader {
     return new ProtoReader(this.buf, start, end);
   }
 
