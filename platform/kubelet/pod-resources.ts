@@ -52,7 +52,9 @@ export function podDevicesFromList(response: Uint8Array, namespace: string, name
       top.skip(tag.wireType);
       continue;
     }
-    const pod = top.message();
+    const bounds = top.delimited();
+    if (top.startsWithOther(bounds.start, bounds.end, 1, wantedName)) continue;
+    const pod = top.sub(bounds.start, bounds.end);
     let nameMatches = false;
     let namespaceMatches = false;
     let other = false;

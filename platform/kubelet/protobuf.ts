@@ -76,6 +76,19 @@ export class ProtoReader {
     return true;
   }
 
+  /**
+   * Whether the message in buf[start, end) begins with string field `field` and its value is not
+   * `expected`: a quick reject without a reader or a string (the kubelet encodes fields in order, so a
+   * pod's name comes first). False when it cannot tell (another layout): then read the message.
+   */
+  startsWithOther(start: number, end: number, field: number, expected: Buffer): boolean {
+    const tag = field * 8 + lengthDelimited;
+    if (tag > 0x7f || end - start < 2 || this.buf[start] !== tag) return false;
+    const length = this.buf[start + 1]!;
+    if (length > 0x7f || start + 2 + length > end) return false;
+    return length !== expected.length || expected.compare(this.buf, start + 2, start + 2 + length) !== 0;
+  }
+
   /** A reader over a nested message. */
   message(): ProtoReader {
     const { start, end } = this.delimited();

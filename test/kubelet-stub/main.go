@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,35 +58,71 @@ type state struct {
 type server struct {
 	podresources.UnimplementedPodResourcesListerServer
 	statePath string
+	mu        sync.Mutex
+	// The state file as last read, and its answer (read again only when the file changes, as a
+	// kubelet answers from memory).
+	stamp  string
+	cached *state
+	answer *podresources.ListPodResourcesResponse
 }
 
-func (s *server) load(ctx context.Context) (*state, error) {
-	text, err := os.ReadFile(s.statePath)
+func (s *server) load(ctx context.Context) (*state, *podresources.ListPodResourcesResponse, error) {
+	s.mu.Lock()
+	st, answer, err := s.current()
+	s.mu.Unlock()
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "stub state: %v", err)
-	}
-	var st state
-	if err := json.Unmarshal(text, &st); err != nil {
-		return nil, status.Errorf(codes.Internal, "stub state: %v", err)
+		return nil, nil, err
 	}
 	if st.DelayMs > 0 {
 		select {
 		case <-time.After(time.Duration(st.DelayMs) * time.Millisecond):
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 	if st.Error != nil {
-		return nil, status.Error(codes.Code(st.Error.Code), st.Error.Message)
+		return nil, nil, status.Error(codes.Code(st.Error.Code), st.Error.Message)
 	}
-	return &st, nil
+	return st, answer, nil
+}
+
+// current reads the state file when it changed since the last call: another inode (a test replaces the
+// file by a rename), size or modification time.
+func (s *server) current() (*state, *podresources.ListPodResourcesResponse, error) {
+	info, err := os.Stat(s.statePath)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "stub state: %v", err)
+	}
+	var inode uint64
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		inode = st.Ino
+	}
+	stamp := fmt.Sprintf("%d/%d/%d", inode, info.Size(), info.ModTime().UnixNano())
+	if s.cached != nil && stamp == s.stamp {
+		return s.cached, s.answer, nil
+	}
+	text, err := os.ReadFile(s.statePath)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "stub state: %v", err)
+	}
+	var st state
+	if err := json.Unmarshal(text, &st); err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "stub state: %v", err)
+	}
+	s.stamp, s.cached, s.answer = stamp, &st, answerOf(&st)
+	return s.cached, s.answer, nil
 }
 
 func (s *server) List(ctx context.Context, _ *podresources.ListPodResourcesRequest) (*podresources.ListPodResourcesResponse, error) {
-	st, err := s.load(ctx)
+	_, answer, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return answer, nil
+}
+
+// answerOf is the ListPodResourcesResponse of a state.
+func answerOf(st *state) *podresources.ListPodResourcesResponse {
 	out := &podresources.ListPodResourcesResponse{}
 	for i := 0; i < st.PadPods; i++ {
 		out.PodResources = append(out.PodResources, &podresources.PodResources{
@@ -113,7 +150,7 @@ func (s *server) List(ctx context.Context, _ *podresources.ListPodResourcesReque
 		}
 		out.PodResources = append(out.PodResources, pr)
 	}
-	return out, nil
+	return out
 }
 
 func main() {
