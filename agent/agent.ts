@@ -6,12 +6,14 @@
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'winston';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import { defaultDeviceInfoDir } from '../lib/devices.ts';
 import type { Clock, Exec, FileSystem } from '../lib/ports.ts';
 import { AttachmentCache } from './attachment-cache.ts';
 import { createCniHandler } from './cni-server.ts';
 import { ConfWriter } from './conf-writer.ts';
 import { applyDefaultRoute } from './default-route.ts';
 import { DelegateRunner } from './delegate-runner.ts';
+import { DeviceAttacher, type PodDeviceSource } from './devices.ts';
 import { WorkLimiter } from './limiter.ts';
 import type { NetworkSource } from './network-source.ts';
 import { PodAttacher } from './pod-attacher.ts';
@@ -46,6 +48,8 @@ export interface AgentOptions {
   readonly nodeName?: string | undefined;
   /** This process's id: delegates carry it (delegateStarterMark), so a successor spares them. */
   readonly pid?: number | undefined;
+  /** The Device Information Spec's root on the node (default /var/run/k8s.cni.cncf.io/devinfo). */
+  readonly deviceInfoDir?: string;
 }
 
 export interface AgentDeps {
@@ -56,6 +60,8 @@ export interface AgentDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly source: NetworkSource;
+  /** The devices the kubelet allocated to pods (pod-resources API), for NADs with a resourceName. */
+  readonly podDevices?: PodDeviceSource;
   /** Watches a directory; returns a function that stops watching. */
   readonly watchDir: (dir: string, onChange: () => void) => () => void;
   /** Told about each request and delegate run (metrics). */
@@ -158,6 +164,12 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     resolver,
     source: deps.source,
     cache,
+    devices: new DeviceAttacher({
+      source: deps.podDevices,
+      fs,
+      infoDir: options.deviceInfoDir ?? defaultDeviceInfoDir,
+      log: log.child({ component: 'devices' }),
+    }),
     fs,
     log: log.child({ component: 'attacher' }),
     setDefaultRoute: (netns, ifName, gateways) =>

@@ -26,6 +26,8 @@ export interface NetworkDefinition {
   /** Why the NAD cannot be used (its config is invalid), if so. */
   readonly invalid?: string;
   readonly annotations?: Readonly<Record<string, string>>;
+  /** The device plugin resource its attachments take a device of (k8s.v1.cni.cncf.io/resourceName). */
+  readonly resourceName?: string;
 }
 
 export interface NetworkSource {
@@ -53,7 +55,13 @@ export function networkDefinition(
   annotations: Readonly<Record<string, string>> = {},
 ): NetworkDefinition {
   const check = checkNad(object, namespace);
-  return check.accepted
-    ? { namespace, name, config: check.config, annotations }
-    : { namespace, name, config: undefined, invalid: formatProblems(check.problems), annotations };
+  if (!check.accepted)
+    return { namespace, name, config: undefined, invalid: formatProblems(check.problems), annotations };
+  return {
+    namespace,
+    name,
+    config: check.config,
+    annotations,
+    ...(check.resourceName !== undefined ? { resourceName: check.resourceName } : {}),
+  };
 }

@@ -1,7 +1,6 @@
-import { CniError } from '../lib/cni/error.ts';
 import { parseCniRequest } from '../lib/cni/request.ts';
 import { MemoryFs, fakeResult } from '../test/doubles/memory-ports.ts';
-import { okPlugin, testAgent } from '../test/test-agent.ts';
+import { okPlugin, rejection, testAgent } from '../test/test-agent.ts';
 
 const macvlan = {
   cniVersion: '0.3.1',
@@ -13,16 +12,6 @@ const chain = {
   cniVersion: '1.0.0',
   plugins: [{ type: 'ptp' }, { type: 'tuning', capabilities: { mac: true } }],
 };
-
-async function rejection(promise: Promise<unknown>): Promise<CniError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error('expected a CNI error');
-}
 
 describe('ADD', () => {
   it('attaches the default network as eth0, then the default networks, then the selections as net1, net2, ...', async () => {

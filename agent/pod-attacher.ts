@@ -19,10 +19,11 @@ import {
 } from '../lib/cni/version.ts';
 import { backoffDelay, type BackoffPolicy } from '../lib/backoff.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { networkStatusFromResult, type NetworkStatus } from '../lib/network-status.ts';
+import { networkStatusFromResult, type DeviceInfo, type NetworkStatus } from '../lib/network-status.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
 import type { AttachmentCache, AttachmentRecord, CacheRecord } from './attachment-cache.ts';
+import type { DeviceAttacher } from './devices.ts';
 import {
   asCniError,
   type DelegateNetwork,
@@ -38,6 +39,8 @@ export interface PodAttacherDeps {
   readonly resolver: AttachmentResolver;
   readonly source: NetworkSource;
   readonly cache: AttachmentCache;
+  /** Device networks: their devices from the kubelet, and the device-info files around their delegates. */
+  readonly devices: DeviceAttacher;
   readonly fs: FileSystem;
   readonly log: Logger;
   /** Sets a selection's default route inside the pod (see default-route.ts). */
@@ -104,6 +107,7 @@ function recordOf(attachment: PlannedAttachment, result?: CniResult): Attachment
     config: attachment.network.config.raw,
     ...(Object.keys(attachment.runtimeConfig).length > 0 ? { runtimeConfig: attachment.runtimeConfig } : {}),
     ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
+    ...(attachment.device ? { device: attachment.device } : {}),
     ...(result ? { result: resultToJson(result) } : {}),
   };
 }
@@ -158,11 +162,12 @@ export class PodAttacher {
     }
     const pod = podRefOf(request);
     const runtimeConfig = isObject(request.config.runtimeConfig) ? request.config.runtimeConfig : {};
-    const { attachments } = await this.deps.resolver.resolve({
+    const resolution = await this.deps.resolver.resolve({
       pod,
       runtimeIfName: request.ifName,
       runtimeConfig,
     });
+    const attachments = await this.deps.devices.assign(resolution.attachments, pod, request.containerId);
     const records: AttachmentRecord[] = [];
     const base = {
       version: 1 as const,
@@ -189,6 +194,7 @@ export class PodAttacher {
         .join('; ');
       throw new CniError(cause.code, message, details || undefined);
     };
+    const deviceInfos: Array<DeviceInfo | undefined> = [];
     for (const attachment of attachments) {
       // Record the intent first: if the agent dies during this delegate, DEL still cleans it up.
       try {
@@ -205,12 +211,14 @@ export class PodAttacher {
         await abort(records, cause, message);
       }
       try {
+        if (attachment.device) await this.deps.devices.prepare(attachment.device);
         const result = await this.deps.runner.add(attachment.network, targetOf(request, attachment.ifName), {
           runtimeConfig: attachment.runtimeConfig,
           ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
         });
         results.push(result);
         records.push(recordOf(attachment, result));
+        deviceInfos.push(attachment.device ? await this.deps.devices.info(attachment.device) : undefined);
       } catch (err) {
         const cause = asCniError(err);
         log.warn('delegate ADD failed; rolling back', {
@@ -241,7 +249,7 @@ export class PodAttacher {
       log.warn('cannot record the completed ADD; rolling back', { error: cause.message });
       await abort(records, cause, `cannot record the completed ADD: ${cause.message}`);
     }
-    if (pod) await this.publish(pod, request.containerId, attachments, results, log);
+    if (pod) await this.publish(pod, request.containerId, attachments, results, deviceInfos, log);
     log.info('attached', { pod: pod && `${pod.namespace}/${pod.name}`, networks: describe(records) });
     return resultToJson(convertCniResult(results[0]!, requestVersion(request)));
   }
@@ -251,15 +259,18 @@ export class PodAttacher {
     containerId: string,
     attachments: readonly PlannedAttachment[],
     results: readonly CniResult[],
+    deviceInfos: ReadonlyArray<DeviceInfo | undefined>,
     log: Logger,
   ): Promise<void> {
-    const statuses: NetworkStatus[] = attachments.flatMap((attachment, i) =>
-      networkStatusFromResult(results[i]!, {
+    const statuses: NetworkStatus[] = attachments.flatMap((attachment, i) => {
+      const deviceInfo = deviceInfos[i];
+      return networkStatusFromResult(results[i]!, {
         name: attachment.network.name,
         ifName: attachment.ifName,
         isDefault: attachment.isDefault,
-      }),
-    );
+        ...(deviceInfo ? { deviceInfo } : {}),
+      });
+    });
     try {
       await this.deps.source.publishStatus(pod, statuses, containerId);
     } catch (err) {
@@ -304,6 +315,7 @@ export class PodAttacher {
           targetOf(request, attachment.ifName),
           cachedInput(attachment),
         );
+        await this.deps.devices.release(attachment.device);
       } catch (err) {
         const error = asCniError(err);
         log.warn('delegate DEL failed; carrying on', {
@@ -329,6 +341,7 @@ export class PodAttacher {
       log.warn('DEL failures ignored: the pod network namespace is gone', {
         failed: failures.map((f) => f.record.name),
       });
+      for (const failure of failures) await this.deps.devices.release(failure.record.device);
       await this.forget(record, log);
       return;
     }

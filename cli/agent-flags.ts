@@ -1,6 +1,7 @@
 /** The agent's command-line flags: one table for parsing, defaults and `multinet agent --help`. */
 import type { LogLevel } from '../platform/log.ts';
 import { defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
+import { defaultDeviceInfoDir } from '../lib/devices.ts';
 import { isSupportedCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 import {
   commaList,
@@ -29,6 +30,9 @@ export const agentFlagDefaults = {
   systemNamespaces: 'kube-system',
   heartbeat: 30,
   probeListen: '127.0.0.1:9641',
+  podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
+  podResourcesTimeout: 5,
+  deviceInfoDir: defaultDeviceInfoDir,
   path: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 } as const;
 
@@ -73,12 +77,18 @@ Node paths:
   --host-mount-ns PATH|auto     run delegate plugins in the host's mount namespace, so they see the host's
                                 files and tools: a /proc/PID/ns/mnt, or auto (the chart's: that of the nearest
                                 ancestor outside the agent's container, which needs hostPID)
+  --pod-resources-socket PATH   the kubelet's pod-resources API, asked for a pod's devices when a NAD has a
+                                resourceName (default: ${d.podResourcesSocket})
+  --device-info-dir D           the Device Information Spec's directory, shared with device plugins and
+                                delegates (default: ${d.deviceInfoDir})
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
   --agent-wait SECONDS          how long the shim waits for an unreachable agent on ADD (default: ${d.agentWait})
   --readiness-indicator-file F  ADD waits until this file exists (Multus' readinessindicatorfile)
   --readiness-timeout SECONDS   how long ADD waits for it (default: ${d.readinessTimeout})
+  --pod-resources-timeout SECONDS
+                                how long ADD waits for the kubelet's answer (default: ${d.podResourcesTimeout})
   --max-parallel N              CNI requests served at once (default: ${d.maxParallel})
   --max-queued N                CNI requests allowed to wait; beyond, "try again later" (default: ${d.maxQueued})
   --log-level LEVEL             error, warn, info or debug (default: info)
@@ -111,6 +121,9 @@ export interface AgentFlags {
   readonly shimDir: string | undefined;
   readonly shimName: string;
   readonly hostMountNamespace: string | undefined;
+  readonly podResourcesSocket: string;
+  readonly podResourcesTimeoutSeconds: number;
+  readonly deviceInfoDir: string;
   /** The agent's own DaemonSet, namespace/name: when it is deleted, the agent takes its config and shim off the node. */
   readonly ownerDaemonSet: { readonly namespace: string; readonly name: string } | undefined;
   readonly delegateTimeoutSeconds: number;
@@ -178,6 +191,9 @@ export function parseAgentFlags(
     'shim-dir': s,
     'shim-name': s,
     'host-mount-ns': s,
+    'pod-resources-socket': s,
+    'pod-resources-timeout': s,
+    'device-info-dir': s,
     'owner-daemonset': s,
     'delegate-timeout': s,
     'agent-wait': s,
@@ -249,6 +265,14 @@ export function parseAgentFlags(
     ownerDaemonSet: ownerDaemonSet(values['owner-daemonset'], env.POD_NAMESPACE),
     hostMountNamespace:
       values['host-mount-ns'] === 'auto' ? 'auto' : absolutePath('host-mount-ns', values['host-mount-ns']),
+    podResourcesSocket:
+      absolutePath('pod-resources-socket', values['pod-resources-socket']) ?? d.podResourcesSocket,
+    podResourcesTimeoutSeconds: positiveNumber(
+      'pod-resources-timeout',
+      values['pod-resources-timeout'],
+      d.podResourcesTimeout,
+    ),
+    deviceInfoDir: absolutePath('device-info-dir', values['device-info-dir']) ?? d.deviceInfoDir,
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

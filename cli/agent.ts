@@ -9,6 +9,7 @@
 import { createAgent } from '../agent/agent.ts';
 import type { ConfDirScan } from '../agent/conf-dir.ts';
 import type { KubeNetworking } from '../agent/kube-networking.ts';
+import type { PodDeviceSource } from '../agent/devices.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import type { NetworkSource } from '../agent/network-source.ts';
 import { hostMountsExec } from '../agent/host-mounts-exec.ts';
@@ -110,6 +111,21 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     }
     source = kube.source;
   }
+  // The kubelet's pod-resources client (and node:http2) are loaded on the first ADD of a device network.
+  let podResources: Promise<{ devicesOf: PodDeviceSource['devicesOf']; close(): void }> | undefined;
+  const podDevices: PodDeviceSource = {
+    devicesOf: async (pod) => {
+      podResources ??= import('../platform/kubelet/pod-resources.ts').then(
+        ({ PodResourcesClient }) =>
+          new PodResourcesClient({
+            socketPath: flags.podResourcesSocket,
+            timeoutMs: flags.podResourcesTimeoutSeconds * 1000,
+            observe: (outcome, seconds) => metrics.podResources(outcome, seconds),
+          }),
+      );
+      return (await podResources).devicesOf(pod);
+    },
+  };
   // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
   const exec = nodeExec(
     context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
@@ -141,6 +157,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       resyncMs: 30_000,
       nodeName: flags.nodeName,
       pid: context.process?.pid,
+      deviceInfoDir: flags.deviceInfoDir,
     },
     {
       fs: nodeFileSystem,
@@ -149,6 +166,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       clock: systemClock,
       log,
       source,
+      podDevices,
       watchDir: watchDirectory,
       observer: metrics,
       afterSync: () => kube?.reporter.trigger(),
@@ -177,6 +195,10 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   const shutdown = async (): Promise<void> => {
     agent.stop();
     await removeServingFile();
+    void podResources?.then(
+      (client) => client.close(),
+      () => undefined,
+    );
     // Requests in flight finish first: they may still read the informers and patch their pods.
     await served?.close();
     await Promise.all([owner?.stop(), kube?.stop()]);

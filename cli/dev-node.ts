@@ -19,7 +19,7 @@ import { checkNodeCount, freeForNads, maxNodes } from '../dev/cluster/plan.ts';
 import type { KubeNodeOptions } from '../dev/node/kube-node.ts';
 
 export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--nodes N] [--cache-dir DIR] [--default-network bridge|flannel]
-                    [--multinet chart|host|none] [--wait-for-other SECONDS]
+                    [--multinet chart|host|none] [--wait-for-other SECONDS] [--vfs N]
       Starts a real Kubernetes cluster on this machine (as root): etcd, kube-apiserver, kube-controller-manager,
       kube-scheduler, and per node containerd with runc and a kubelet; the images (pause, a busybox-based
       "alpine", multinet's own from the Dockerfile) come from a local registry mirror. multinet runs on it,
@@ -44,7 +44,11 @@ export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--nodes 
                           Dockerfile), host (one node only: controller, webhook and agent as host processes
                           of this checkout, no image build), or none
   --wait-for-other SECONDS  wait this long for another local node of this machine to stop (only one runs at
-                          a time) instead of refusing to start`;
+                          a time) instead of refusing to start
+  --vfs N                 stand-in SR-IOV VFs: N links on the node (macvlan children of its uplink) that a
+                          test device plugin advertises as resource multinet.dev/vf and the CNI plugin "vf"
+                          moves into pods, for NADs annotated k8s.v1.cni.cncf.io/resourceName: multinet.dev/vf
+                          (default 4; 0: none)`;
 
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((done) => {
@@ -69,6 +73,8 @@ interface Settings {
   readonly defaultNetwork: 'bridge' | 'flannel';
   readonly waitSeconds: number;
   readonly cacheDir: string | undefined;
+  /** Stand-in VFs on the single node. */
+  readonly vfs: number;
 }
 
 function parseSettings(args: readonly string[]): Settings & { readonly out: string } {
@@ -79,6 +85,7 @@ function parseSettings(args: readonly string[]): Settings & { readonly out: stri
     'default-network': { type: 'string' },
     'wait-for-other': { type: 'string' },
     nodes: { type: 'string' },
+    vfs: { type: 'string' },
   });
   const waitSeconds = Number(values['wait-for-other'] ?? 0);
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
@@ -114,10 +121,17 @@ function parseSettings(args: readonly string[]): Settings & { readonly out: stri
       "--default-network flannel is for one node: several nodes get a bridge each, routed between them as flanneld's host-gw would",
     );
   }
+  const vfs = Number(values.vfs ?? 4);
+  if (!Number.isInteger(vfs) || vfs < 0 || vfs > 64) {
+    throw new UsageError(`--vfs must be a whole number from 0 to 64 (got ${JSON.stringify(values.vfs)})`);
+  }
+  if (values.vfs !== undefined && nodes > 1) {
+    throw new UsageError('--vfs is for one node: the nodes of a cluster have no stand-in VFs yet');
+  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const out = values['kubeconfig-out'];
   if (!out) throw new UsageError('--kubeconfig-out FILE is required');
-  return { nodes, how, defaultNetwork, waitSeconds, cacheDir: values['cache-dir'], out };
+  return { nodes, how, defaultNetwork, waitSeconds, cacheDir: values['cache-dir'], vfs, out };
 }
 
 export async function runDevNode(args: readonly string[], context: CommandContext): Promise<number> {
@@ -203,7 +217,7 @@ async function startNode(settings: Settings, common: Common): Promise<Running> {
     import('../dev/node/multinet-chart.ts'),
   ]);
   const { signal, log } = common;
-  const node = await startKubeNode({ ...common, defaultNetwork: settings.defaultNetwork });
+  const node = await startKubeNode({ ...common, defaultNetwork: settings.defaultNetwork, vfs: settings.vfs });
   let multinet: Awaited<ReturnType<typeof startMultinetOnNode>> | undefined;
   const stop = async (): Promise<void> => {
     await multinet?.stop();
@@ -224,6 +238,9 @@ async function startNode(settings: Settings, common: Common): Promise<Running> {
     summary: [
       `node ${node.nodeName} Ready; API server ${node.controlPlane.serverUrl}`,
       `macvlan master for NADs: ${node.macvlanMaster}; logs: ${node.layout.logs}${multinet ? `, ${multinet.logDir}` : ''}`,
+      ...(node.vfs.links.length > 0
+        ? [`stand-in VFs (${node.vfs.resourceName}, CNI plugin "vf"): ${node.vfs.links.join(', ')}`]
+        : []),
     ],
     unexpectedExit: node.unexpectedExit,
     stop,

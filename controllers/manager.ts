@@ -12,7 +12,7 @@ import { http } from '../platform/nodejs/http.ts';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import { KubeEventRecorder } from '../platform/kube/events.ts';
-import { nadInformer, nodeStateInformer } from '../platform/kube/informers.ts';
+import { nadInformer, nodeInformer, nodeStateInformer } from '../platform/kube/informers.ts';
 import type { KubeAccess } from '../platform/kube/kubeconfig.ts';
 import { LeaderElector, type LeaderElectionOptions } from '../platform/kube/leader-election.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
@@ -109,6 +109,8 @@ export async function startController(settings: ControllerSettings): Promise<Run
   });
   const nads = nadInformer(rest, log);
   const nodeStates = nodeStateInformer(rest, log, settings.nodeSelector);
+  // Nodes only for the extended resources they advertise (device networks' resourceName).
+  const kubeNodes = nodeInformer(rest, log);
   const controller = new NadController(
     {
       workers: settings.workers,
@@ -133,6 +135,9 @@ export async function startController(settings: ControllerSettings): Promise<Run
   nodeStates.on('add', (o) => controller.nodeChanged(o));
   nodeStates.on('update', (o) => controller.nodeChanged(o));
   nodeStates.on('delete', (o) => controller.nodeDeleted(o));
+  kubeNodes.on('add', (o) => controller.kubeNodeChanged(o));
+  kubeNodes.on('update', (o) => controller.kubeNodeChanged(o));
+  kubeNodes.on('delete', (o) => controller.kubeNodeDeleted(o));
   // The stale mark on node reports: its own small runner beside the NADs' (one worker: few nodes change).
   const staleMarks = new ControllerRunner(
     new NodeStaleMarker({
@@ -169,7 +174,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
         },
       })
     : undefined;
-  const ready = (): boolean => nads.synced && nodeStates.synced;
+  const ready = (): boolean => nads.synced && nodeStates.synced && kubeNodes.synced;
 
   let server: Server | undefined;
   let probePort: number | undefined;
@@ -188,7 +193,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
 
   const shutdown = new AbortController();
   const startInformers = async (): Promise<void> => {
-    await Promise.all([nads.start(), nodeStates.start()]);
+    await Promise.all([nads.start(), nodeStates.start(), kubeNodes.start()]);
     log.info('caches synced', { nads: nads.cache.list().length, nodes: nodeStates.cache.list().length });
   };
   const run = (async (): Promise<void> => {
@@ -209,9 +214,9 @@ export async function startController(settings: ControllerSettings): Promise<Run
     (stopping ??= (async (): Promise<void> => {
       log.info('shutting down: finishing the reconciles in flight');
       shutdown.abort();
-      await Promise.all([nads.stop(), nodeStates.stop()].map((p) => p.catch(() => undefined))).then(
-        () => undefined,
-      );
+      await Promise.all(
+        [nads.stop(), nodeStates.stop(), kubeNodes.stop()].map((p) => p.catch(() => undefined)),
+      ).then(() => undefined);
       await run;
       controller.dispose();
       await recorder.stop(2000);

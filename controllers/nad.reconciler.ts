@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
+import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
 import { bucketOf, configHash, networkKey, splitNetworkKey } from '../lib/node-state.ts';
 import type { EventRecorder, ObjectReference } from '../platform/kube/events.ts';
@@ -29,6 +30,7 @@ import {
 } from './nad-status.ts';
 import type { NetworkIndex } from './network-index.ts';
 import type { NodeIndex } from './node-index.ts';
+import type { ResourceIndex } from './resource-index.ts';
 import type { ReconcileResult, Reconciler } from './runner.ts';
 import { statusEvents } from './status-events.ts';
 
@@ -59,6 +61,8 @@ export interface NadReconcilerDeps {
   /** What every node should hold and what the nodes report (kept current by the controller's watches). */
   readonly networks: NetworkIndex;
   readonly nodes: NodeIndex;
+  /** Which nodes advertise which extended resources (device networks); none: not watched. */
+  readonly resources?: ResourceIndex;
   readonly rest: KubeRequester;
   readonly events: EventRecorder;
   readonly log: Logger;
@@ -149,7 +153,12 @@ export class NadReconciler implements Reconciler {
     const hash = configHash(nad.spec?.config);
     // A NAD read fresh after a conflict may be newer than the cache: nodes cannot be known to hold it yet.
     const current = networks.hashOf(key) === hash;
+    const resourceName = nad.metadata.annotations?.[resourceNameAnnotation];
+    const resources = this.deps.resources;
     return computeNadStatus({
+      ...(resourceName && resources
+        ? { resource: { name: resourceName, advertisedBy: resources.advertisedBy(resourceName) } }
+        : {}),
       generation: nad.metadata.generation ?? 0,
       previous: nad.status,
       verdict: this.verdicts.get(key, nad),

@@ -39,6 +39,10 @@ export interface NodeBinaries {
   readonly whereabouts: string;
   readonly whereaboutsReconciler: string;
   readonly whereaboutsFiles: string;
+  /** The device plugin of the node's stand-in VFs (dev/node/vf-device-plugin). */
+  readonly vfDevicePlugin: string;
+  /** The CNI plugin that moves a stand-in VF into a pod (type "vf", dev/node/vf-cni). */
+  readonly vfCni: string;
 }
 
 /** The build.sh part (MULTINET_BUILD_ONLY) that makes each cached binary. */
@@ -60,6 +64,8 @@ const parts: Readonly<Record<string, string>> = {
   whereabouts: 'whereabouts',
   'ip-control-loop': 'whereabouts',
   'whereabouts-files': 'whereabouts',
+  'vf-device-plugin': 'vfplugin',
+  'vf-cni': 'vfcni',
 };
 
 /** The build script next to this file. */
@@ -92,6 +98,8 @@ export function nodeBinariesIn(binDir: string): NodeBinaries {
     whereabouts: join(binDir, 'whereabouts'),
     whereaboutsReconciler: join(binDir, 'ip-control-loop'),
     whereaboutsFiles: join(binDir, 'whereabouts-files'),
+    vfDevicePlugin: join(binDir, 'vf-device-plugin'),
+    vfCni: join(binDir, 'vf-cni'),
   };
 }
 

@@ -9,15 +9,17 @@
 #                  reference plugins (github.com/containernetworking/plugins); the Flannel CNI plugin
 #                  (from the anchor tarball, its module is not served by the proxy: built only where that
 #                  is at hand, for `--default-network flannel`); the pause program
-#                  of the node's sandbox image (dev/images/pause) and the pods' way to the API server
-#                  (dev/node/api-gateway). runc comes from Debian (it needs cgo).
+#                  of the node's sandbox image (dev/images/pause), the pods' way to the API server
+#                  (dev/node/api-gateway), and the node's stand-in VFs: their device plugin
+#                  (dev/node/vf-device-plugin, k8s.io/kubelet's deviceplugin API) and CNI plugin
+#                  (dev/node/vf-cni). runc comes from Debian (it needs cgo).
 #   cluster-wide IPAM: whereabouts' CNI plugin and its reconciler (ip-control-loop), with the CRDs and the
 #                  RBAC its users apply (github.com/k8snetworkplumbingwg/whereabouts)
 #
 # Usage: dev/build.sh [--print-dir]
 #   MULTINET_CACHE       cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multinet)
 #   MULTINET_BUILD_ONLY  the parts to build (default: all of them, in this order):
-#                        etcd kube helm node containerd cni flannel whereabouts pause gateway
+#                        etcd kube helm node containerd cni flannel whereabouts pause gateway vfplugin vfcni
 #   MULTINET_ANCHORS     the folder with flannel-cni-plugin-<commit>.tar.gz (default: ../shared/anchors)
 # Prints progress on stderr; with --print-dir prints the bin dir on stdout at the end.
 set -euo pipefail
@@ -276,10 +278,13 @@ build_whereabouts() {
 }
 
 # The node's own small Go programs, built from this repository's sources and keyed by their content:
-# pause (the sandbox image's program) and api-gateway (pods' way to the API server on the host's loopback).
-local_key() { cat "$1"/go.mod "$1"/*.go | sha256sum | cut -c1-12; }
+# pause (the sandbox image's program), api-gateway (pods' way to the API server on the host's loopback),
+# and the stand-in VFs' device plugin and CNI plugin ("vf").
+local_key() { cat "$1"/go.* "$1"/*.go | sha256sum | cut -c1-12; }
 PAUSE_KEY=$(local_key "$HERE/images/pause")
 GATEWAY_KEY=$(local_key "$HERE/node/api-gateway")
+VFPLUGIN_KEY=$(local_key "$HERE/node/vf-device-plugin")
+VFCNI_KEY=$(local_key "$HERE/node/vf-cni")
 build_local() {
   local name=$1 src=$2 key=$3
   if have "$name" "$key"; then
@@ -292,8 +297,10 @@ build_local() {
 }
 build_pause() { build_local pause "$HERE/images/pause" "$PAUSE_KEY"; }
 build_gateway() { build_local api-gateway "$HERE/node/api-gateway" "$GATEWAY_KEY"; }
+build_vfplugin() { build_local vf-device-plugin "$HERE/node/vf-device-plugin" "$VFPLUGIN_KEY"; }
+build_vfcni() { build_local vf-cni "$HERE/node/vf-cni" "$VFCNI_KEY"; }
 
-only="${MULTINET_BUILD_ONLY:-etcd kube helm node containerd cni flannel whereabouts pause gateway}"
+only="${MULTINET_BUILD_ONLY:-etcd kube helm node containerd cni flannel whereabouts pause gateway vfplugin vfcni}"
 for part in $only; do "build_$part"; done
 
 # Stable names for the harness: symlinks to the versioned binaries and plugin dirs.
@@ -301,8 +308,8 @@ link() { ln -sfn "$2" "$BIN/$1.tmp" && mv -Tf "$BIN/$1.tmp" "$BIN/$1"; }
 for pair in "kube-apiserver:$KUBE_VERSION" "kubectl:$KUBE_VERSION" "etcd:$ETCD_VERSION" "helm:$HELM_VERSION" \
   "kubelet:$KUBE_VERSION" "kube-controller-manager:$KUBE_VERSION" "kube-scheduler:$KUBE_VERSION" \
   "containerd:$CONTAINERD_VERSION" "containerd-shim-runc-v2:$CONTAINERD_VERSION" "ctr:$CONTAINERD_VERSION" \
-  "flannel:$FLANNEL_COMMIT" "pause:$PAUSE_KEY" "api-gateway:$GATEWAY_KEY" \
-  "whereabouts:$WHEREABOUTS_VERSION" "ip-control-loop:$WHEREABOUTS_VERSION"; do
+  "flannel:$FLANNEL_COMMIT" "pause:$PAUSE_KEY" "api-gateway:$GATEWAY_KEY" "vf-device-plugin:$VFPLUGIN_KEY" \
+  "vf-cni:$VFCNI_KEY" "whereabouts:$WHEREABOUTS_VERSION" "ip-control-loop:$WHEREABOUTS_VERSION"; do
   name=${pair%%:*} version=${pair#*:}
   if have "$name" "$version"; then link "$name" "$name-$version"; fi
 done

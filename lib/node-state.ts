@@ -41,6 +41,17 @@ export interface NodeNetworkStateStatus {
   /** digestBuckets digests over "namespace/name=configHash" lines (see bucketDigests). */
   digests: string[];
   problems: NodeNetworkProblem[];
+  /**
+   * The node's allocatable count (Node status.allocatable) of each resource its NADs name in
+   * resourceName, by name; absent when no NAD does (or the Node could not be read).
+   */
+  resources?: NodeResourceCount[];
+}
+
+/** How many devices of one resource the node offers pods. */
+export interface NodeResourceCount {
+  name: string;
+  allocatable: number;
 }
 
 export interface NodeNetworkState {

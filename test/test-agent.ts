@@ -3,6 +3,7 @@
  * default network, NADs and pods as files. Not used by the product.
  */
 import winston from 'winston';
+import { CniError } from '../lib/cni/error.ts';
 import type { CniRequest } from '../lib/cni/request.ts';
 import {
   FakeClock,
@@ -13,6 +14,7 @@ import {
   type PluginCall,
 } from './doubles/memory-ports.ts';
 import { createAgent, type Agent, type AgentDeps, type AgentOptions } from '../agent/agent.ts';
+import type { PodDeviceSource } from '../agent/devices.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
 
 export const silentLog = winston.createLogger({
@@ -27,7 +29,7 @@ export interface TestAgent {
   /** Plugin calls other than VERSION, as "COMMAND plugin ifName". */
   calls(): string[];
   request(command: CniRequest['command'], overrides?: Partial<CniRequest>): CniRequest;
-  addNad(name: string, config: object, namespace?: string): void;
+  addNad(name: string, config: object, namespace?: string, annotations?: Record<string, string>): void;
   addPod(name: string, annotations: Record<string, string>, namespace?: string): void;
 }
 
@@ -47,6 +49,7 @@ export function testAgent(
   fs = new MemoryFs(),
   exec = new MemoryExec(fs),
   observer?: AgentDeps['observer'],
+  podDevices?: PodDeviceSource,
 ): TestAgent {
   for (const plugin of ['bridge', 'macvlan', 'tuning', 'host-local', 'ptp']) {
     if (!fs.files.has(`/opt/cni/bin/${plugin}`)) exec.register(`/opt/cni/bin/${plugin}`, okPlugin);
@@ -100,6 +103,7 @@ export function testAgent(
       source,
       watchDir: () => () => undefined,
       ...(observer ? { observer } : {}),
+      ...(podDevices ? { podDevices } : {}),
     },
   );
   return {
@@ -118,13 +122,13 @@ export function testAgent(
       config: { cniVersion: '1.0.0', name: 'multinet-cni-network', type: 'multinet-cni' },
       ...overrides,
     }),
-    addNad: (name, config, namespace = 'default') =>
+    addNad: (name, config, namespace = 'default', annotations) =>
       fs.put(
         `/nads/${namespace}-${name}.yaml`,
         JSON.stringify({
           apiVersion: 'k8s.cni.cncf.io/v1',
           kind: 'NetworkAttachmentDefinition',
-          metadata: { name, namespace },
+          metadata: { name, namespace, ...(annotations ? { annotations } : {}) },
           spec: { config: JSON.stringify(config) },
         }),
       ),
@@ -138,4 +142,15 @@ export function testAgent(
         }),
       ),
   };
+}
+
+/** What a promise rejects with, which must be a CniError (a test fails otherwise). */
+export async function rejection(promise: Promise<unknown>): Promise<CniError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CniError);
+    return err as CniError;
+  }
+  throw new Error('expected a CNI error');
 }

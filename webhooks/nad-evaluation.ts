@@ -21,6 +21,8 @@ export interface NadEvaluation {
   readonly binaries: readonly string[];
   readonly usesHostLocal: boolean;
   readonly hostLocal: readonly HostLocalRange[];
+  /** The device plugin resource its attachments take a device of (k8s.v1.cni.cncf.io/resourceName). */
+  readonly resourceName?: string;
 }
 
 const none: ReadonlySet<string> = new Set();
@@ -52,6 +54,7 @@ export function evaluateNad(object: unknown, namespace: string, name: string): N
     binaries: config ? requiredBinaries(config) : [],
     usesHostLocal: config ? usesHostLocal(config) : false,
     hostLocal: config ? hostLocalRanges(config) : [],
+    ...(check.resourceName !== undefined ? { resourceName: check.resourceName } : {}),
   };
 }
 

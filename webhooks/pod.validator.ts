@@ -1,16 +1,19 @@
 /**
  * Pod CREATE, and UPDATE when the networks or default-network annotation changed: the annotations
  * parsed by lib/, every selected NAD present and accepted, namespace isolation, capabilities for the
- * requested ips/mac, and interface names that do not collide. Messages are the node agent's (from
- * lib/selection.ts), so a pod is denied here for the same reason the agent would fail it.
+ * requested ips/mac, interface names that do not collide, and requests that cover the devices its
+ * device networks need. Messages are the node agent's (from lib/selection.ts), so a pod is denied
+ * here for the same reason the agent would fail it.
  */
 import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
 import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
-import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
+import { podResourceRequests } from '../lib/devices.ts';
+import { planPodNetworks, type PodNetworkPlan, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import { isObject } from '../lib/safe-json.ts';
 import { formatProblem } from '../lib/errors.ts';
 import { notFoundMessage, selectionCapabilities, type CapabilityField } from '../lib/selection.ts';
 import type { AdmissionRequest } from './admission-review.ts';
+import { podDeviceNeeds } from './device-needs.ts';
 import type { NadLookup } from './nad-catalog.ts';
 import { rejectionReason } from './nad-evaluation.ts';
 import type { NetworkRef } from './nad-miss-resolver.ts';
@@ -151,11 +154,26 @@ export function validatePodReview(request: AdmissionRequest, context: PodValidat
       checkSelection(network.label, element, context, problems, warnings, unresolved);
     }
   }
+  if (plan.problems.length === 0) problems.push(...deviceShortfalls(object, plan, context.nads));
   if (problems.length === 0) return allow(dedupe(warnings));
   return {
     ...deny(problems.join('; '), dedupe(warnings)),
     ...(unresolved.length > 0 ? { unresolved: uniqueRefs(unresolved) } : {}),
   };
+}
+
+/** Each resource the pod requests fewer of than its device networks need (both numbers named). */
+function deviceShortfalls(pod: unknown, plan: PodNetworkPlan, nads: NadLookup): string[] {
+  const requested = podResourceRequests(pod);
+  const out: string[] = [];
+  for (const [resource, labels] of podDeviceNeeds(plan, nads).needs) {
+    const have = requested.get(resource) ?? 0;
+    if (have >= labels.length) continue;
+    out.push(
+      `the pod requests ${have} "${resource}" but ${labels.length} of its networks need one each (${labels.join(', ')}): request "${resource}": ${labels.length} in a container's resources, or let the multinet webhook add it (webhook.injectResources)`,
+    );
+  }
+  return out;
 }
 
 function uniqueRefs(refs: readonly NetworkRef[]): NetworkRef[] {

@@ -16,7 +16,7 @@ export function clusterChartTarget(cluster: KubeCluster): ChartTarget {
     workDir: cluster.dir,
     adminKubeconfigPath: cluster.adminKubeconfigPath,
     helmPath: cluster.helmPath,
-    agentValues: {},
+    values: {},
     ...agentDirs,
     generatedConfigs: cluster.nodes.map((n) => n.hostPath('/etc/cni/net.d/00-multinet.conflist')),
     kubeConfig: () => cluster.kubeConfig(),

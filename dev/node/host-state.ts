@@ -33,6 +33,8 @@ export const kubeletSysctls = [
  * started are kept; a directory the node created is removed, with the parents it created for it.
  */
 export const fixedHostDirs = [
+  // The kubelet's device plugin registration socket and checkpoint: fixed, whatever its --root-dir.
+  '/var/lib/kubelet/device-plugins',
   '/var/lib/cni/results',
   '/var/lib/cni/networks',
   '/var/log/containers',

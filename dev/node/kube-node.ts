@@ -49,6 +49,13 @@ import {
 } from './node-config.ts';
 import { checkNodeHost, type NodeHost } from './prerequisites.ts';
 import { startLocalRegistry, type ListenLoopback, type LocalRegistry } from './registry.ts';
+import {
+  createVfLinks,
+  kubeletDevicePluginDir,
+  startVfDevicePlugin,
+  vfResourceName,
+  type NodeVfs,
+} from './vfs.ts';
 
 const run = promisify(execFile);
 
@@ -78,6 +85,8 @@ export interface KubeNodeOptions {
   readonly waitForOtherNodeMs?: number;
   /** How long the node may take to become Ready once everything is built (default 120 s). */
   readonly startTimeoutMs?: number;
+  /** Stand-in SR-IOV VFs advertised as multinet.dev/vf by the test device plugin (default 4; 0: none). */
+  readonly vfs?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -97,6 +106,8 @@ export interface KubeNode {
   readonly macvlanMaster: string;
   /** The pods' bridge (the host holds the pod subnet's gateway address on it). */
   readonly bridge: string;
+  /** The stand-in VFs (dev/node/vfs.ts) and where the agent finds the kubelet's and the device plugin's files. */
+  readonly vfs: NodeVfs;
   /** Where pods reach the API server (KUBERNETES_SERVICE_HOST/PORT): there is no kube-proxy. */
   readonly apiGateway: { readonly host: string; readonly port: number };
   /** The admin kubeconfig (a user in system:masters). */
@@ -109,12 +120,16 @@ export interface KubeNode {
   stop(): Promise<void>;
 }
 
-/** Links (or copies) the reference plugins (and Flannel's, where built) into the node's one CNI bin dir. */
+/**
+ * Links (or copies) the reference plugins, Flannel's (where built) and the stand-in VFs' ("vf") into the
+ * node's one CNI bin dir, as on a node.
+ */
 async function installPlugins(binaries: NodeBinaries, binDir: string): Promise<void> {
   const plugins = (await readdir(binaries.cniPlugins)).map((name) => join(binaries.cniPlugins, name));
   const flannel = existsSync(binaries.flannel) ? [binaries.flannel] : [];
-  for (const source of [...plugins, ...flannel]) {
-    const target = join(binDir, basename(source));
+  const named = [...plugins, ...flannel].map((source) => [source, basename(source)] as const);
+  for (const [source, name] of [...named, [binaries.vfCni, 'vf'] as const]) {
+    const target = join(binDir, name);
     await link(await realpath(source), target).catch(() => copyFile(source, target));
   }
 }
@@ -288,6 +303,8 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     await ip('link', 'add', macvlanMaster, 'type', 'veth', 'peer', 'name', `mn${id}m1`);
     await ip('link', 'set', macvlanMaster, 'up');
     await ip('link', 'set', `mn${id}m1`, 'up');
+    // Children of the uplink: deleted with it, wherever they are (a pod's netns included).
+    const vfLinks = await createVfLinks(host.tools.ip, macvlanMaster, `mn${id}v`, options.vfs ?? 4);
     // The API gateway's namespace, plugged into the bridge like a pod.
     await ip('netns', 'add', apiNetns);
     await ip('link', 'add', `mn${id}a0`, 'type', 'veth', 'peer', 'name', `mn${id}a1`, 'netns', apiNetns);
@@ -425,6 +442,39 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       timeoutMs,
       options.signal,
     );
+    const vfs: NodeVfs = {
+      resourceName: vfResourceName,
+      links: vfLinks,
+      deviceInfoDir: join(dir, 'devinfo'),
+      podResourcesSocket: join(layout.kubeletRoot, 'pod-resources', 'kubelet.sock'),
+    };
+    if (vfLinks.length > 0) {
+      const devicePlugin = await startVfDevicePlugin(
+        {
+          binary: binaries.vfDevicePlugin,
+          devicePluginDir: kubeletDevicePluginDir,
+          links: vfLinks,
+          nodeName,
+          deviceInfoDir: vfs.deviceInfoDir,
+        },
+        start,
+      );
+      all.push(devicePlugin);
+      await waitUntil(
+        `the kubelet to advertise ${vfLinks.length} ${vfResourceName}`,
+        async () => {
+          const allocatable = (await core.readNode({ name: nodeName })).status?.allocatable ?? {};
+          return {
+            ok: allocatable[vfResourceName] === String(vfLinks.length),
+            detail: `allocatable ${vfResourceName}: ${allocatable[vfResourceName] ?? 'none'}`,
+          };
+        },
+        all,
+        deadline,
+        timeoutMs,
+        options.signal,
+      );
+    }
     log(
       `node ${nodeName} Ready ${((Date.now() - startedAt) / 1000).toFixed(1)} s after its start (run dir ${dir})`,
     );
@@ -451,6 +501,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       nodeName,
       macvlanMaster,
       bridge,
+      vfs,
       apiGateway: podNetwork.apiGateway,
       adminKubeconfigPath: cp.adminKubeconfigPath,
       kubeConfig: () => cp.kubeConfig(),

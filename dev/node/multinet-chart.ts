@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { eventually } from '../../lib/eventually.ts';
 import { repoRoot } from '../repo-root.ts';
@@ -34,8 +34,8 @@ export interface ChartTarget {
   readonly workDir: string;
   readonly adminKubeconfigPath: string;
   readonly helmPath: string;
-  /** The agent's values that fit the nodes ({} for the chart's defaults). */
-  readonly agentValues: Record<string, unknown>;
+  /** The values that fit the nodes besides the image and the API server ({} for the chart's defaults). */
+  readonly values: Record<string, unknown>;
   /** The agent's state and socket dirs, as the nodes see them. */
   readonly stateDir: string;
   readonly socketDir: string;
@@ -55,11 +55,18 @@ export function nodeChartTarget(node: KubeNode): ChartTarget {
     workDir: node.layout.dir,
     adminKubeconfigPath: node.adminKubeconfigPath,
     helmPath: node.helmPath,
-    agentValues: {
-      cniConfDir: node.layout.cniConfDir,
-      cniBinDir: node.layout.cniBinDir,
-      stateDir,
-      socketDir,
+    // Its CNI and agent dirs, the kubelet's pod-resources dir and the stand-in VFs' device-info dir, and
+    // the resource injector on (the stand-in VFs' NADs need it).
+    values: {
+      agent: {
+        cniConfDir: node.layout.cniConfDir,
+        cniBinDir: node.layout.cniBinDir,
+        stateDir,
+        socketDir,
+        podResourcesDir: dirname(node.vfs.podResourcesSocket),
+        deviceInfoDir: node.vfs.deviceInfoDir,
+      },
+      webhook: { injectResources: true },
     },
     stateDir,
     socketDir,
@@ -120,7 +127,7 @@ function run(
   });
 }
 
-/** The values that fit this cluster: its image, the way to the API server, its nodes' dirs. */
+/** The values that fit this cluster: its image, the way to the API server, what its nodes need. */
 export function clusterChartValues(target: ChartTarget): Record<string, unknown> {
   const image = target.images.find((i) => i.name === 'multinet');
   if (!image)
@@ -130,7 +137,7 @@ export function clusterChartValues(target: ChartTarget): Record<string, unknown>
     image: { repository: `${host}/${repository}`, tag, pullPolicy: 'IfNotPresent' },
     kubernetesServiceHost: target.apiGateway.host,
     kubernetesServicePort: String(target.apiGateway.port),
-    ...(Object.keys(target.agentValues).length > 0 ? { agent: target.agentValues } : {}),
+    ...target.values,
   };
 }
 

@@ -17,6 +17,7 @@ import { renderKubeconfig } from '../../dev/controlplane/kubeconfig.ts';
 import { runKubectl, type KubeNode } from '../../dev/node/kube-node.ts';
 import { installChartOnNode, type ChartOnNode } from '../../dev/node/multinet-chart.ts';
 import { podNetwork } from '../../dev/node/node-config.ts';
+import { linkAddress } from '../../dev/node/vfs.ts';
 import { seedNadForNode } from '../../playground/node-walkthrough.ts';
 import { seedDir, type SeedNad } from '../../playground/seed.ts';
 import {
@@ -252,6 +253,46 @@ describe('helm install multinet charts/multinet on the real node', () => {
       'admission webhook "pods.multinet.io" denied the request: networks[0] "default/no-such-net": NetworkAttachmentDefinition not found',
     );
   });
+
+  it("a device network through the chart: the injector adds the request, the agent reaches the kubelet's pod-resources socket and the device-info dir through its mounts", async () => {
+    await kubectl(
+      'apply',
+      '-f',
+      writeManifest('vf-net.yaml', {
+        apiVersion: 'k8s.cni.cncf.io/v1',
+        kind: 'NetworkAttachmentDefinition',
+        metadata: {
+          name: 'vf-net',
+          annotations: { 'k8s.v1.cni.cncf.io/resourceName': node.vfs.resourceName },
+        },
+        spec: {
+          config: JSON.stringify({
+            cniVersion: '1.0.0',
+            type: 'vf',
+            ipam: { type: 'host-local', subnet: '203.0.113.0/24', dataDir: join(work, 'vf-ipam') },
+          }),
+        },
+      }),
+    );
+    await createAndWait('vf-pod', 'vf-net');
+    expect(
+      await kubectl('get', 'pod', 'vf-pod', '-o', 'jsonpath={.spec.containers[0].resources.limits}'),
+    ).toBe(JSON.stringify({ [node.vfs.resourceName]: '1' }));
+    const key = networkStatusAnnotation.replace(/\./g, '\\.');
+    const status = JSON.parse(
+      await kubectl('get', 'pod', 'vf-pod', '-o', `jsonpath={.metadata.annotations.${key}}`),
+    ) as Array<{ interface?: string; 'device-info'?: { type?: string } }>;
+    expect(status.find((s) => s.interface === 'net1')?.['device-info']?.type).toBe('pci');
+    const taken: string[] = [];
+    for (const link of node.vfs.links) if ((await linkAddress(link)) === undefined) taken.push(link);
+    expect(taken).toHaveLength(1);
+    await kubectl('delete', 'pod', 'vf-pod', '--wait=true');
+    await eventually(
+      'the VF back on the node',
+      async () => ((await linkAddress(taken[0]!)) ? true : undefined),
+      60_000,
+    );
+  }, 240_000);
 
   it("deleting the pods runs DEL: their leases are freed and nothing is left in the agent's state", async () => {
     expect(leases(macvlanLeases).length).toBe(3);
