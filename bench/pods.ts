@@ -53,20 +53,33 @@ async function round(cluster: KubeCluster, core: CoreV1Api, mode: Mode, index: n
   const took = new Map<string, number>();
   let resolveAll: () => void = () => undefined;
   const all = new Promise<void>((resolve) => (resolveAll = resolve));
-  const watch = await new Watch(cluster.kubeConfig()).watch(
-    `/api/v1/namespaces/${namespace}/pods`,
-    {},
-    (_type: string, pod: V1Pod) => {
-      const name = pod.metadata?.name ?? '';
-      const at = sent.get(name);
-      if (at === undefined || took.has(name) || !isReady(pod)) return;
-      took.set(name, performance.now() - at);
-      if (took.size === names.length) resolveAll();
-    },
-    (err: unknown) => {
-      if (err && took.size < names.length) say(`the watch ended: ${errorMessage(err)}`);
-    },
-  );
+  const seen = (pod: V1Pod): void => {
+    const name = pod.metadata?.name ?? '';
+    const at = sent.get(name);
+    if (at === undefined || took.has(name) || !isReady(pod)) return;
+    took.set(name, performance.now() - at);
+    if (took.size === names.length) resolveAll();
+  };
+  // A watch the API server closes (a timeout, a GOAWAY) is started again after one list that catches up.
+  let stopped = false;
+  let current: { abort(): void } | undefined;
+  const watch = async (): Promise<void> => {
+    current = await new Watch(cluster.kubeConfig()).watch(
+      `/api/v1/namespaces/${namespace}/pods`,
+      {},
+      (_type: string, pod: V1Pod) => seen(pod),
+      (err: unknown) => {
+        if (stopped) return;
+        if (err) say(`the watch ended: ${errorMessage(err)}; watching again`);
+        void core
+          .listNamespacedPod({ namespace })
+          .then((list) => list.items.forEach(seen))
+          .then(watch)
+          .catch((e: unknown) => say(`cannot watch again: ${errorMessage(e)}`));
+      },
+    );
+  };
+  await watch();
   try {
     await Promise.all(
       names.map(async (name, i) => {
@@ -94,7 +107,8 @@ async function round(cluster: KubeCluster, core: CoreV1Api, mode: Mode, index: n
     await all;
     clearTimeout(timeout);
   } finally {
-    (watch as { abort?: () => void }).abort?.();
+    stopped = true;
+    current?.abort();
   }
   if (took.size < names.length)
     throw new Error(`${names.length - took.size} pods did not become Ready in 10 min`);
