@@ -17,6 +17,7 @@ import { DeviceAttacher, type PodDeviceSource } from './devices.ts';
 import { WorkLimiter } from './limiter.ts';
 import type { NetworkSource } from './network-source.ts';
 import { PodAttacher } from './pod-attacher.ts';
+import { HotPlug } from './hot-plug.ts';
 import { AttachmentResolver, type NetworkOptions } from './resolve.ts';
 import type { AgentObserver } from './observer.ts';
 
@@ -99,6 +100,8 @@ export interface Agent {
   readonly waitReady: () => Promise<void>;
   readonly confWriter: ConfWriter;
   readonly attacher: PodAttacher;
+  /** Networks on running pods: told about the node's pods, converges their attachments to their annotation. */
+  readonly hotPlug: HotPlug;
   readonly limiter: WorkLimiter;
   /** Writes the CNI config and starts following conf-dir changes. */
   start(): Promise<void>;
@@ -159,17 +162,29 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     }
   };
   const limiter = new WorkLimiter(options.concurrency, options.maxQueued);
+  const devices = new DeviceAttacher({
+    source: deps.podDevices,
+    fs,
+    infoDir: options.deviceInfoDir ?? defaultDeviceInfoDir,
+    log: log.child({ component: 'devices' }),
+  });
+  const schedule = <T>(key: string, fn: () => Promise<T>): Promise<T> => limiter.run(key, fn);
+  const hotPlug = new HotPlug({
+    runner,
+    resolver,
+    source: deps.source,
+    cache,
+    devices,
+    log: log.child({ component: 'hot-plug' }),
+    schedule,
+    defaultNetworks: options.network.defaultNetworks,
+  });
   const attacher = new PodAttacher({
     runner,
     resolver,
     source: deps.source,
     cache,
-    devices: new DeviceAttacher({
-      source: deps.podDevices,
-      fs,
-      infoDir: options.deviceInfoDir ?? defaultDeviceInfoDir,
-      log: log.child({ component: 'devices' }),
-    }),
+    devices,
     fs,
     log: log.child({ component: 'attacher' }),
     setDefaultRoute: (netns, ifName, gateways) =>
@@ -185,7 +200,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
         ifName,
         gateways,
       ),
-    schedule: (key, fn) => limiter.run(key, fn),
+    schedule,
     now: () => clock.now(),
   });
   const handler = createCniHandler({
@@ -212,6 +227,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     waitReady,
     confWriter,
     attacher,
+    hotPlug,
     limiter,
     async start() {
       // Delegates a killed agent left running: dead before any DEL is trusted to have cleaned up.
@@ -231,6 +247,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       stoppers.push(() => clearInterval(timer));
     },
     stop() {
+      hotPlug.stop();
       for (const stop of stoppers.splice(0)) stop();
     },
   };

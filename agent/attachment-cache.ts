@@ -38,6 +38,11 @@ export interface AttachmentRecord {
   readonly device?: AttachedDevice;
   /** The delegate's result; absent while its ADD is running. */
   readonly result?: JsonObject;
+  /**
+   * Selected by the pod's networks annotation (not the default network nor the cluster's default
+   * networks): what hot-plug may add and remove. Records written before it existed lack it.
+   */
+  readonly selected?: true;
 }
 
 export interface CacheRecord {
@@ -48,6 +53,8 @@ export interface CacheRecord {
   readonly pod: PodRef | undefined;
   /** The cniVersion the runtime asked in. */
   readonly cniVersion: string;
+  /** The sandbox ADD's CNI_ARGS (K8S_POD_NAME, ...): delegates attached later (hot-plug) get them too. */
+  readonly args?: Readonly<Record<string, string>>;
   readonly attachments: readonly AttachmentRecord[];
   /** True once every delegate succeeded. */
   readonly complete: boolean;

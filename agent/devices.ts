@@ -50,12 +50,13 @@ export class DeviceAttacher {
   /**
    * The attachments with their devices: unchanged when none has a resourceName (no question to the
    * kubelet); otherwise one List for the pod, and each device network's config and runtimeConfig
-   * carry its device.
+   * carry its device; devices `inUse` by the pod's other attachments are not handed out again.
    */
   async assign(
     attachments: readonly PlannedAttachment[],
     pod: PodRef | undefined,
     containerId: string,
+    inUse: readonly string[] = [],
   ): Promise<readonly PlannedAttachment[]> {
     const needs = attachments.map((a) =>
       a.resourceName ? { label: a.network.name, resourceName: a.resourceName } : undefined,
@@ -85,7 +86,9 @@ export class DeviceAttacher {
         `${who}: cannot learn the devices the kubelet allocated to the pod for ${first.label} (resource "${first.resourceName}"): ${errorMessage(err)}`,
       );
     }
-    const ids = assignDevices(needs, devices, who);
+    // Devices the pod's other attachments hold already (hot-plug adds to a running pod) are not free.
+    const free = new Map([...devices].map(([resource, ids]) => [resource, ids.filter((id) => !inUse.includes(id))]));
+    const ids = assignDevices(needs, free, who);
     return attachments.map((attachment, i) => {
       const deviceId = ids[i];
       if (deviceId === undefined) return attachment;

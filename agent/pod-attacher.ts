@@ -76,17 +76,17 @@ function podRefOf(request: CniRequest): PodRef | undefined {
   return pod ? { namespace: pod.namespace, name: pod.name, uid: pod.uid } : undefined;
 }
 
-function targetOf(request: CniRequest, ifName: string): DelegateTarget {
+export function targetOf(request: CniRequest, ifName: string): DelegateTarget {
   return { containerId: request.containerId, netns: request.netns, ifName, args: parseCniArgs(request.args) };
 }
 
 /** A cached attachment's network, as it was validated at ADD time (not re-checked: DEL must not fail on that). */
-function networkOf(record: AttachmentRecord): DelegateNetwork {
+export function networkOf(record: AttachmentRecord): DelegateNetwork {
   return { name: record.name, config: networkConfigFrom(record.config, record.name) };
 }
 
 /** Inputs a cached attachment hands its delegates again (DEL, CHECK). */
-function cachedInput(attachment: AttachmentRecord): InvocationInput {
+export function cachedInput(attachment: AttachmentRecord): InvocationInput {
   return {
     ...(attachment.runtimeConfig ? { runtimeConfig: attachment.runtimeConfig } : {}),
     ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
@@ -95,11 +95,11 @@ function cachedInput(attachment: AttachmentRecord): InvocationInput {
 }
 
 /** "default/macvlan-conf@net1, ..." for one log line per request. */
-function describe(attachments: readonly AttachmentRecord[]): string {
+export function describe(attachments: readonly AttachmentRecord[]): string {
   return attachments.map((a) => `${a.name}@${a.ifName}`).join(', ');
 }
 
-function recordOf(attachment: PlannedAttachment, result?: CniResult): AttachmentRecord {
+export function recordOf(attachment: PlannedAttachment, result?: CniResult): AttachmentRecord {
   return {
     name: attachment.network.name,
     ifName: attachment.ifName,
@@ -109,6 +109,7 @@ function recordOf(attachment: PlannedAttachment, result?: CniResult): Attachment
     ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
     ...(attachment.device ? { device: attachment.device } : {}),
     ...(result ? { result: resultToJson(result) } : {}),
+    ...(attachment.selection ? { selected: true as const } : {}),
   };
 }
 
@@ -176,6 +177,7 @@ export class PodAttacher {
       netns: request.netns,
       pod,
       cniVersion: requestVersion(request),
+      args: targetOf(request, request.ifName).args,
     };
     const results: CniResult[] = [];
     // Every failure after the first delegate ran rolls back what was attached (a delegate's error, a

@@ -218,6 +218,11 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       );
     }
     await agent.start();
+    // Networks on running pods: the pod informer's pods (all of them when it lists, then each change).
+    kube?.onPods({
+      changed: (pod) => agent.hotPlug.podChanged(pod),
+      deleted: (uid) => agent.hotPlug.podDeleted(uid),
+    });
     await kube?.start();
     if (kube && flags.ownerDaemonSet) {
       owner = new OwnerWatch(kube.client, flags.ownerDaemonSet, log);

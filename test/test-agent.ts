@@ -16,6 +16,8 @@ import {
 import { createAgent, type Agent, type AgentDeps, type AgentOptions } from '../agent/agent.ts';
 import type { PodDeviceSource } from '../agent/devices.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
+import type { NetworkSource, PodInfo } from '../agent/network-source.ts';
+import type { NetworkStatus } from '../lib/network-status.ts';
 
 export const silentLog = winston.createLogger({
   transports: [new winston.transports.Console({ silent: true })],
@@ -31,6 +33,11 @@ export interface TestAgent {
   request(command: CniRequest['command'], overrides?: Partial<CniRequest>): CniRequest;
   addNad(name: string, config: object, namespace?: string, annotations?: Record<string, string>): void;
   addPod(name: string, annotations: Record<string, string>, namespace?: string): void;
+  /** The pod as the informer would tell hot-plug about it (the pod file's annotations). */
+  pod(name: string, namespace?: string): Promise<PodInfo>;
+  /** Events posted about pods ("Reason message"), and the network-status writes with what they announced. */
+  readonly events: string[];
+  readonly published: Array<{ readonly statuses: readonly NetworkStatus[]; readonly added?: readonly string[] }>;
 }
 
 let address = 10;
@@ -65,11 +72,21 @@ export function testAgent(
     );
   }
   const clock = new FakeClock();
-  const source = new StandaloneSource(
-    fs,
-    { nadDir: '/nads', podDir: '/pods', stateDir: '/state' },
-    silentLog,
-  );
+  const files = new StandaloneSource(fs, { nadDir: '/nads', podDir: '/pods', stateDir: '/state' }, silentLog);
+  const events: string[] = [];
+  const published: TestAgent['published'] = [];
+  // The standalone source, with what the agent tells the API (Events, status writes) recorded.
+  const source: NetworkSource = {
+    getPod: (ref) => files.getPod(ref),
+    getNetwork: (namespace, name) => files.getNetwork(namespace, name),
+    publishStatus: async (pod, statuses, containerId, announce) => {
+      published.push({ statuses, ...(announce ? { added: announce.added } : {}) });
+      await files.publishStatus(pod, statuses, containerId);
+    },
+    withdrawStatus: (pod, containerId) => files.withdrawStatus(pod, containerId),
+    sweep: () => files.sweep(),
+    podEvent: (_pod, _type, reason, message) => void events.push(`${reason} ${message}`),
+  };
   const agent = createAgent(
     {
       confDir: '/etc/cni/net.d',
@@ -132,6 +149,13 @@ export function testAgent(
           spec: { config: JSON.stringify(config) },
         }),
       ),
+    events,
+    published,
+    pod: async (name, namespace = 'default') => {
+      const pod = await files.getPod({ namespace, name, uid: 'u1' });
+      if (!pod) throw new Error(`no pod file for ${namespace}/${name}`);
+      return pod;
+    },
     addPod: (name, annotations, namespace = 'default') =>
       fs.put(
         `/pods/${namespace}-${name}.yaml`,

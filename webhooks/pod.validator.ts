@@ -2,10 +2,16 @@
  * Pod CREATE, and UPDATE when the networks or default-network annotation changed: the annotations
  * parsed by lib/, every selected NAD present and accepted, namespace isolation, capabilities for the
  * requested ips/mac, interface names that do not collide, and requests that cover the devices its
- * device networks need. Messages are the node agent's (from lib/selection.ts), so a pod is denied
+ * device networks need; on a running pod (hot-plug), no swap of its default network and no interface
+ * another of its networks holds. Messages are the node agent's (from lib/selection.ts), so a pod is denied
  * here for the same reason the agent would fail it.
  */
-import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
+import {
+  defaultNetworkAnnotation,
+  networksAnnotation,
+  networkStatusAnnotation,
+} from '../lib/annotations/keys.ts';
+import { parseNetworkStatusAnnotation } from '../lib/network-status.ts';
 import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
 import { podResourceRequests } from '../lib/devices.ts';
 import { planPodNetworks, type PodNetworkPlan, type PodNetworkPolicy } from '../lib/pod-networks.ts';
@@ -141,6 +147,8 @@ export function validatePodReview(request: AdmissionRequest, context: PodValidat
 
   const plan = planPodNetworks(annotations, podNamespace, policy, policy.runtimeIfName);
   problems.push(...plan.problems.map(formatProblem));
+  if (request.operation === 'UPDATE' && plan.problems.length === 0 && isScheduled(object))
+    problems.push(...liveChangeProblems(annotationsOf(request.oldObject), annotations, plan, podNamespace));
   // The pod's own choices are checked here; the cluster's defaultNetworks are the agents' configuration.
   const chosen = [plan.defaultNetwork, ...plan.networks.filter((n) => n.element)];
   for (const network of chosen) {
@@ -160,6 +168,50 @@ export function validatePodReview(request: AdmissionRequest, context: PodValidat
     ...deny(problems.join('; '), dedupe(warnings)),
     ...(unresolved.length > 0 ? { unresolved: uniqueRefs(unresolved) } : {}),
   };
+}
+
+/** Whether the pod is on a node (its sandbox, and so its networks, may exist). */
+function isScheduled(pod: Record<string, unknown>): boolean {
+  return isObject(pod.spec) && typeof pod.spec.nodeName === 'string' && pod.spec.nodeName !== '';
+}
+
+/**
+ * What a change of a running pod's annotations cannot do (hot-plug, agent/hot-plug.ts): swap its default
+ * network, or ask for an interface another network of the pod holds and keeps.
+ */
+function liveChangeProblems(
+  old: Annotations,
+  now: Annotations,
+  plan: PodNetworkPlan,
+  podNamespace: string,
+): string[] {
+  const problems: string[] = [];
+  if (old[defaultNetworkAnnotation] !== now[defaultNetworkAnnotation]) {
+    problems.push(
+      `${defaultNetworkAnnotation}: cannot change on a running pod: its default network was attached when its sandbox was created and cannot be swapped live; delete and create the pod again to change it`,
+    );
+  }
+  // Who holds each interface now (network-status), against what the change asks for.
+  const holders = new Map(
+    parseNetworkStatusAnnotation(
+      typeof old[networkStatusAnnotation] === 'string' ? old[networkStatusAnnotation] : undefined,
+    )
+      .filter((s) => s.interface)
+      .map((s) => [s.interface!, s.name]),
+  );
+  const stillWanted = new Set(plan.networks.map((n) => `${n.namespace}/${n.name}`));
+  for (const network of plan.networks) {
+    const ifName = network.element?.interface;
+    if (!ifName) continue;
+    const holder = holders.get(ifName);
+    const key = `${network.namespace}/${network.name}`;
+    if (holder && holder !== key && (stillWanted.has(holder) || !holder.includes('/'))) {
+      problems.push(
+        `${network.label}: interface ${JSON.stringify(ifName)} is held by ${holder} on the running pod (${podNamespace} network-status); choose another interface name, or remove ${holder} in the same change`,
+      );
+    }
+  }
+  return problems;
 }
 
 /** Each resource the pod requests fewer of than its device networks need (both numbers named). */

@@ -29,6 +29,8 @@ export interface PodObject {
     readonly namespace?: string;
     readonly uid?: string;
     readonly resourceVersion?: string;
+    /** Set once the pod is being deleted. */
+    readonly deletionTimestamp?: string;
     readonly annotations?: Readonly<Record<string, string>>;
   };
 }
@@ -70,7 +72,7 @@ export function nodeNad(nad: NadObject): NadObject {
 
 /** A pod trimmed to what the agent reads (Multus' informer keeps the whole spec minus volumes and env). */
 export function nodePod(pod: PodObject): PodObject {
-  const { name, namespace, uid, resourceVersion, annotations } = pod.metadata;
+  const { name, namespace, uid, resourceVersion, annotations, deletionTimestamp } = pod.metadata;
   const kept: Record<string, string> = {};
   for (const key of [networksAnnotation, defaultNetworkAnnotation]) {
     const value = annotations?.[key];
@@ -82,6 +84,7 @@ export function nodePod(pod: PodObject): PodObject {
       ...(namespace !== undefined ? { namespace } : {}),
       ...(uid !== undefined ? { uid } : {}),
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      ...(deletionTimestamp !== undefined ? { deletionTimestamp } : {}),
       annotations: kept,
     },
   };

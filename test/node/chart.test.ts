@@ -380,6 +380,93 @@ describe('helm install multinet charts/multinet on the real node', () => {
     await kubectl('delete', 'pod', 'elsewhere', '--wait=false');
   });
 
+  it('hot-plug: networks added to and removed from a running pod by editing its annotation, the container untouched, across an agent restart', async () => {
+    const nad = await seedNadForNode(node);
+    const other = {
+      ...nad,
+      metadata: { name: 'other-net' },
+      spec: {
+        config: nad.spec.config
+          .replace('"rangeStart":"192.0.2.200"', '"rangeStart":"192.0.2.230"')
+          .replace('"rangeEnd":"192.0.2.216"', '"rangeEnd":"192.0.2.240"'),
+      },
+    };
+    await kubectl('apply', '-f', writeManifest('other-net.yaml', other));
+    await createAndWait('hotpod', 'macvlan-conf');
+    type Status = { interface?: string; name: string; ips?: string[] };
+    const state = async (): Promise<{ containerId: string; restarts: number; status: Status[] }> => {
+      const pod = JSON.parse(await kubectl('get', 'pod', 'hotpod', '-o', 'json')) as {
+        metadata: { annotations: Record<string, string> };
+        status: { containerStatuses: Array<{ containerID: string; restartCount: number }> };
+      };
+      return {
+        containerId: pod.status.containerStatuses[0]!.containerID,
+        restarts: pod.status.containerStatuses[0]!.restartCount,
+        status: JSON.parse(pod.metadata.annotations[networkStatusAnnotation] ?? '[]') as Status[],
+      };
+    };
+    const before = await state();
+    const annotate = (value: string): Promise<string> =>
+      kubectl('annotate', '--overwrite', 'pod', 'hotpod', `k8s.v1.cni.cncf.io/networks=${value}`);
+    const started = Date.now();
+    await annotate('macvlan-conf,other-net');
+    const added = await eventually(
+      'net2 in the pod and in its network-status',
+      async () => {
+        const net2 = (await interfaces('hotpod')).net2;
+        const status = (await state()).status;
+        return net2 && status.some((s) => s.interface === 'net2' && s.name === 'default/other-net')
+          ? net2
+          : undefined;
+      },
+      30_000,
+    );
+    timings.hotPlugAdd = Date.now() - started;
+    expect(added).toMatch(/^192\.0\.2\.2(3\d|40)\/24$/);
+    // The agent restarted between the steps: it finds the pod's sandbox in its records.
+    const agent = await agentPod();
+    await kubectl('-n', chart.namespace, 'delete', agent, '--wait=true');
+    await kubectl(
+      '-n',
+      chart.namespace,
+      'rollout',
+      'status',
+      `daemonset/${chart.fullname}-agent`,
+      '--timeout=180s',
+    );
+    const net1Lease = (await interfaces('hotpod')).net1!.split('/')[0]!;
+    expect(leases(macvlanLeases)).toContain(net1Lease);
+    await annotate('other-net');
+    await eventually(
+      'net1 gone, net2 kept, and network-status saying so',
+      async () => {
+        const ifs = await interfaces('hotpod');
+        const status = (await state()).status.map((s) => s.interface);
+        return !ifs.net1 && ifs.net2 === added && JSON.stringify(status) === '["eth0","net2"]'
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+    await eventually(
+      "the removed network's lease to be freed",
+      () => !leases(macvlanLeases).includes(net1Lease),
+      30_000,
+    );
+    const after = await state();
+    expect([after.containerId, after.restarts]).toEqual([before.containerId, 0]);
+    const events = await kubectl(
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=hotpod',
+      '-o',
+      'jsonpath={.items[*].reason}',
+    );
+    expect(events.split(' ')).toEqual(expect.arrayContaining(['AddedInterface', 'RemovedInterface']));
+    await kubectl('delete', 'pod', 'hotpod', '--wait=true');
+  }, 600_000);
+
   it('the agent pod deleted while 10 pods are created: every pod ends with all its networks, none stuck', async () => {
     const names = Array.from({ length: 10 }, (_, i) => `during-restart-${i}`);
     const agent = await agentPod();
