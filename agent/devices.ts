@@ -87,7 +87,9 @@ export class DeviceAttacher {
       );
     }
     // Devices the pod's other attachments hold already (hot-plug adds to a running pod) are not free.
-    const free = new Map([...devices].map(([resource, ids]) => [resource, ids.filter((id) => !inUse.includes(id))]));
+    const free = new Map(
+      [...devices].map(([resource, ids]) => [resource, ids.filter((id) => !inUse.includes(id))]),
+    );
     const ids = assignDevices(needs, free, who);
     return attachments.map((attachment, i) => {
       const deviceId = ids[i];

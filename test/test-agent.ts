@@ -37,7 +37,10 @@ export interface TestAgent {
   pod(name: string, namespace?: string): Promise<PodInfo>;
   /** Events posted about pods ("Reason message"), and the network-status writes with what they announced. */
   readonly events: string[];
-  readonly published: Array<{ readonly statuses: readonly NetworkStatus[]; readonly added?: readonly string[] }>;
+  readonly published: Array<{
+    readonly statuses: readonly NetworkStatus[];
+    readonly added?: readonly string[];
+  }>;
 }
 
 let address = 10;
