@@ -10,9 +10,7 @@
  * RESULT pods=<n> default_p50_ms=<a> default_p99_ms=<b> macvlan_p50_ms=<c> macvlan_p99_ms=<d>
  *        added_p50_pct=<(c-a)/a> agent_peak_mb_max=<m>
  */
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
 import { clusterChartTarget } from '../dev/cluster/cluster-chart.ts';
@@ -21,6 +19,7 @@ import { defaultCacheDir } from '../dev/binaries.ts';
 import { installChart } from '../dev/node/multinet-chart.ts';
 import { networksAnnotation } from '../lib/annotations/keys.ts';
 import { listenTcp } from '../platform/nodejs/listen.ts';
+import { podMemory } from './pod-memory.ts';
 import { percentile } from './stats.ts';
 import { errorMessage } from '../lib/errors.ts';
 
@@ -127,7 +126,7 @@ async function round(cluster: KubeCluster, core: CoreV1Api, mode: Mode, index: n
   return names.map((n) => took.get(n)!);
 }
 
-/** The agent's pod on each node: peak memory of its pod cgroup (cgroup v1), in MB. */
+/** The agent's pod on each node: peak memory of its pod cgroup (its delegates counted), in MB. */
 async function agentPeaks(cluster: KubeCluster, core: CoreV1Api): Promise<Record<string, number>> {
   const pods = await core.listNamespacedPod({
     namespace: 'multinet',
@@ -137,16 +136,8 @@ async function agentPeaks(cluster: KubeCluster, core: CoreV1Api): Promise<Record
   for (const pod of pods.items) {
     const node = cluster.nodes.find((n) => n.name === pod.spec?.nodeName);
     if (!node) continue;
-    const qos = (pod.status?.qosClass ?? 'Burstable').toLowerCase();
-    const dir = join(
-      '/sys/fs/cgroup/memory',
-      node.cgroups.podsRoot,
-      'kubepods',
-      qos,
-      `pod${pod.metadata!.uid!}`,
-    );
     peaks[node.name] = Math.round(
-      Number(readFileSync(join(dir, 'memory.max_usage_in_bytes'), 'utf8')) / 1048576,
+      podMemory(node.cgroups.podsRoot, { uid: pod.metadata!.uid!, qosClass: pod.status?.qosClass }).peakMb,
     );
   }
   return peaks;

@@ -102,6 +102,8 @@ export interface KubeNode {
   readonly registry: string;
   /** The name of the node: `localhost`. */
   readonly nodeName: string;
+  /** The kubelet's cgroupRoot: pods' cgroups are below it (kubepods/<qos>/pod<uid>) in every hierarchy. */
+  readonly podsCgroupRoot: string;
   /** One end of a veth pair on the host, for macvlan networks (the other end is up too). */
   readonly macvlanMaster: string;
   /** The pods' bridge (the host holds the pod subnet's gateway address on it). */
@@ -499,6 +501,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       host,
       registry: registry.address,
       nodeName,
+      podsCgroupRoot: cgroups.podsRoot,
       macvlanMaster,
       bridge,
       vfs,
