@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postCni, quiesce, serveOnSocket, wireRequest, type Answer } from '../test/doubles/cni-socket.ts';
-import { eventually } from '../lib/eventually.ts';
+import { eventually } from '../dev/eventually.ts';
 import { silentLog } from '../test/test-agent.ts';
 import { createCniHandler } from './cni-server.ts';
 

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { eventually } from '../lib/eventually.ts';
+import { eventually } from '../dev/eventually.ts';
 import { freeLoopbackPort, listenTcp, listenUnixSocket } from '../platform/nodejs/listen.ts';
 import { silentLog } from '../test/test-agent.ts';
 import { serveAgent, type ServedAgent } from './serve.ts';

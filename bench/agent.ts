@@ -42,12 +42,12 @@ import { nodeStatePath } from '../lib/node-state.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
-import { installCrds } from '../platform/kube/crds.ts';
+import { installCrds } from '../dev/controlplane/crds.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { http } from '../platform/nodejs/http.ts';
 import { describeFloor, memoryFloor } from './memory-floor.ts';
 import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
-import { LocalNode, pluginDir, requireNetnsPrerequisites, type Pod } from '../playground/local-node.ts';
+import { LocalNode, pluginDir, requireNetnsPrerequisites, type Pod } from '../dev/netns/local-node.ts';
 import {
   ensureMultus,
   multusClusterRules,

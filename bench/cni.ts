@@ -42,7 +42,7 @@ import { skeletonName, startSkeleton, type Skeleton } from './skeleton.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
 import { KubeletStub, kubeletStubBinary } from '../test/kubelet-stub/stub.ts';
-import { installCrds } from '../platform/kube/crds.ts';
+import { installCrds } from '../dev/controlplane/crds.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
 import {
   ensureMultus,
@@ -58,7 +58,7 @@ import {
   requireNetnsPrerequisites,
   shimPath,
   type Pod,
-} from '../playground/local-node.ts';
+} from '../dev/netns/local-node.ts';
 
 const { values: flags } = parseArgs({
   options: {

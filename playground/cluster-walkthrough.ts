@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
-import { eventually } from '../lib/eventually.ts';
+import { eventually } from '../dev/eventually.ts';
 import type { KubeCluster } from '../dev/cluster/kube-cluster.ts';
 import type { NodePlaygroundOptions } from './node-walkthrough.ts';
 import { seedDir, type SeedNad } from './seed.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
-import { eventually } from '../lib/eventually.ts';
+import { eventually } from '../dev/eventually.ts';
 import type { Kill } from '../lib/ports.ts';
 import type { ListenLoopback } from '../dev/node/registry.ts';
 import type { KubeNode } from '../dev/node/kube-node.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { defaultCacheDir } from '../../dev/binaries.ts';
 import { clusterOf } from '../../dev/controlplane/kubeconfig.ts';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import {
   createTestNamespace,
   testKubeConfig,

@@ -12,7 +12,7 @@ import yaml from 'js-yaml';
 import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../eventually.ts';
 import type { KubeCluster } from './kube-cluster.ts';
 
 /** Where whereabouts' DaemonSet writes its files on every node (its install-cni.sh defaults). */

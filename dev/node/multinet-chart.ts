@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../eventually.ts';
 import { repoRoot } from '../repo-root.ts';
 import { splitReference } from './images.ts';
 import type { BuiltImage } from './images.ts';

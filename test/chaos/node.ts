@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachmentCacheFile } from '../../lib/cni/request.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
 import { postCni } from '../doubles/cni-socket.ts';
 import { Lab, pluginDir, shimInBackground, type Pod, type ShimOutcome } from '../netns/lab.ts';

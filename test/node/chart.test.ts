@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { renderKubeconfig } from '../../dev/controlplane/kubeconfig.ts';
 import { runKubectl, type KubeNode } from '../../dev/node/kube-node.ts';
 import { installChartOnNode, type ChartOnNode } from '../../dev/node/multinet-chart.ts';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import yaml from 'js-yaml';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import type { KubeNode } from '../../dev/node/kube-node.ts';
 import { startMultinetOnNode, type MultinetOnNode } from '../../dev/node/multinet-on-node.ts';

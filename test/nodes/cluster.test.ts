@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { clusterChartTarget } from '../../dev/cluster/cluster-chart.ts';
 import type { KubeCluster } from '../../dev/cluster/kube-cluster.ts';
 import { installWhereabouts } from '../../dev/cluster/whereabouts.ts';

@@ -8,15 +8,15 @@
 import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { errorMessage } from '../lib/errors.ts';
-import { writeFileAtomic } from '../platform/nodejs/fs.ts';
-import { listenTcp } from '../platform/nodejs/listen.ts';
-import type { CommandContext } from './io.ts';
-import { ExitCode, UsageError } from './io.ts';
-import { parseOptions } from './options.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { writeFileAtomic } from '../../platform/nodejs/fs.ts';
+import { listenTcp } from '../../platform/nodejs/listen.ts';
+import type { CommandContext } from '../../cli/io.ts';
+import { ExitCode, UsageError } from '../../cli/io.ts';
+import { parseOptions } from '../../cli/options.ts';
 import type { Server } from 'node:net';
-import { checkNodeCount, freeForNads, maxNodes } from '../dev/cluster/plan.ts';
-import type { KubeNodeOptions } from '../dev/node/kube-node.ts';
+import { checkNodeCount, freeForNads, maxNodes } from '../cluster/plan.ts';
+import type { KubeNodeOptions } from '../node/kube-node.ts';
 
 export const devNodeUsage = `  multinet dev node --kubeconfig-out FILE [--nodes N] [--cache-dir DIR] [--default-network bridge|flannel]
                     [--multinet chart|host|none] [--wait-for-other SECONDS] [--vfs N]
@@ -141,7 +141,7 @@ export async function runDevNode(args: readonly string[], context: CommandContex
   const proc = context.process;
   const kubeconfigPath = resolve(settings.out);
   const log = (line: string): void => io.stderr(`[dev node] ${line}\n`);
-  const { defaultCacheDir } = await import('../dev/binaries.ts');
+  const { defaultCacheDir } = await import('../binaries.ts');
   const common = {
     cacheDir: settings.cacheDir ?? defaultCacheDir(env, homedir()),
     env,
@@ -212,9 +212,9 @@ type Common = Omit<KubeNodeOptions, 'defaultNetwork' | 'startTimeoutMs' | 'tmpRo
 /** One node on the host's loopback, multinet on it as the chart, as host processes, or not at all. */
 async function startNode(settings: Settings, common: Common): Promise<Running> {
   const [{ startKubeNode }, { startMultinetOnNode }, { installChartOnNode }] = await Promise.all([
-    import('../dev/node/kube-node.ts'),
-    import('../dev/node/multinet-on-node.ts'),
-    import('../dev/node/multinet-chart.ts'),
+    import('../node/kube-node.ts'),
+    import('../node/multinet-on-node.ts'),
+    import('../node/multinet-chart.ts'),
   ]);
   const { signal, log } = common;
   const node = await startKubeNode({ ...common, defaultNetwork: settings.defaultNetwork, vfs: settings.vfs });
@@ -250,9 +250,9 @@ async function startNode(settings: Settings, common: Common): Promise<Running> {
 /** Several nodes in namespaces of their own, multinet on them as the chart (or not at all). */
 async function startCluster(settings: Settings, common: Common): Promise<Running> {
   const [{ startKubeCluster }, { installChart }, { clusterChartTarget }] = await Promise.all([
-    import('../dev/cluster/kube-cluster.ts'),
-    import('../dev/node/multinet-chart.ts'),
-    import('../dev/cluster/cluster-chart.ts'),
+    import('../cluster/kube-cluster.ts'),
+    import('../node/multinet-chart.ts'),
+    import('../cluster/cluster-chart.ts'),
   ]);
   const { signal, log } = common;
   const cluster = await startKubeCluster({ ...common, nodes: settings.nodes });

@@ -1,5 +1,5 @@
 /** Polling until something holds: for steps that wait on other processes (tests, the playground). */
-import { errorMessage } from './errors.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export interface EventuallyOptions {
   readonly timeoutMs?: number;

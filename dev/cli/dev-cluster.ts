@@ -4,18 +4,18 @@
  * once /readyz is ok, and stops everything on SIGINT/SIGTERM.
  *
  * The harness lives under dev/ and is loaded with a dynamic import, so other commands never load it.
- * `multinet dev node` (cli/dev-node.ts) is its sibling with a real kubelet node.
+ * `multinet dev node` (dev/cli/dev-node.ts) is its sibling with real kubelet nodes.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { errorMessage } from '../lib/errors.ts';
-import { writeFileAtomic } from '../platform/nodejs/fs.ts';
-import type { ControlPlane } from '../dev/controlplane/controlplane.ts';
-import type { CommandContext } from './io.ts';
-import { ExitCode, UsageError } from './io.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { writeFileAtomic } from '../../platform/nodejs/fs.ts';
+import type { ControlPlane } from '../controlplane/controlplane.ts';
+import type { CommandContext } from '../../cli/io.ts';
+import { ExitCode, UsageError } from '../../cli/io.ts';
 import { devNodeUsage, runDevNode } from './dev-node.ts';
-import { parseOptions } from './options.ts';
+import { parseOptions } from '../../cli/options.ts';
 
 export const devUsage = `Usage:
   multinet dev cluster --kubeconfig-out FILE [--cache-dir DIR] [--no-build]
@@ -53,8 +53,8 @@ async function runDevCluster(args: readonly string[], context: CommandContext): 
   const log = (line: string): void => io.stderr(`[dev cluster] ${line}\n`);
 
   const [{ startControlPlane }, { defaultCacheDir }] = await Promise.all([
-    import('../dev/controlplane/controlplane.ts'),
-    import('../dev/binaries.ts'),
+    import('../controlplane/controlplane.ts'),
+    import('../binaries.ts'),
   ]);
   let controlPlane: ControlPlane;
   try {

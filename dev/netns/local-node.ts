@@ -20,8 +20,8 @@ import {
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoRoot } from '../dev/repo-root.ts';
-import { shimPath } from '../dev/shim.ts';
+import { repoRoot } from '../repo-root.ts';
+import { shimPath } from '../shim.ts';
 
 export { repoRoot };
 export const pluginDir = '/usr/lib/cni';

@@ -1,5 +1,5 @@
 /** The CRDs the API server holds are exactly crds/*.yaml, schema markers included. */
-import { KubeRestClient } from './rest.ts';
+import { KubeRestClient } from '../../platform/kube/rest.ts';
 import { installCrds, readCrds } from './crds.ts';
 import { testKubeConfig } from '../../test/controlplane/test-cluster.ts';
 

@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import type { KubeAccess } from './kubeconfig.ts';
-import { contentTypes, KubeRestClient } from './rest.ts';
+import type { KubeAccess } from '../../platform/kube/kubeconfig.ts';
+import { contentTypes, KubeRestClient } from '../../platform/kube/rest.ts';
 
 const crdDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
 

@@ -10,9 +10,9 @@ import { homedir } from 'node:os';
 import { defaultCacheDir } from '../platform/nodejs/cache-dir.ts';
 import { writeFileAtomic } from '../platform/nodejs/fs.ts';
 import { listenTcp } from '../platform/nodejs/listen.ts';
-import type { CommandContext } from './io.ts';
-import { ExitCode, UsageError } from './io.ts';
-import { parseOptions } from './options.ts';
+import type { CommandContext } from '../cli/io.ts';
+import { ExitCode, UsageError } from '../cli/io.ts';
+import { parseOptions } from '../cli/options.ts';
 import { readFile } from 'node:fs/promises';
 import { checkNodeCount } from '../dev/cluster/plan.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -68,7 +68,7 @@ export async function runUp(args: readonly string[], context: CommandContext): P
     }
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const { runPlayground } = await import('../playground/walkthrough.ts');
+  const { runPlayground } = await import('./walkthrough.ts');
   const cacheDir = defaultCacheDir(context.env, homedir());
   const ok = await runPlayground({
     cacheDir,
