@@ -8,7 +8,8 @@ import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import {
   bucketDigests,
-  missingOnNode,
+  problemOnNode,
+  sortProblems,
   networkKey,
   nodeStateApiVersion,
   nodeStateGroup,
@@ -49,27 +50,11 @@ export function nodeProblems(
   for (const stored of store.all()) {
     const definition = store.get(stored.namespace, stored.name);
     if (!definition || definition.invalid) continue; // the controller reports invalid configs on the NAD
-    const base = { namespace: stored.namespace, name: stored.name, configHash: stored.configHash };
     const config = definition.config ?? findByNetworkName(scan, stored.name)?.config;
-    if (!config) {
-      problems.push({
-        ...base,
-        error: `spec.config is empty and ${confDir} has no CNI config named "${stored.name}"`,
-      });
-      continue;
-    }
-    const { missingPlugins, missingInterfaces } = missingOnNode(config, inventory);
-    if (missingPlugins.length > 0 || missingInterfaces.length > 0) {
-      problems.push({
-        ...base,
-        ...(missingPlugins.length > 0 ? { missingPlugins } : {}),
-        ...(missingInterfaces.length > 0 ? { missingInterfaces } : {}),
-      });
-    }
+    const problem = problemOnNode(stored, config, inventory, confDir);
+    if (problem) problems.push(problem);
   }
-  // Code-unit order, as everywhere keys are sorted (localeCompare would load ICU's collation data).
-  const key = (p: NodeNetworkProblem): string => networkKey(p.namespace, p.name);
-  return problems.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return sortProblems(problems);
 }
 
 export interface NodeReporterOptions {

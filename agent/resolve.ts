@@ -6,7 +6,7 @@
 import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { formatProblems } from '../lib/errors.ts';
-import { splitNetworkKey } from '../lib/node-state.ts';
+import { networkKey, splitNetworkKey } from '../lib/node-state.ts';
 import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import type { JsonObject } from '../lib/safe-json.ts';
 import { notFoundMessage, selectionRuntimeConfig } from '../lib/selection.ts';
@@ -157,14 +157,14 @@ export class AttachmentResolver {
     if (nad.invalid)
       throw configError(`${label}: the NetworkAttachmentDefinition is invalid: ${nad.invalid}`);
     const device = nad.resourceName !== undefined ? { resourceName: nad.resourceName } : {};
-    if (nad.config) return { network: { name: `${namespace}/${name}`, config: nad.config }, ...device };
+    if (nad.config) return { network: { name: networkKey(namespace, name), config: nad.config }, ...device };
     const file = findByNetworkName(scan, name);
     if (!file) {
       throw configError(
         `${label}: the NetworkAttachmentDefinition has no spec.config and ${this.confDir} has no CNI config named "${name}"`,
       );
     }
-    return { network: { name: `${namespace}/${name}`, config: file.config }, ...device };
+    return { network: { name: networkKey(namespace, name), config: file.config }, ...device };
   }
 }
 

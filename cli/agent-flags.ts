@@ -11,6 +11,7 @@ import {
   networkRefs,
   positiveNumber,
 } from './flag-values.ts';
+import { dns1123LabelError } from '../lib/k8s/names.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 import type { NetworkOptions } from '../agent/resolve.ts';
@@ -146,8 +147,7 @@ function ownerDaemonSet(
   const [first, second, ...rest] = value.split('/');
   const namespace = second === undefined ? podNamespace : first;
   const name = second ?? first;
-  const label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-  if (rest.length > 0 || !name || !label.test(name) || !namespace || !label.test(namespace)) {
+  if (rest.length > 0 || !name || dns1123LabelError(name) || !namespace || dns1123LabelError(namespace)) {
     throw new UsageError(
       `--owner-daemonset must be NAMESPACE/NAME or NAME with $POD_NAMESPACE set (got ${JSON.stringify(value)})`,
     );

@@ -6,6 +6,7 @@
  * another of its networks holds. Messages are the node agent's (from lib/selection.ts), so a pod is denied
  * here for the same reason the agent would fail it.
  */
+import { networkKey } from '../lib/node-state.ts';
 import {
   defaultNetworkAnnotation,
   networksAnnotation,
@@ -199,12 +200,12 @@ function liveChangeProblems(
       .filter((s) => s.interface)
       .map((s) => [s.interface!, s.name]),
   );
-  const stillWanted = new Set(plan.networks.map((n) => `${n.namespace}/${n.name}`));
+  const stillWanted = new Set(plan.networks.map((n) => networkKey(n.namespace, n.name)));
   for (const network of plan.networks) {
     const ifName = network.element?.interface;
     if (!ifName) continue;
     const holder = holders.get(ifName);
-    const key = `${network.namespace}/${network.name}`;
+    const key = networkKey(network.namespace, network.name);
     if (holder && holder !== key && (stillWanted.has(holder) || !holder.includes('/'))) {
       problems.push(
         `${network.label}: interface ${JSON.stringify(ifName)} is held by ${holder} on the running pod (${podNamespace} network-status); choose another interface name, or remove ${holder} in the same change`,
@@ -229,7 +230,7 @@ function deviceShortfalls(pod: unknown, plan: PodNetworkPlan, nads: NadLookup): 
 }
 
 function uniqueRefs(refs: readonly NetworkRef[]): NetworkRef[] {
-  const seen = new Map(refs.map((r) => [`${r.namespace}/${r.name}`, r]));
+  const seen = new Map(refs.map((r) => [networkKey(r.namespace, r.name), r]));
   return [...seen.values()];
 }
 
