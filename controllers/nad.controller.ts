@@ -16,7 +16,8 @@ import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
 import type { KubeRequester } from '../platform/kube/rest.ts';
 import type { NodeNetworkState } from '../lib/node-state.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import { NadReconciler, nadKey, type NadCache, type NadReconcilerOptions } from './nad.reconciler.ts';
+import { NadReconciler, nadKey, type NadReconcilerOptions } from './nad.reconciler.ts';
+import { WrittenCache, type NadCache } from './written-cache.ts';
 import { NetworkIndex } from './network-index.ts';
 import { NodeIndex, type NodeChange } from './node-index.ts';
 import { ResourceIndex } from './resource-index.ts';
@@ -51,7 +52,8 @@ export class NadController {
   readonly nodes: NodeIndex;
   readonly resources = new ResourceIndex();
   readonly reconciler: NadReconciler;
-  private readonly nads: NadCache;
+  /** The informer's cache with the reconciler's own writes laid over it until the watch delivers them. */
+  private readonly nads: WrittenCache;
   readonly runner: ControllerRunner;
   private pendingNodes: { all: boolean; buckets: Set<number>; keys: Set<string> } | undefined;
   private nodeBatchTimer: { cancel(): void } | undefined;
@@ -62,10 +64,10 @@ export class NadController {
     this.log = deps.log;
     this.scheduler = deps.scheduler ?? realScheduler;
     this.nodes = new NodeIndex(options.staleAfterMs);
-    this.nads = deps.nads;
     const now = (): number => this.scheduler.now();
+    this.nads = new WrittenCache(deps.nads, now);
     this.reconciler = new NadReconciler(options, {
-      nads: deps.nads,
+      nads: this.nads,
       networks: this.networks,
       nodes: this.nodes,
       resources: this.resources,
@@ -113,7 +115,7 @@ export class NadController {
     const specChanged = this.networks.upsert(key, nad.spec?.config);
     if (specChanged) this.caughtUp(key);
     // The watch echoes the reconciler's own status write: nothing new to react to.
-    if (this.reconciler.isOwnEcho(key, nad.metadata.resourceVersion) && !specChanged) return;
+    if (this.nads.isEcho(nad) && !specChanged) return;
     this.runner.enqueue(key);
   }
 
