@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postCni, quiesce, serveOnSocket, wireRequest, type Answer } from '../test/doubles/cni-socket.ts';
+import { postCni, serveOnSocket, wireRequest, type Answer } from '../test/doubles/cni-socket.ts';
 import { eventually } from '../dev/eventually.ts';
 import { silentLog } from '../test/test-agent.ts';
 import { createCniHandler } from './cni-server.ts';
@@ -112,10 +112,16 @@ describe('the bound on request bytes held at once', () => {
   it('refuses what would exceed it with "try again later", answers the rest, and recovers', async () => {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
+    let handling = 0;
+    let bothHeld!: () => void;
+    const held2 = new Promise<void>((resolve) => (bothHeld = resolve));
     const served = await serveOnSocket(
       createCniHandler({
         stats: () => ({ running: 0, waiting: 0 }),
-        handle: () => gate.then(() => null),
+        handle: () => {
+          if (++handling === 2) bothHeld();
+          return gate.then(() => null);
+        },
         log: silentLog,
         bounds: { maxBodyBytes: 1000, maxBytesInFlight: 2000 },
       }),
@@ -133,7 +139,7 @@ describe('the bound on request bytes held at once', () => {
       const held = [served.post(body('c1')), served.post(body('c2'))].map((p) =>
         p.then((a) => answers.push(a)),
       );
-      await quiesce(() => answers.length);
+      await held2; // both read and being handled: their bytes are held
       const refused = await served.post(body('c3'));
       expect(refused.json).toEqual({
         error: {

@@ -7,28 +7,26 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-/** Lets every promise callback that can run, run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
 describe('WorkLimiter', () => {
   it('never runs more than `concurrency` at once, and starts the next as one ends', async () => {
     const limiter = new WorkLimiter(3, 1000);
     const gates = Array.from({ length: 10 }, gate);
+    const started = Array.from({ length: 10 }, gate);
     let active = 0;
     let peak = 0;
     const done = gates.map((g, i) =>
       limiter.run(`k${i}`, async () => {
         peak = Math.max(peak, ++active);
+        started[i]!.open();
         await g.promise;
         active--;
       }),
     );
-    await settle();
+    await Promise.all(started.slice(0, 3).map((s) => s.promise));
+    // The limiter's own account: three slots taken, seven waiting for one.
     expect({ active, ...limiter.stats }).toEqual({ active: 3, running: 3, waiting: 7 });
     gates[0]!.open();
-    await settle();
+    await started[3]!.promise;
     expect({ active, ...limiter.stats }).toEqual({ active: 3, running: 3, waiting: 6 });
     for (const g of gates) g.open();
     await Promise.all(done);

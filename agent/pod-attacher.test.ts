@@ -1,5 +1,5 @@
 import { parseCniRequest } from '../lib/cni/request.ts';
-import { MemoryFs, fakeResult } from '../test/doubles/memory-ports.ts';
+import { MemoryFs } from '../test/doubles/memory-ports.ts';
 import { okPlugin, rejection, testAgent } from '../test/test-agent.ts';
 
 const macvlan = {
@@ -647,12 +647,5 @@ describe('attachments that cannot exist', () => {
     // The runtime's own DEL is never held back.
     await rejection(t.agent.attacher.handle(t.request('DEL', { containerId: 'stuck' })));
     expect(dels(t)).toEqual(['stuck', 'stuck', 'stuck']);
-  });
-});
-
-it('fake results carry the interface they were asked for', () => {
-  expect(JSON.parse(fakeResult('0.4.0', 'net1', '192.0.2.1/24'))).toMatchObject({
-    interfaces: [{ name: 'net1' }],
-    ips: [{ version: '4' }],
   });
 });

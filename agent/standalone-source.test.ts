@@ -11,11 +11,17 @@ import { MemoryFs } from '../test/doubles/memory-ports.ts';
 import { silentLog } from '../test/test-agent.ts';
 import { StandaloneSource } from './standalone-source.ts';
 
-/** A MemoryFs whose removal of owner files waits until the test lets it go. */
+/** A MemoryFs whose removal of owner files waits until the test lets it go, and says when one waits. */
 class PausingFs extends MemoryFs {
   paused: Promise<void> | undefined;
+  private reached: (() => void) | undefined;
+  /** Resolves once a removal of an owner file is held by the pause. */
+  readonly held = new Promise<void>((resolve) => (this.reached = resolve));
   override async remove(path: string): Promise<void> {
-    if (path.endsWith('.owner') && this.paused) await this.paused;
+    if (path.endsWith('.owner') && this.paused) {
+      this.reached?.();
+      await this.paused;
+    }
     return super.remove(path);
   }
 }
@@ -37,7 +43,7 @@ it("leaves no status behind when one sandbox's DEL removes it while another sand
   fs.paused = new Promise((resolve) => (resume = resolve));
   const withdrawing = source.withdrawStatus(pod, 'old');
   const publishing = source.publishStatus(pod, status, 'new');
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+  await fs.held; // the removal is between its read of the owner and its removal; the publish waits behind it
   resume();
   await Promise.all([withdrawing, publishing]);
   expect(JSON.parse(await fs.readFile('/state/network-status/default_p1.json'))).toEqual(status);

@@ -559,13 +559,6 @@ describe('helm install multinet charts/multinet on the real node', () => {
     await kubectl('delete', 'pod', ...names, 'after-surge', '--wait=true');
   }, 600_000);
 
-  it('measures pod create → Ready without and with the extra network', async () => {
-    timings.defaultOnly = await createAndWait('timing-default');
-    timings.withMacvlan = await createAndWait('timing-macvlan', 'macvlan-conf');
-    expect((await interfaces('timing-macvlan')).net1).toMatch(macvlanAddress);
-    await kubectl('delete', 'pod', 'timing-default', 'timing-macvlan', '--wait=true');
-  }, 300_000);
-
   it("helm uninstall: the node's config and shim are gone, and a new pod gets its default network in normal time", async () => {
     const uninstall = await chart.helm([
       'uninstall',
