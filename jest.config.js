@@ -37,8 +37,8 @@ export default {
     },
     {
       ...base,
-      // root: a real kubelet, containerd and runc on this machine (dev/node); one node at a time, so the
-      // tier is one file whose parts run in order.
+      // root: a real kubelet, containerd and runc on this machine (dev/node). One node runs per machine (a
+      // lock in /run): each file starts its own and waits for the others'; jest runs the files one by one.
       displayName: 'node',
       testMatch: ['<rootDir>/test/node/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/'],
@@ -47,7 +47,7 @@ export default {
     {
       ...base,
       // root: three real kubelet nodes, each in network and mount namespaces of its own (dev/cluster),
-      // multinet installed with helm; one cluster at a time (the machine lock), so one file.
+      // multinet installed with helm; one cluster at a time (the machine lock, shared with the node tier).
       displayName: 'nodes',
       testMatch: ['<rootDir>/test/nodes/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/'],

@@ -56,7 +56,7 @@ export interface AgentOptions {
 export interface AgentDeps {
   readonly fs: FileSystem;
   readonly exec: Exec;
-  /** How delegate plugins are executed (default: exec; chrooted into the host root in a DaemonSet). */
+  /** How delegate plugins are executed (default: exec; in the host's mount namespace in a DaemonSet, host-mounts-exec.ts). */
   readonly delegateExec?: Exec;
   readonly clock: Clock;
   readonly log: Logger;

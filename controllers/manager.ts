@@ -2,8 +2,9 @@
  * Assembles and runs the controller process: informers on NADs and NodeNetworkStates (running on every
  * replica, so a standby's caches are warm when it takes over), the NAD controller, the Event recorder,
  * optional leader election, and the probe server (/healthz, /readyz once the informers synced,
- * /metrics). `stop()` is the graceful shutdown: workers finish the reconciles in flight, the Lease is
- * released, pending Events are flushed, then informers and connections close.
+ * /metrics). `stop()` is the graceful shutdown: the informers stop (nothing new is queued), the workers
+ * finish the reconciles in flight and the Lease is released, pending Events are flushed, then the
+ * connections and the probe server close.
  *
  * Nothing here touches `process`: cli/controller.ts passes the cluster configuration, logger and settings in.
  */
