@@ -15,7 +15,7 @@ import { eventually } from '../dev/eventually.ts';
 import type { KubeCluster } from '../dev/cluster/kube-cluster.ts';
 import type { NodePlaygroundOptions } from './node-walkthrough.ts';
 import { seedDir, type SeedNad } from './seed.ts';
-import { shownKubectl, stepper } from './steps.ts';
+import { runUntilStopped, shownKubectl, stepper } from './steps.ts';
 
 /** The seed's NAD as a cluster of several nodes takes it: its IPAM cluster-wide, in 203.0.113.0/24. */
 export async function seedNadForCluster(): Promise<SeedNad> {
@@ -146,15 +146,7 @@ export async function runClusterPlayground(
     say(`  ${started.kubectlPath} get pods -o wide`);
     if (!options.once) {
       say('running; press Ctrl-C to stop everything and clean up');
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          if (signal.aborted) resolve();
-          signal.addEventListener('abort', () => resolve(), { once: true });
-        }),
-        started.unexpectedExit.then((what) => {
-          throw new Error(what);
-        }),
-      ]);
+      await runUntilStopped(signal, started.unexpectedExit);
     } else {
       await step('delete the samplepods (DEL frees their addresses)', async () => {
         await kubectl(['delete', 'pod', ...pods.map((p) => p.name), '--wait=true']);

@@ -15,14 +15,18 @@ import type { Kill } from '../lib/ports.ts';
 import type { ListenLoopback } from '../dev/node/registry.ts';
 import type { KubeNode } from '../dev/node/kube-node.ts';
 import { seedDir, seedMacvlanConfig, type SeedNad } from './seed.ts';
-import { shownKubectl, stepper } from './steps.ts';
+import { runUntilStopped, shownKubectl, stepper } from './steps.ts';
 
+/** What every walkthrough takes from the entry point. */
 export interface NodePlaygroundOptions {
+  /** Cache root of the builds (binaries in <cacheDir>/bin, images in <cacheDir>/images). */
   readonly cacheDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal: AbortSignal;
   readonly say: (line: string) => void;
+  /** Run the walkthrough, clean up and return (for scripts); else keep running until the signal. */
   readonly once: boolean;
+  /** Write the admin kubeconfig here once everything is ready. */
   readonly kubeconfigOut?: string | undefined;
   readonly writeKubeconfig: (path: string, text: string) => Promise<void>;
   readonly uid: number | undefined;
@@ -139,15 +143,7 @@ export async function runNodePlayground(options: NodePlaygroundOptions): Promise
     say(`  ${started.kubectlPath} exec samplepod -- ip a`);
     if (!options.once) {
       say('running; press Ctrl-C to stop everything and clean up');
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          if (signal.aborted) resolve();
-          signal.addEventListener('abort', () => resolve(), { once: true });
-        }),
-        started.unexpectedExit.then((what) => {
-          throw new Error(what);
-        }),
-      ]);
+      await runUntilStopped(signal, started.unexpectedExit);
     } else {
       await step('delete samplepod (DEL frees its addresses)', async () => {
         await kubectl(['delete', 'pod', 'samplepod', '--wait=true']);

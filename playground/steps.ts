@@ -40,3 +40,16 @@ export function shownKubectl(
     return out.stdout;
   };
 }
+
+/** Resolves when the user stops the walkthrough (Ctrl-C); rejects when a component exits on its own. */
+export function runUntilStopped(signal: AbortSignal, unexpectedExit: Promise<string>): Promise<void> {
+  return Promise.race([
+    new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    }),
+    unexpectedExit.then((what) => {
+      throw new Error(what);
+    }),
+  ]);
+}

@@ -5,34 +5,16 @@
  * (playground/netns-walkthrough.ts: a real control plane, pods as network namespaces); each fallback says
  * why in one line.
  */
-import type { Kill } from '../lib/ports.ts';
-import type { ListenLoopback } from '../dev/node/registry.ts';
 import { checkNodeHost } from '../dev/node/prerequisites.ts';
 import { runClusterPlayground } from './cluster-walkthrough.ts';
 import { runNetnsPlayground } from './netns-walkthrough.ts';
-import { runNodePlayground } from './node-walkthrough.ts';
+import { runNodePlayground, type NodePlaygroundOptions } from './node-walkthrough.ts';
 
-export interface PlaygroundOptions {
-  /** Cache root of the builds (binaries in <cacheDir>/bin, images in <cacheDir>/images). */
-  readonly cacheDir: string;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly signal: AbortSignal;
-  readonly say: (line: string) => void;
-  /** Run the walkthrough, clean up and return (for scripts); else keep running until the signal. */
-  readonly once: boolean;
+export interface PlaygroundOptions extends NodePlaygroundOptions {
   /** Use the network-namespace stand-in even where a real node could run. */
   readonly netns: boolean;
   /** How many real nodes (default: as many as the machine's memory allows, up to 3). */
   readonly nodes?: number | undefined;
-  /** Write the admin kubeconfig here once everything is ready. */
-  readonly kubeconfigOut?: string | undefined;
-  readonly writeKubeconfig: (path: string, text: string) => Promise<void>;
-  readonly uid: number | undefined;
-  readonly pid: number;
-  readonly kill: Kill;
-  readonly listen: ListenLoopback;
-  /** Wait this long for another local node of this machine to stop (0: give up at once). */
-  readonly waitForOtherNodeMs?: number;
   /** The machine's available memory in bytes (MemAvailable), for how many nodes it can host. */
   readonly availableMemory: number;
 }

@@ -18,13 +18,12 @@ import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { errorMessage } from '../../lib/errors.ts';
-import type { Kill } from '../../lib/ports.ts';
-import { ensureNodeBinaries, type Env, type NodeBinaries } from '../binaries.ts';
+import type { NodeBinaries } from '../binaries.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { waitUntil } from '../controlplane/readiness.ts';
 import { logTail, startServerProcess, type ServerProcess } from '../controlplane/server-process.ts';
 import { restoreHost, snapshotHost, snapshotJson, type HostSnapshot } from '../node/host-state.ts';
-import { buildImages, registryRepositories, type BuiltImage, type ImageName } from '../node/images.ts';
+import { registryRepositories, type BuiltImage } from '../node/images.ts';
 import { runKubectl } from '../node/kube-node.ts';
 import {
   extendMachineLock,
@@ -34,36 +33,16 @@ import {
   takeMachineLock,
 } from '../node/machine-lock.ts';
 import { controllerManagerArgs, schedulerArgs, writeControllerCredentials } from '../node/node-config.ts';
-import { checkNodeHost, type NodeHost } from '../node/prerequisites.ts';
-import { startLocalRegistry, type ListenLoopback, type LocalRegistry } from '../node/registry.ts';
+import { daemonPath, prepareRun, Teardown, type LocalRunOptions } from '../node/local-run.ts';
+import type { NodeHost } from '../node/prerequisites.ts';
+import { startLocalRegistry, type LocalRegistry } from '../node/registry.ts';
 import { ClusterNode, nodePrivateDirs } from './cluster-node.ts';
 import { clusterPlan, underlay, type ClusterPlan } from './plan.ts';
 import { createUnderlay, deleteUnderlay } from './underlay-network.ts';
 
-export interface KubeClusterOptions {
+export interface KubeClusterOptions extends LocalRunOptions {
   /** How many nodes (1 to plan.ts's maxNodes). */
   readonly nodes: number;
-  /** Cache root of dev/build.sh and dev/images/build.sh. */
-  readonly cacheDir: string;
-  /** Environment for the build scripts (PATH to find go, HOME, Go caches). */
-  readonly env: Env;
-  /** The entry point's process.getuid() and process.pid (recorded in the machine's lock). */
-  readonly uid: number | undefined;
-  readonly pid: number;
-  /** The entry point's process.kill. */
-  readonly kill: Kill;
-  /** The entry point's way to listen on 127.0.0.1 (for the registry). */
-  readonly listen: ListenLoopback;
-  readonly log?: (line: string) => void;
-  /** Images to build and serve besides pause and alpine (e.g. multinet's own). */
-  readonly extraImages?: readonly ImageName[];
-  /** Parent of the run dir (default os.tmpdir()). */
-  readonly tmpRoot?: string;
-  /** Wait (up to this long) for another local node of this machine to stop instead of refusing to start. */
-  readonly waitForOtherNodeMs?: number;
-  /** How long the nodes may take to become Ready once everything is built (default 180 s). */
-  readonly startTimeoutMs?: number;
-  readonly signal?: AbortSignal;
 }
 
 export interface KubeCluster {
@@ -104,30 +83,8 @@ function missingMountpoints(): string[] {
 /** Starts the cluster and resolves once every node is Ready and pods can get ServiceAccount tokens. */
 export async function startKubeCluster(options: KubeClusterOptions): Promise<KubeCluster> {
   const log = options.log ?? ((): void => undefined);
-  const check = await checkNodeHost({ uid: options.uid, path: options.env.PATH });
-  if (!check.ok) {
-    throw new Error(
-      `this machine cannot run the local Kubernetes nodes; missing:\n  - ${check.missing.join('\n  - ')}`,
-    );
-  }
-  const host = check.host;
-  const id = randomBytes(3).toString('hex');
-  const plan = clusterPlan(id, options.nodes);
-  const buildOptions = {
-    cacheDir: options.cacheDir,
-    env: options.env,
-    kill: options.kill,
-    log,
-    ...(options.signal ? { signal: options.signal } : {}),
-  };
-  const binaries = await ensureNodeBinaries({ ...buildOptions, also: ['whereabouts'] });
-  const images = await buildImages(
-    ['pause', 'alpine', ...(options.extraImages ?? [])],
-    options.cacheDir,
-    options.env,
-    log,
-    options.signal,
-  );
+  const plan = clusterPlan(randomBytes(3).toString('hex'), options.nodes);
+  const { host, binaries, images } = await prepareRun(options, 'the local Kubernetes nodes', ['whereabouts']);
   const startedAt = Date.now();
   const timeoutMs = options.startTimeoutMs ?? 180_000;
   const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'multinet-node-'));
@@ -158,32 +115,25 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
   let stopping: Promise<void> | undefined;
   const stopAll = (): Promise<void> =>
     (stopping ??= (async (): Promise<void> => {
-      const problems: string[] = [];
-      const attempt = async (what: string, work: () => Promise<unknown>): Promise<void> => {
-        try {
-          await work();
-        } catch (err) {
-          problems.push(`${what}: ${errorMessage(err)}`);
-        }
-      };
+      const teardown = new Teardown();
+      const attempt = teardown.attempt.bind(teardown);
       for (const node of [...nodes].reverse()) await attempt(`stop ${node.name}`, () => node.stop());
       for (const server of [...servers].reverse())
         await attempt(`stop ${server.name}`, () => server.stop(10_000));
       await attempt('stop the registry', async () => registry?.close());
       await attempt('stop the control plane', async () => controlPlane?.stop());
-      problems.push(...(await deleteUnderlay(plan, host.tools.ip)));
-      if (snapshot) problems.push(...(await restoreHost(snapshot)));
+      teardown.problems.push(...(await deleteUnderlay(plan, host.tools.ip)));
+      if (snapshot) teardown.problems.push(...(await restoreHost(snapshot)));
       for (const d of mountpoints) {
         await rmdir(d).catch((err: NodeJS.ErrnoException) => {
           // Gone already (restoreHost removes the fixed dirs it found missing) is what is wanted.
           if (err.code !== 'ENOENT')
-            problems.push(`cannot remove ${d}, made as a mountpoint: ${err.code ?? err.message}`);
+            teardown.problems.push(`cannot remove ${d}, made as a mountpoint: ${err.code ?? err.message}`);
         });
       }
       await attempt('remove the run dir', () => rm(dir, { recursive: true, force: true }));
       await releaseMachineLock(dir);
-      if (problems.length > 0)
-        throw new Error(`the local cluster did not stop cleanly:\n  - ${problems.join('\n  - ')}`);
+      teardown.finish('the local cluster');
     })());
 
   try {
@@ -215,15 +165,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     const { repositories, hosts } = registryRepositories(images);
     registry = await startLocalRegistry(repositories, options.listen);
     const deadline = Date.now() + timeoutMs;
-    const pathEnv = [
-      join(options.cacheDir, 'bin'),
-      '/usr/local/sbin',
-      '/usr/local/bin',
-      '/usr/sbin',
-      '/usr/bin',
-      '/sbin',
-      '/bin',
-    ].join(':');
+    const pathEnv = daemonPath(options.cacheDir);
     const serverEnv = { PATH: pathEnv, HOME: dir, [runMark]: dir };
     const inLab = (command: string, args: readonly string[]): { command: string; args: string[] } => ({
       command: host.tools.nsenter,

@@ -22,15 +22,14 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorMessage } from '../../lib/errors.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
-import { ensureNodeBinaries, type Env, type NodeBinaries } from '../binaries.ts';
+import type { NodeBinaries } from '../binaries.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { waitUntil } from '../controlplane/readiness.ts';
 import { logTail, startServerProcess, type ServerProcess } from '../controlplane/server-process.ts';
-import type { Kill } from '../../lib/ports.ts';
 import { NodeCgroups } from './cgroups.ts';
 import { restoreHost, snapshotHost, snapshotJson, unmountBelow, type HostSnapshot } from './host-state.ts';
 import { releaseMachineLock, runMark, snapshotFile, takeMachineLock } from './machine-lock.ts';
-import { buildImages, registryRepositories, type BuiltImage, type ImageName } from './images.ts';
+import { registryRepositories, type BuiltImage } from './images.ts';
 import {
   nodeLayout,
   nodeName,
@@ -47,8 +46,9 @@ import {
   type NodeLayout,
   type NodePorts,
 } from './node-config.ts';
-import { checkNodeHost, type NodeHost } from './prerequisites.ts';
-import { startLocalRegistry, type ListenLoopback, type LocalRegistry } from './registry.ts';
+import { daemonPath, prepareRun, Teardown, type LocalRunOptions } from './local-run.ts';
+import type { NodeHost } from './prerequisites.ts';
+import { startLocalRegistry, type LocalRegistry } from './registry.ts';
 import {
   createVfLinks,
   kubeletDevicePluginDir,
@@ -61,33 +61,11 @@ const run = promisify(execFile);
 
 export { lockFile } from './machine-lock.ts';
 
-export interface KubeNodeOptions {
-  /** Cache root of dev/build.sh and dev/images/build.sh. */
-  readonly cacheDir: string;
-  /** Environment for the build scripts (PATH to find go, HOME, Go caches). */
-  readonly env: Env;
-  /** The entry point's process.getuid() and process.pid (recorded in the machine's node lock). */
-  readonly uid: number | undefined;
-  readonly pid: number;
-  /** The entry point's process.kill (to stop what the node started, and to probe a stale lock). */
-  readonly kill: Kill;
-  /** The entry point's way to listen on 127.0.0.1 (for the registry). */
-  readonly listen: ListenLoopback;
-  /** Progress lines; default: dropped. */
-  readonly log?: (line: string) => void;
-  /** Images to build and serve besides pause and alpine (e.g. multinet's own). */
-  readonly extraImages?: readonly ImageName[];
+export interface KubeNodeOptions extends LocalRunOptions {
   /** The node's default network: a bridge (default), or Flannel's plugin over a subnet.env (needs its source). */
   readonly defaultNetwork?: DefaultNetworkKind;
-  /** Parent of the run dir (default os.tmpdir()). */
-  readonly tmpRoot?: string;
-  /** Wait (up to this long) for another local node of this machine to stop instead of refusing to start. */
-  readonly waitForOtherNodeMs?: number;
-  /** How long the node may take to become Ready once everything is built (default 120 s). */
-  readonly startTimeoutMs?: number;
   /** Stand-in SR-IOV VFs advertised as multinet.dev/vf by the test device plugin (default 4; 0: none). */
   readonly vfs?: number;
-  readonly signal?: AbortSignal;
 }
 
 export interface KubeNode {
@@ -163,30 +141,10 @@ async function freePorts(): Promise<NodePorts> {
 /** Starts the node and resolves once `localhost` is Ready and pods can get ServiceAccount tokens. */
 export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode> {
   const log = options.log ?? ((): void => undefined);
-  const check = await checkNodeHost({ uid: options.uid, path: options.env.PATH });
-  if (!check.ok) {
-    throw new Error(
-      `this machine cannot run the local Kubernetes node; missing:\n  - ${check.missing.join('\n  - ')}`,
-    );
-  }
-  const host = check.host;
-  const buildOptions = {
-    cacheDir: options.cacheDir,
-    env: options.env,
-    kill: options.kill,
-    log,
-    ...(options.signal ? { signal: options.signal } : {}),
-  };
-  const binaries = await ensureNodeBinaries({
-    ...buildOptions,
-    also: options.defaultNetwork === 'flannel' ? ['flannel'] : [],
-  });
-  const images = await buildImages(
-    ['pause', 'alpine', ...(options.extraImages ?? [])],
-    options.cacheDir,
-    options.env,
-    log,
-    options.signal,
+  const { host, binaries, images } = await prepareRun(
+    options,
+    'the local Kubernetes node',
+    options.defaultNetwork === 'flannel' ? ['flannel'] : [],
   );
   const startedAt = Date.now();
   const timeoutMs = options.startTimeoutMs ?? 120_000;
@@ -216,31 +174,21 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
   let stopping: Promise<void> | undefined;
   const stopAll = (): Promise<void> =>
     (stopping ??= (async (): Promise<void> => {
-      const problems: string[] = [];
-      const attempt = async (what: string, work: () => Promise<unknown>): Promise<void> => {
-        try {
-          await work();
-        } catch (err) {
-          problems.push(`${what}: ${errorMessage(err)}`);
-        }
-      };
+      const teardown = new Teardown();
+      const attempt = teardown.attempt.bind(teardown);
       // The kubelet first (it would restart what is killed), then every process in the node's cgroups.
       for (const server of [...servers].reverse())
         await attempt(`stop ${server.name}`, () => server.stop(10_000));
       await attempt("kill the node's processes and remove its cgroups", () => cgroups.destroy(options.kill));
       await attempt('unmount the run dir', () => unmountBelow(dir));
-      if (snapshot) {
-        const left = await restoreHost(snapshot);
-        problems.push(...left);
-      }
+      if (snapshot) teardown.problems.push(...(await restoreHost(snapshot)));
       for (const ns of namespaces) await run(host.tools.ip, ['netns', 'del', ns]).catch(() => undefined);
       for (const link of links) await run(host.tools.ip, ['link', 'del', link]).catch(() => undefined);
       await attempt('stop the registry', async () => registry?.close());
       await attempt('stop the control plane', async () => controlPlane?.stop());
       await attempt('remove the run dir', () => rm(dir, { recursive: true, force: true }));
       await releaseMachineLock(dir);
-      if (problems.length > 0)
-        throw new Error(`the local node did not stop cleanly:\n  - ${problems.join('\n  - ')}`);
+      teardown.finish('the local node');
     })());
 
   try {
@@ -328,15 +276,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     await cgroups.create();
     const ports = await freePorts();
     const deadline = Date.now() + timeoutMs;
-    const pathEnv = [
-      join(options.cacheDir, 'bin'),
-      '/usr/local/sbin',
-      '/usr/local/bin',
-      '/usr/sbin',
-      '/usr/bin',
-      '/sbin',
-      '/bin',
-    ].join(':');
+    const pathEnv = daemonPath(options.cacheDir);
     const start = async (name: string, command: string, args: readonly string[]): Promise<ServerProcess> => {
       const server = await startServerProcess({
         name,

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startKubeNode, type KubeNode, type KubeNodeOptions } from '../../dev/node/kube-node.ts';
 import { podNetwork } from '../../dev/node/node-config.ts';
+import type { LocalRunOptions } from '../../dev/node/local-run.ts';
 import { checkNodeHost } from '../../dev/node/prerequisites.ts';
 import { listenTcp } from '../../platform/nodejs/listen.ts';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
@@ -24,8 +25,9 @@ export async function requireNodeHost(): Promise<void> {
   }
 }
 
-export function startTestNode(options: Partial<KubeNodeOptions> = {}): Promise<KubeNode> {
-  return startKubeNode({
+/** What a local run takes from this process (a test file is an entry point); it waits for another run. */
+export function testRunOptions(): LocalRunOptions {
+  return {
     cacheDir,
     env: process.env,
     uid: process.getuid?.(),
@@ -33,8 +35,11 @@ export function startTestNode(options: Partial<KubeNodeOptions> = {}): Promise<K
     kill: (pid, signal) => process.kill(pid, signal),
     listen: (server) => listenTcp(server, '127.0.0.1', 0),
     waitForOtherNodeMs: 30 * 60_000,
-    ...options,
-  });
+  };
+}
+
+export function startTestNode(options: Partial<KubeNodeOptions> = {}): Promise<KubeNode> {
+  return startKubeNode({ ...testRunOptions(), ...options });
 }
 
 /** eth0's address from the default network (the node's share of the pod network, not the gateway's). */

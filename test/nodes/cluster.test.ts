@@ -15,7 +15,16 @@ import { clusterChartTarget } from '../../dev/cluster/cluster-chart.ts';
 import type { KubeCluster } from '../../dev/cluster/kube-cluster.ts';
 import { installWhereabouts } from '../../dev/cluster/whereabouts.ts';
 import { installChart, type ChartOnNode } from '../../dev/node/multinet-chart.ts';
-import { ipv4, kubectlOf, manifest, nad, podOn, requireNodeHost, startTestCluster } from './support.ts';
+import {
+  deployment,
+  ipv4,
+  kubectlOf,
+  manifest,
+  nad,
+  podOn,
+  requireNodeHost,
+  startTestCluster,
+} from './support.ts';
 
 let cluster: KubeCluster;
 let chart: ChartOnNode;
@@ -321,39 +330,20 @@ describe('multinet on three real nodes', () => {
     await kubectl(
       'apply',
       '-f',
-      manifest(work, 'scaler.yaml', {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'scaler' },
-        spec: {
-          replicas: 0,
-          selector: { matchLabels: { app: 'scaler' } },
-          template: {
-            metadata: {
-              labels: { app: 'scaler' },
-              annotations: { 'k8s.v1.cni.cncf.io/networks': 'scaler-net' },
+      manifest(
+        work,
+        'scaler.yaml',
+        deployment('scaler', 0, 'scaler-net', {
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'DoNotSchedule',
+              labelSelector: { matchLabels: { app: 'scaler' } },
             },
-            spec: {
-              terminationGracePeriodSeconds: 1,
-              topologySpreadConstraints: [
-                {
-                  maxSkew: 1,
-                  topologyKey: 'kubernetes.io/hostname',
-                  whenUnsatisfiable: 'DoNotSchedule',
-                  labelSelector: { matchLabels: { app: 'scaler' } },
-                },
-              ],
-              containers: [
-                {
-                  name: 'c',
-                  image: 'alpine',
-                  command: ['/bin/ash', '-c', 'trap : TERM INT; sleep infinity & wait'],
-                },
-              ],
-            },
-          },
-        },
-      }),
+          ],
+        }),
+      ),
     );
     const agentPods = async (): Promise<string[]> =>
       (
@@ -449,32 +439,11 @@ describe('multinet on three real nodes', () => {
     await kubectl(
       'apply',
       '-f',
-      manifest(work, 'crowd.yaml', {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'crowd' },
-        spec: {
-          replicas: 40,
-          selector: { matchLabels: { app: 'crowd' } },
-          template: {
-            metadata: {
-              labels: { app: 'crowd' },
-              annotations: { 'k8s.v1.cni.cncf.io/networks': 'crowd-net' },
-            },
-            spec: {
-              terminationGracePeriodSeconds: 1,
-              nodeSelector: { 'kubernetes.io/hostname': 'node-3' },
-              containers: [
-                {
-                  name: 'c',
-                  image: 'alpine',
-                  command: ['/bin/ash', '-c', 'trap : TERM INT; sleep infinity & wait'],
-                },
-              ],
-            },
-          },
-        },
-      }),
+      manifest(
+        work,
+        'crowd.yaml',
+        deployment('crowd', 40, 'crowd-net', { nodeSelector: { 'kubernetes.io/hostname': 'node-3' } }),
+      ),
     );
     await kubectl('rollout', 'status', 'deployment/crowd', '--timeout=600s');
     const node3 = cluster.nodes[2]!;

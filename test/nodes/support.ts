@@ -11,21 +11,14 @@ import {
   type KubeCluster,
   type KubeClusterOptions,
 } from '../../dev/cluster/kube-cluster.ts';
-import { listenTcp } from '../../platform/nodejs/listen.ts';
-import { cacheDir } from '../node/support.ts';
+import { testRunOptions } from '../node/support.ts';
 
 export { ipv4, requireNodeHost } from '../node/support.ts';
 
 export function startTestCluster(options: Partial<KubeClusterOptions> = {}): Promise<KubeCluster> {
   return startKubeCluster({
+    ...testRunOptions(),
     nodes: 3,
-    cacheDir,
-    env: process.env,
-    uid: process.getuid?.(),
-    pid: process.pid,
-    kill: (pid, signal) => process.kill(pid, signal),
-    listen: (server) => listenTcp(server, '127.0.0.1', 0),
-    waitForOtherNodeMs: 30 * 60_000,
     log: (line) => void process.stderr.write(`[nodes tier] ${line}\n`),
     ...options,
   });
@@ -71,5 +64,31 @@ export function nad(name: string, config: Record<string, unknown>): Record<strin
     kind: 'NetworkAttachmentDefinition',
     metadata: { name },
     spec: { config: JSON.stringify({ cniVersion: '1.0.0', name, ...config }) },
+  };
+}
+
+/** A Deployment of `replicas` pods of the seed's shape labelled app=`name`, on the networks `networks`. */
+export function deployment(
+  name: string,
+  replicas: number,
+  networks: string,
+  podSpec: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const pod = podOn(name, undefined, networks) as {
+    metadata: Record<string, unknown>;
+    spec: Record<string, unknown>;
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name }, annotations: pod.metadata.annotations },
+        spec: { ...pod.spec, ...podSpec },
+      },
+    },
   };
 }
