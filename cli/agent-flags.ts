@@ -21,6 +21,7 @@ export const agentFlagDefaults = {
   socket: defaultSocketPath,
   confFileName: '00-multinet.conflist',
   shimName: 'multinet-cni',
+  spawner: '/usr/local/lib/multinet/multinet-spawner',
   delegateTimeout: 60,
   agentWait: 30,
   readinessTimeout: 60,
@@ -73,6 +74,9 @@ Node paths:
   --host-mount-ns PATH|auto     run delegate plugins in the host's mount namespace, so they see the host's
                                 files and tools: a /proc/PID/ns/mnt, or auto (the chart's: that of the nearest
                                 ancestor outside the agent's container, which needs hostPID)
+  --spawner FILE|none           the plugin spawner the agent keeps as its child to start plugins (default:
+                                ${d.spawner}, the image's); none: the agent forks them
+                                itself, which costs more per plugin the more memory it holds
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
@@ -106,6 +110,8 @@ export interface AgentFlags {
   readonly shimDir: string | undefined;
   readonly shimName: string;
   readonly hostMountNamespace: string | undefined;
+  /** The plugin spawner executable; undefined: plugins are started by Node's spawn. */
+  readonly spawner: string | undefined;
   /** The agent's own DaemonSet, namespace/name: when it is deleted, the agent takes its config and shim off the node. */
   readonly ownerDaemonSet: { readonly namespace: string; readonly name: string } | undefined;
   readonly delegateTimeoutSeconds: number;
@@ -172,6 +178,7 @@ export function parseAgentFlags(
     'shim-dir': s,
     'shim-name': s,
     'host-mount-ns': s,
+    spawner: s,
     'owner-daemonset': s,
     'delegate-timeout': s,
     'agent-wait': s,
@@ -242,6 +249,7 @@ export function parseAgentFlags(
     ownerDaemonSet: ownerDaemonSet(values['owner-daemonset'], env.POD_NAMESPACE),
     hostMountNamespace:
       values['host-mount-ns'] === 'auto' ? 'auto' : absolutePath('host-mount-ns', values['host-mount-ns']),
+    spawner: values.spawner === 'none' ? undefined : absolutePath('spawner', values.spawner ?? d.spawner),
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

@@ -24,6 +24,7 @@ import type { Logger } from 'winston';
 import { createLogger } from '../platform/log.ts';
 import { systemClock } from '../platform/nodejs/clock.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
+import { SpawnerExec } from '../platform/nodejs/spawner-exec.ts';
 import { nodeFileSystem } from '../platform/nodejs/fs.ts';
 import { listenTcp, listenUnixSocket } from '../platform/nodejs/listen.ts';
 import { watchDirectory } from '../platform/nodejs/watch.ts';
@@ -111,9 +112,14 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     source = kube.source;
   }
   // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
-  const exec = nodeExec(
+  const nodeSpawn = nodeExec(
     context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
   );
+  // Started by the spawner, a small child process, unless there is none (then by Node, loudly).
+  const spawner = flags.spawner
+    ? new SpawnerExec({ file: flags.spawner, fallback: nodeSpawn, log: log.child({ component: 'spawner' }) })
+    : undefined;
+  const exec = spawner ?? nodeSpawn;
   const hostMounts = await resolveHostMounts(flags.hostMountNamespace, context.process?.pid, log);
   if (hostMounts instanceof Error) {
     context.io.stderr(`multinet agent: --host-mount-ns: ${hostMounts.message}\n`);
@@ -167,6 +173,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   const shutdown = async (): Promise<void> => {
     agent.stop();
     await Promise.all([served?.close(), owner?.stop(), kube?.stop()]);
+    await spawner?.stop();
   };
   try {
     if (flags.shimSource) {
@@ -182,6 +189,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         'no --shim-source given: the CNI shim is not installed (the runtime must find multinet-cni itself)',
       );
     }
+    await spawner?.start();
     await agent.start();
     await kube?.start();
     if (kube && flags.ownerDaemonSet) {

@@ -20,11 +20,11 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../dev/repo-root.ts';
-import { shimPath } from '../dev/shim.ts';
+import { shimPath, spawnerPath } from '../dev/go-programs.ts';
 
 export { repoRoot };
 export const pluginDir = '/usr/lib/cni';
-export { shimPath };
+export { shimPath, spawnerPath };
 
 /** What this machine lacks to host a local node (root, iproute2, nsenter, the CNI plugins). */
 export function missingNetnsPrerequisites(): string[] {
@@ -226,6 +226,8 @@ export class LocalNode {
         'text',
         '--log-level',
         'debug',
+        '--spawner',
+        spawnerPath(),
         ...extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -13,7 +13,7 @@ import { eventually, httpOk } from '../../lib/eventually.ts';
 import { installCrds } from '../../platform/kube/crds.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
 import { startMultinet, type ManagedProcess } from '../multinet-process.ts';
-import { shimPath } from '../shim.ts';
+import { shimPath, spawnerPath } from '../go-programs.ts';
 import type { KubeNode } from './kube-node.ts';
 import { proveAPodGetsItsNetwork } from './probe-pod.ts';
 
@@ -106,6 +106,8 @@ export async function startMultinetOnNode(
           socket,
           '--shim-source',
           shim,
+          '--spawner',
+          spawnerPath(),
           '--probe-listen',
           `127.0.0.1:${agentProbe}`,
         ],

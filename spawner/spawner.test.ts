@@ -1,0 +1,24 @@
+/**
+ * The plugin spawner's own checks in the jest run (go vet, go test), and the constants it shares with
+ * the agent compared with their TypeScript source of truth (lib/spawner-protocol.ts, lib/ports.ts).
+ * The agent's side of the protocol runs against the built spawner in platform/nodejs/spawner-exec.test.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { maxExecOutputBytes } from '../lib/ports.ts';
+import { spawnerProtocolVersion } from '../lib/spawner-protocol.ts';
+import { describeGoModule } from '../test/go-module.ts';
+
+const dir = dirname(fileURLToPath(import.meta.url));
+
+describe('the plugin spawner (spawner/)', () => {
+  describeGoModule(dir, 12);
+
+  it('speaks the protocol version and keeps the output the agent has', () => {
+    const source = readFileSync(join(dir, 'spawner.go'), 'utf8');
+    expect(/\bprotocolVersion\s*=\s*(\d+)/.exec(source)?.[1]).toBe(String(spawnerProtocolVersion));
+    const [, a, b, c] = /\bmaxOutputBytes\s*=\s*(\d+) \* (\d+) \* (\d+)/.exec(source) ?? [];
+    expect(Number(a) * Number(b) * Number(c)).toBe(maxExecOutputBytes);
+  });
+});
