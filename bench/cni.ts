@@ -32,7 +32,7 @@ import { startControlPlane, type ControlPlane } from '../dev/controlplane/contro
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
 import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
-import { cpuMs, memory } from './proc.ts';
+import { childrenNamed, cpuMs, memory } from './proc.ts';
 import { median, percentile } from './stats.ts';
 import { skeletonName, startSkeleton, type Skeleton } from './skeleton.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
@@ -134,11 +134,17 @@ async function startAgent(lab: LocalNode, args: readonly string[], kubeconfig?: 
   }
 }
 
+/** The lab's agent and its plugin spawner, whose CPU and memory count as the agent's. */
+function agentPids(lab: LocalNode): number[] {
+  const pid = lab.agentPid;
+  return pid ? [pid, ...childrenNamed(pid, 'multinet-spawner')] : [];
+}
+
 /** A way to attach a pod's networks: ADD and DEL for one pod, timed. */
 interface CniPath {
   readonly name: string;
-  /** The daemon whose CPU is counted per request, if any. */
-  readonly daemonPid?: () => number | undefined;
+  /** The daemon's processes whose CPU is counted per request (the agent's with its spawner's), if any. */
+  readonly daemonPids?: () => number[];
   add(pod: Pod): number;
   del(pod: Pod): number;
 }
@@ -211,13 +217,13 @@ function metaPluginPath(
   name: string,
   shim: string,
   stdin: string,
-  daemonPid: () => number | undefined,
+  daemonPids: () => number[],
   podEnv: (pod: Pod) => Record<string, string>,
 ): CniPath {
   const file = stdinFile(stdin);
   return {
     name,
-    daemonPid,
+    daemonPids,
     add: (pod) => runCni(`${name} ADD`, shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, file),
     del: (pod) => runCni(`${name} DEL`, shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, file),
   };
@@ -227,7 +233,7 @@ function multinetPath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, strin
   const name = standalone
     ? 'multinet (shim + agent, standalone)'
     : 'multinet (shim + agent, Kubernetes mode)';
-  return metaPluginPath(name, shimPath(), lab.shimStdin(), () => lab.agentPid, podEnv);
+  return metaPluginPath(name, shimPath(), lab.shimStdin(), () => agentPids(lab), podEnv);
 }
 
 /** The Node skeleton behind the same Go shim: what any Node daemon adds, doing only the job. */
@@ -241,7 +247,7 @@ function skeletonPath(
     `${skeletonName}, behind multinet-cni`,
     shimPath(),
     stdin,
-    () => skeleton.pid,
+    () => [skeleton.pid],
     podEnv,
   );
 }
@@ -407,7 +413,7 @@ function multusPath(daemon: MultusDaemon, podEnv: (pod: Pod) => Record<string, s
     'Multus thick (multus-shim + multus-daemon)',
     daemon.shim,
     stdin,
-    () => daemon.pid,
+    () => [daemon.pid],
     podEnv,
   );
 }
@@ -431,14 +437,15 @@ function measure(
     const pod = lab.newPod('macvlan-conf', name);
     for (let k = 0; k < paths.length; k++) {
       const path = paths[(i + k) % paths.length]!;
-      const pid = path.daemonPid?.();
-      const cpu0 = pid ? cpuMs(pid) : 0;
+      const pids = path.daemonPids?.() ?? [];
+      const cpu = (): number => pids.reduce((total, pid) => total + cpuMs(pid), 0);
+      const cpu0 = cpu();
       const addMs = path.add(pod);
-      const cpu1 = pid ? cpuMs(pid) : 0;
+      const cpu1 = cpu();
       checkAttached(pod, path.name);
-      const cpu2 = pid ? cpuMs(pid) : 0;
+      const cpu2 = cpu();
       const delMs = path.del(pod);
-      const cpu3 = pid ? cpuMs(pid) : 0;
+      const cpu3 = cpu();
       checkClean(lab, pod, path.name, 'macvlan-conf');
       if (!count) continue;
       const s = samples.get(path)!;
@@ -533,7 +540,7 @@ function report(paths: readonly CniPath[], samples: Map<CniPath, Samples>): stri
         i === 0 ? '—' : spread(paired(s.add, direct.add)),
         i === 0 ? '—' : spread(paired(s.del, direct.del)),
         i === 0 ? '—' : spread(paired(total(s), total(direct))),
-        path.daemonPid ? `${ms(average(s.addCpu))} / ${ms(average(s.delCpu))}` : '—',
+        path.daemonPids ? `${ms(average(s.addCpu))} / ${ms(average(s.delCpu))}` : '—',
       ]),
     );
   }
@@ -637,7 +644,10 @@ async function main(): Promise<void> {
         ['multinet-cni', shimPath()],
       ])}\n\n`,
     );
-    const peaks = [`multinet agent ${memory(lab.agentPid!).hwmMb.toFixed(0)} MB`];
+    const spawner = agentPids(lab).slice(1).map(memory);
+    const peaks = [
+      `multinet agent ${memory(lab.agentPid!).hwmMb.toFixed(0)} MB + its spawner ${spawner.map((m) => m.hwmMb.toFixed(1)).join(', ') || 'none'} MB`,
+    ];
     if (skeleton) peaks.unshift(`${skeletonName} ${memory(skeleton.pid).hwmMb.toFixed(0)} MB`);
     if (multus) peaks.unshift(`multus-daemon ${memory(multus.pid).hwmMb.toFixed(0)} MB`);
     process.stdout.write(`daemon peak RSS (VmHWM): ${peaks.join(', ')}\n`);

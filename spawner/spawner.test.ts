@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maxExecOutputBytes } from '../lib/ports.ts';
-import { spawnerProtocolVersion } from '../lib/spawner-protocol.ts';
+import { maxSpawnerFrameBytes, spawnerProtocolVersion } from '../lib/spawner-protocol.ts';
 import { describeGoModule } from '../test/go-module.ts';
 
 const dir = dirname(fileURLToPath(import.meta.url));
@@ -15,10 +15,14 @@ const dir = dirname(fileURLToPath(import.meta.url));
 describe('the plugin spawner (spawner/)', () => {
   describeGoModule(dir, 12);
 
-  it('speaks the protocol version and keeps the output the agent has', () => {
+  it('speaks the protocol version, frame size and output limit the agent has', () => {
     const source = readFileSync(join(dir, 'spawner.go'), 'utf8');
     expect(/\bprotocolVersion\s*=\s*(\d+)/.exec(source)?.[1]).toBe(String(spawnerProtocolVersion));
-    const [, a, b, c] = /\bmaxOutputBytes\s*=\s*(\d+) \* (\d+) \* (\d+)/.exec(source) ?? [];
-    expect(Number(a) * Number(b) * Number(c)).toBe(maxExecOutputBytes);
+    const product = (name: string): number =>
+      (new RegExp(`\\b${name}\\s*=\\s*([\\d* ]+)\\n`).exec(source)?.[1] ?? 'NaN')
+        .split('*')
+        .reduce((total, factor) => total * Number(factor), 1);
+    expect(product('maxOutputBytes')).toBe(maxExecOutputBytes);
+    expect(product('maxFrameBytes')).toBe(maxSpawnerFrameBytes);
   });
 });

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,68 +15,141 @@ import (
 	"time"
 )
 
-// session is a Spawner served over pipes, as the agent drives it.
+// frame and the functions below encode and decode the protocol's frames, as lib/spawner-protocol.ts does.
+func frame(payload []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(payload))), payload...)
+}
+
+func appendStr(b []byte, v string) []byte {
+	return append(binary.BigEndian.AppendUint32(b, uint32(len(v))), v...)
+}
+
+func runFrame(id uint32, file string, args, env []string, stdin string) []byte {
+	b := binary.BigEndian.AppendUint32([]byte{opRun}, id)
+	b = appendStr(b, file)
+	for _, list := range [][]string{args, env} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(list)))
+		for _, v := range list {
+			b = appendStr(b, v)
+		}
+	}
+	return frame(appendStr(b, stdin))
+}
+
+func killFrame(id uint32) []byte {
+	return frame(binary.BigEndian.AppendUint32([]byte{opKill}, id))
+}
+
+// decoded is a reply frame as the agent reads it (code nil when a signal ended the run or it did not start).
+type decoded struct {
+	ID                            uint32
+	Code                          *int
+	Signal, Error, Stdout, Stderr string
+}
+
+type hello struct{ Protocol, Pid uint32 }
+
+func readFrame(t *testing.T, r io.Reader) []byte {
+	t.Helper()
+	var header [4]byte
+	if _, err := io.ReadFull(r, header[:]); err != nil {
+		t.Fatalf("no frame: %v", err)
+	}
+	payload := make([]byte, binary.BigEndian.Uint32(header[:]))
+	if _, err := io.ReadFull(r, payload); err != nil {
+		t.Fatalf("a cut frame: %v", err)
+	}
+	return payload
+}
+
+func readHello(t *testing.T, r io.Reader) hello {
+	t.Helper()
+	p := readFrame(t, r)
+	if len(p) != 9 || p[0] != opHello {
+		t.Fatalf("not a hello: %q", p)
+	}
+	return hello{binary.BigEndian.Uint32(p[1:]), binary.BigEndian.Uint32(p[5:])}
+}
+
+func readReply(t *testing.T, r io.Reader) decoded {
+	t.Helper()
+	p := readFrame(t, r)
+	if p[0] != opDone {
+		t.Fatalf("not a reply: %q", p)
+	}
+	d := decoder{b: p[1:]}
+	out := decoded{ID: d.u32()}
+	if code := int32(d.u32()); code >= 0 {
+		c := int(code)
+		out.Code = &c
+	}
+	out.Signal, out.Error, out.Stdout, out.Stderr = d.str(), d.str(), d.str(), d.str()
+	if d.err != nil || len(d.b) != 0 {
+		t.Fatalf("a bad reply %q: %v", p, d.err)
+	}
+	return out
+}
+
+// session is a Spawner served over pipes, as the agent drives it (the test reaps for it).
 type session struct {
-	t       *testing.T
-	in      *io.PipeWriter
-	replies *bufio.Scanner
-	s       *Spawner
-	served  chan error
+	t      *testing.T
+	in     *io.PipeWriter
+	out    *io.PipeReader
+	s      *Spawner
+	served chan error
 }
 
 func start(t *testing.T) *session {
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	replies := bufio.NewScanner(outR)
-	replies.Buffer(nil, 16*1024*1024)
 	served := make(chan error, 1)
 	ready := make(chan *Spawner, 1)
 	go func() { ready <- New(outW) }()
-	ss := &session{t: t, in: inW, replies: replies, served: served}
-	var h hello
-	ss.next(&h)
-	if h.Protocol != protocolVersion || h.Pid != os.Getpid() {
+	ss := &session{t: t, in: inW, out: outR, served: served}
+	if h := readHello(t, outR); h.Protocol != protocolVersion || int(h.Pid) != os.Getpid() {
 		t.Fatalf("hello = %+v, want protocol %d and pid %d", h, protocolVersion, os.Getpid())
 	}
 	ss.s = <-ready
+	children := make(chan os.Signal, 1)
+	signal.Notify(children, syscall.SIGCHLD)
+	stopReaping := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-children:
+				ss.s.Reap()
+			case <-stopReaping:
+				return
+			}
+		}
+	}()
 	go func() { served <- ss.s.Serve(inR) }()
 	t.Cleanup(func() {
 		ss.s.KillAll()
 		inW.Close()
 		outR.Close()
+		signal.Stop(children)
+		close(stopReaping)
 	})
 	return ss
 }
 
-func (ss *session) send(line string) {
+func (ss *session) send(frame []byte) {
 	ss.t.Helper()
-	if _, err := io.WriteString(ss.in, line+"\n"); err != nil {
+	if _, err := ss.in.Write(frame); err != nil {
 		ss.t.Fatal(err)
 	}
 }
 
-func (ss *session) next(into any) {
+func (ss *session) run(id uint32, file string, args, env []string, stdin string) {
 	ss.t.Helper()
-	if !ss.replies.Scan() {
-		ss.t.Fatalf("no reply: %v", ss.replies.Err())
-	}
-	if err := json.Unmarshal(ss.replies.Bytes(), into); err != nil {
-		ss.t.Fatalf("reply %q: %v", ss.replies.Text(), err)
-	}
+	ss.send(runFrame(id, file, args, env, stdin))
 }
 
-func (ss *session) run(id uint64, file string, args []string, env map[string]string, stdin string) {
+func (ss *session) reply() decoded {
 	ss.t.Helper()
-	body, _ := json.Marshal(request{ID: id, Op: "run", File: file, Args: args, Env: env, Stdin: stdin})
-	ss.send(string(body))
-}
-
-func (ss *session) reply() reply {
-	ss.t.Helper()
-	var r reply
-	ss.next(&r)
-	return r
+	return readReply(ss.t, ss.out)
 }
 
 func sh(script string) (string, []string) { return "/bin/sh", []string{"-c", script} }
@@ -96,7 +169,7 @@ func TestRunGivesExitCodeOutputAndFeedsStdin(t *testing.T) {
 
 func TestRunPassesExactlyTheGivenEnvironment(t *testing.T) {
 	ss := start(t)
-	ss.run(1, "/usr/bin/env", nil, map[string]string{"CNI_COMMAND": "ADD", "MULTINET_DELEGATE_OF": "/state"}, "")
+	ss.run(1, "/usr/bin/env", nil, []string{"CNI_COMMAND=ADD", "MULTINET_DELEGATE_OF=/state"}, "")
 	r := ss.reply()
 	if r.Stdout != "CNI_COMMAND=ADD\nMULTINET_DELEGATE_OF=/state\n" {
 		t.Fatalf("env = %q", r.Stdout)
@@ -112,30 +185,34 @@ func TestRunOfAMissingFileSaysWhy(t *testing.T) {
 	}
 }
 
-func TestAnUnknownOpOrABusyIdIsAnsweredWithAnError(t *testing.T) {
+func TestABusyIdIsAnsweredWithAnError(t *testing.T) {
 	ss := start(t)
-	ss.send(`{"id":3,"op":"fly"}`)
-	if r := ss.reply(); r.ID != 3 || !strings.Contains(r.Error, `unknown op "fly"`) {
-		t.Fatalf("reply = %+v", r)
-	}
 	file, args := sh("sleep 5")
 	ss.run(4, file, args, nil, "")
 	ss.run(4, file, args, nil, "")
-	if r := ss.reply(); r.ID != 4 || !strings.Contains(r.Error, "already running") {
+	if r := ss.reply(); r.ID != 4 || r.Code != nil || !strings.Contains(r.Error, "already running") {
 		t.Fatalf("reply = %+v", r)
 	}
-	ss.send(`{"id":4,"op":"kill"}`)
+	ss.send(killFrame(4))
 	if r := ss.reply(); r.ID != 4 || r.Signal != "SIGKILL" {
 		t.Fatalf("reply = %+v", r)
 	}
 }
 
-func TestABrokenLineEndsServe(t *testing.T) {
-	ss := start(t)
-	ss.send(`{"id":`)
-	ss.in.Close()
-	if err := <-ss.served; err == nil || !strings.Contains(err.Error(), "reading a request") {
-		t.Fatalf("Serve = %v", err)
+func TestAFrameItCannotReadEndsServe(t *testing.T) {
+	for name, bad := range map[string][]byte{
+		"unknown kind":     frame([]byte{'x', 0, 0, 0, 1}),
+		"cut string":       frame(append(binary.BigEndian.AppendUint32([]byte{opRun}, 1), 0, 0, 0, 9, 'a')),
+		"empty":            frame(nil),
+		"too many strings": frame(binary.BigEndian.AppendUint32(appendStr(binary.BigEndian.AppendUint32([]byte{opRun}, 1), "/bin/true"), 1<<30)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ss := start(t)
+			ss.send(bad)
+			if err := <-ss.served; err == nil {
+				t.Fatal("Serve went on")
+			}
+		})
 	}
 }
 
@@ -183,14 +260,14 @@ func TestKillEndsTheRunsProcessGroupGrandchildrenIncluded(t *testing.T) {
 	file, args := sh(`sleep 100 & echo $! >"$0"; wait`)
 	ss.run(5, file, append(args, pidFile), nil, "")
 	grandchild := readPid(t, pidFile)
-	ss.send(`{"id":5,"op":"kill"}`)
+	ss.send(killFrame(5))
 	r := ss.reply()
 	if r.ID != 5 || r.Code != nil || r.Signal != "SIGKILL" {
 		t.Fatalf("reply = %+v", r)
 	}
 	waitGone(t, grandchild, "the run's background sleep")
 	// A kill for a run that is over touches nothing.
-	ss.send(`{"id":5,"op":"kill"}`)
+	ss.send(killFrame(5))
 }
 
 func TestOutputIsCappedAndThePipeDrained(t *testing.T) {
@@ -210,15 +287,15 @@ func TestRunsGoOnSideBySide(t *testing.T) {
 	const n = 10
 	for i := 0; i < n; i++ {
 		file, args := sh(`touch "$0/$1"; while [ ! -e "$0/$2" ]; do sleep 0.01; done; echo "$1"`)
-		ss.run(uint64(100+i), file, append(args, dir, strconv.Itoa(i), strconv.Itoa((i+1)%n)), nil, "")
+		ss.run(uint32(100+i), file, append(args, dir, strconv.Itoa(i), strconv.Itoa((i+1)%n)), nil, "")
 	}
-	seen := map[uint64]string{}
+	seen := map[uint32]string{}
 	for i := 0; i < n; i++ {
 		r := ss.reply()
 		seen[r.ID] = r.Stdout
 	}
 	for i := 0; i < n; i++ {
-		if seen[uint64(100+i)] != fmt.Sprintf("%d\n", i) {
+		if seen[uint32(100+i)] != fmt.Sprintf("%d\n", i) {
 			t.Fatalf("replies = %v", seen)
 		}
 	}
@@ -228,18 +305,8 @@ func TestKillAllEndsEveryRunAndRefusesNewOnes(t *testing.T) {
 	ss := start(t)
 	file, args := sh("sleep 100")
 	ss.run(8, file, args, nil, "")
-	// The run is registered before its reply can come; wait until it has a pid.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		ss.s.mu.Lock()
-		started := ss.s.runs[8] != nil && ss.s.runs[8].pid != 0
-		ss.s.mu.Unlock()
-		if started {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the run did not start")
-		}
-	}
+	// Serve reads the next frame once the run has started: after this one, it runs.
+	ss.send(killFrame(999))
 	ss.s.KillAll()
 	if r := ss.reply(); r.ID != 8 || r.Signal != "SIGKILL" {
 		t.Fatalf("reply = %+v", r)
@@ -264,7 +331,7 @@ func built(t *testing.T) string {
 
 // process runs the command with a stdin the test holds open (its end never signals anything) and
 // returns the hello of the spawner it runs.
-func process(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, *bufio.Scanner, hello) {
+func process(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, hello) {
 	t.Helper()
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -283,20 +350,18 @@ func process(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, *bufio.Scanner, hello
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	lines := bufio.NewScanner(out)
-	var h hello
-	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &h) != nil || h.Protocol != protocolVersion {
-		t.Fatalf("no hello: %q", lines.Text())
+	h := readHello(t, out)
+	if h.Protocol != protocolVersion {
+		t.Fatalf("hello = %+v", h)
 	}
-	return in, lines, h
+	return in, h
 }
 
 // sleeper starts a run that writes its pid and sleeps, and returns that pid.
 func sleeper(t *testing.T, in io.Writer) int {
 	t.Helper()
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	body, _ := json.Marshal(request{ID: 1, Op: "run", File: "/bin/sh", Args: []string{"-c", `echo $$ >"$0"; exec sleep 100`, pidFile}})
-	if _, err := in.Write(append(body, '\n')); err != nil {
+	if _, err := in.Write(runFrame(1, "/bin/sh", []string{"-c", `echo $$ >"$0"; exec sleep 100`, pidFile}, nil, "")); err != nil {
 		t.Fatal(err)
 	}
 	return readPid(t, pidFile)
@@ -306,22 +371,22 @@ func TestRunsDieWhenTheParentOfTheSpawnerDies(t *testing.T) {
 	bin := built(t)
 	// A parent that forks the spawner and waits (not exec: the trailing command keeps sh there).
 	parent := exec.Command("/bin/sh", "-c", `"$0"; :`, bin)
-	in, _, h := process(t, parent)
+	in, h := process(t, parent)
 	plugin := sleeper(t, in)
 	if err := parent.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	// stdin stays open here: only PR_SET_PDEATHSIG can have told the spawner.
-	waitGone(t, h.Pid, "the spawner")
+	waitGone(t, int(h.Pid), "the spawner")
 	waitGone(t, plugin, "its run")
 }
 
 func TestRunsDieWhenTheSpawnerIsKilled(t *testing.T) {
 	bin := built(t)
 	spawner := exec.Command(bin)
-	in, _, h := process(t, spawner)
+	in, h := process(t, spawner)
 	plugin := sleeper(t, in)
-	if err := syscall.Kill(h.Pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(int(h.Pid), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, plugin, "its run")
@@ -330,9 +395,9 @@ func TestRunsDieWhenTheSpawnerIsKilled(t *testing.T) {
 func TestStdinsEndEndsTheSpawnerAndItsRuns(t *testing.T) {
 	bin := built(t)
 	spawner := exec.Command(bin)
-	in, _, h := process(t, spawner)
+	in, h := process(t, spawner)
 	plugin := sleeper(t, in)
 	in.Close()
-	waitGone(t, h.Pid, "the spawner")
+	waitGone(t, int(h.Pid), "the spawner")
 	waitGone(t, plugin, "its run")
 }

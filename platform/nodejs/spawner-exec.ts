@@ -14,7 +14,14 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from 'winston';
 import type { Exec, ExecRequest, ExecResult } from '../../lib/ports.ts';
-import { execResult, killLine, parseHello, parseReply, runLine } from '../../lib/spawner-protocol.ts';
+import {
+  FrameReader,
+  execResult,
+  killFrame,
+  parseHello,
+  parseReply,
+  runFrame,
+} from '../../lib/spawner-protocol.ts';
 
 export interface SpawnerExecOptions {
   /** The spawner executable (the image's /usr/local/lib/multinet/multinet-spawner). */
@@ -31,7 +38,6 @@ export interface SpawnerExecOptions {
 }
 
 interface Pending {
-  readonly file: string;
   readonly resolve: (result: ExecResult) => void;
   readonly timer: NodeJS.Timeout;
   timedOut: boolean;
@@ -74,11 +80,11 @@ export class SpawnerExec implements Exec {
         const run = this.pending.get(id);
         if (!run) return;
         run.timedOut = true;
-        child.stdin.write(killLine(id));
+        child.stdin.write(killFrame(id));
       }, request.timeoutMs);
-      this.pending.set(id, { file: request.file, resolve, timer, timedOut: false });
+      this.pending.set(id, { resolve, timer, timedOut: false });
       if (this.pending.size === 1) this.hold(child, true);
-      child.stdin.write(runLine(id, request));
+      child.stdin.write(runFrame(id, request));
     });
   }
 
@@ -111,7 +117,7 @@ export class SpawnerExec implements Exec {
     const { file, log } = this.options;
     const launchedAt = Date.now();
     let stderr = '';
-    let buffered = '';
+    const frames = new FrameReader();
     let hello = false;
     let settled = false;
     const settle = (up: boolean): void => {
@@ -137,14 +143,11 @@ export class SpawnerExec implements Exec {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-stderrTail);
     });
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, end);
-        buffered = buffered.slice(end + 1);
+    child.stdout.on('data', (chunk: Buffer) => {
+      for (const payload of frames.push(chunk)) {
         if (!hello) {
           hello = true;
-          const parsed = parseHello(line);
+          const parsed = parseHello(payload);
           if (parsed instanceof Error) {
             log.error(fallbackMessage, { spawner: file, reason: parsed.message });
             this.stopping = true; // another release's spawner: restarting it would not help
@@ -157,7 +160,7 @@ export class SpawnerExec implements Exec {
           settle(true);
           continue;
         }
-        this.answer(line);
+        this.answer(payload);
       }
     });
     let notStarted = false;
@@ -193,8 +196,8 @@ export class SpawnerExec implements Exec {
     });
   }
 
-  private answer(line: string): void {
-    const reply = parseReply(line);
+  private answer(payload: Buffer): void {
+    const reply = parseReply(payload);
     if (reply instanceof Error) {
       this.options.log.error('the plugin spawner broke its protocol; restarting it', {
         error: reply.message,
@@ -207,7 +210,7 @@ export class SpawnerExec implements Exec {
     this.pending.delete(reply.id);
     clearTimeout(run.timer);
     if (this.pending.size === 0 && this.child) this.hold(this.child, false);
-    run.resolve(execResult(reply, run.file, run.timedOut));
+    run.resolve(execResult(reply, run.timedOut));
   }
 
   /** Ends every run in flight with an error result; returns how many there were. */
