@@ -569,6 +569,11 @@ try {
 
   const cpuOf = (daemon: Daemon): number => daemon.pids().reduce((total, p) => total + cpuMs(p), 0);
   const cpuBefore = daemons.map(cpuOf);
+  const spawnerCpu = (): number =>
+    agentPids()
+      .slice(1)
+      .reduce((total, p) => total + cpuMs(p), 0);
+  const spawnerCpuBefore = spawnerCpu();
   const trialsStarted = performance.now();
   for (let t = 0; t < trials; t++) {
     const target = pods[t % podCount]!;
@@ -585,6 +590,7 @@ try {
   }
   const trialMs = (performance.now() - trialsStarted) / trials;
   const trialCpuMs = daemons.map((d, i) => (cpuOf(d) - cpuBefore[i]!) / trials);
+  const trialSpawnerCpuMs = (spawnerCpu() - spawnerCpuBefore) / trials;
   await measure(`${trials} ADD+DEL`);
   await snapshot('after the trials');
 
@@ -612,7 +618,7 @@ try {
   await measure(`${bursts} × ${burstSize} concurrent ADDs`);
 
   process.stdout.write(
-    `\n${trials} pods: ADD+DEL through every daemon ${trialMs.toFixed(1)} ms per pod; CPU per ADD+DEL: ${daemons.map((d, i) => `${d.name} ${trialCpuMs[i]!.toFixed(1)} ms`).join(', ')}\n`,
+    `\n${trials} pods: ADD+DEL through every daemon ${trialMs.toFixed(1)} ms per pod; CPU per ADD+DEL: ${daemons.map((d, i) => `${d.name} ${trialCpuMs[i]!.toFixed(1)} ms`).join(', ')} (of the agent's, its spawner ${trialSpawnerCpuMs.toFixed(1)} ms)\n`,
   );
   process.stdout.write(
     `agent NODE_OPTIONS=${JSON.stringify(nodeOptions)} ${[...nodeArgs, process.env.BENCH_AGENT_ENV ?? ''].join(' ')}${values['max-parallel'] ? ` --max-parallel ${values['max-parallel']}` : ''}\n\n`,

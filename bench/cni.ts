@@ -1,5 +1,5 @@
 /**
- * `npm run bench:cni [-- --pods N] [--standalone] [--burst N] [--profile-agent DIR]` (root): what multinet adds to a pod's
+ * `npm run bench:cni [-- --pods N] [--standalone] [--no-multus] [--burst N] [--profile-agent DIR]` (root): what multinet adds to a pod's
  * CNI ADD and DEL, side by side with Multus thick in one run. Each pod (a real network namespace, a
  * Pod object with spec.nodeName and the networks annotation) gets ADD then DEL of the default
  * network (bridge + host-local) and one macvlan NAD (host-local) four ways, in an order rotated per
@@ -13,10 +13,11 @@
  * (from /proc); where multinet's time goes, as means per request from the agent's /metrics (delegate
  * runs beside the same delegates executed directly, the network-status write, the rest of the agent,
  * the shim's exec and the socket); each shim's VERSION time, size and peak RSS. `--standalone`: no API server and no
- * Multus (the agent reads NADs and pods from files), for quick runs. Last line:
+ * Multus (the agent reads NADs and pods from files), for quick runs; `--no-multus`: the Kubernetes mode with the
+ * skeleton and without Multus. Last line:
  * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
- *        skeleton_added_p50_ms=<s> skeleton_ratio_vs_multus=<s/m>
- * (added = ADD+DEL over direct; the multus_* and skeleton_* keys only in the Kubernetes mode). The agent runs as the
+ *        skeleton_added_p50_ms=<s> skeleton_added_p99_ms=<t> skeleton_ratio_vs_multus=<s/m> over_skeleton_p50_ms=<x-s>
+ * (added = ADD+DEL over direct; the multus_* keys only with Multus, the skeleton_* ones in the Kubernetes mode). The agent runs as the
  * image runs it (`npm run build`'s dist/app) with the
  * chart's Node flags (agent.nodeOptions); BENCH_AGENT_NODE_OPTIONS replaces them (e.g. "" for Node's
  * defaults, to compare).
@@ -58,6 +59,7 @@ const { values: flags } = parseArgs({
   options: {
     pods: { type: 'string', default: '200' },
     standalone: { type: 'boolean', default: false },
+    'no-multus': { type: 'boolean', default: false },
     burst: { type: 'string', default: '0' },
     'version-runs': { type: 'string', default: '50' },
     /** Write the agent's CPU profile (node --cpu-prof) into this dir. */
@@ -68,6 +70,7 @@ const pods = Number(flags.pods);
 const burst = Number(flags.burst);
 const versionRuns = Number(flags['version-runs']);
 const standalone = flags.standalone;
+const withMultus = !standalone && !flags['no-multus'];
 const namespace = 'bench';
 const plainEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 
@@ -569,7 +572,7 @@ function shimReport(shims: ReadonlyArray<readonly [string, string]>): string {
 
 async function main(): Promise<void> {
   requireNetnsPrerequisites();
-  if (!standalone) {
+  if (withMultus) {
     const missing = missingDaemonPrerequisites(process.env, process.getuid?.());
     if (missing.length > 0) throw new Error(`Multus' daemon cannot run here; missing: ${missing.join('; ')}`);
   }
@@ -618,13 +621,13 @@ async function main(): Promise<void> {
           containerId: pod.containerId,
         }),
       });
-      multus = await startMultus(c, lab);
+      if (withMultus) multus = await startMultus(c, lab);
       skeleton = await startSkeletonDaemon(c, lab);
       await startAgent(lab, agentArgs, c.controlPlane.adminKubeconfigPath);
-      multusRoute = multusPath(multus, podEnv);
+      if (multus) multusRoute = multusPath(multus, podEnv);
       skeletonRoute = skeletonPath(lab, skeleton, podEnv);
       ours = multinetPath(lab, podEnv);
-      paths.push(multusRoute, skeletonRoute, ours);
+      paths.push(...(multusRoute ? [multusRoute] : []), skeletonRoute, ours);
     }
     say(
       `${pods} pods, default network (bridge) + 1 macvlan network each; paths: ${paths.map((p) => p.name).join('; ')}`,
@@ -659,18 +662,21 @@ async function main(): Promise<void> {
       `added_p50_ms=${percentile(added, 50).toFixed(1)}`,
       `added_p99_ms=${percentile(added, 99).toFixed(1)}`,
     ];
-    if (multusRoute && skeletonRoute) {
-      const multusAdded = addedBy(multusRoute);
-      const m50 = percentile(multusAdded, 50);
+    const m50 = multusRoute ? percentile(addedBy(multusRoute), 50) : undefined;
+    if (multusRoute)
       result.push(
-        `multus_added_p50_ms=${m50.toFixed(1)}`,
-        `multus_added_p99_ms=${percentile(multusAdded, 99).toFixed(1)}`,
-        `ratio_vs_multus=${(percentile(added, 50) / m50).toFixed(2)}`,
+        `multus_added_p50_ms=${m50!.toFixed(1)}`,
+        `multus_added_p99_ms=${percentile(addedBy(multusRoute), 99).toFixed(1)}`,
+        `ratio_vs_multus=${(percentile(added, 50) / m50!).toFixed(2)}`,
       );
+    if (skeletonRoute) {
       const skeletonAdded = addedBy(skeletonRoute);
+      const s50 = percentile(skeletonAdded, 50);
       result.push(
-        `skeleton_added_p50_ms=${percentile(skeletonAdded, 50).toFixed(1)}`,
-        `skeleton_ratio_vs_multus=${(percentile(skeletonAdded, 50) / m50).toFixed(2)}`,
+        `skeleton_added_p50_ms=${s50.toFixed(1)}`,
+        `skeleton_added_p99_ms=${percentile(skeletonAdded, 99).toFixed(1)}`,
+        ...(m50 === undefined ? [] : [`skeleton_ratio_vs_multus=${(s50 / m50).toFixed(2)}`]),
+        `over_skeleton_p50_ms=${(percentile(added, 50) - s50).toFixed(1)}`,
       );
     }
     process.stdout.write(`RESULT ${result.join(' ')}\n`);
