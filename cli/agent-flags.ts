@@ -13,6 +13,7 @@ import {
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 import type { NetworkOptions } from '../agent/resolve.ts';
+import { requestsPerCpu } from '../agent/parallelism.ts';
 
 export const agentFlagDefaults = {
   cniConfDir: '/etc/cni/net.d',
@@ -25,7 +26,7 @@ export const agentFlagDefaults = {
   delegateTimeout: 60,
   agentWait: 30,
   readinessTimeout: 60,
-  maxParallel: 8,
+  maxParallel: 'auto',
   maxQueued: 1000,
   systemNamespaces: 'kube-system',
   heartbeat: 30,
@@ -83,7 +84,8 @@ Behaviour:
   --agent-wait SECONDS          how long the shim waits for an unreachable agent on ADD (default: ${d.agentWait})
   --readiness-indicator-file F  ADD waits until this file exists (Multus' readinessindicatorfile)
   --readiness-timeout SECONDS   how long ADD waits for it (default: ${d.readinessTimeout})
-  --max-parallel N              CNI requests served at once (default: ${d.maxParallel})
+  --max-parallel N|auto         CNI requests served at once; auto: ${requestsPerCpu} per CPU, fewer when the agent's memory
+                                limit cannot hold that many of the largest delegate run seen (default: ${d.maxParallel})
   --max-queued N                CNI requests allowed to wait; beyond, "try again later" (default: ${d.maxQueued})
   --log-level LEVEL             error, warn, info or debug (default: info)
   --log-format FORMAT           json or text (default: json)
@@ -118,7 +120,7 @@ export interface AgentFlags {
   readonly agentWaitSeconds: number;
   readonly readinessIndicatorFile: string | undefined;
   readonly readinessTimeoutSeconds: number;
-  readonly maxParallel: number;
+  readonly maxParallel: number | 'auto';
   readonly maxQueued: number;
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'text';
@@ -258,7 +260,10 @@ export function parseAgentFlags(
       values['readiness-timeout'],
       d.readinessTimeout,
     ),
-    maxParallel: integerInRange('max-parallel', values['max-parallel'], d.maxParallel),
+    maxParallel:
+      (values['max-parallel'] ?? d.maxParallel) === 'auto'
+        ? 'auto'
+        : integerInRange('max-parallel', values['max-parallel'], 1),
     maxQueued: integerInRange('max-queued', values['max-queued'], d.maxQueued, 0),
     logLevel,
     logFormat,

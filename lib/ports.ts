@@ -22,6 +22,8 @@ export interface ExecResult {
   readonly stdout: string;
   readonly stderr: string;
   readonly timedOut: boolean;
+  /** Its peak resident memory (it and the processes it waited for), in KiB, when the Exec can tell. */
+  readonly maxRssKiB?: number;
 }
 
 export interface Exec {

@@ -10,9 +10,10 @@
  *   agent → spawner:               'r' id:u32 file:str argc:u32 arg:str* envc:u32 env:str* stdin:str
  *                                        (env entries are NAME=value: exactly the run's environment)
  *                                  'k' id:u32   SIGKILL run id's process group (its timeout)
- *   spawner → agent, once a run:   'd' id:u32 code:i32 signal:str error:str stdout:str stderr:str
+ *   spawner → agent, once a run:   'd' id:u32 code:i32 maxRssKiB:u32 signal:str error:str stdout:str stderr:str
  *                                        (code -1: a signal ended it, named by signal, or it could not
- *                                        start, error says why)
+ *                                        start, error says why; maxRssKiB: the peak resident memory of
+ *                                        the run and of what it waited for)
  *
  * Each run is its own process group; its output is cut at maxExecOutputBytes (lib/ports.ts) per stream,
  * and ends when everything holding its pipes has exited. When the spawner's stdin ends or its parent
@@ -36,6 +37,8 @@ export interface SpawnerReply {
   readonly id: number;
   /** Exit code; null when a signal ended the run (then `signal` names it) or it did not start. */
   readonly code: number | null;
+  /** Peak resident memory of the run (and the processes it waited for), KiB. */
+  readonly maxRssKiB: number;
   readonly signal: string;
   /** Why the run could not start (the file is missing, not executable, ...); '' when it ran. */
   readonly error: string;
@@ -154,6 +157,7 @@ export function parseReply(payload: Buffer): SpawnerReply | Error {
     const reply = {
       id,
       code: code < 0 ? null : code,
+      maxRssKiB: fields.u32(),
       signal: fields.str(),
       error: fields.str(),
       stdout: fields.str(),
@@ -171,5 +175,11 @@ export function execResult(reply: SpawnerReply, timedOut: boolean): ExecResult {
   if (reply.error)
     // As Node's spawn reports a file it cannot execute (platform/nodejs/exec.ts).
     return { code: 127, stdout: '', stderr: reply.error, timedOut: false };
-  return { code: reply.code, stdout: reply.stdout, stderr: reply.stderr, timedOut };
+  return {
+    code: reply.code,
+    stdout: reply.stdout,
+    stderr: reply.stderr,
+    timedOut,
+    maxRssKiB: reply.maxRssKiB,
+  };
 }

@@ -37,10 +37,12 @@ type request struct {
 }
 
 // reply ends a run: its exit code (-1 when a signal ended it, then signal names it, or when it did not
-// start, then err says why) and its output.
+// start, then err says why), its peak resident memory (of it and the processes it waited for, in KiB;
+// at least this process' own, as a run starts as its vfork) and its output.
 type reply struct {
 	id             uint32
 	code           int32
+	maxRssKiB      uint32
 	signal, err    string
 	stdout, stderr []byte
 }
@@ -51,6 +53,7 @@ type run struct {
 	pid    int
 	reaped bool
 	status syscall.WaitStatus
+	usage  syscall.Rusage
 	// Its stdout and stderr, read until every writer closed them.
 	stdout, stderr capped
 	drained        int // of the two
@@ -104,6 +107,7 @@ func (s *Spawner) sendReply(r reply) {
 	b := []byte{opDone}
 	b = binary.BigEndian.AppendUint32(b, r.id)
 	b = binary.BigEndian.AppendUint32(b, uint32(r.code))
+	b = binary.BigEndian.AppendUint32(b, r.maxRssKiB)
 	for _, field := range [][]byte{[]byte(r.signal), []byte(r.err), r.stdout, r.stderr} {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(field)))
 		b = append(b, field...)
@@ -324,7 +328,7 @@ func (s *Spawner) finishLocked(r *run) {
 	}
 	delete(s.byID, r.id)
 	s.mu.Unlock()
-	out := reply{id: r.id, stdout: r.stdout.b, stderr: r.stderr.b}
+	out := reply{id: r.id, stdout: r.stdout.b, stderr: r.stderr.b, maxRssKiB: uint32(max(r.usage.Maxrss, 0))}
 	if r.status.Signaled() {
 		out.code = -1
 		out.signal = signalName(r.status.Signal())
@@ -338,7 +342,8 @@ func (s *Spawner) finishLocked(r *run) {
 func (s *Spawner) Reap() {
 	for {
 		var status syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &status, syscall.WNOHANG, nil)
+		var usage syscall.Rusage
+		pid, err := syscall.Wait4(-1, &status, syscall.WNOHANG, &usage)
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
@@ -354,6 +359,7 @@ func (s *Spawner) Reap() {
 		delete(s.byPid, pid)
 		r.reaped = true
 		r.status = status
+		r.usage = usage
 		s.finishLocked(r)
 	}
 }

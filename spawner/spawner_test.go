@@ -44,6 +44,7 @@ func killFrame(id uint32) []byte {
 type decoded struct {
 	ID                            uint32
 	Code                          *int
+	MaxRssKiB                     uint32
 	Signal, Error, Stdout, Stderr string
 }
 
@@ -83,6 +84,7 @@ func readReply(t *testing.T, r io.Reader) decoded {
 		c := int(code)
 		out.Code = &c
 	}
+	out.MaxRssKiB = d.u32()
 	out.Signal, out.Error, out.Stdout, out.Stderr = d.str(), d.str(), d.str(), d.str()
 	if d.err != nil || len(d.b) != 0 {
 		t.Fatalf("a bad reply %q: %v", p, d.err)
@@ -400,4 +402,39 @@ func TestStdinsEndEndsTheSpawnerAndItsRuns(t *testing.T) {
 	in.Close()
 	waitGone(t, int(h.Pid), "the spawner")
 	waitGone(t, plugin, "its run")
+}
+
+func TestAReplyTellsThePeakMemoryOfTheRunAndWhatItWaitedFor(t *testing.T) {
+	// The built spawner (a vfork'd run's peak starts at its parent's size: this test binary is large).
+	spawner := exec.Command(built(t))
+	out, err := spawner.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := spawner.StdinPipe()
+	if err := spawner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close()
+		_ = spawner.Wait()
+	})
+	readHello(t, out)
+	peak := func(id uint32, script string) uint32 {
+		t.Helper()
+		if _, err := in.Write(runFrame(id, "/bin/sh", []string{"-c", script}, nil, "")); err != nil {
+			t.Fatal(err)
+		}
+		r := readReply(t, out)
+		if r.Code == nil || *r.Code != 0 {
+			t.Fatalf("reply = %+v", r)
+		}
+		return r.MaxRssKiB
+	}
+	// The shell waits for a child that holds 40 MiB at once (tail keeps its last 40 MiB).
+	big := peak(1, "head -c 41943040 /dev/zero | tail -c 41943040 >/dev/null")
+	small := peak(2, "true")
+	if big < 40*1024 || small == 0 || small > 8*1024 {
+		t.Fatalf("peaks: %d KiB with a 40 MiB child, %d KiB of true", big, small)
+	}
 }

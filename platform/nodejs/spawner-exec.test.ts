@@ -96,7 +96,9 @@ describe('SpawnerExec', () => {
       stdout: '{"cniVersion":"1.0.0"}',
       stderr: 'to stderr\n',
       timedOut: false,
+      maxRssKiB: expect.any(Number),
     });
+    expect(result.maxRssKiB).toBeGreaterThan(0);
     const env = await spawner.run({ file: '/usr/bin/env', env: { CNI_COMMAND: 'ADD' }, timeoutMs: 10_000 });
     expect(env).toMatchObject({ code: 0, stdout: 'CNI_COMMAND=ADD\n' });
     expect(fallback.files).toEqual([]);
