@@ -333,7 +333,7 @@ func built(t *testing.T) string {
 
 // process runs the command with a stdin the test holds open (its end never signals anything) and
 // returns the hello of the spawner it runs.
-func process(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, hello) {
+func process(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, io.Reader, hello) {
 	t.Helper()
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -356,7 +356,7 @@ func process(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, hello) {
 	if h.Protocol != protocolVersion {
 		t.Fatalf("hello = %+v", h)
 	}
-	return in, h
+	return in, out, h
 }
 
 // sleeper starts a run that writes its pid and sleeps, and returns that pid.
@@ -373,7 +373,7 @@ func TestRunsDieWhenTheParentOfTheSpawnerDies(t *testing.T) {
 	bin := built(t)
 	// A parent that forks the spawner and waits (not exec: the trailing command keeps sh there).
 	parent := exec.Command("/bin/sh", "-c", `"$0"; :`, bin)
-	in, h := process(t, parent)
+	in, _, h := process(t, parent)
 	plugin := sleeper(t, in)
 	if err := parent.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -383,43 +383,27 @@ func TestRunsDieWhenTheParentOfTheSpawnerDies(t *testing.T) {
 	waitGone(t, plugin, "its run")
 }
 
-func TestRunsDieWhenTheSpawnerIsKilled(t *testing.T) {
+func TestRunsDieWithTheSpawnerKilledOrAtTheEndOfItsStdin(t *testing.T) {
 	bin := built(t)
-	spawner := exec.Command(bin)
-	in, h := process(t, spawner)
-	plugin := sleeper(t, in)
-	if err := syscall.Kill(int(h.Pid), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	for name, end := range map[string]func(in io.Closer, pid int) error{
+		"killed":       func(_ io.Closer, pid int) error { return syscall.Kill(pid, syscall.SIGKILL) },
+		"end of stdin": func(in io.Closer, _ int) error { return in.Close() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			in, _, h := process(t, exec.Command(bin))
+			plugin := sleeper(t, in)
+			if err := end(in, int(h.Pid)); err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, int(h.Pid), "the spawner")
+			waitGone(t, plugin, "its run")
+		})
 	}
-	waitGone(t, plugin, "its run")
-}
-
-func TestStdinsEndEndsTheSpawnerAndItsRuns(t *testing.T) {
-	bin := built(t)
-	spawner := exec.Command(bin)
-	in, h := process(t, spawner)
-	plugin := sleeper(t, in)
-	in.Close()
-	waitGone(t, int(h.Pid), "the spawner")
-	waitGone(t, plugin, "its run")
 }
 
 func TestAReplyTellsThePeakMemoryOfTheRunAndWhatItWaitedFor(t *testing.T) {
 	// The built spawner (a vfork'd run's peak starts at its parent's size: this test binary is large).
-	spawner := exec.Command(built(t))
-	out, err := spawner.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, _ := spawner.StdinPipe()
-	if err := spawner.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		in.Close()
-		_ = spawner.Wait()
-	})
-	readHello(t, out)
+	in, out, _ := process(t, exec.Command(built(t)))
 	peak := func(id uint32, script string) uint32 {
 		t.Helper()
 		if _, err := in.Write(runFrame(id, "/bin/sh", []string{"-c", script}, nil, "")); err != nil {
