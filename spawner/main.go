@@ -43,7 +43,13 @@ func main() {
 		s.KillAll()
 		os.Exit(0)
 	}()
-	if err := s.Serve(os.Stdin); err != nil {
+	// Frames are read through the runtime's poller: a read blocked in the kernel would hold a thread,
+	// and the runtime's monitor would keep waking to hand its processor over.
+	stdin := os.Stdin
+	if syscall.SetNonblock(0, true) == nil {
+		stdin = os.NewFile(0, "stdin")
+	}
+	if err := s.Serve(stdin); err != nil {
 		os.Stderr.WriteString("multinet-spawner: " + err.Error() + "\n")
 		s.KillAll()
 		os.Exit(2)
