@@ -45,8 +45,10 @@ func main() {
 	}()
 	// Frames are read through the runtime's poller: a read blocked in the kernel would hold a thread,
 	// and the runtime's monitor would keep waking to hand its processor over.
+	// Only a pipe (the agent's): a terminal's file is shared with the shell that started it.
 	stdin := os.Stdin
-	if syscall.SetNonblock(0, true) == nil {
+	var st syscall.Stat_t
+	if syscall.Fstat(0, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFIFO && syscall.SetNonblock(0, true) == nil {
 		stdin = os.NewFile(0, "stdin")
 	}
 	if err := s.Serve(stdin); err != nil {
