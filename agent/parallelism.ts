@@ -2,9 +2,10 @@
  * How many CNI requests the agent serves at once when `--max-parallel auto` (the default), from what is
  * measured, not guessed:
  *
- * - CPUs: `requestsPerCpu` per CPU the agent may use. bench:agent on 2 CPUs, 50 concurrent ADDs through
- *   the shim: 2 at once took 1.5× the Node skeleton's time (which runs all 50 at once), 4 1.3×, 8 1.0×,
- *   16 1.2×, 32 1.3×: beyond ~4 per CPU the plugins only wait for each other (IPAM locks, the CPUs).
+ * - CPUs: `requestsPerCpu` per CPU the agent may use. bench:agent on 2 CPUs, 5 bursts of 50 concurrent ADDs
+ *   through the shim, beside the Node skeleton (which runs all 50 at once): 2 at once took 1.7× the
+ *   skeleton's time, 8 1.4×, 32 1.0-1.2×, while the agent's memory cgroup (its delegates counted) peaked at
+ *   44, 56 and 94 MB: with the CPUs busy, more at once gains little and costs ~1.5 MB each.
  * - Memory: every request runs its delegates one at a time, so at most one delegate (and what it waits
  *   for: its IPAM plugin) per request. The largest peak of a delegate run seen so far (the spawner reports
  *   it) times the requests must fit in what the agent's memory limit leaves beside the agent itself, so
