@@ -175,6 +175,8 @@ export class KubeSource implements NetworkSource {
         path: `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}`,
         body,
         contentType: contentTypes.mergePatch,
+        // The answer is not read: its metadata only, not the whole pod (its spec and status) re-encoded.
+        accept: metadataOnly.object,
         ignoreResponse: true,
       });
     } catch (err) {
