@@ -1,9 +1,11 @@
 /**
- * The layering rules of DESIGN.md, checked by `npm run lint:layers` (part of `npm test`):
+ * The layering rules (README, Layout), checked by `npm run lint:layers` (part of `npm test`):
  *   lib/        the pure domain: imports only lib/ (no Node.js I/O module, no platform, no Kubernetes client)
  *   platform/   adapters: never import the parts built on them (agent, controllers, webhooks, cli, cmd)
  *   agent/, controllers/, webhooks/  independent parts: import lib/ and platform/, not each other
- *   product code never imports test/ or bench/; nothing imports cmd/; no circular imports.
+ *   product code (lib, platform, agent, controllers, webhooks, cli, cmd) never imports the harness (dev/,
+ *   playground/: what stands a cluster up on one machine), test/ or bench/; nothing imports cmd/; no
+ *   circular imports. The production image is built from the product layers only (tsconfig.build.json).
  * `process` (env, exit, kill, getuid, signals) is eslint's rule (eslint.config.js): only entry points touch it.
  * test/unit/layering.test.ts runs these rules on a fixture tree that breaks each one.
  */
@@ -52,6 +54,14 @@ module.exports = {
       comment: 'Product code never imports test code or benchmarks (test doubles do not ship).',
       from: { pathNot: [tests, '^bench/'] },
       to: { path: [tests, '^bench/'] },
+    },
+    {
+      name: 'product-never-imports-harness',
+      severity: 'error',
+      comment:
+        'The harness (dev/, playground/) stands clusters up for users, tests and benchmarks; the product (what the image holds) never imports it.',
+      from: { path: '^(lib|platform|agent|controllers|webhooks|cli|cmd)/', pathNot: tests },
+      to: { path: '^(dev|playground)/' },
     },
     {
       name: 'nothing-imports-cmd',

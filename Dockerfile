@@ -27,8 +27,6 @@ COPY controllers ./controllers
 COPY webhooks ./webhooks
 COPY cli ./cli
 COPY cmd ./cmd
-COPY dev ./dev
-COPY playground ./playground
 COPY scripts/generate-validators.ts ./scripts/
 # npm run build generates the schema validators (lib/generated/) before compiling.
 RUN npm run build
@@ -49,7 +47,6 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
-COPY crds ./crds
 COPY --from=build /src/dist/app ./
 COPY --from=shim /src/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni
 COPY --from=shim /src/dist/spawner/multinet-spawner /usr/local/lib/multinet/multinet-spawner

@@ -1,7 +1,9 @@
 // Jest runs the TypeScript sources as ESM (ts-jest, transpile only; `npm run lint` type-checks).
 // Projects: `unit` (no privileges, no network), `controlplane` (real kube-apiserver + etcd, started once
 // per run by globalSetup), `netns` (root: real network namespaces and CNI plugins), `node` (root: a real
-// kubelet node).
+// kubelet node), `nodes` (root: three real kubelet nodes in namespaces of their own), and `anchors` (the
+// comparisons with Multus and Flannel, built from ../shared/anchors: not part of `npm test`, which needs
+// nothing outside the repository; `npm run test:anchors`, which .ci/run adds where the anchors are).
 const transform = {
   '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: { rewriteRelativeImportExtensions: false } }],
 };
@@ -28,19 +30,38 @@ export default {
       displayName: 'controlplane',
       // files named *.cluster.test.ts anywhere, next to the code they test, plus the harness's own tests
       testMatch: ['<rootDir>/test/controlplane/**/*.test.ts', '<rootDir>/**/*.cluster.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/bench/anchors/', '<rootDir>/test/anchors/'],
       globalSetup: '<rootDir>/test/controlplane/global-setup.ts',
       globalTeardown: '<rootDir>/test/controlplane/global-teardown.ts',
       testTimeout: 30_000,
     },
     {
       ...base,
-      // root: a real kubelet, containerd and runc on this machine (dev/node); one node at a time, so the
-      // tier is one file whose parts run in order.
+      // root: a real kubelet, containerd and runc on this machine (dev/node). One node runs per machine (a
+      // lock in /run): each file starts its own and waits for the others'; jest runs the files one by one.
       displayName: 'node',
       testMatch: ['<rootDir>/test/node/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/'],
       globalSetup: '<rootDir>/test/netns/global-setup.ts',
+    },
+    {
+      ...base,
+      // root: three real kubelet nodes, each in network and mount namespaces of its own (dev/cluster),
+      // multinet installed with helm; one cluster at a time (the machine lock, shared with the node tier).
+      displayName: 'nodes',
+      testMatch: ['<rootDir>/test/nodes/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/'],
+      globalSetup: '<rootDir>/test/netns/global-setup.ts',
+    },
+    {
+      ...base,
+      // The comparisons with the anchors (Multus thick, Flannel's plugin), built from ../shared/anchors;
+      // they fail loudly without it. The control plane of the controlplane project, started again.
+      displayName: 'anchors',
+      testMatch: ['<rootDir>/test/anchors/**/*.test.ts', '<rootDir>/bench/anchors/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/'],
+      globalSetup: '<rootDir>/test/controlplane/global-setup.ts',
+      globalTeardown: '<rootDir>/test/controlplane/global-teardown.ts',
     },
     {
       ...base,

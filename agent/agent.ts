@@ -6,15 +6,18 @@
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'winston';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import { defaultDeviceInfoDir } from '../lib/devices.ts';
 import type { Clock, Exec, FileSystem } from '../lib/ports.ts';
 import { AttachmentCache } from './attachment-cache.ts';
 import { createCniHandler } from './cni-server.ts';
 import { ConfWriter } from './conf-writer.ts';
 import { applyDefaultRoute } from './default-route.ts';
 import { DelegateRunner } from './delegate-runner.ts';
+import { DeviceAttacher, type PodDeviceSource } from './devices.ts';
 import { WorkLimiter } from './limiter.ts';
 import type { NetworkSource } from './network-source.ts';
 import { PodAttacher } from './pod-attacher.ts';
+import { HotPlug } from './hot-plug.ts';
 import { AttachmentResolver, type NetworkOptions } from './resolve.ts';
 import type { AgentObserver } from './observer.ts';
 
@@ -39,16 +42,27 @@ export interface AgentOptions {
   readonly pluginEnv: Readonly<Record<string, string>>;
   /** How often the conf dir is rescanned even without a change event. */
   readonly resyncMs: number;
+  /**
+   * The node the agent serves, when it knows it: part of its delegates' mark, so that agents of several
+   * nodes that share one PID namespace (nodes in namespaces of one machine) never end each other's.
+   */
+  readonly nodeName?: string | undefined;
+  /** This process's id: delegates carry it (delegateStarterMark), so a successor spares them. */
+  readonly pid?: number | undefined;
+  /** The Device Information Spec's root on the node (default /var/run/k8s.cni.cncf.io/devinfo). */
+  readonly deviceInfoDir?: string;
 }
 
 export interface AgentDeps {
   readonly fs: FileSystem;
   readonly exec: Exec;
-  /** How delegate plugins are executed (default: exec; chrooted into the host root in a DaemonSet). */
+  /** How delegate plugins are executed (default: exec; in the host's mount namespace in a DaemonSet, host-mounts-exec.ts). */
   readonly delegateExec?: Exec;
   readonly clock: Clock;
   readonly log: Logger;
   readonly source: NetworkSource;
+  /** The devices the kubelet allocated to pods (pod-resources API), for NADs with a resourceName. */
+  readonly podDevices?: PodDeviceSource;
   /** Watches a directory; returns a function that stops watching. */
   readonly watchDir: (dir: string, onChange: () => void) => () => void;
   /** Told about each request and delegate run (metrics). */
@@ -56,18 +70,29 @@ export interface AgentDeps {
   /** Called after each rescan of the conf dir (the node reporter listens). */
   readonly afterSync?: () => void;
   /**
-   * Ends (SIGKILL, and waits for) every process whose environment holds name=value; returns their ids.
-   * The agent calls it at start with the mark its delegates carry, so that delegates a killed agent
-   * left running cannot finish an ADD after the DEL that cleans it up.
+   * Ends (SIGKILL, and waits for) every process whose environment holds name=value, but those that
+   * still descend from the live process named by their `starter` variable; returns their ids. The agent
+   * calls it at start with the mark its delegates carry, so that delegates a killed agent left running
+   * cannot finish an ADD after the DEL that cleans it up, while those of an agent still running beside
+   * it (a rolling update with a surge) finish their work.
    */
-  readonly endProcesses?: (name: string, value: string) => Promise<number[]>;
+  readonly endProcesses?: (name: string, value: string, starter: string) => Promise<number[]>;
 }
 
 /**
- * The environment variable every delegate (and what it starts) carries: the agent's state dir, so an
- * agent finds the delegates of its predecessor on this node, and no other agent's.
+ * The environment variable every delegate (and what it starts) carries: the agent's node and state dir
+ * (delegateMarkValue), so an agent finds the delegates of its predecessor on this node, and no other
+ * agent's.
  */
 export const delegateMark = 'MULTINET_DELEGATE_OF';
+
+/** The value of delegateMark: `<node>:<state dir>`, or the state dir alone when the node is not known. */
+export function delegateMarkValue(stateDir: string, nodeName: string | undefined): string {
+  return nodeName ? `${nodeName}:${stateDir}` : stateDir;
+}
+
+/** The environment variable every delegate carries besides delegateMark: the id of the agent that runs it. */
+export const delegateStarterMark = 'MULTINET_DELEGATE_STARTER';
 
 export interface Agent {
   readonly handler: RequestListener;
@@ -75,6 +100,8 @@ export interface Agent {
   readonly waitReady: () => Promise<void>;
   readonly confWriter: ConfWriter;
   readonly attacher: PodAttacher;
+  /** Networks on running pods: told about the node's pods, converges their attachments to their annotation. */
+  readonly hotPlug: HotPlug;
   readonly limiter: WorkLimiter;
   /** Writes the CNI config and starts following conf-dir changes. */
   start(): Promise<void>;
@@ -84,7 +111,12 @@ export interface Agent {
 
 export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   const { fs, exec, clock, log } = deps;
-  const pluginEnv = { ...options.pluginEnv, [delegateMark]: options.stateDir };
+  const mark = delegateMarkValue(options.stateDir, options.nodeName);
+  const pluginEnv = {
+    ...options.pluginEnv,
+    [delegateMark]: mark,
+    ...(options.pid ? { [delegateStarterMark]: String(options.pid) } : {}),
+  };
   const confWriter = new ConfWriter(
     fs,
     {
@@ -130,11 +162,29 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     }
   };
   const limiter = new WorkLimiter(options.concurrency, options.maxQueued);
+  const devices = new DeviceAttacher({
+    source: deps.podDevices,
+    fs,
+    infoDir: options.deviceInfoDir ?? defaultDeviceInfoDir,
+    log: log.child({ component: 'devices' }),
+  });
+  const schedule = <T>(key: string, fn: () => Promise<T>): Promise<T> => limiter.run(key, fn);
+  const hotPlug = new HotPlug({
+    runner,
+    resolver,
+    source: deps.source,
+    cache,
+    devices,
+    log: log.child({ component: 'hot-plug' }),
+    schedule,
+    defaultNetworks: options.network.defaultNetworks,
+  });
   const attacher = new PodAttacher({
     runner,
     resolver,
     source: deps.source,
     cache,
+    devices,
     fs,
     log: log.child({ component: 'attacher' }),
     setDefaultRoute: (netns, ifName, gateways) =>
@@ -150,7 +200,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
         ifName,
         gateways,
       ),
-    schedule: (key, fn) => limiter.run(key, fn),
+    schedule,
     now: () => clock.now(),
   });
   const handler = createCniHandler({
@@ -177,10 +227,11 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     waitReady,
     confWriter,
     attacher,
+    hotPlug,
     limiter,
     async start() {
       // Delegates a killed agent left running: dead before any DEL is trusted to have cleaned up.
-      const ended = (await deps.endProcesses?.(delegateMark, options.stateDir)) ?? [];
+      const ended = (await deps.endProcesses?.(delegateMark, mark, delegateStarterMark)) ?? [];
       if (ended.length > 0) log.warn('ended the delegates a previous agent left running', { pids: ended });
       // What a killed agent left half-written: temp files of the cache, the config and the source's files.
       const swept = [
@@ -196,6 +247,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       stoppers.push(() => clearInterval(timer));
     },
     stop() {
+      hotPlug.stop();
       for (const stop of stoppers.splice(0)) stop();
     },
   };

@@ -17,6 +17,14 @@ import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
 import type { PodRef } from './network-source.ts';
 
+/** The device a device network's attachment was given (lib/devices.ts), kept so DEL uses the same one. */
+export interface AttachedDevice {
+  readonly resourceName: string;
+  readonly deviceId: string;
+  /** The attachment's CNIDeviceInfoFile (the Device Information Spec's per-attachment file). */
+  readonly infoFile: string;
+}
+
 export interface AttachmentRecord {
   /** namespace/name of the NAD, or the network name of a config file. */
   readonly name: string;
@@ -26,8 +34,15 @@ export interface AttachmentRecord {
   readonly config: JsonObject;
   readonly runtimeConfig?: JsonObject;
   readonly cniArgs?: JsonObject;
+  /** The device it was given (its config and runtimeConfig above already carry it). */
+  readonly device?: AttachedDevice;
   /** The delegate's result; absent while its ADD is running. */
   readonly result?: JsonObject;
+  /**
+   * Selected by the pod's networks annotation (not the default network nor the cluster's default
+   * networks): what hot-plug may add and remove. Records written before it existed lack it.
+   */
+  readonly selected?: true;
 }
 
 export interface CacheRecord {
@@ -38,6 +53,8 @@ export interface CacheRecord {
   readonly pod: PodRef | undefined;
   /** The cniVersion the runtime asked in. */
   readonly cniVersion: string;
+  /** The sandbox ADD's CNI_ARGS (K8S_POD_NAME, ...): delegates attached later (hot-plug) get them too. */
+  readonly args?: Readonly<Record<string, string>>;
   readonly attachments: readonly AttachmentRecord[];
   /** True once every delegate succeeded. */
   readonly complete: boolean;

@@ -6,13 +6,21 @@
  * Memory is bounded before anything queues: a body larger than a CNI request can be, JSON nested deeper
  * than a network configuration is, or more request bytes held at once than the bound (read, queued and
  * running requests together) are refused with a CNI error that says so, never with a reset, which the
- * shim would take for an agent that is away.
+ * shim would take for an agent that is away. A body must arrive within seconds, and large bodies may
+ * hold only part of the bound: clients that stall their bodies cannot hold the bound for long, nor all
+ * of it, and a real CNI request (a few KiB) finds room in the share kept for small ones.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { isSupportedCniVersion, latestCniVersion } from '../lib/cni/version.ts';
 import type { Logger } from 'winston';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
-import { cniEndpoint, parseCniRequest, type CniReply, type CniRequest } from '../lib/cni/request.ts';
+import {
+  cniEndpoint,
+  cniVersionHeader,
+  parseCniRequest,
+  type CniReply,
+  type CniRequest,
+} from '../lib/cni/request.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { isObject, jsonNestsDeeperThan, type JsonObject } from '../lib/safe-json.ts';
 import { asCniError } from './delegate-runner.ts';
@@ -25,12 +33,21 @@ export interface RequestBounds {
   readonly maxDepth: number;
   /** Bytes of request bodies held at once, by all requests from their first byte to their answer. */
   readonly maxBytesInFlight: number;
+  /** A body larger than this (declared or read so far) is large: it may not use the share kept for small ones. */
+  readonly smallBodyBytes: number;
+  /** The share of maxBytesInFlight only small bodies may use. */
+  readonly reservedForSmallBytes: number;
+  /** How long a body may take to arrive, from the request's headers to its last byte. */
+  readonly bodyTimeoutMs: number;
 }
 
 export const defaultRequestBounds: RequestBounds = {
   maxBodyBytes: 1024 * 1024,
   maxDepth: 64,
   maxBytesInFlight: 16 * 1024 * 1024,
+  smallBodyBytes: 64 * 1024,
+  reservedForSmallBytes: 4 * 1024 * 1024,
+  bodyTimeoutMs: 10_000,
 };
 
 export interface CniHandlerDeps {
@@ -46,15 +63,17 @@ export interface CniHandlerDeps {
   readonly observe?: (command: string, outcome: 'ok' | 'error', seconds: number) => void;
 }
 
-/** Bytes held by requests being read, queued or run. */
+/** Bytes held by requests being read, queued or run; large bodies stop short of the share kept for small ones. */
 class ByteBudget {
   held = 0;
   private readonly limit: number;
-  constructor(limit: number) {
+  private readonly reserved: number;
+  constructor(limit: number, reserved: number) {
     this.limit = limit;
+    this.reserved = Math.min(reserved, limit);
   }
-  take(bytes: number): boolean {
-    if (this.held + bytes > this.limit) return false;
+  take(bytes: number, large: boolean): boolean {
+    if (this.held + bytes > this.limit - (large ? this.reserved : 0)) return false;
     this.held += bytes;
     return true;
   }
@@ -65,7 +84,9 @@ class ByteBudget {
 
 /**
  * The request body, its bytes taken from the budget (the caller gives them back when it answers). A
- * body over a bound is read to its end and dropped, so that the client gets a CNI error that says so.
+ * body over a bound is read to its end and dropped, so that the client gets a CNI error that says so;
+ * one that does not arrive within bodyTimeoutMs is refused as it stands (the caller closes the
+ * connection after the answer).
  */
 function readBody(
   req: IncomingMessage,
@@ -74,6 +95,7 @@ function readBody(
 ): Promise<{ text: string; bytes: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const declared = Number(req.headers['content-length']);
     let size = 0;
     let taken = 0;
     let refusal: CniError | 'too large' | undefined;
@@ -83,15 +105,32 @@ function readBody(
       budget.give(taken);
       taken = 0;
     };
+    const tooLarge = (): CniError =>
+      new CniError(
+        CniErrorCode.decodeFailure,
+        `the request is ${size} bytes; the agent accepts at most ${bounds.maxBodyBytes} (is the network configuration that large?)`,
+      );
+    const timer = setTimeout(() => {
+      refuse(
+        new CniError(
+          CniErrorCode.ioFailure,
+          `the request body did not arrive within ${bounds.bodyTimeoutMs / 1000} s (${size} of ${Number.isInteger(declared) ? declared : 'an undeclared number of'} bytes)`,
+        ),
+      );
+      reject(refusal instanceof CniError ? refusal : tooLarge());
+    }, bounds.bodyTimeoutMs);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (refusal) return;
+      const large = Math.max(size, Number.isInteger(declared) ? declared : 0) > bounds.smallBodyBytes;
       if (size > bounds.maxBodyBytes) refuse('too large');
-      else if (!budget.take(chunk.length)) {
+      else if (!budget.take(chunk.length, large)) {
         refuse(
           new CniError(
             CniErrorCode.tryAgainLater,
-            `the agent holds ${bounds.maxBytesInFlight} bytes of CNI requests already; try again later`,
+            large
+              ? `the agent holds ${bounds.maxBytesInFlight - bounds.reservedForSmallBytes} bytes of large CNI requests (over ${bounds.smallBodyBytes} bytes) already; try again later`
+              : `the agent holds ${bounds.maxBytesInFlight} bytes of CNI requests already; try again later`,
           ),
         );
       } else {
@@ -100,17 +139,13 @@ function readBody(
       }
     });
     req.on('end', () => {
-      if (refusal === 'too large') {
-        reject(
-          new CniError(
-            CniErrorCode.decodeFailure,
-            `the request is ${size} bytes; the agent accepts at most ${bounds.maxBodyBytes} (is the network configuration that large?)`,
-          ),
-        );
-      } else if (refusal) reject(refusal);
+      clearTimeout(timer);
+      if (refusal === 'too large') reject(tooLarge());
+      else if (refusal) reject(refusal);
       else resolve({ text: Buffer.concat(chunks).toString('utf8'), bytes: taken });
     });
     req.on('error', (err) => {
+      clearTimeout(timer);
       refuse(new CniError(CniErrorCode.ioFailure, err.message));
       reject(err);
     });
@@ -123,15 +158,20 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** The cniVersion to answer in: the request's, also when the request was refused. */
-function versionOf(body: unknown): string {
+/**
+ * The cniVersion to answer in: the request's, also when the request was refused; before its body
+ * could be read, the one the shim read from the runtime's configuration (cniVersionHeader).
+ */
+function versionOf(body: unknown, req: IncomingMessage): string {
   const version = isObject(body) && isObject(body.config) ? body.config.cniVersion : undefined;
-  return isSupportedCniVersion(version) ? version : latestCniVersion;
+  if (isSupportedCniVersion(version)) return version;
+  const shims = req.headers[cniVersionHeader];
+  return isSupportedCniVersion(shims) ? shims : latestCniVersion;
 }
 
 export function createCniHandler(deps: CniHandlerDeps): RequestListener {
   const bounds: RequestBounds = { ...defaultRequestBounds, ...deps.bounds };
-  const budget = new ByteBudget(bounds.maxBytesInFlight);
+  const budget = new ByteBudget(bounds.maxBytesInFlight, bounds.reservedForSmallBytes);
   return (req, res) => {
     if (req.url === '/healthz' && req.method === 'GET') {
       send(res, 200, { ok: true, ...deps.stats() });
@@ -178,7 +218,9 @@ export function createCniHandler(deps: CniHandlerDeps): RequestListener {
           error: error.message,
           ...(err instanceof CniError ? {} : { cause: errorMessage(err) }),
         });
-        const reply: CniReply = { error: error.toJson(versionOf(body)) };
+        const reply: CniReply = { error: error.toJson(versionOf(body, req)) };
+        // A body that was not read to its end (it stalled) is not waited for: the connection goes.
+        if (!req.complete) res.once('finish', () => req.destroy());
         if (!res.headersSent && !res.destroyed) send(res, 200, reply);
         deps.observe?.(request?.command ?? 'unknown', 'error', (performance.now() - started) / 1000);
       } finally {

@@ -186,7 +186,7 @@ export class DelegateRunner {
     if (run.code !== 0) {
       const err = CniError.fromOutput(
         run.stdout,
-        `plugin "${type}" of network ${network.name} failed ${command} (exit code ${String(run.code)})`,
+        `plugin "${type}" of network ${network.name} failed ${command} (${run.code === null ? `killed by ${run.signal ?? 'a signal'}` : `exit code ${run.code}`})`,
       );
       const stderr = run.stderr.trim();
       throw new CniError(

@@ -13,7 +13,8 @@ import { loadKubeConfig } from '../platform/kube/kubeconfig.ts';
 import { KubeRestClient, type KubeClient } from '../platform/kube/rest.ts';
 import type { Clock, FileSystem } from '../lib/ports.ts';
 import type { ConfDirScan } from './conf-dir.ts';
-import { KubeSource, type PodEventSink } from './kube-source.ts';
+import { KubeSource, podInfo, type PodEventSink, type PodObject } from './kube-source.ts';
+import type { PodInfo } from './network-source.ts';
 import { NadStore } from './nad-store.ts';
 import { NodeReporter } from './node-reporter.ts';
 import type { AgentObserver } from './observer.ts';
@@ -48,8 +49,18 @@ export interface KubeNetworking {
   synced(): boolean;
   /** Objects in the informer caches (for /metrics). */
   cached(): { readonly nads: number; readonly pods: number };
+  /**
+   * Tells `listener` about this node's pods as the informer sees them: each one listed or changed that
+   * is not being deleted, and each one deleted (hot-plug listens).
+   */
+  onPods(listener: PodListener): void;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface PodListener {
+  changed(pod: PodInfo): void;
+  deleted(uid: string): void;
 }
 
 export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetworking {
@@ -100,6 +111,16 @@ export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetwor
     reporter,
     synced: () => nads.synced && pods.synced,
     cached: () => ({ nads: nads.size, pods: pods.size }),
+    onPods(listener) {
+      const changed = (pod: PodObject): void => {
+        if (!pod.metadata.deletionTimestamp) listener.changed(podInfo(pod));
+      };
+      pods.on('add', changed);
+      pods.on('update', changed);
+      pods.on('delete', (pod) => {
+        if (pod.metadata.uid) listener.deleted(pod.metadata.uid);
+      });
+    },
     async start() {
       const loaded = await store.load();
       log.info('loaded stored networks', { count: loaded });

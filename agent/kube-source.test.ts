@@ -1,4 +1,5 @@
 import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
+import { eventually } from '../dev/eventually.ts';
 import type { Clock } from '../lib/ports.ts';
 import type { KubeRequest } from '../platform/kube/rest.ts';
 import { MemoryApi } from '../test/doubles/memory-api.ts';
@@ -80,10 +81,10 @@ test('the AddedInterface Events go out once the network-status patch and ADD are
   ];
 
   await kube.publishStatus({ namespace: 'default', name: 'samplepod', uid }, two);
-  // Not in the turn that answers ADD (the CNI answer is written in it), in the next one.
+  // Not in the turn that answers ADD (the CNI answer is written in it), in a later one.
   await Promise.resolve();
   expect(order).toEqual(['answered PATCH']);
-  await new Promise((resolve) => setImmediate(resolve));
+  await eventually('the Events to be posted', () => order.length === 3);
   expect(order).toEqual([
     'answered PATCH',
     'Normal AddedInterface: Add eth0 [192.0.2.5] from podnet',

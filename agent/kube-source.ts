@@ -26,7 +26,13 @@ import type { NetworkStatus } from '../lib/network-status.ts';
 import type { Clock } from '../lib/ports.ts';
 import type { NadStore } from './nad-store.ts';
 import type { AgentObserver } from './observer.ts';
-import type { NetworkDefinition, NetworkSource, PodInfo, PodRef } from './network-source.ts';
+import type {
+  NetworkDefinition,
+  NetworkSource,
+  PodInfo,
+  PodRef,
+  PublishAnnouncement,
+} from './network-source.ts';
 
 export type { PodObject };
 
@@ -47,7 +53,7 @@ export interface KubeSourceDeps {
   readonly observeWrite?: AgentObserver['statusWrite'];
 }
 
-function podInfo(pod: PodObject): PodInfo {
+export function podInfo(pod: PodObject): PodInfo {
   return {
     namespace: pod.metadata.namespace ?? 'default',
     name: pod.metadata.name,
@@ -110,7 +116,12 @@ export class KubeSource implements NetworkSource {
     return Promise.resolve(this.deps.networks.get(namespace, name));
   }
 
-  async publishStatus(pod: PodRef, statuses: readonly NetworkStatus[]): Promise<void> {
+  async publishStatus(
+    pod: PodRef,
+    statuses: readonly NetworkStatus[],
+    _containerId?: string,
+    announce?: PublishAnnouncement,
+  ): Promise<void> {
     const value = JSON.stringify(statuses, null, 2);
     // The first attempt runs now; ADD waits for it a short while, a failure is retried in the background.
     const attempt = this.patch(pod, value).catch((err: unknown) => {
@@ -125,7 +136,14 @@ export class KubeSource implements NetworkSource {
     // not compete with it at the API server and etcd (measured: the patch took ~2.5 ms longer). And
     // once the CNI answer is written: it goes out in this turn's promise callbacks, setImmediate runs
     // after them (the first Event's request was built in between, before ADD's answer).
-    void attempt.then(() => setImmediate(() => this.addedInterfaceEvents(pod, statuses)));
+    void attempt.then(() =>
+      setImmediate(() =>
+        this.addedInterfaceEvents(
+          pod,
+          announce ? statuses.filter((s) => s.interface && announce.added.includes(s.interface)) : statuses,
+        ),
+      ),
+    );
     const waited = new AbortController();
     await Promise.race([
       attempt,
@@ -146,6 +164,10 @@ export class KubeSource implements NetworkSource {
         );
       }
     }
+  }
+
+  podEvent(pod: PodRef, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.deps.event?.(pod, type, reason, message);
   }
 
   released(pod: PodRef): void {

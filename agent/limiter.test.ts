@@ -7,28 +7,26 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-/** Lets every promise callback that can run, run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
 describe('WorkLimiter', () => {
   it('never runs more than `concurrency` at once, and starts the next as one ends', async () => {
     const limiter = new WorkLimiter(3, 1000);
     const gates = Array.from({ length: 10 }, gate);
+    const started = Array.from({ length: 10 }, gate);
     let active = 0;
     let peak = 0;
     const done = gates.map((g, i) =>
       limiter.run(`k${i}`, async () => {
         peak = Math.max(peak, ++active);
+        started[i]!.open();
         await g.promise;
         active--;
       }),
     );
-    await settle();
+    await Promise.all(started.slice(0, 3).map((s) => s.promise));
+    // The limiter's own account: three slots taken, seven waiting for one.
     expect({ active, ...limiter.stats }).toEqual({ active: 3, running: 3, waiting: 7 });
     gates[0]!.open();
-    await settle();
+    await started[3]!.promise;
     expect({ active, ...limiter.stats }).toEqual({ active: 3, running: 3, waiting: 6 });
     for (const g of gates) g.open();
     await Promise.all(done);
@@ -38,18 +36,20 @@ describe('WorkLimiter', () => {
   it('resizes: a larger limit starts waiting work at once, a smaller one lets running work finish', async () => {
     const limiter = new WorkLimiter(2, 1000);
     const gates = Array.from({ length: 8 }, gate);
+    const started = Array.from({ length: 8 }, gate);
     let active = 0;
     const done = gates.map((g, i) =>
       limiter.run(`k${i}`, async () => {
         active++;
+        started[i]!.open();
         await g.promise;
         active--;
       }),
     );
-    await settle();
+    await Promise.all(started.slice(0, 2).map((s) => s.promise));
     expect({ active, ...limiter.stats }).toEqual({ active: 2, running: 2, waiting: 6 });
     limiter.resize(5);
-    await settle();
+    await Promise.all(started.slice(2, 5).map((s) => s.promise));
     expect({ active, limit: limiter.limit, ...limiter.stats }).toEqual({
       active: 5,
       limit: 5,
@@ -58,11 +58,12 @@ describe('WorkLimiter', () => {
     });
     limiter.resize(1);
     for (const g of gates.slice(0, 3)) g.open();
-    await settle();
-    // Five ran; three of them ended and none took their place: four keep running down to one.
+    await Promise.all(done.slice(0, 3));
+    // Three of the five ended and none took their place: two run on, over the new limit of one.
     expect({ active, ...limiter.stats }).toEqual({ active: 2, running: 2, waiting: 3 });
     for (const g of gates.slice(3, 5)) g.open();
-    await settle();
+    await Promise.all([...done.slice(3, 5), started[5]!.promise]);
+    // The first of them to end left one running; the second's slot went to the next in line.
     expect({ active, ...limiter.stats }).toEqual({ active: 1, running: 1, waiting: 2 });
     for (const g of gates) g.open();
     await Promise.all(done);

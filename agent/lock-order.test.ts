@@ -4,7 +4,8 @@
  * one slot, a GC that held the slot waited for a container's turn, whose request waited for the slot.
  */
 import { okPlugin, testAgent } from '../test/test-agent.ts';
-import { quiesce, serveOnSocket, wireRequest, type Answer } from '../test/doubles/cni-socket.ts';
+import { eventually } from '../dev/eventually.ts';
+import { serveOnSocket, wireRequest, type Answer } from '../test/doubles/cni-socket.ts';
 
 const netns = '/var/run/netns/test';
 
@@ -39,31 +40,25 @@ it.each([1, 2])(
     try {
       const a0 = await served.post(wire('ADD', 'a0'));
       expect(a0.json).toMatchObject({ result: { cniVersion: '1.1.0' } });
-      const answers: Array<Answer | undefined> = [];
-      const send = (body: string): void => {
-        const index = answers.push(undefined) - 1;
-        served.post(body).then(
-          (answer) => (answers[index] = answer),
-          (err: unknown) => (answers[index] = { status: 0, text: String(err), json: undefined }),
-        );
-      };
-      // b0..b3 fill the slots and the queue; then a GC without a0 in its valid list, then a0's DEL.
+      const answers: Array<Promise<Answer>> = [];
+      const send = (body: string): void => void answers.push(served.post(body));
+      const stats = (): { running: number; waiting: number } => t.agent.limiter.stats;
+      // b0..b3 fill the slots (their plugin hangs) and the queue.
       for (const id of ['b0', 'b1', 'b2', 'b3']) send(wire('ADD', id));
-      await quiesce(() => t.exec.calls.length);
-      send(wire('GC', '', { 'cni.dev/valid-attachments': [] }));
-      await quiesce(() => t.exec.calls.length);
-      send(wire('DEL', 'a0'));
-      await quiesce(() => t.exec.calls.length);
-      open();
-      await quiesce(() => t.exec.calls.length + answers.filter(Boolean).length, 100);
-      expect({ unanswered: answers.filter((a) => a === undefined).length, ...t.agent.limiter.stats }).toEqual(
-        {
-          unanswered: 0,
-          running: 0,
-          waiting: 0,
-        },
+      await eventually(
+        'the slots to be full',
+        () => stats().running === slots && stats().waiting === 4 - slots,
       );
-      for (const answer of answers) expect(answer!.json).toHaveProperty('result');
+      expect(stats()).toEqual({ running: slots, waiting: 4 - slots });
+      // A GC without a0 in its valid list needs a0's turn and a slot; then a0's DEL needs the same turn.
+      send(wire('GC', '', { 'cni.dev/valid-attachments': [] }));
+      send(wire('DEL', 'a0'));
+      await eventually('the GC and the DEL to wait', () => stats().waiting === 4 - slots + 2);
+      open();
+      // The deadlock would leave these unanswered: jest's timeout would end the test.
+      const answered = await Promise.all(answers);
+      expect(stats()).toEqual({ running: 0, waiting: 0 });
+      for (const answer of answered) expect(answer.json).toHaveProperty('result');
     } finally {
       open();
       await served.close();

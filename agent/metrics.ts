@@ -55,6 +55,13 @@ export function createAgentMetrics(sources: AgentMetricSources, processMetrics =
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
+  const podResources = new Histogram({
+    name: 'multinet_agent_pod_resources_duration_seconds',
+    help: "Time of one List call to the kubelet's pod-resources API (ADDs of device networks), by outcome",
+    labelNames: ['outcome'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+    registers,
+  });
   new Gauge({
     name: 'multinet_agent_cni_requests_in_flight',
     help: 'CNI requests running or waiting',
@@ -87,6 +94,9 @@ export function createAgentMetrics(sources: AgentMetricSources, processMetrics =
     },
     statusWrite(outcome, seconds) {
       statusWrites.observe({ outcome }, seconds);
+    },
+    podResources(outcome, seconds) {
+      podResources.observe({ outcome }, seconds);
     },
   };
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import { configHash, networkKey } from '../lib/node-state.ts';
 import type { FileSystem } from '../lib/ports.ts';
+import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
 import { isObject } from '../lib/safe-json.ts';
 import { networkDefinition, type NetworkDefinition } from './network-source.ts';
 
@@ -19,10 +20,19 @@ export interface StoredNetwork {
   readonly config: string;
   readonly configHash: string;
   readonly resourceVersion: string;
+  /** The NAD's k8s.v1.cni.cncf.io/resourceName annotation, when it has one. */
+  readonly resourceName?: string;
 }
 
 export interface NadLike {
-  readonly metadata?: { name?: string; namespace?: string; resourceVersion?: string } | undefined;
+  readonly metadata?:
+    | {
+        name?: string;
+        namespace?: string;
+        resourceVersion?: string;
+        annotations?: Readonly<Record<string, string>>;
+      }
+    | undefined;
   readonly spec?: { config?: string } | undefined;
 }
 
@@ -79,12 +89,14 @@ export class NadStore {
     const name = nad.metadata?.name ?? '';
     if (!name) return;
     const config = nad.spec?.config ?? '';
+    const resourceName = nad.metadata?.annotations?.[resourceNameAnnotation];
     const stored: StoredNetwork = {
       namespace,
       name,
       config,
       configHash: configHash(config),
       resourceVersion: nad.metadata?.resourceVersion ?? '',
+      ...(resourceName !== undefined ? { resourceName } : {}),
     };
     const key = networkKey(namespace, name);
     const current = this.networks.get(key)?.stored;
@@ -119,10 +131,12 @@ export class NadStore {
 }
 
 function toDefinition(stored: StoredNetwork): NetworkDefinition {
+  const annotations =
+    stored.resourceName !== undefined ? { [resourceNameAnnotation]: stored.resourceName } : undefined;
   const object = {
     apiVersion: 'k8s.cni.cncf.io/v1',
     kind: 'NetworkAttachmentDefinition',
-    metadata: { name: stored.name, namespace: stored.namespace },
+    metadata: { name: stored.name, namespace: stored.namespace, ...(annotations ? { annotations } : {}) },
     spec: { config: stored.config },
   };
   return networkDefinition(object, stored.namespace, stored.name);

@@ -14,6 +14,11 @@ export interface PodRef {
   readonly uid: string;
 }
 
+/** Which interfaces a status write announces as added (AddedInterface Events): all of them by default. */
+export interface PublishAnnouncement {
+  readonly added: readonly string[];
+}
+
 export interface PodInfo extends PodRef {
   readonly annotations: Readonly<Record<string, string>>;
 }
@@ -26,6 +31,8 @@ export interface NetworkDefinition {
   /** Why the NAD cannot be used (its config is invalid), if so. */
   readonly invalid?: string;
   readonly annotations?: Readonly<Record<string, string>>;
+  /** The device plugin resource its attachments take a device of (k8s.v1.cni.cncf.io/resourceName). */
+  readonly resourceName?: string;
 }
 
 export interface NetworkSource {
@@ -36,7 +43,14 @@ export interface NetworkSource {
    * Records the pod's network-status after a successful ADD of container `containerId` (the Kubernetes
    * source patches the pod).
    */
-  publishStatus(pod: PodRef, statuses: readonly NetworkStatus[], containerId: string): Promise<void>;
+  publishStatus(
+    pod: PodRef,
+    statuses: readonly NetworkStatus[],
+    containerId: string,
+    announce?: PublishAnnouncement,
+  ): Promise<void>;
+  /** Posts an Event about the pod (hot-plug's RemovedInterface, FailedAddingInterface, ...); never throws. */
+  podEvent?(pod: PodRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
   /** The pod's attachments were deleted: drop anything still pending for it. */
   released?(pod: PodRef): void;
   /** Container `containerId`'s attachments are gone: remove the status it published, if it is still its. */
@@ -53,7 +67,13 @@ export function networkDefinition(
   annotations: Readonly<Record<string, string>> = {},
 ): NetworkDefinition {
   const check = checkNad(object, namespace);
-  return check.accepted
-    ? { namespace, name, config: check.config, annotations }
-    : { namespace, name, config: undefined, invalid: formatProblems(check.problems), annotations };
+  if (!check.accepted)
+    return { namespace, name, config: undefined, invalid: formatProblems(check.problems), annotations };
+  return {
+    namespace,
+    name,
+    config: check.config,
+    annotations,
+    ...(check.resourceName !== undefined ? { resourceName: check.resourceName } : {}),
+  };
 }

@@ -1,23 +1,28 @@
 /**
  * Writes this node's NodeNetworkState: which NADs it cannot use and why (plugin binaries missing from
- * the CNI bin dirs, host interfaces missing, no config file for an empty-config NAD), and bucket
- * digests of every NAD it holds. Written after changes (debounced) and as a heartbeat.
+ * the CNI bin dirs, host interfaces missing, no config file for an empty-config NAD), bucket digests
+ * of every NAD it holds, and, when NADs name device plugin resources, the node's allocatable count of
+ * each (read from its Node). Written after changes (debounced) and as a heartbeat.
  */
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import {
   bucketDigests,
-  missingOnNode,
+  problemOnNode,
+  sortProblems,
   networkKey,
   nodeStateApiVersion,
   nodeStateGroup,
   nodeStateKind,
+  nodeStatePath,
   nodeStatePlural,
   nodeStateVersion,
   type NodeInventory,
   type NodeNetworkProblem,
   type NodeNetworkStateStatus,
+  type NodeResourceCount,
 } from '../lib/node-state.ts';
+import { wholeQuantity } from '../lib/devices.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from '../platform/kube/rest.ts';
 import { findByNetworkName, type ConfDirScan } from './conf-dir.ts';
@@ -45,27 +50,11 @@ export function nodeProblems(
   for (const stored of store.all()) {
     const definition = store.get(stored.namespace, stored.name);
     if (!definition || definition.invalid) continue; // the controller reports invalid configs on the NAD
-    const base = { namespace: stored.namespace, name: stored.name, configHash: stored.configHash };
     const config = definition.config ?? findByNetworkName(scan, stored.name)?.config;
-    if (!config) {
-      problems.push({
-        ...base,
-        error: `spec.config is empty and ${confDir} has no CNI config named "${stored.name}"`,
-      });
-      continue;
-    }
-    const { missingPlugins, missingInterfaces } = missingOnNode(config, inventory);
-    if (missingPlugins.length > 0 || missingInterfaces.length > 0) {
-      problems.push({
-        ...base,
-        ...(missingPlugins.length > 0 ? { missingPlugins } : {}),
-        ...(missingInterfaces.length > 0 ? { missingInterfaces } : {}),
-      });
-    }
+    const problem = problemOnNode(stored, config, inventory, confDir);
+    if (problem) problems.push(problem);
   }
-  // Code-unit order, as everywhere keys are sorted (localeCompare would load ICU's collation data).
-  const key = (p: NodeNetworkProblem): string => networkKey(p.namespace, p.name);
-  return problems.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return sortProblems(problems);
 }
 
 export interface NodeReporterOptions {
@@ -98,7 +87,7 @@ export class NodeReporter {
   }
 
   private get path(): string {
-    return `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}/${encodeURIComponent(this.options.nodeName)}`;
+    return nodeStatePath(this.options.nodeName);
   }
 
   /** The status the node would report now. */
@@ -109,6 +98,7 @@ export class NodeReporter {
       o.scan(),
     ]);
     const held = o.store.all();
+    const resources = await this.resourceCounts(held.map((s) => s.resourceName));
     return {
       nodeName: o.nodeName,
       agentVersion: o.agentVersion,
@@ -118,7 +108,28 @@ export class NodeReporter {
       networkCount: held.length,
       digests: bucketDigests(held.map((s) => ({ key: networkKey(s.namespace, s.name), hash: s.configHash }))),
       problems: nodeProblems(o.store, inventory, scan, o.confDir),
+      ...(resources ? { resources } : {}),
     };
+  }
+
+  /** The node's allocatable count of each resource the NADs name (one GET of the Node), sorted by name. */
+  private async resourceCounts(
+    names: ReadonlyArray<string | undefined>,
+  ): Promise<NodeResourceCount[] | undefined> {
+    const wanted = [...new Set(names.filter((n): n is string => n !== undefined))].sort();
+    if (wanted.length === 0) return undefined;
+    let allocatable: Readonly<Record<string, unknown>>;
+    try {
+      const node = await this.options.client.request<{ status?: { allocatable?: Record<string, unknown> } }>({
+        method: 'GET',
+        path: `/api/v1/nodes/${encodeURIComponent(this.options.nodeName)}`,
+      });
+      allocatable = node.status?.allocatable ?? {};
+    } catch (err) {
+      this.options.log.warn("cannot read the node's allocatable resources", { error: errorMessage(err) });
+      return undefined;
+    }
+    return wanted.map((name) => ({ name, allocatable: wholeQuantity(allocatable[name]) ?? 0 }));
   }
 
   /** Writes the report if it changed or the heartbeat is due; serialized, never concurrent. */
@@ -160,7 +171,8 @@ export class NodeReporter {
     await this.options.client.request({
       method: 'PATCH',
       path: `${this.path}/status`,
-      body: { status },
+      // A merge patch: resources: null removes counts an earlier report had.
+      body: { status: { resources: null, ...status } },
       contentType: contentTypes.mergePatch,
       ignoreResponse: true,
     });

@@ -10,6 +10,8 @@ export interface AgentObserver {
   delegate(command: string, plugin: string, outcome: DelegateOutcome, seconds: number): void;
   /** One attempt to write a pod's network-status (Kubernetes mode). */
   statusWrite(outcome: 'ok' | 'error', seconds: number): void;
+  /** One question to the kubelet's pod-resources API (device networks): from the call to the decoded answer. */
+  podResources(outcome: 'ok' | 'error', seconds: number): void;
 }
 
 export type DelegateOutcome = 'ok' | 'error' | 'timeout';

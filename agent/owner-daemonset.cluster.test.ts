@@ -3,7 +3,7 @@
  * the same name, being deleted (foreground: no garbage collector runs here, so it stays with its
  * deletionTimestamp), and gone.
  */
-import { eventually } from '../lib/eventually.ts';
+import { eventually } from '../dev/eventually.ts';
 import { createTestNamespace, testKubeConfig } from '../test/controlplane/test-cluster.ts';
 import { silentLog } from '../test/doubles/cluster-helpers.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';

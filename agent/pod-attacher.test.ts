@@ -1,7 +1,6 @@
-import { CniError } from '../lib/cni/error.ts';
 import { parseCniRequest } from '../lib/cni/request.ts';
-import { fakeResult } from '../test/doubles/memory-ports.ts';
-import { okPlugin, testAgent } from '../test/test-agent.ts';
+import { MemoryFs } from '../test/doubles/memory-ports.ts';
+import { okPlugin, rejection, testAgent } from '../test/test-agent.ts';
 
 const macvlan = {
   cniVersion: '0.3.1',
@@ -13,16 +12,6 @@ const chain = {
   cniVersion: '1.0.0',
   plugins: [{ type: 'ptp' }, { type: 'tuning', capabilities: { mac: true } }],
 };
-
-async function rejection(promise: Promise<unknown>): Promise<CniError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return err as CniError;
-  }
-  throw new Error('expected a CNI error');
-}
 
 describe('ADD', () => {
   it('attaches the default network as eth0, then the default networks, then the selections as net1, net2, ...', async () => {
@@ -140,6 +129,65 @@ describe('ADD', () => {
     ]);
     expect(await t.fs.stat('/state/attachments/c1_eth0.json')).toBeUndefined();
     expect(await t.fs.stat('/state/network-status/default_samplepod.json')).toBeUndefined();
+  });
+
+  describe('when the state dir is full', () => {
+    /** A MemoryFs whose attachment records can be written `room` more times, then fail as the real port does. */
+    class FullFs extends MemoryFs {
+      room = Infinity;
+      override writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
+        if (path.startsWith('/state/attachments/') && this.room-- <= 0) {
+          const error = new Error(`cannot write ${path}: ENOSPC: no space left on device, write`);
+          return Promise.reject(Object.assign(error, { code: 'ENOSPC' }));
+        }
+        return super.writeFileAtomic(path, data, mode);
+      }
+    }
+
+    it.each([
+      // room for the record before eth0: the record before net1 cannot be written
+      [
+        1,
+        'cannot record the attachment of default/macvlan-conf as net1',
+        ['ADD bridge eth0', 'DEL bridge eth0'],
+      ],
+      // room for the records before both delegates: the completed record cannot be written
+      [
+        2,
+        'cannot record the completed ADD',
+        ['ADD bridge eth0', 'ADD macvlan net1', 'DEL macvlan net1', 'DEL bridge eth0'],
+      ],
+    ])(
+      'with room for %i record(s): rolls back what was attached and names the file (%s)',
+      async (room, what, calls) => {
+        const fs = new FullFs();
+        const t = testAgent({}, fs);
+        t.addNad('macvlan-conf', macvlan);
+        t.addPod('samplepod', { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf' });
+        await t.agent.start();
+        fs.room = room;
+        const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+        expect([error.code, error.message]).toEqual([
+          5,
+          `${what}: cannot write /state/attachments/c1_eth0.json: ENOSPC: no space left on device, write`,
+        ]);
+        expect(t.calls()).toEqual(calls);
+        expect(await t.fs.stat('/state/attachments/c1_eth0.json')).toBeUndefined();
+        expect(await t.fs.stat('/state/network-status/default_samplepod.json')).toBeUndefined();
+      },
+    );
+
+    it('refuses at once, running nothing, when not even the first record can be written', async () => {
+      const fs = new FullFs();
+      const t = testAgent({}, fs);
+      await t.agent.start();
+      fs.room = 0;
+      const error = await rejection(t.agent.attacher.handle(t.request('ADD')));
+      expect(error.message).toBe(
+        'cannot record the attachment of podnet as eth0: cannot write /state/attachments/c1_eth0.json: ENOSPC: no space left on device, write',
+      );
+      expect(t.calls()).toEqual([]);
+    });
   });
 
   it('refuses colliding interface names before running anything', async () => {
@@ -599,12 +647,5 @@ describe('attachments that cannot exist', () => {
     // The runtime's own DEL is never held back.
     await rejection(t.agent.attacher.handle(t.request('DEL', { containerId: 'stuck' })));
     expect(dels(t)).toEqual(['stuck', 'stuck', 'stuck']);
-  });
-});
-
-it('fake results carry the interface they were asked for', () => {
-  expect(JSON.parse(fakeResult('0.4.0', 'net1', '192.0.2.1/24'))).toMatchObject({
-    interfaces: [{ name: 'net1' }],
-    ips: [{ version: '4' }],
   });
 });

@@ -19,10 +19,11 @@ import {
 } from '../lib/cni/version.ts';
 import { backoffDelay, type BackoffPolicy } from '../lib/backoff.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { networkStatusFromResult, type NetworkStatus } from '../lib/network-status.ts';
+import { networkStatusFromResult, type DeviceInfo, type NetworkStatus } from '../lib/network-status.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
 import type { AttachmentCache, AttachmentRecord, CacheRecord } from './attachment-cache.ts';
+import type { DeviceAttacher } from './devices.ts';
 import {
   asCniError,
   type DelegateNetwork,
@@ -38,6 +39,8 @@ export interface PodAttacherDeps {
   readonly resolver: AttachmentResolver;
   readonly source: NetworkSource;
   readonly cache: AttachmentCache;
+  /** Device networks: their devices from the kubelet, and the device-info files around their delegates. */
+  readonly devices: DeviceAttacher;
   readonly fs: FileSystem;
   readonly log: Logger;
   /** Sets a selection's default route inside the pod (see default-route.ts). */
@@ -73,17 +76,17 @@ function podRefOf(request: CniRequest): PodRef | undefined {
   return pod ? { namespace: pod.namespace, name: pod.name, uid: pod.uid } : undefined;
 }
 
-function targetOf(request: CniRequest, ifName: string): DelegateTarget {
+export function targetOf(request: CniRequest, ifName: string): DelegateTarget {
   return { containerId: request.containerId, netns: request.netns, ifName, args: parseCniArgs(request.args) };
 }
 
 /** A cached attachment's network, as it was validated at ADD time (not re-checked: DEL must not fail on that). */
-function networkOf(record: AttachmentRecord): DelegateNetwork {
+export function networkOf(record: AttachmentRecord): DelegateNetwork {
   return { name: record.name, config: networkConfigFrom(record.config, record.name) };
 }
 
 /** Inputs a cached attachment hands its delegates again (DEL, CHECK). */
-function cachedInput(attachment: AttachmentRecord): InvocationInput {
+export function cachedInput(attachment: AttachmentRecord): InvocationInput {
   return {
     ...(attachment.runtimeConfig ? { runtimeConfig: attachment.runtimeConfig } : {}),
     ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
@@ -92,11 +95,11 @@ function cachedInput(attachment: AttachmentRecord): InvocationInput {
 }
 
 /** "default/macvlan-conf@net1, ..." for one log line per request. */
-function describe(attachments: readonly AttachmentRecord[]): string {
+export function describe(attachments: readonly AttachmentRecord[]): string {
   return attachments.map((a) => `${a.name}@${a.ifName}`).join(', ');
 }
 
-function recordOf(attachment: PlannedAttachment, result?: CniResult): AttachmentRecord {
+export function recordOf(attachment: PlannedAttachment, result?: CniResult): AttachmentRecord {
   return {
     name: attachment.network.name,
     ifName: attachment.ifName,
@@ -104,7 +107,9 @@ function recordOf(attachment: PlannedAttachment, result?: CniResult): Attachment
     config: attachment.network.config.raw,
     ...(Object.keys(attachment.runtimeConfig).length > 0 ? { runtimeConfig: attachment.runtimeConfig } : {}),
     ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
+    ...(attachment.device ? { device: attachment.device } : {}),
     ...(result ? { result: resultToJson(result) } : {}),
+    ...(attachment.selection ? { selected: true as const } : {}),
   };
 }
 
@@ -158,11 +163,12 @@ export class PodAttacher {
     }
     const pod = podRefOf(request);
     const runtimeConfig = isObject(request.config.runtimeConfig) ? request.config.runtimeConfig : {};
-    const { attachments } = await this.deps.resolver.resolve({
+    const resolution = await this.deps.resolver.resolve({
       pod,
       runtimeIfName: request.ifName,
       runtimeConfig,
     });
+    const attachments = await this.deps.devices.assign(resolution.attachments, pod, request.containerId);
     const records: AttachmentRecord[] = [];
     const base = {
       version: 1 as const,
@@ -171,22 +177,50 @@ export class PodAttacher {
       netns: request.netns,
       pod,
       cniVersion: requestVersion(request),
+      args: targetOf(request, request.ifName).args,
     };
     const results: CniResult[] = [];
+    // Every failure after the first delegate ran rolls back what was attached (a delegate's error, a
+    // record that cannot be written, the default route), so nothing is left for the runtime's DEL.
+    const abort = async (attempted: AttachmentRecord[], cause: CniError, message: string): Promise<never> => {
+      const leftovers = await this.rollback(
+        { ...base, attachments: attempted, complete: false },
+        request,
+        log,
+      );
+      const details = [
+        cause.details,
+        leftovers.length > 0 ? `rollback left ${leftovers.join(', ')} for the runtime's DEL` : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
+      throw new CniError(cause.code, message, details || undefined);
+    };
+    const deviceInfos: Array<DeviceInfo | undefined> = [];
     for (const attachment of attachments) {
       // Record the intent first: if the agent dies during this delegate, DEL still cleans it up.
-      await this.deps.cache.write({
-        ...base,
-        attachments: [...records, recordOf(attachment)],
-        complete: false,
-      });
       try {
+        await this.deps.cache.write({
+          ...base,
+          attachments: [...records, recordOf(attachment)],
+          complete: false,
+        });
+      } catch (err) {
+        const cause = asCniError(err);
+        const message = `cannot record the attachment of ${attachment.network.name} as ${attachment.ifName}: ${cause.message}`;
+        if (records.length === 0) throw new CniError(cause.code, message, cause.details);
+        log.warn('cannot record the next attachment; rolling back', { error: cause.message });
+        await abort(records, cause, message);
+      }
+      try {
+        if (attachment.device) await this.deps.devices.prepare(attachment.device);
         const result = await this.deps.runner.add(attachment.network, targetOf(request, attachment.ifName), {
           runtimeConfig: attachment.runtimeConfig,
           ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
         });
         results.push(result);
         records.push(recordOf(attachment, result));
+        deviceInfos.push(attachment.device ? await this.deps.devices.info(attachment.device) : undefined);
       } catch (err) {
         const cause = asCniError(err);
         log.warn('delegate ADD failed; rolling back', {
@@ -194,21 +228,10 @@ export class PodAttacher {
           ifName: attachment.ifName,
           error: cause.message,
         });
-        const leftovers = await this.rollback(
-          { ...base, attachments: [...records, recordOf(attachment)], complete: false },
-          request,
-          log,
-        );
-        const details = [
-          cause.details,
-          leftovers.length > 0 ? `rollback left ${leftovers.join(', ')} for the runtime's DEL` : '',
-        ]
-          .filter(Boolean)
-          .join('; ');
-        throw new CniError(
-          cause.code,
+        await abort(
+          [...records, recordOf(attachment)],
+          cause,
           `attaching ${attachment.network.name} as ${attachment.ifName} failed: ${cause.message}`,
-          details || undefined,
         );
       }
     }
@@ -217,12 +240,18 @@ export class PodAttacher {
       try {
         await this.deps.setDefaultRoute(request.netns, routed.ifName, routed.selection!['default-route']!);
       } catch (err) {
-        await this.rollback({ ...base, attachments: records, complete: false }, request, log);
-        throw asCniError(err);
+        const cause = asCniError(err);
+        await abort(records, cause, cause.message);
       }
     }
-    await this.deps.cache.write({ ...base, attachments: records, complete: true });
-    if (pod) await this.publish(pod, request.containerId, attachments, results, log);
+    try {
+      await this.deps.cache.write({ ...base, attachments: records, complete: true });
+    } catch (err) {
+      const cause = asCniError(err);
+      log.warn('cannot record the completed ADD; rolling back', { error: cause.message });
+      await abort(records, cause, `cannot record the completed ADD: ${cause.message}`);
+    }
+    if (pod) await this.publish(pod, request.containerId, attachments, results, deviceInfos, log);
     log.info('attached', { pod: pod && `${pod.namespace}/${pod.name}`, networks: describe(records) });
     return resultToJson(convertCniResult(results[0]!, requestVersion(request)));
   }
@@ -232,15 +261,18 @@ export class PodAttacher {
     containerId: string,
     attachments: readonly PlannedAttachment[],
     results: readonly CniResult[],
+    deviceInfos: ReadonlyArray<DeviceInfo | undefined>,
     log: Logger,
   ): Promise<void> {
-    const statuses: NetworkStatus[] = attachments.flatMap((attachment, i) =>
-      networkStatusFromResult(results[i]!, {
+    const statuses: NetworkStatus[] = attachments.flatMap((attachment, i) => {
+      const deviceInfo = deviceInfos[i];
+      return networkStatusFromResult(results[i]!, {
         name: attachment.network.name,
         ifName: attachment.ifName,
         isDefault: attachment.isDefault,
-      }),
-    );
+        ...(deviceInfo ? { deviceInfo } : {}),
+      });
+    });
     try {
       await this.deps.source.publishStatus(pod, statuses, containerId);
     } catch (err) {
@@ -252,13 +284,21 @@ export class PodAttacher {
     }
   }
 
-  /** DELs what an ADD attached; returns the networks whose DEL failed (kept in the cache for the runtime's DEL). */
+  /**
+   * DELs what an ADD attached; returns the networks whose DEL failed (kept in the cache for the
+   * runtime's DEL). A record that cannot be rewritten (the state dir is full) stays as it was: it names
+   * at least what failed, and DEL of what is already gone is no error.
+   */
   private async rollback(record: CacheRecord, request: CniRequest, log: Logger): Promise<string[]> {
     const failures = await this.delAttachments(record, request, log);
-    if (failures.length === 0) await this.deps.cache.remove(request.containerId, request.ifName);
-    else {
-      const attachments = failures.map((f) => f.record).reverse();
-      await this.deps.cache.write({ ...record, attachments, complete: false });
+    try {
+      if (failures.length === 0) await this.deps.cache.remove(request.containerId, request.ifName);
+      else {
+        const attachments = failures.map((f) => f.record).reverse();
+        await this.deps.cache.write({ ...record, attachments, complete: false });
+      }
+    } catch (err) {
+      log.warn('cannot update the attachment record after the rollback', { error: errorMessage(err) });
     }
     return failures.map((f) => `${f.record.name} (${f.record.ifName})`);
   }
@@ -277,6 +317,7 @@ export class PodAttacher {
           targetOf(request, attachment.ifName),
           cachedInput(attachment),
         );
+        await this.deps.devices.release(attachment.device);
       } catch (err) {
         const error = asCniError(err);
         log.warn('delegate DEL failed; carrying on', {
@@ -302,6 +343,7 @@ export class PodAttacher {
       log.warn('DEL failures ignored: the pod network namespace is gone', {
         failed: failures.map((f) => f.record.name),
       });
+      for (const failure of failures) await this.deps.devices.release(failure.record.device);
       await this.forget(record, log);
       return;
     }

@@ -6,10 +6,11 @@
 import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { formatProblems } from '../lib/errors.ts';
-import { splitNetworkKey } from '../lib/node-state.ts';
+import { networkKey, splitNetworkKey } from '../lib/node-state.ts';
 import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import type { JsonObject } from '../lib/safe-json.ts';
 import { notFoundMessage, selectionRuntimeConfig } from '../lib/selection.ts';
+import type { AttachedDevice } from './attachment-cache.ts';
 import { findByNetworkName, type ConfDirScan, type ConfFile } from './conf-dir.ts';
 import type { DelegateNetwork } from './delegate-runner.ts';
 import type { NetworkSource, PodInfo, PodRef } from './network-source.ts';
@@ -26,6 +27,16 @@ export interface PlannedAttachment {
   readonly runtimeConfig: JsonObject;
   readonly cniArgs?: JsonObject;
   readonly selection?: NetworkSelectionElement;
+  /** The NAD's resourceName: the attachment needs one of the pod's devices of that resource. */
+  readonly resourceName?: string;
+  /** The device it was given (agent/devices.ts, after resolving). */
+  readonly device?: AttachedDevice;
+}
+
+/** A NAD's network, with the resource its attachments take a device of. */
+interface NadNetwork {
+  readonly network: DelegateNetwork;
+  readonly resourceName?: string;
 }
 
 export interface ResolveRequest {
@@ -78,11 +89,12 @@ export class AttachmentResolver {
     if (refused) throw configError(`${who}: ${refused.label}: ${refused.violation}`);
     const names = plan.interfaceNames;
     const override = plan.defaultNetwork;
+    const defaultNetwork: NadNetwork = override
+      ? await this.networkFromNad(override.namespace, override.name, scan, `${who}: ${override.label}`)
+      : await this.clusterDefaultNetwork(scan);
     const attachments: PlannedAttachment[] = [
       {
-        network: override
-          ? await this.networkFromNad(override.namespace, override.name, scan, `${who}: ${override.label}`)
-          : await this.clusterDefault(scan),
+        ...defaultNetwork,
         isDefault: true,
         runtimeConfig: request.runtimeConfig,
         ifName: names[0]!,
@@ -93,7 +105,7 @@ export class AttachmentResolver {
       // The cluster's default networks are the node's configuration, not the pod's: no pod in their messages.
       const label = element ? `${who}: ${planned.label}` : planned.label;
       attachments.push({
-        network: await this.networkFromNad(planned.namespace, planned.name, scan, label),
+        ...(await this.networkFromNad(planned.namespace, planned.name, scan, label)),
         isDefault: false,
         runtimeConfig: element ? selectionRuntimeConfig(element) : {},
         ...(element?.['cni-args'] ? { cniArgs: element['cni-args'] } : {}),
@@ -106,6 +118,10 @@ export class AttachmentResolver {
 
   /** The default network when the pod does not override it. */
   async clusterDefault(scan?: ConfDirScan): Promise<DelegateNetwork> {
+    return (await this.clusterDefaultNetwork(scan)).network;
+  }
+
+  private async clusterDefaultNetwork(scan?: ConfDirScan): Promise<NadNetwork> {
     const current = scan ?? (await this.scan());
     const wanted = this.options.clusterNetwork;
     if (wanted) {
@@ -118,7 +134,7 @@ export class AttachmentResolver {
         throw configError(
           `clusterNetwork "${wanted}": no CNI config with that network name in ${this.confDir}`,
         );
-      return fromFile(file);
+      return { network: fromFile(file) };
     }
     const first = current.files[0];
     if (!first) {
@@ -127,7 +143,7 @@ export class AttachmentResolver {
         `no default network yet: ${this.confDir} holds no CNI configuration besides multinet's own`,
       );
     }
-    return fromFile(first);
+    return { network: fromFile(first) };
   }
 
   private async networkFromNad(
@@ -135,19 +151,20 @@ export class AttachmentResolver {
     name: string,
     scan: ConfDirScan,
     label: string,
-  ): Promise<DelegateNetwork> {
+  ): Promise<NadNetwork> {
     const nad = await this.source.getNetwork(namespace, name);
     if (!nad) throw configError(`${label}: ${notFoundMessage({ namespace })}`);
     if (nad.invalid)
       throw configError(`${label}: the NetworkAttachmentDefinition is invalid: ${nad.invalid}`);
-    if (nad.config) return { name: `${namespace}/${name}`, config: nad.config };
+    const device = nad.resourceName !== undefined ? { resourceName: nad.resourceName } : {};
+    if (nad.config) return { network: { name: networkKey(namespace, name), config: nad.config }, ...device };
     const file = findByNetworkName(scan, name);
     if (!file) {
       throw configError(
         `${label}: the NetworkAttachmentDefinition has no spec.config and ${this.confDir} has no CNI config named "${name}"`,
       );
     }
-    return { name: `${namespace}/${name}`, config: file.config };
+    return { network: { name: networkKey(namespace, name), config: file.config }, ...device };
   }
 }
 

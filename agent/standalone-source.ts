@@ -7,6 +7,7 @@
  * different container turns, and a removal that read the owner before the other's write would
  * otherwise take the new owner file and leave its status behind for good.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
@@ -27,8 +28,25 @@ import {
 const manifestFile = /\.(ya?ml|json)$/;
 
 /**
+ * Timestamps this close to the moment a file was looked at do not prove that it stayed the same: a
+ * file system with coarse timestamps (1 s, 2 s) gives a rewrite in the same tick the same times.
+ */
+const racyMs = 2500;
+
+interface CachedFile<T> {
+  /** Inode, size, mtime and ctime: mtime alone misses `cp -p` and `rsync -t`, which put it back. */
+  readonly signature: string;
+  /** The content's hash, compared when the signature cannot be trusted (racy). */
+  readonly hash: string;
+  /** Its timestamps were within racyMs of the look: the next read compares the content. */
+  readonly racy: boolean;
+  readonly entries: T[];
+}
+
+/**
  * Objects of one kind read from a directory of manifests, each converted once (validated NADs, pods)
- * and re-read only when its file's mtime or size changes.
+ * and converted again only when its file changes: its inode, size, mtime or ctime differ, or, for a
+ * file changed moments before it was last looked at, its content.
  */
 class ManifestDir<T> {
   private readonly fs: FileSystem;
@@ -36,14 +54,23 @@ class ManifestDir<T> {
   private readonly kind: string;
   private readonly log: Logger;
   private readonly convert: (object: JsonObject) => T;
-  private readonly files = new Map<string, { signature: string; entries: T[] }>();
+  private readonly now: () => number;
+  private readonly files = new Map<string, CachedFile<T>>();
 
-  constructor(fs: FileSystem, dir: string, kind: string, log: Logger, convert: (object: JsonObject) => T) {
+  constructor(
+    fs: FileSystem,
+    dir: string,
+    kind: string,
+    log: Logger,
+    convert: (object: JsonObject) => T,
+    now: () => number,
+  ) {
     this.fs = fs;
     this.dir = dir;
     this.kind = kind;
     this.log = log;
     this.convert = convert;
+    this.now = now;
   }
 
   async read(): Promise<T[]> {
@@ -55,24 +82,45 @@ class ManifestDir<T> {
     const out: T[] = [];
     for (const name of names) {
       const path = join(this.dir, name);
+      const lookedAt = this.now();
       const info = await this.fs.stat(path);
-      const signature = `${info?.mtimeMs}:${info?.size}`;
+      const signature = `${info?.ino}:${info?.size}:${info?.mtimeMs}:${info?.ctimeMs}`;
+      const racy = info !== undefined && lookedAt - Math.max(info.mtimeMs, info.ctimeMs ?? 0) < racyMs;
       let file = this.files.get(name);
-      if (!file || file.signature !== signature) {
-        file = { signature, entries: [] };
+      if (!file || file.signature !== signature || file.racy) {
+        let text: string | undefined;
         try {
-          file.entries = parseManifests(await this.fs.readFile(path))
-            .map((d) => d.object)
-            .filter((o) => o.kind === this.kind)
-            .map(this.convert);
+          text = await this.fs.readFile(path);
         } catch (err) {
           this.log.warn('cannot read manifest file', { path, error: errorMessage(err) });
         }
+        const hash = createHash('sha256')
+          .update(text ?? '')
+          .digest('hex');
+        file = {
+          signature,
+          hash,
+          racy,
+          entries: file?.hash === hash ? file.entries : this.parse(path, text),
+        };
         this.files.set(name, file);
       }
       out.push(...file.entries);
     }
     return out;
+  }
+
+  private parse(path: string, text: string | undefined): T[] {
+    if (text === undefined) return [];
+    try {
+      return parseManifests(text)
+        .map((d) => d.object)
+        .filter((o) => o.kind === this.kind)
+        .map(this.convert);
+    } catch (err) {
+      this.log.warn('cannot read manifest file', { path, error: errorMessage(err) });
+      return [];
+    }
   }
 }
 
@@ -99,6 +147,8 @@ export interface StandaloneSourceOptions {
   readonly nadDir: string;
   readonly podDir?: string | undefined;
   readonly stateDir: string;
+  /** The clock's time in ms (to tell files changed moments before they were read). Default: Date.now. */
+  readonly now?: () => number;
 }
 
 export class StandaloneSource implements NetworkSource {
@@ -111,12 +161,20 @@ export class StandaloneSource implements NetworkSource {
 
   constructor(fs: FileSystem, options: StandaloneSourceOptions, log: Logger) {
     this.fs = fs;
-    this.nads = new ManifestDir(fs, options.nadDir, nadKind, log, (object) => {
-      const meta = metadataOf(object);
-      return networkDefinition(object, meta.namespace, meta.name, meta.annotations);
-    });
+    const now = options.now ?? Date.now;
+    this.nads = new ManifestDir(
+      fs,
+      options.nadDir,
+      nadKind,
+      log,
+      (object) => {
+        const meta = metadataOf(object);
+        return networkDefinition(object, meta.namespace, meta.name, meta.annotations);
+      },
+      now,
+    );
     this.pods = options.podDir
-      ? new ManifestDir(fs, options.podDir, 'Pod', log, (object): PodInfo => metadataOf(object))
+      ? new ManifestDir(fs, options.podDir, 'Pod', log, (object): PodInfo => metadataOf(object), now)
       : undefined;
     this.statusDir = join(options.stateDir, 'network-status');
   }

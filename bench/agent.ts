@@ -48,11 +48,11 @@ import { parseArgs } from 'node:util';
 import { networksAnnotation } from '../lib/annotations/keys.ts';
 import { cniEndpoint, type CniRequest } from '../lib/cni/request.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
-import { nodeStateGroup, nodeStatePlural, nodeStateVersion } from '../lib/node-state.ts';
+import { nodeStatePath } from '../lib/node-state.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
-import { installCrds } from '../platform/kube/crds.ts';
+import { installCrds } from '../dev/controlplane/crds.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { http } from '../platform/nodejs/http.ts';
 import { describeFloor, memoryFloor } from './memory-floor.ts';
@@ -64,7 +64,7 @@ import {
   shimPath,
   spawnerPath,
   type Pod,
-} from '../playground/local-node.ts';
+} from '../dev/netns/local-node.ts';
 import { memoryCgroup, quantityBytes, type MemoryCgroup } from './memory-cgroup.ts';
 import { shimBurst, type ShimCall } from './shim-burst.ts';
 import {
@@ -538,7 +538,7 @@ try {
         });
     }),
   );
-  const nodeState = `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}/${lab.nodeName}`;
+  const nodeState = nodeStatePath(lab.nodeName);
   await until(`the agent to report ${nadCount} NADs`, async () => {
     const state = await admin
       .request<{ status?: { networkCount?: number } }>({ method: 'GET', path: nodeState })

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { ControlPlane } from '../dev/controlplane/controlplane.ts';
 import { tokenKubeconfig } from '../dev/controlplane/access.ts';
 import { isAlreadyExists, type KubeRequester } from '../platform/kube/rest.ts';
-import { repoRoot } from '../playground/local-node.ts';
+import { repoRoot } from '../dev/netns/local-node.ts';
 import { renderChart } from '../test/e2e/helm.ts';
 import {
   componentArgs,

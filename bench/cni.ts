@@ -12,11 +12,16 @@
  * the per-pod paired differences to the direct run, ADD and DEL apart; each daemon's CPU per request
  * (from /proc); where multinet's time goes, as means per request from the agent's /metrics (delegate
  * runs beside the same delegates executed directly, the network-status write, the rest of the agent,
- * the shim's exec and the socket); each shim's VERSION time, size and peak RSS. `--standalone`: no API server and no
- * Multus (the agent reads NADs and pods from files), for quick runs; `--no-multus`: the Kubernetes mode with the
- * skeleton and without Multus. Last line:
+ * the shim's exec and the socket); each shim's VERSION time, size and peak RSS. Then, on its own, multinet's path
+ * beside a device path, multinet with a device network: the same macvlan NAD annotated k8s.v1.cni.cncf.io/resourceName, each pod's
+ * device served by a kubelet stub (test/kubelet-stub, a gRPC server of the kubelet's pod-resources API, listing
+ * every bench pod), so the paired difference to multinet's path is what the pod-resources lookup adds to an ADD;
+ * the agent's List calls are counted (one per device ADD) and timed (in both modes). `--standalone`: no API
+ * server and no Multus (the agent reads NADs and pods from files), for quick runs; `--no-multus`: the
+ * Kubernetes mode with the skeleton and without Multus. Last line:
  * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
  *        skeleton_added_p50_ms=<s> skeleton_added_p99_ms=<t> skeleton_ratio_vs_multus=<s/m> over_skeleton_p50_ms=<x-s>
+ *        device_lookup_added_p50_ms=<d> pod_resources_list_ms=<l>
  * (added = ADD+DEL over direct; the multus_* keys only with Multus, the skeleton_* ones in the Kubernetes mode). The agent runs as the
  * image runs it (`npm run build`'s dist/app) with the
  * chart's Node flags (agent.nodeOptions); BENCH_AGENT_NODE_OPTIONS replaces them (e.g. "" for Node's
@@ -37,7 +42,9 @@ import { childrenNamed, cpuMs, memory } from './proc.ts';
 import { median, percentile } from './stats.ts';
 import { skeletonName, startSkeleton, type Skeleton } from './skeleton.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
-import { installCrds } from '../platform/kube/crds.ts';
+import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
+import { KubeletStub, kubeletStubBinary } from '../test/kubelet-stub/stub.ts';
+import { installCrds } from '../dev/controlplane/crds.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
 import {
   ensureMultus,
@@ -53,7 +60,7 @@ import {
   requireNetnsPrerequisites,
   shimPath,
   type Pod,
-} from '../playground/local-node.ts';
+} from '../dev/netns/local-node.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -73,6 +80,9 @@ const standalone = flags.standalone;
 const withMultus = !standalone && !flags['no-multus'];
 const namespace = 'bench';
 const plainEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+/** The device network's resource, and the Pod objects (name + this suffix) that select it. */
+const deviceResource = 'multinet.dev/vf';
+const deviceSuffix = '-dev';
 
 function say(line: string): void {
   process.stderr.write(`bench:cni: ${line}\n`);
@@ -349,33 +359,68 @@ async function startCluster(macvlan: Record<string, unknown>): Promise<Cluster> 
   await installCrds(kc);
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: nadGroup,
-    version: nadVersion,
-    namespace,
-    plural: nadPlural,
-    body: {
-      apiVersion: `${nadGroup}/${nadVersion}`,
-      kind: 'NetworkAttachmentDefinition',
-      metadata: { name: 'macvlan-conf', namespace },
-      spec: { config: JSON.stringify(macvlan) },
-    },
-  });
+  // macvlan-conf, and the same network as a device network (its leases in the same host-local dir).
+  for (const [name, annotations] of [
+    ['macvlan-conf', {}],
+    ['vf-macvlan', { [resourceNameAnnotation]: deviceResource }],
+  ] as const) {
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: nadGroup,
+      version: nadVersion,
+      namespace,
+      plural: nadPlural,
+      body: {
+        apiVersion: `${nadGroup}/${nadVersion}`,
+        kind: 'NetworkAttachmentDefinition',
+        metadata: { name, namespace, annotations },
+        spec: { config: JSON.stringify({ ...macvlan, name: 'macvlan-conf' }) },
+      },
+    });
+  }
   return { controlPlane, core, uids: new Map() };
 }
 
-/** The Pod objects, on the lab's node with the networks annotation, before any CNI call. */
+/**
+ * The Pod objects, on the lab's node with the networks annotation, before any CNI call: each name
+ * selecting macvlan-conf, and name-dev selecting the device network (requesting its device).
+ */
 async function createPods(cluster: Cluster, lab: LocalNode, names: readonly string[]): Promise<void> {
-  for (const name of names) {
-    const pod = await cluster.core.createNamespacedPod({
-      namespace,
-      body: {
-        metadata: { name, namespace, annotations: { 'k8s.v1.cni.cncf.io/networks': 'macvlan-conf' } },
-        spec: { nodeName: lab.nodeName, containers: [{ name: 'app', image: 'registry.invalid/app:1' }] },
-      },
-    });
-    cluster.uids.set(name, pod.metadata!.uid!);
+  for (const base of names) {
+    for (const [name, network] of [
+      [base, 'macvlan-conf'],
+      [`${base}${deviceSuffix}`, 'vf-macvlan'],
+    ] as const) {
+      const device = network === 'vf-macvlan' ? { limits: { [deviceResource]: '1' } } : {};
+      const pod = await cluster.core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { name, namespace, annotations: { 'k8s.v1.cni.cncf.io/networks': network } },
+          spec: {
+            nodeName: lab.nodeName,
+            containers: [{ name: 'app', image: 'registry.invalid/app:1', resources: device }],
+          },
+        },
+      });
+      cluster.uids.set(name, pod.metadata!.uid!);
+    }
   }
+}
+
+/** The kubelet's pod-resources API as the device path sees it: one device per name-dev pod of `podNamespace`. */
+async function startKubeletStub(
+  lab: LocalNode,
+  names: readonly string[],
+  podNamespace: string,
+): Promise<KubeletStub> {
+  say('building (cached) and starting the kubelet stub (pod-resources API)');
+  kubeletStubBinary();
+  return KubeletStub.start(lab.dir, {
+    pods: names.map((base) => ({
+      namespace: podNamespace,
+      name: `${base}${deviceSuffix}`,
+      containers: [{ name: 'app', devices: [{ resourceName: deviceResource, deviceIds: [`vf-${base}`] }] }],
+    })),
+  });
 }
 
 /**
@@ -582,6 +627,7 @@ async function main(): Promise<void> {
   let cluster: Cluster | undefined;
   let multus: MultusDaemon | undefined;
   let skeleton: Skeleton | undefined;
+  let kubelet: KubeletStub | undefined;
   const onExit = (): void => {
     multus?.stopSync();
     LocalNode.destroyAllSync();
@@ -603,30 +649,80 @@ async function main(): Promise<void> {
     let ours: CniPath;
     let multusRoute: CniPath | undefined;
     let skeletonRoute: CniPath | undefined;
+    let deviceRoute: CniPath | undefined;
     if (standalone) {
       lab.writeNad('macvlan-conf', macvlan);
-      await startAgent(lab, agentArgs);
+      // The device network and the name-dev pods that select it, as files (JSON is YAML).
+      writeFileSync(
+        join(lab.nadDir, 'default-vf-macvlan.yaml'),
+        JSON.stringify({
+          apiVersion: `${nadGroup}/${nadVersion}`,
+          kind: 'NetworkAttachmentDefinition',
+          metadata: {
+            name: 'vf-macvlan',
+            namespace: 'default',
+            annotations: { [resourceNameAnnotation]: deviceResource },
+          },
+          spec: { config: JSON.stringify({ ...macvlan, name: 'macvlan-conf' }) },
+        }),
+      );
+      for (const base of [...warmNames, ...podNames]) {
+        const name = `${base}${deviceSuffix}`;
+        writeFileSync(
+          join(lab.podDir, `${name}.yaml`),
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: {
+              name,
+              namespace: 'default',
+              uid: `uid-${name}`,
+              annotations: { 'k8s.v1.cni.cncf.io/networks': 'vf-macvlan' },
+            },
+          }),
+        );
+      }
+      kubelet = await startKubeletStub(lab, [...warmNames, ...podNames], 'default');
+      await startAgent(lab, [...agentArgs, '--pod-resources-socket', kubelet.socket]);
       ours = multinetPath(lab, (pod) => pod.env());
+      deviceRoute = devicePath(lab, (pod) => ({
+        ...pod.env(),
+        CNI_ARGS: podCniArgs({
+          namespace: 'default',
+          name: `${pod.name}${deviceSuffix}`,
+          uid: `uid-${pod.name}${deviceSuffix}`,
+          containerId: pod.containerId,
+        }),
+      }));
       paths.push(ours);
     } else {
       const c = (cluster = await startCluster(macvlan));
       say(`creating ${warmNames.length + podNames.length} Pod objects on node ${lab.nodeName}`);
       await createPods(c, lab, [...warmNames, ...podNames]);
-      const podEnv = (pod: Pod): Record<string, string> => ({
-        ...pod.env(),
-        CNI_ARGS: podCniArgs({
-          namespace,
-          name: pod.name,
-          uid: c.uids.get(pod.name)!,
-          containerId: pod.containerId,
-        }),
-      });
+      const podEnvAs =
+        (suffix: string) =>
+        (pod: Pod): Record<string, string> => ({
+          ...pod.env(),
+          CNI_ARGS: podCniArgs({
+            namespace,
+            name: `${pod.name}${suffix}`,
+            uid: c.uids.get(`${pod.name}${suffix}`)!,
+            containerId: pod.containerId,
+          }),
+        });
+      const podEnv = podEnvAs('');
       if (withMultus) multus = await startMultus(c, lab);
       skeleton = await startSkeletonDaemon(c, lab);
-      await startAgent(lab, agentArgs, c.controlPlane.adminKubeconfigPath);
+      kubelet = await startKubeletStub(lab, [...warmNames, ...podNames], namespace);
+      await startAgent(
+        lab,
+        [...agentArgs, '--pod-resources-socket', kubelet.socket],
+        c.controlPlane.adminKubeconfigPath,
+      );
       if (multus) multusRoute = multusPath(multus, podEnv);
       skeletonRoute = skeletonPath(lab, skeleton, podEnv);
       ours = multinetPath(lab, podEnv);
+      deviceRoute = devicePath(lab, podEnvAs(deviceSuffix));
       paths.push(...(multusRoute ? [multusRoute] : []), skeletonRoute, ours);
     }
     say(
@@ -654,6 +750,23 @@ async function main(): Promise<void> {
     if (skeleton) peaks.unshift(`${skeletonName} ${memory(skeleton.pid).hwmMb.toFixed(0)} MB`);
     if (multus) peaks.unshift(`multus-daemon ${memory(multus.pid).hwmMb.toFixed(0)} MB`);
     process.stdout.write(`daemon peak RSS (VmHWM): ${peaks.join(', ')}\n`);
+    // The device network on its own, after the rest (so the agent's histograms above are the plain path's):
+    // multinet's path and the device path, pod by pod in rotation, and the agent's List calls around them.
+    let device: ReturnType<typeof deviceLookup> | undefined;
+    if (deviceRoute) {
+      say(`the device network: ${pods} pods, multinet's path and the device path`);
+      measure(lab, [ours, deviceRoute], warmNames, false);
+      const beforeDevice = await scrapeMetrics(probePort);
+      const deviceSamples = measure(lab, [ours, deviceRoute], podNames, true);
+      const afterDevice = await scrapeMetrics(probePort);
+      device = deviceLookup(
+        deviceSamples.get(ours)!,
+        deviceSamples.get(deviceRoute)!,
+        beforeDevice,
+        afterDevice,
+      );
+    }
+    if (device) process.stdout.write(`${device.text}\n`);
     if (burst > 0) await runBurst(lab, burst);
     const addedBy = (path: CniPath): number[] =>
       paired(total(samples.get(path)!), total(samples.get(direct)!));
@@ -679,9 +792,11 @@ async function main(): Promise<void> {
         `over_skeleton_p50_ms=${(percentile(added, 50) - s50).toFixed(1)}`,
       );
     }
+    if (device) result.push(...device.result);
     process.stdout.write(`RESULT ${result.join(' ')}\n`);
   } finally {
     process.off('exit', onExit);
+    await kubelet?.stop();
     await skeleton?.stop();
     await multus?.stop();
     // A clean stop (SIGTERM) first, so that an agent run with NODE_OPTIONS=--cpu-prof writes its profile.
@@ -689,6 +804,56 @@ async function main(): Promise<void> {
     await lab.destroy();
     await cluster?.controlPlane.stop();
   }
+}
+
+/** The device path: multinet's shim and agent, the pod named name-dev (it selects the device network). */
+function devicePath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, string>): CniPath {
+  return metaPluginPath(
+    'multinet, a device network (resourceName: the pod-resources lookup)',
+    shimPath(),
+    lab.shimStdin(),
+    () => agentPids(lab),
+    podEnv,
+  );
+}
+
+/**
+ * What the pod-resources lookup adds to an ADD: the device path's ADD minus multinet's for the same pod
+ * (the same delegates, the same netns; only the lookup and the device injection differ), and the agent's
+ * own count and time of its List calls (its histogram).
+ */
+function deviceLookup(
+  plain: Samples,
+  device: Samples,
+  before: Series[],
+  after: Series[],
+): { text: string; result: string[] } {
+  const added = paired(device.add, plain.add);
+  const lists = grew(before, after, 'multinet_agent_pod_resources_duration_seconds_count', { outcome: 'ok' });
+  const failed = grew(before, after, 'multinet_agent_pod_resources_duration_seconds_count', {
+    outcome: 'error',
+  });
+  const listMs =
+    (grew(before, after, 'multinet_agent_pod_resources_duration_seconds_sum', { outcome: 'ok' }) * 1000) /
+    lists;
+  // The histogram's buckets: how many List calls took at most 1 and 2 ms (the mean is the outliers' under load).
+  const within = (le: string): string =>
+    `${Math.round((grew(before, after, 'multinet_agent_pod_resources_duration_seconds_bucket', { outcome: 'ok', le }) / lists) * 100)}%`;
+  if (lists !== device.add.length || failed > 0)
+    throw new Error(
+      `expected one pod-resources List per device ADD (${device.add.length}), the agent made ${lists} (${failed} failed)`,
+    );
+  return {
+    text: [
+      `pod-resources lookup (device network ADD minus the same ADD without a resourceName, per pod): ${spread(added)};`,
+      `  the agent's List calls: ${lists} for ${device.add.length} device ADDs (one per pod), mean ${ms(listMs)} each, ${within('0.001')} within 1 ms, ${within('0.002')} within 2 ms`,
+      `  (the kubelet stub lists ${device.add.length + 5} pods; target: <= 2 ms p50)`,
+    ].join('\n'),
+    result: [
+      `device_lookup_added_p50_ms=${percentile(added, 50).toFixed(1)}`,
+      `pod_resources_list_ms=${listMs.toFixed(2)}`,
+    ],
+  };
 }
 
 function loadAverage(): string {

@@ -19,7 +19,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SimulatedAgents } from '../test/doubles/simulated-agents.ts';
-import { installCrds } from '../platform/kube/crds.ts';
+import { installCrds } from '../dev/controlplane/crds.ts';
 import type { NadObject } from '../platform/kube/informers.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { createLogger } from '../platform/log.ts';

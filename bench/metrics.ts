@@ -22,7 +22,9 @@ export function parseMetrics(text: string): Series[] {
 
 /** The series of http://127.0.0.1:port/metrics. */
 export async function scrapeMetrics(port: number): Promise<Series[]> {
-  return parseMetrics(await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()));
+  // A connection of its own: a kept-alive one the server closes as it idles out fails the scrape.
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } });
+  return parseMetrics(await response.text());
 }
 
 /** The sum of the series named `name` whose labels include `labels`; undefined when none does. */

@@ -24,7 +24,7 @@ import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
-import { installCrds } from '../platform/kube/crds.ts';
+import { installCrds } from '../dev/controlplane/crds.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
 import { readFixture } from '../test/fixtures.ts';
 import { secretKeys } from '../webhooks/certs/self-managed.ts';

@@ -1,6 +1,7 @@
 /** The agent's command-line flags: one table for parsing, defaults and `multinet agent --help`. */
 import type { LogLevel } from '../platform/log.ts';
 import { defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
+import { defaultDeviceInfoDir } from '../lib/devices.ts';
 import { isSupportedCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 import {
   commaList,
@@ -10,6 +11,7 @@ import {
   networkRefs,
   positiveNumber,
 } from './flag-values.ts';
+import { dns1123LabelError } from '../lib/k8s/names.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 import type { NetworkOptions } from '../agent/resolve.ts';
@@ -31,6 +33,9 @@ export const agentFlagDefaults = {
   systemNamespaces: 'kube-system',
   heartbeat: 30,
   probeListen: '127.0.0.1:9641',
+  podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
+  podResourcesTimeout: 5,
+  deviceInfoDir: defaultDeviceInfoDir,
   path: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 } as const;
 
@@ -78,12 +83,18 @@ Node paths:
   --spawner FILE|none           the plugin spawner the agent keeps as its child to start plugins (default:
                                 ${d.spawner}, the image's); none: the agent forks them
                                 itself, which costs more per plugin the more memory it holds
+  --pod-resources-socket PATH   the kubelet's pod-resources API, asked for a pod's devices when a NAD has a
+                                resourceName (default: ${d.podResourcesSocket})
+  --device-info-dir D           the Device Information Spec's directory, shared with device plugins and
+                                delegates (default: ${d.deviceInfoDir})
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
   --agent-wait SECONDS          how long the shim waits for an unreachable agent on ADD (default: ${d.agentWait})
   --readiness-indicator-file F  ADD waits until this file exists (Multus' readinessindicatorfile)
   --readiness-timeout SECONDS   how long ADD waits for it (default: ${d.readinessTimeout})
+  --pod-resources-timeout SECONDS
+                                how long ADD waits for the kubelet's answer (default: ${d.podResourcesTimeout})
   --max-parallel N|auto         CNI requests served at once; auto: ${requestsPerCpu} per CPU, fewer when the agent's memory
                                 limit cannot hold that many of the largest delegate run seen (default: ${d.maxParallel})
   --max-queued N                CNI requests allowed to wait; beyond, "try again later" (default: ${d.maxQueued})
@@ -91,7 +102,11 @@ Behaviour:
   --log-format FORMAT           json or text (default: json)
   --log-file FILE               also log to this file
   --probe-listen ADDR:PORT      serve /healthz, /readyz and /metrics here (default: ${d.probeListen} with the
-                                API server, none standalone)`;
+                                API server, none standalone); an agent that takes the socket over from a running
+                                one waits for that one to hand the port over
+  --serving-file FILE           created once the agent serves the socket, removed when it stops: the chart's
+                                startup probe, since the agent being replaced answers the node's probe port
+                                until this one took the socket over`;
 
 export interface AgentFlags {
   readonly standalone: boolean;
@@ -99,6 +114,7 @@ export interface AgentFlags {
   readonly nodeName: string | undefined;
   readonly heartbeatSeconds: number;
   readonly probeListen: { host: string; port: number } | undefined;
+  readonly servingFile: string | undefined;
   readonly nadDir: string | undefined;
   readonly podDir: string | undefined;
   readonly network: NetworkOptions;
@@ -114,6 +130,9 @@ export interface AgentFlags {
   readonly hostMountNamespace: string | undefined;
   /** The plugin spawner executable; undefined: plugins are started by Node's spawn. */
   readonly spawner: string | undefined;
+  readonly podResourcesSocket: string;
+  readonly podResourcesTimeoutSeconds: number;
+  readonly deviceInfoDir: string;
   /** The agent's own DaemonSet, namespace/name: when it is deleted, the agent takes its config and shim off the node. */
   readonly ownerDaemonSet: { readonly namespace: string; readonly name: string } | undefined;
   readonly delegateTimeoutSeconds: number;
@@ -136,8 +155,7 @@ function ownerDaemonSet(
   const [first, second, ...rest] = value.split('/');
   const namespace = second === undefined ? podNamespace : first;
   const name = second ?? first;
-  const label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-  if (rest.length > 0 || !name || !label.test(name) || !namespace || !label.test(namespace)) {
+  if (rest.length > 0 || !name || dns1123LabelError(name) || !namespace || dns1123LabelError(namespace)) {
     throw new UsageError(
       `--owner-daemonset must be NAMESPACE/NAME or NAME with $POD_NAMESPACE set (got ${JSON.stringify(value)})`,
     );
@@ -163,6 +181,7 @@ export function parseAgentFlags(
     'node-name': s,
     heartbeat: s,
     'probe-listen': s,
+    'serving-file': s,
     'nad-dir': s,
     'pod-dir': s,
     'default-networks': s,
@@ -181,6 +200,9 @@ export function parseAgentFlags(
     'shim-name': s,
     'host-mount-ns': s,
     spawner: s,
+    'pod-resources-socket': s,
+    'pod-resources-timeout': s,
+    'device-info-dir': s,
     'owner-daemonset': s,
     'delegate-timeout': s,
     'agent-wait': s,
@@ -230,6 +252,7 @@ export function parseAgentFlags(
     nodeName,
     heartbeatSeconds: positiveNumber('heartbeat', values.heartbeat, d.heartbeat),
     probeListen: probe ? listenAddress('probe-listen', probe) : undefined,
+    servingFile: absolutePath('serving-file', values['serving-file']),
     nadDir: values['nad-dir'],
     podDir: values['pod-dir'],
     network: {
@@ -252,6 +275,14 @@ export function parseAgentFlags(
     hostMountNamespace:
       values['host-mount-ns'] === 'auto' ? 'auto' : absolutePath('host-mount-ns', values['host-mount-ns']),
     spawner: values.spawner === 'none' ? undefined : absolutePath('spawner', values.spawner ?? d.spawner),
+    podResourcesSocket:
+      absolutePath('pod-resources-socket', values['pod-resources-socket']) ?? d.podResourcesSocket,
+    podResourcesTimeoutSeconds: positiveNumber(
+      'pod-resources-timeout',
+      values['pod-resources-timeout'],
+      d.podResourcesTimeout,
+    ),
+    deviceInfoDir: absolutePath('device-info-dir', values['device-info-dir']) ?? d.deviceInfoDir,
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

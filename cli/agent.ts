@@ -9,6 +9,7 @@
 import { createAgent } from '../agent/agent.ts';
 import type { ConfDirScan } from '../agent/conf-dir.ts';
 import type { KubeNetworking } from '../agent/kube-networking.ts';
+import type { PodDeviceSource } from '../agent/devices.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import type { NetworkSource } from '../agent/network-source.ts';
 import { hostMountsExec } from '../agent/host-mounts-exec.ts';
@@ -87,7 +88,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     const { StandaloneSource } = await import('../agent/standalone-source.ts');
     source = new StandaloneSource(
       nodeFileSystem,
-      { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir },
+      { nadDir: flags.nadDir!, podDir: flags.podDir, stateDir: flags.stateDir, now: () => systemClock.now() },
       log.child({ component: 'source' }),
     );
   } else {
@@ -114,6 +115,21 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     }
     source = kube.source;
   }
+  // The kubelet's pod-resources client (and node:http2) are loaded on the first ADD of a device network.
+  let podResources: Promise<{ devicesOf: PodDeviceSource['devicesOf']; close(): void }> | undefined;
+  const podDevices: PodDeviceSource = {
+    devicesOf: async (pod) => {
+      podResources ??= import('../platform/kubelet/pod-resources.ts').then(
+        ({ PodResourcesClient }) =>
+          new PodResourcesClient({
+            socketPath: flags.podResourcesSocket,
+            timeoutMs: flags.podResourcesTimeoutSeconds * 1000,
+            observe: (outcome, seconds) => metrics.podResources(outcome, seconds),
+          }),
+      );
+      return (await podResources).devicesOf(pod);
+    },
+  };
   // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
   const nodeSpawn = nodeExec(
     context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
@@ -167,6 +183,9 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       nsenterPath: nsenter,
       pluginEnv: { PATH: context.env.PATH ?? agentFlagDefaults.path },
       resyncMs: 30_000,
+      nodeName: flags.nodeName,
+      pid: context.process?.pid,
+      deviceInfoDir: flags.deviceInfoDir,
     },
     {
       fs: nodeFileSystem,
@@ -175,13 +194,15 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       clock: systemClock,
       log,
       source,
+      podDevices,
       watchDir: watchDirectory,
       observer: metrics,
       afterSync: () => kube?.reporter.trigger(),
       ...(context.process
         ? {
-            endProcesses: (name: string, value: string) =>
+            endProcesses: (name: string, value: string, starter: string) =>
               endProcessesWithEnv(name, value, {
+                starterVariable: starter,
                 kill: (pid) => context.process?.kill(pid, 'SIGKILL'),
                 clock: systemClock,
               }),
@@ -198,9 +219,24 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   confScan.current = () => agent.confWriter.scan();
   let served: ServedAgent | undefined;
   let owner: OwnerWatch | undefined;
+  // The serving file names this process: a successor's (the same path on one host) is left alone.
+  const servingMark = `${context.process?.pid ?? 'agent'}\n`;
+  const removeServingFile = async (): Promise<void> => {
+    if (!flags.servingFile) return;
+    const content = await nodeFileSystem.readFile(flags.servingFile).catch(() => undefined);
+    if (content === servingMark) await nodeFileSystem.remove(flags.servingFile);
+  };
   const shutdown = async (): Promise<void> => {
     agent.stop();
-    await Promise.all([served?.close(), owner?.stop(), kube?.stop()]);
+    await removeServingFile();
+    void podResources?.then(
+      (client) => client.close(),
+      () => undefined,
+    );
+    // Requests in flight finish first: they may still read the informers and patch their pods.
+    await served?.close();
+    await Promise.all([owner?.stop(), kube?.stop()]);
+    // Then the plugins' spawner (what it still runs dies with it).
     await spawner?.stop();
   };
   try {
@@ -219,6 +255,11 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     }
     await spawner?.start();
     await agent.start();
+    // Networks on running pods: the pod informer's pods (all of them when it lists, then each change).
+    kube?.onPods({
+      changed: (pod) => agent.hotPlug.podChanged(pod),
+      deleted: (uid) => agent.hotPlug.podDeleted(uid),
+    });
     await kube?.start();
     if (kube && flags.ownerDaemonSet) {
       owner = new OwnerWatch(kube.client, flags.ownerDaemonSet, log);
@@ -231,9 +272,11 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         probe: flags.probeListen,
         registry: metrics.registry,
         ...(kube ? { ready: { informers: () => kube.synced() } } : {}),
+        log,
       },
       { unixSocket: listenUnixSocket, tcp: listenTcp },
     );
+    if (flags.servingFile) await nodeFileSystem.writeFileAtomic(flags.servingFile, servingMark);
   } catch (err) {
     log.error('agent failed to start', { error: errorMessage(err) });
     await shutdown();

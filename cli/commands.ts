@@ -43,39 +43,33 @@ export const commands: Readonly<Record<string, Command>> = {
       return { usage: m.webhookUsage, run: m.runWebhook };
     },
   },
-  up: {
-    summary: 'the local playground: the whole system on this machine, and the seed walkthrough',
-    load: async () => {
-      const m = await import('./up.ts');
-      return { usage: m.upUsage, run: m.runUp };
-    },
-  },
-  dev: {
-    summary:
-      'local clusters: `dev cluster` (kube-apiserver + etcd), `dev node` (a real kubelet node with multinet)',
-    load: async () => {
-      const m = await import('./dev-cluster.ts');
-      return { usage: m.devUsage, run: m.runDev };
-    },
-  },
 };
 
-function mainUsage(): string {
-  const width = Math.max(...Object.keys(commands).map((n) => n.length));
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+function mainUsage(table: Readonly<Record<string, Command>>): string {
+  const width = Math.max(...Object.keys(table).map((n) => n.length));
+  const lines = Object.entries(table).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `multinet: multiple network interfaces for Kubernetes pods\n\nUsage: multinet COMMAND [ARGS]\n\nCommands:\n${lines.join('\n')}\n\nRun "multinet COMMAND --help" for a command's options.`;
 }
 
-/** Runs argv (without node and script); usage errors print the command's usage and give exit 2. */
-export async function runCli(argv: readonly string[], context: CommandContext): Promise<number> {
+/**
+ * Runs argv (without node and script); usage errors print the command's usage and give exit 2. `more`
+ * are the harness's commands (playground/commands.ts: up, dev), where the entry point found them: a
+ * checkout has them, the image does not.
+ */
+export async function runCli(
+  argv: readonly string[],
+  context: CommandContext,
+  more: Readonly<Record<string, Command>> = {},
+): Promise<number> {
+  const table = { ...commands, ...more };
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    context.io.stdout(`${mainUsage()}\n`);
+    context.io.stdout(`${mainUsage(table)}\n`);
     return name === undefined ? ExitCode.usage : ExitCode.ok;
   }
-  const command = commands[name];
+  const command = table[name];
   if (!command) {
-    context.io.stderr(`multinet: unknown command ${JSON.stringify(name)}\n\n${mainUsage()}\n`);
+    context.io.stderr(`multinet: unknown command ${JSON.stringify(name)}\n\n${mainUsage(table)}\n`);
     return ExitCode.usage;
   }
   const { usage, run } = await command.load();

@@ -2,6 +2,7 @@
 import type { LogLevel } from '../platform/log.ts';
 import { defaultStaleAfterSeconds } from '../lib/node-state.ts';
 import { integerInRange, listenAddress, logFlags, staleAfterSeconds } from './flag-values.ts';
+import { dns1123LabelError, dns1123SubdomainError } from '../lib/k8s/names.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 
@@ -65,8 +66,6 @@ export interface ControllerFlags {
   readonly logFile: string | undefined;
 }
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 export function parseControllerFlags(args: readonly string[]): ControllerFlags {
   const s = { type: 'string' } as const;
   const { values, positionals } = parseOptions(args, {
@@ -92,11 +91,15 @@ export function parseControllerFlags(args: readonly string[]): ControllerFlags {
     .map((v) => v.trim())
     .filter(Boolean);
   for (const ns of [...namespaces, ...(values['lease-namespace'] ? [values['lease-namespace']] : [])]) {
-    if (!dns1123Label.test(ns)) throw new UsageError(`${JSON.stringify(ns)} is not a valid namespace name`);
+    const problem = dns1123LabelError(ns);
+    if (problem) throw new UsageError(`${JSON.stringify(ns)} is not a valid namespace name: ${problem}`);
   }
   const leaseName = values['lease-name'] ?? d.leaseName;
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(leaseName))
-    throw new UsageError(`--lease-name ${JSON.stringify(leaseName)} is not a valid object name`);
+  const leaseProblem = dns1123SubdomainError(leaseName);
+  if (leaseProblem)
+    throw new UsageError(
+      `--lease-name ${JSON.stringify(leaseName)} is not a valid object name: ${leaseProblem}`,
+    );
   return {
     kubeconfig: values.kubeconfig,
     qps: integerInRange('kube-api-qps', values['kube-api-qps'], d.qps),

@@ -26,10 +26,12 @@ import {
   deleteWebhookConfiguration,
   fieldManager,
   kubeSecretStore,
+  type WebhookConfiguration,
 } from '../webhooks/kube-ports.ts';
 import { defaultPodPolicy, type PodPolicy } from '../webhooks/pod.validator.ts';
 import { httpsUrl, servingNames } from '../webhooks/serving-names.ts';
 import {
+  renderMutatingWebhookConfiguration,
   renderWebhookConfiguration,
   webhookDefaults,
   type FailurePolicy,
@@ -84,7 +86,14 @@ ValidatingWebhookConfiguration:
   --timeout-seconds N           how long the API server waits for an answer, 1-30 (default: ${d.timeoutSeconds})
   --register                    serve: apply the configuration at start (register does only that)
   --print                       register: print the configuration as YAML, touch nothing
-  --delete                      register: delete the configuration
+  --delete                      register: delete the configuration (and the injector's)
+
+Resource injection (network-resources-injector's job), opt-in:
+  --inject-resources            also serve /mutate/pods and keep a MutatingWebhookConfiguration of the same
+                                name: each network of a pod whose NAD has a resourceName adds one of that
+                                resource to the requests and limits of the pod's first container
+  --inject-downward-api         with --inject-resources: also mount the pod's labels and annotations (its
+                                network-status) in every container at /etc/podnetinfo
 
 Policy (as the node agents are configured):
   --namespace-isolation         pods may only select NADs in their own namespace or a global one
@@ -118,6 +127,8 @@ export interface WebhookFlags {
   readonly timeoutSeconds: number;
   readonly namespace: string;
   readonly policy: PodPolicy;
+  /** The resource injector, when on. */
+  readonly injectResources: { readonly downwardApi: boolean } | undefined;
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'text';
 }
@@ -146,6 +157,8 @@ export function parseWebhookFlags(args: readonly string[], env: Env): WebhookFla
     register: b,
     print: b,
     delete: b,
+    'inject-resources': b,
+    'inject-downward-api': b,
     'namespace-isolation': b,
     'global-namespaces': s,
     'default-networks': s,
@@ -212,6 +225,8 @@ export function parseWebhookFlags(args: readonly string[], env: Env): WebhookFla
     throw new UsageError('--failure-policy must be Fail or Ignore');
   const { logLevel, logFormat } = logFlags(values);
   const defaultNetworks = networkRefs('default-networks', values['default-networks']);
+  if (values['inject-downward-api'] && !values['inject-resources'])
+    throw new UsageError('--inject-downward-api goes with --inject-resources');
   return {
     action,
     register: values.register === true,
@@ -235,6 +250,9 @@ export function parseWebhookFlags(args: readonly string[], env: Env): WebhookFla
           : defaultPodPolicy.systemNamespaces,
     },
     staleAfterSeconds: staleAfterSeconds(values['stale-after']),
+    injectResources: values['inject-resources']
+      ? { downwardApi: values['inject-downward-api'] === true }
+      : undefined,
     logLevel,
     logFormat,
   };
@@ -268,13 +286,19 @@ async function register(flags: WebhookFlags, context: CommandContext): Promise<n
   let caBundlePem: string | undefined;
   if (flags.certs.mode === 'files' && flags.certs.caFile)
     caBundlePem = await readFile(flags.certs.caFile, 'utf8');
+  const render = (bundle: string | undefined): WebhookConfiguration[] => {
+    const values = { ...configurationValues(flags), target: target!, caBundlePem: bundle };
+    return [
+      renderWebhookConfiguration(values),
+      ...(flags.injectResources ? [renderMutatingWebhookConfiguration(values)] : []),
+    ];
+  };
   if (flags.action === 'print') {
-    const config = renderWebhookConfiguration({
-      ...configurationValues(flags),
-      target: target!,
-      caBundlePem,
-    });
-    context.io.stdout(yaml.dump(config, { noRefs: true, lineWidth: 120 }));
+    context.io.stdout(
+      render(caBundlePem)
+        .map((config) => yaml.dump(config, { noRefs: true, lineWidth: 120 }))
+        .join('---\n'),
+    );
     return ExitCode.ok;
   }
   const client = new KubeRestClient(loadKubeConfig({ kubeconfig: flags.kubeconfig, env: context.env }), {
@@ -283,10 +307,13 @@ async function register(flags: WebhookFlags, context: CommandContext): Promise<n
   });
   try {
     if (flags.action === 'delete') {
-      const existed = await deleteWebhookConfiguration(client, flags.configName);
-      context.io.stdout(
-        `${existed ? 'deleted' : 'not found'}: ValidatingWebhookConfiguration ${flags.configName}\n`,
-      );
+      for (const kind of ['validating', 'mutating'] as const) {
+        const existed = await deleteWebhookConfiguration(client, flags.configName, kind);
+        const what =
+          kind === 'validating' ? 'ValidatingWebhookConfiguration' : 'MutatingWebhookConfiguration';
+        if (existed || kind === 'validating')
+          context.io.stdout(`${existed ? 'deleted' : 'not found'}: ${what} ${flags.configName}\n`);
+      }
       return ExitCode.ok;
     }
     if (flags.certs.mode === 'self-managed') {
@@ -302,11 +329,10 @@ async function register(flags: WebhookFlags, context: CommandContext): Promise<n
       );
       caBundlePem = (await certs.reconcile()).caBundlePem;
     }
-    await applyWebhookConfiguration(
-      client,
-      renderWebhookConfiguration({ ...configurationValues(flags), target: target!, caBundlePem }),
-    );
-    context.io.stdout(`applied: ValidatingWebhookConfiguration ${flags.configName}\n`);
+    for (const config of render(caBundlePem)) {
+      await applyWebhookConfiguration(client, config);
+      context.io.stdout(`applied: ${config.kind} ${flags.configName}\n`);
+    }
     return ExitCode.ok;
   } finally {
     client.close();
@@ -330,6 +356,7 @@ export async function runWebhook(args: readonly string[], context: CommandContex
     certs: flags.certs,
     configuration: { ...configurationValues(flags), target: flags.target },
     register: flags.register,
+    injectResources: flags.injectResources,
   };
   let webhook;
   try {

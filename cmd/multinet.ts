@@ -3,8 +3,10 @@
  * The multinet entry point: the only place that reads process.env and argv, installs signal handlers
  * and exits. Everything else receives what it needs from here.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { runCli } from '../cli/commands.ts';
+import { fileURLToPath } from 'node:url';
+import { runCli, type Command } from '../cli/commands.ts';
 import type { CliIo } from '../cli/io.ts';
 import { errorMessage } from '../lib/errors.ts';
 
@@ -33,18 +35,32 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/**
+ * The harness's commands (up, dev) where this is a checkout: imported by a computed path, so the
+ * production build (which compiles what the entry points import) leaves dev/ and playground/ out.
+ */
+async function harnessCommands(): Promise<Readonly<Record<string, Command>>> {
+  const url = new URL(['..', 'playground', 'commands.ts'].join('/'), import.meta.url);
+  if (!existsSync(fileURLToPath(url))) return {};
+  return ((await import(url.href)) as { harnessCommands: Record<string, Command> }).harnessCommands;
+}
+
 try {
-  process.exitCode = await runCli(process.argv.slice(2), {
-    io,
-    env: process.env,
-    signal: controller.signal,
-    logStream: process.stderr,
-    process: {
-      uid: process.getuid?.(),
-      pid: process.pid,
-      kill: (pid, signal) => void process.kill(pid, signal),
+  process.exitCode = await runCli(
+    process.argv.slice(2),
+    {
+      io,
+      env: process.env,
+      signal: controller.signal,
+      logStream: process.stderr,
+      process: {
+        uid: process.getuid?.(),
+        pid: process.pid,
+        kill: (pid, signal) => void process.kill(pid, signal),
+      },
     },
-  });
+    await harnessCommands(),
+  );
 } catch (err) {
   io.stderr(`multinet: ${errorMessage(err)}\n`);
   if (process.env.MULTINET_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);

@@ -175,7 +175,7 @@ func Run(env Env, ports Ports) int {
 	body := encoded.Bytes()
 	deadline := ports.Now().Add(settings.AgentWait)
 	for {
-		answer, err := ports.Transport.Send(settings.SocketPath, body, settings.RequestTimeout)
+		answer, err := ports.Transport.Send(settings.SocketPath, body, settings.CniVersion, settings.RequestTimeout)
 		if err == nil {
 			return printReply(ports.Stdout, settings, answer)
 		}

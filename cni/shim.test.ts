@@ -1,22 +1,22 @@
 /**
- * The Go shim's own checks in the jest run, so that they count in the CI summary: `go vet` and
- * `go test -json` over cni/, one jest test per Go test (failing with that test's output). And the
- * few constants the shim must share with the agent, compared with their TypeScript source of truth.
+ * The Go shim's own checks in the jest run (test/go-tests.ts: go vet, go test, one jest test per Go
+ * test). And the few constants the shim must share with the agent, compared with their TypeScript
+ * source of truth.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentFlagDefaults } from '../cli/agent-flags.ts';
-import { cniEndpoint, defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
+import { cniEndpoint, cniVersionHeader, defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
 import { latestCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
-import { describeGoModule } from '../test/go-module.ts';
+import { goModuleTests } from '../test/go-tests.ts';
 
 const dir = dirname(fileURLToPath(import.meta.url));
 
 describe('the Go shim (cni/)', () => {
-  describeGoModule(dir, 11);
+  goModuleTests(dir, 11);
 
-  it('speaks the CNI versions, defaults and endpoint the agent has', () => {
+  it('speaks the CNI versions, defaults, endpoint and header the agent has', () => {
     const source =
       readFileSync(join(dir, 'shim.go'), 'utf8') + readFileSync(join(dir, 'transport.go'), 'utf8');
     const constant = (name: string): string | undefined =>
@@ -27,6 +27,7 @@ describe('the Go shim (cni/)', () => {
     expect(constant('defaultSocketPath')).toBe(defaultSocketPath);
     expect(constant('defaultStateDir')).toBe(defaultStateDir);
     expect(constant('endpoint')).toBe(cniEndpoint);
+    expect(constant('versionHeader')?.toLowerCase()).toBe(cniVersionHeader);
     expect(/defaultAgentWait\s*=\s*(\d+) \* time\.Second/.exec(source)?.[1]).toBe(
       String(agentFlagDefaults.agentWait),
     );

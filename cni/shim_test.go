@@ -16,13 +16,15 @@ var addEnv = Env{Command: "ADD", ContainerID: "c1", Netns: "/var/run/netns/p", I
 
 // fakeTransport answers each Send with the next of its answers (the last one repeats).
 type fakeTransport struct {
-	answers []func() (Answer, error)
-	sent    [][]byte
-	sockets []string
+	answers  []func() (Answer, error)
+	sent     [][]byte
+	sockets  []string
+	versions []string
 }
 
-func (f *fakeTransport) Send(socketPath string, body []byte, _ time.Duration) (Answer, error) {
+func (f *fakeTransport) Send(socketPath string, body []byte, cniVersion string, _ time.Duration) (Answer, error) {
 	f.sent = append(f.sent, body)
+	f.versions = append(f.versions, cniVersion)
 	f.sockets = append(f.sockets, socketPath)
 	next := f.answers[min(len(f.sent), len(f.answers))-1]
 	return next()
@@ -39,11 +41,12 @@ func failure(err error) func() (Answer, error) {
 var unreachable = failure(&UnreachableError{syscall.ENOENT})
 
 type run struct {
-	code   int
-	out    string
-	slept  time.Duration
-	sent   [][]byte
-	socket []string
+	code     int
+	out      string
+	slept    time.Duration
+	sent     [][]byte
+	socket   []string
+	versions []string
 }
 
 func runShim(t *testing.T, env Env, stdin string, exists map[string]bool, answers ...func() (Answer, error)) run {
@@ -63,7 +66,7 @@ func runShim(t *testing.T, env Env, stdin string, exists map[string]bool, answer
 		},
 		Exists: func(path string) bool { return exists[path] },
 	})
-	return run{code, out.String(), slept, transport.sent, transport.sockets}
+	return run{code, out.String(), slept, transport.sent, transport.sockets, transport.versions}
 }
 
 func decode(t *testing.T, text string) map[string]any {
@@ -98,8 +101,8 @@ func TestAddForwardsEnvAndConfigAndPrintsTheResult(t *testing.T) {
 	if r.code != 0 || r.out != result+"\n" {
 		t.Fatalf("code %d, out %q", r.code, r.out)
 	}
-	if r.socket[0] != "/run/x.sock" {
-		t.Fatalf("sent to %s", r.socket[0])
+	if r.socket[0] != "/run/x.sock" || r.versions[0] != "0.3.1" {
+		t.Fatalf("sent to %s with version %q", r.socket[0], r.versions[0])
 	}
 	var sent map[string]json.RawMessage
 	if err := json.Unmarshal(r.sent[0], &sent); err != nil {
@@ -110,6 +113,18 @@ func TestAddForwardsEnvAndConfigAndPrintsTheResult(t *testing.T) {
 	for key, value := range want {
 		if string(sent[key]) != value {
 			t.Errorf("%s: sent %s, want %s", key, sent[key], value)
+		}
+	}
+}
+
+func TestTheVersionSentIsTheShims(t *testing.T) {
+	for stdin, want := range map[string]string{
+		`{"cniVersion":"0.4.0"}`: "0.4.0",
+		`{"cniVersion":"9.9.9"}`: latestVersion,
+		`{"name":"x"}`:           latestVersion,
+	} {
+		if r := runShim(t, addEnv, stdin, nil, answer(`{"result":null}`)); r.versions[0] != want {
+			t.Errorf("%s: sent version %q, want %q", stdin, r.versions[0], want)
 		}
 	}
 }

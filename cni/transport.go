@@ -14,6 +14,9 @@ import (
 // The HTTP path the agent serves CNI requests on (lib/cni/request.ts: cniEndpoint).
 const endpoint = "/cni"
 
+// The request header with the shim's CNI version (lib/cni/request.ts: cniVersionHeader).
+const versionHeader = "Cni-Version"
+
 // Answers larger than this are not CNI replies.
 const maxAnswerBytes = 16 << 20
 
@@ -23,9 +26,10 @@ type Answer struct {
 	Body   []byte
 }
 
-// Transport sends one request to the agent.
+// Transport sends one request to the agent, with the CNI version the shim read from the runtime's
+// configuration (the agent answers a request it refuses before reading its body in that version).
 type Transport interface {
-	Send(socketPath string, body []byte, timeout time.Duration) (Answer, error)
+	Send(socketPath string, body []byte, cniVersion string, timeout time.Duration) (Answer, error)
 }
 
 // UnreachableError: nobody listens at the socket (no socket file, connection refused, backlog full).
@@ -53,7 +57,7 @@ func isUnreachable(err error) bool {
 	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EAGAIN)
 }
 
-func (UnixSocket) Send(socketPath string, body []byte, timeout time.Duration) (Answer, error) {
+func (UnixSocket) Send(socketPath string, body []byte, cniVersion string, timeout time.Duration) (Answer, error) {
 	// A timeout of 0 is none (as requestTimeoutSeconds: 0 in the network configuration says).
 	conn, err := net.DialTimeout("unix", socketPath, timeout)
 	if err != nil {
@@ -66,9 +70,12 @@ func (UnixSocket) Send(socketPath string, body []byte, timeout time.Duration) (A
 	if timeout > 0 {
 		_ = conn.SetDeadline(time.Now().Add(timeout))
 	}
-	request := make([]byte, 0, len(body)+160)
+	request := make([]byte, 0, len(body)+200)
 	request = append(request, "POST "+endpoint+" HTTP/1.1\r\nHost: multinet-agent\r\nContent-Type: application/json\r\nContent-Length: "...)
 	request = strconv.AppendInt(request, int64(len(body)), 10)
+	if cniVersion != "" {
+		request = append(request, "\r\n"+versionHeader+": "+cniVersion...)
+	}
 	request = append(request, "\r\nConnection: close\r\n\r\n"...)
 	request = append(request, body...)
 	_, writeErr := conn.Write(request)

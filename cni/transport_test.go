@@ -67,12 +67,12 @@ func TestSendPostsOneHTTPRequestAndReadsTheAnswer(t *testing.T) {
 		got <- request
 		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"result\":null}")
 	})
-	answer, err := UnixSocket{}.Send(socket, []byte(`{"command":"DEL"}`), 5*time.Second)
+	answer, err := UnixSocket{}.Send(socket, []byte(`{"command":"DEL"}`), "0.4.0", 5*time.Second)
 	if err != nil || answer.Status != 200 || string(answer.Body) != `{"result":null}` {
 		t.Fatalf("%+v %v", answer, err)
 	}
 	request := <-got
-	for _, want := range []string{"POST /cni HTTP/1.1\r\n", "Content-Length: 17\r\n", "Connection: close\r\n", "\r\n\r\n{\"command\":\"DEL\"}"} {
+	for _, want := range []string{"POST /cni HTTP/1.1\r\n", "Content-Length: 17\r\n", "Cni-Version: 0.4.0\r\n", "Connection: close\r\n", "\r\n\r\n{\"command\":\"DEL\"}"} {
 		if !strings.Contains(request, want) {
 			t.Errorf("request lacks %q: %q", want, request)
 		}
@@ -107,7 +107,7 @@ func TestNoSocketAndNoListenerAreUnreachable(t *testing.T) {
 	listener.(*net.UnixListener).SetUnlinkOnClose(false)
 	_ = listener.Close()
 	for _, socket := range []string{filepath.Join(dir, "none.sock"), stale} {
-		_, err := UnixSocket{}.Send(socket, []byte(`{}`), time.Second)
+		_, err := UnixSocket{}.Send(socket, []byte(`{}`), "", time.Second)
 		var unreachable *UnreachableError
 		if !errors.As(err, &unreachable) {
 			t.Fatalf("%s: %v", socket, err)
@@ -117,7 +117,7 @@ func TestNoSocketAndNoListenerAreUnreachable(t *testing.T) {
 
 func TestAnAgentThatClosesWithoutAnsweringIsNotUnreachable(t *testing.T) {
 	socket := agent(t, func(net.Conn, string) {})
-	_, err := UnixSocket{}.Send(socket, []byte(`{}`), 5*time.Second)
+	_, err := UnixSocket{}.Send(socket, []byte(`{}`), "", 5*time.Second)
 	var unreachable *UnreachableError
 	if err == nil || errors.As(err, &unreachable) || !strings.Contains(err.Error(), "closed the connection") {
 		t.Fatalf("%v", err)
@@ -129,7 +129,7 @@ func TestATimeoutOfZeroIsNone(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"result\":null}")
 	})
-	answer, err := UnixSocket{}.Send(socket, []byte(`{}`), 0)
+	answer, err := UnixSocket{}.Send(socket, []byte(`{}`), "", 0)
 	if err != nil || string(answer.Body) != `{"result":null}` {
 		t.Fatalf("%+v %v", answer, err)
 	}
@@ -139,7 +139,7 @@ func TestAnAnswerThatTakesTooLongIsATimeout(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	socket := agent(t, func(net.Conn, string) { <-release })
-	_, err := UnixSocket{}.Send(socket, []byte(`{}`), 200*time.Millisecond)
+	_, err := UnixSocket{}.Send(socket, []byte(`{}`), "", 200*time.Millisecond)
 	var timeout *TimeoutError
 	if !errors.As(err, &timeout) {
 		t.Fatalf("%v", err)

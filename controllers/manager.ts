@@ -2,8 +2,9 @@
  * Assembles and runs the controller process: informers on NADs and NodeNetworkStates (running on every
  * replica, so a standby's caches are warm when it takes over), the NAD controller, the Event recorder,
  * optional leader election, and the probe server (/healthz, /readyz once the informers synced,
- * /metrics). `stop()` is the graceful shutdown: workers finish the reconciles in flight, the Lease is
- * released, pending Events are flushed, then informers and connections close.
+ * /metrics). `stop()` is the graceful shutdown: the informers stop (nothing new is queued), the workers
+ * finish the reconciles in flight and the Lease is released, pending Events are flushed, then the
+ * connections and the probe server close.
  *
  * Nothing here touches `process`: cli/controller.ts passes the cluster configuration, logger and settings in.
  */
@@ -12,7 +13,7 @@ import { http } from '../platform/nodejs/http.ts';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
 import { KubeEventRecorder } from '../platform/kube/events.ts';
-import { nadInformer, nodeStateInformer } from '../platform/kube/informers.ts';
+import { nadInformer, nodeInformer, nodeStateInformer } from '../platform/kube/informers.ts';
 import type { KubeAccess } from '../platform/kube/kubeconfig.ts';
 import { LeaderElector, type LeaderElectionOptions } from '../platform/kube/leader-election.ts';
 import { KubeRestClient } from '../platform/kube/rest.ts';
@@ -20,6 +21,8 @@ import { closeServer } from '../platform/nodejs/listen.ts';
 import { createProbeHandler } from '../platform/nodejs/probe-server.ts';
 import { createControllerMetrics, type ControllerMetrics } from './metrics.ts';
 import { NadController } from './nad.controller.ts';
+import { NodeStaleMarker } from './node-stale.reconciler.ts';
+import { ControllerRunner } from './runner.ts';
 
 /** Where and how to compete for the Lease (the elector's own options, minus what the manager supplies). */
 export type LeaderElectionSettings = Pick<
@@ -107,6 +110,8 @@ export async function startController(settings: ControllerSettings): Promise<Run
   });
   const nads = nadInformer(rest, log);
   const nodeStates = nodeStateInformer(rest, log, settings.nodeSelector);
+  // Nodes only for the extended resources they advertise (device networks' resourceName).
+  const kubeNodes = nodeInformer(rest, log);
   const controller = new NadController(
     {
       workers: settings.workers,
@@ -131,6 +136,29 @@ export async function startController(settings: ControllerSettings): Promise<Run
   nodeStates.on('add', (o) => controller.nodeChanged(o));
   nodeStates.on('update', (o) => controller.nodeChanged(o));
   nodeStates.on('delete', (o) => controller.nodeDeleted(o));
+  kubeNodes.on('add', (o) => controller.kubeNodeChanged(o));
+  kubeNodes.on('update', (o) => controller.kubeNodeChanged(o));
+  kubeNodes.on('delete', (o) => controller.kubeNodeDeleted(o));
+  // The stale mark on node reports: its own small runner beside the NADs' (one worker: few nodes change).
+  const staleMarks = new ControllerRunner(
+    new NodeStaleMarker({
+      states: { get: (name) => nodeStates.cache.get(name) },
+      rest,
+      staleAfterMs: settings.staleAfterMs,
+      now: () => Date.now(),
+      log: log.child({ component: 'node-stale' }),
+    }),
+    {
+      kind: 'nodenetworkstate',
+      workers: 1,
+      keys: () => nodeStates.cache.list().map((s) => s.metadata.name),
+      log,
+    },
+  );
+  nodeStates.on('add', (o) => staleMarks.enqueue(o.metadata.name));
+  nodeStates.on('update', (o) => staleMarks.enqueue(o.metadata.name));
+  const reconcile = (signal: AbortSignal): Promise<void> =>
+    Promise.all([controller.run(signal), staleMarks.run(signal)]).then(() => undefined);
 
   const elector = settings.leaderElection
     ? new LeaderElector({
@@ -140,14 +168,14 @@ export async function startController(settings: ControllerSettings): Promise<Run
         onStartedLeading: async (signal) => {
           metrics.leader.set(1);
           try {
-            await controller.run(signal);
+            await reconcile(signal);
           } finally {
             metrics.leader.set(0);
           }
         },
       })
     : undefined;
-  const ready = (): boolean => nads.synced && nodeStates.synced;
+  const ready = (): boolean => nads.synced && nodeStates.synced && kubeNodes.synced;
 
   let server: Server | undefined;
   let probePort: number | undefined;
@@ -166,7 +194,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
 
   const shutdown = new AbortController();
   const startInformers = async (): Promise<void> => {
-    await Promise.all([nads.start(), nodeStates.start()]);
+    await Promise.all([nads.start(), nodeStates.start(), kubeNodes.start()]);
     log.info('caches synced', { nads: nads.cache.list().length, nodes: nodeStates.cache.list().length });
   };
   const run = (async (): Promise<void> => {
@@ -175,7 +203,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
     if (elector) await elector.run(shutdown.signal);
     else {
       metrics.leader.set(1);
-      await controller.run(shutdown.signal);
+      await reconcile(shutdown.signal);
       metrics.leader.set(0);
     }
   })().catch((err: unknown) => {
@@ -187,9 +215,9 @@ export async function startController(settings: ControllerSettings): Promise<Run
     (stopping ??= (async (): Promise<void> => {
       log.info('shutting down: finishing the reconciles in flight');
       shutdown.abort();
-      await Promise.all([nads.stop(), nodeStates.stop()].map((p) => p.catch(() => undefined))).then(
-        () => undefined,
-      );
+      await Promise.all(
+        [nads.stop(), nodeStates.stop(), kubeNodes.stop()].map((p) => p.catch(() => undefined)),
+      ).then(() => undefined);
       await run;
       controller.dispose();
       await recorder.stop(2000);

@@ -4,7 +4,8 @@
  *
  * - Accepted: spec.config is valid per lib/ (reason InvalidConfig with the JSON paths otherwise);
  * - Ready: accepted and present and usable on every eligible node ("eligible" = a fresh heartbeat);
- * - Degraded: unusable on some nodes (missing plugins, missing host interfaces, agent errors).
+ * - Degraded: unusable on some nodes (missing plugins, missing host interfaces, agent errors), or
+ *   a device network whose resource (the resourceName annotation) no node advertises.
  *
  * "Present on node N" = N lists no problem for the NAD's current config and N's bucket digest says it
  * holds that config (network-index.ts: the digest of the bucket as the controller's cache has it, or
@@ -70,6 +71,8 @@ export interface StatusInput {
   readonly problems: ReadonlyMap<string, NodeNetworkProblem> | undefined;
   /** Nodes left out because their report is stale, sorted by name. */
   readonly staleNodes: readonly string[];
+  /** A device network's resource, and how many nodes advertise it (Node status.allocatable). */
+  readonly resource?: { readonly name: string; readonly advertisedBy: number } | undefined;
   readonly staleAfterMs: number;
   readonly now: Date;
 }
@@ -233,7 +236,24 @@ export function computeNadStatus(input: StatusInput): NadStatus {
     }
     const waiting =
       syncing.length > 0 ? `waiting for ${listNames(syncing)} to pick up the current config` : '';
-    if (unusable) {
+    const resource = input.resource;
+    if (resource && resource.advertisedBy === 0) {
+      // Its pods cannot be scheduled anywhere: no node is usable, whatever the agents hold.
+      readyNodes = 0;
+      const missing = `no node advertises resource "${resource.name}" (Node status.allocatable), so pods of this network cannot be scheduled: is its device plugin running?`;
+      degraded = {
+        type: 'Degraded',
+        status: 'True',
+        reason: 'ResourceNotAdvertised',
+        message: unusable ? `${missing}; ${unusable.message}` : missing,
+      };
+      ready = {
+        type: 'Ready',
+        status: 'False',
+        reason: 'ResourceNotAdvertised',
+        message: `usable on 0/${total} nodes: ${missing}${staleNote}`,
+      };
+    } else if (unusable) {
       degraded = { type: 'Degraded', status: 'True', reason: unusable.reason, message: unusable.message };
       ready = {
         type: 'Ready',

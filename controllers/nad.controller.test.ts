@@ -59,12 +59,9 @@ async function reconciles(metrics: ControllerMetrics): Promise<Record<string, nu
   );
 }
 
-/** Lets the workers take every queued key and finish (they only await the in-memory API). */
-async function settle(h: Harness): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    if (h.controller.queueDepth === 0 && i > 5) return;
-  }
+/** Waits for the workers to take every queued key and finish (the runner's idle signal). */
+function settle(h: Harness): Promise<void> {
+  return h.controller.runner.idle();
 }
 
 async function leading(h: Harness, test: () => Promise<void>): Promise<void> {

@@ -11,13 +11,16 @@
  */
 import type { Logger } from 'winston';
 import type { EventRecorder } from '../platform/kube/events.ts';
-import type { NadObject } from '../platform/kube/informers.ts';
+import type { NadObject, NodeObject } from '../platform/kube/informers.ts';
+import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
 import type { KubeRequester } from '../platform/kube/rest.ts';
 import type { NodeNetworkState } from '../lib/node-state.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import { NadReconciler, nadKey, type NadCache, type NadReconcilerOptions } from './nad.reconciler.ts';
+import { NadReconciler, nadKey, type NadReconcilerOptions } from './nad.reconciler.ts';
+import { WrittenCache, type NadCache } from './written-cache.ts';
 import { NetworkIndex } from './network-index.ts';
 import { NodeIndex, type NodeChange } from './node-index.ts';
+import { ResourceIndex } from './resource-index.ts';
 import { ControllerRunner } from './runner.ts';
 import type { Scheduler } from '../lib/ports.ts';
 import { realScheduler } from '../platform/nodejs/clock.ts';
@@ -47,7 +50,10 @@ export class NadController {
   private readonly scheduler: Scheduler;
   readonly networks = new NetworkIndex();
   readonly nodes: NodeIndex;
+  readonly resources = new ResourceIndex();
   readonly reconciler: NadReconciler;
+  /** The informer's cache with the reconciler's own writes laid over it until the watch delivers them. */
+  private readonly nads: WrittenCache;
   readonly runner: ControllerRunner;
   private pendingNodes: { all: boolean; buckets: Set<number>; keys: Set<string> } | undefined;
   private nodeBatchTimer: { cancel(): void } | undefined;
@@ -59,10 +65,12 @@ export class NadController {
     this.scheduler = deps.scheduler ?? realScheduler;
     this.nodes = new NodeIndex(options.staleAfterMs);
     const now = (): number => this.scheduler.now();
+    this.nads = new WrittenCache(deps.nads, now);
     this.reconciler = new NadReconciler(options, {
-      nads: deps.nads,
+      nads: this.nads,
       networks: this.networks,
       nodes: this.nodes,
+      resources: this.resources,
       rest: deps.rest,
       events: deps.events,
       log: deps.log,
@@ -107,7 +115,7 @@ export class NadController {
     const specChanged = this.networks.upsert(key, nad.spec?.config);
     if (specChanged) this.caughtUp(key);
     // The watch echoes the reconciler's own status write: nothing new to react to.
-    if (this.reconciler.isOwnEcho(key, nad.metadata.resourceVersion) && !specChanged) return;
+    if (this.nads.isEcho(nad) && !specChanged) return;
     this.runner.enqueue(key);
   }
 
@@ -141,6 +149,24 @@ export class NadController {
 
   nodeDeleted(state: NodeNetworkState): void {
     this.addNodeChange(this.nodes.remove(state.metadata.name));
+  }
+
+  /** A Node's advertised resources changed: the NADs of resources now advertised nowhere (or again somewhere). */
+  kubeNodeChanged(node: NodeObject): void {
+    this.resourcesFlipped(this.resources.upsert(node));
+  }
+
+  kubeNodeDeleted(node: NodeObject): void {
+    this.resourcesFlipped(this.resources.remove(node.metadata.name));
+  }
+
+  private resourcesFlipped(resources: ReadonlySet<string>): void {
+    if (resources.size === 0 || !this.runner.running) return;
+    for (const nad of this.nads.list()) {
+      const resource = nad.metadata.annotations?.[resourceNameAnnotation];
+      if (resource !== undefined && resources.has(resource))
+        this.runner.enqueue(nadKey(nad.metadata.namespace, nad.metadata.name));
+    }
   }
 
   private addNodeChange(change: NodeChange): void {

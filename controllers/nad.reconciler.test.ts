@@ -4,6 +4,7 @@ import { NadReconciler, type NadReconcileResult } from './nad.reconciler.ts';
 import { findCondition, type NadStatus } from './nad-status.ts';
 import { NetworkIndex } from './network-index.ts';
 import { NodeIndex } from './node-index.ts';
+import { WrittenCache } from './written-cache.ts';
 import type { SimulatedNodeOptions } from '../test/doubles/simulated-agents.ts';
 import {
   bridgeConfig as bridge,
@@ -39,10 +40,12 @@ function harness(): Harness {
   const world = new NadWorld();
   const networks = new NetworkIndex();
   const nodes = new NodeIndex(staleAfterMs);
+  // The informer's cache as the controller hands it to the reconciler: with its own writes laid over it.
+  const cache = new WrittenCache(world.cache, () => world.scheduler.now());
   const reconciler = new NadReconciler(
     { staleAfterMs, progressIntervalMs: 5000 },
     {
-      nads: world.cache,
+      nads: cache,
       networks,
       nodes,
       rest: world.api,
@@ -54,7 +57,7 @@ function harness(): Harness {
   world.onDelivered = (nad) => {
     const key = `${nad.metadata.namespace}/${nad.metadata.name}`;
     networks.upsert(key, nad.spec?.config);
-    reconciler.isOwnEcho(key, nad.metadata.resourceVersion);
+    cache.isEcho(nad);
   };
   return {
     world,

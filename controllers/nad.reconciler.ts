@@ -8,17 +8,19 @@
  * its Lease writes nothing more.
  *
  * A status that only makes progress (Propagating 3/20 -> 7/20) is written at most every
- * progressIntervalMs, and the reconciler remembers its own writes until the cache shows them, so the
- * watch's echo of a write is not news (isOwnEcho).
+ * progressIntervalMs. The cache it reads lays its own writes over the informer's until the watch
+ * delivers them (written-cache.ts); the reconciler tells it what it wrote.
  */
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
+import { resourceNameAnnotation } from '../lib/annotations/keys.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
 import { bucketOf, configHash, networkKey, splitNetworkKey } from '../lib/node-state.ts';
 import type { EventRecorder, ObjectReference } from '../platform/kube/events.ts';
 import type { NadObject } from '../platform/kube/informers.ts';
 import { contentTypes, isConflict, isNotFound, type KubeRequester } from '../platform/kube/rest.ts';
 import { VerdictCache } from './config-verdict.ts';
+import type { NadCache } from './written-cache.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import {
   computeNadStatus,
@@ -29,13 +31,16 @@ import {
 } from './nad-status.ts';
 import type { NetworkIndex } from './network-index.ts';
 import type { NodeIndex } from './node-index.ts';
+import type { ResourceIndex } from './resource-index.ts';
 import type { ReconcileResult, Reconciler } from './runner.ts';
 import { statusEvents } from './status-events.ts';
 
-/** The reconciler's view of the NAD informer cache. */
-export interface NadCache {
-  get(name: string, namespace?: string): NadObject | undefined;
-  list(): readonly NadObject[];
+/** The reconciler's cache: the informer's, told of the reconciler's own status writes (WrittenCache). */
+export interface NadStatusCache extends NadCache {
+  /** A status write succeeded: `nad` is the API's answer. */
+  wrote(nad: NadObject): void;
+  /** A status write of `key` conflicted: nothing of it is to be trusted. */
+  drop(key: string): void;
 }
 
 export interface NadReconcilerOptions {
@@ -55,10 +60,12 @@ export interface NadReconcilerOptions {
 }
 
 export interface NadReconcilerDeps {
-  readonly nads: NadCache;
+  readonly nads: NadStatusCache;
   /** What every node should hold and what the nodes report (kept current by the controller's watches). */
   readonly networks: NetworkIndex;
   readonly nodes: NodeIndex;
+  /** Which nodes advertise which extended resources (device networks); none: not watched. */
+  readonly resources?: ResourceIndex;
   readonly rest: KubeRequester;
   readonly events: EventRecorder;
   readonly log: Logger;
@@ -74,19 +81,10 @@ export interface NadReconcileResult extends ReconcileResult {
   readonly outcome: NadOutcome;
 }
 
-interface Written {
-  readonly resourceVersion: string;
-  readonly status: NadStatus;
-  readonly at: number;
-}
-
 /** The queue key of a NAD. */
 export function nadKey(namespace: string | undefined, name: string): string {
   return networkKey(namespace ?? 'default', name);
 }
-
-/** How long a record of the reconciler's own write is trusted over a cache that has not caught up. */
-const writtenTtlMs = 60_000;
 
 const result = (outcome: NadOutcome, requeueAfterMs?: number): NadReconcileResult =>
   requeueAfterMs === undefined ? { outcome } : { outcome, requeueAfterMs };
@@ -95,8 +93,6 @@ export class NadReconciler implements Reconciler {
   private readonly options: NadReconcilerOptions;
   private readonly deps: NadReconcilerDeps;
   private readonly verdicts = new VerdictCache();
-  /** The reconciler's own status writes until the informer cache shows them. */
-  private readonly written = new Map<string, Written>();
   private readonly lastWriteAt = new Map<string, number>();
 
   constructor(options: NadReconcilerOptions, deps: NadReconcilerDeps) {
@@ -109,37 +105,11 @@ export class NadReconciler implements Reconciler {
     return !namespaces || namespaces.size === 0 || namespaces.has(splitNetworkKey(key).namespace);
   }
 
-  /**
-   * True when the cache delivers the reconciler's own last status write (nothing new to react to);
-   * the record of the write is dropped either way once the cache caught up with it.
-   */
-  isOwnEcho(key: string, resourceVersion: string | undefined): boolean {
-    const own = this.written.get(key);
-    if (!own || own.resourceVersion !== resourceVersion) return false;
-    this.written.delete(key);
-    return true;
-  }
-
   /** Drops what the reconciler remembers of a NAD (it was deleted). */
   forget(key: string): void {
     this.verdicts.delete(key);
-    this.written.delete(key);
+    this.deps.nads.drop(key);
     this.lastWriteAt.delete(key);
-  }
-
-  /** The cached NAD, with the reconciler's own newer status write laid over it. */
-  private current(key: string, cached: NadObject): NadObject {
-    const own = this.written.get(key);
-    if (!own) return cached;
-    if (cached.metadata.resourceVersion === own.resourceVersion || this.deps.now() - own.at > writtenTtlMs) {
-      this.written.delete(key);
-      return cached;
-    }
-    return {
-      ...cached,
-      metadata: { ...cached.metadata, resourceVersion: own.resourceVersion },
-      status: own.status as unknown as NadObject['status'],
-    };
   }
 
   /** The status the NAD should have now. */
@@ -149,7 +119,12 @@ export class NadReconciler implements Reconciler {
     const hash = configHash(nad.spec?.config);
     // A NAD read fresh after a conflict may be newer than the cache: nodes cannot be known to hold it yet.
     const current = networks.hashOf(key) === hash;
+    const resourceName = nad.metadata.annotations?.[resourceNameAnnotation];
+    const resources = this.deps.resources;
     return computeNadStatus({
+      ...(resourceName && resources
+        ? { resource: { name: resourceName, advertisedBy: resources.advertisedBy(resourceName) } }
+        : {}),
       generation: nad.metadata.generation ?? 0,
       previous: nad.status,
       verdict: this.verdicts.get(key, nad),
@@ -175,7 +150,7 @@ export class NadReconciler implements Reconciler {
       return result('deleted');
     }
     const metrics = this.deps.metrics;
-    let nad = this.current(key, cached);
+    let nad = cached;
     const retries = this.options.conflictRetries ?? 3;
     for (let attempt = 0; ; attempt++) {
       const next = this.desiredStatus(key, nad);
@@ -191,11 +166,7 @@ export class NadReconciler implements Reconciler {
       try {
         const written = await this.writeStatus(namespace, name, nad.metadata.resourceVersion, next, signal);
         metrics?.statusWrites.inc({ result: 'ok' });
-        this.written.set(key, {
-          resourceVersion: written.metadata.resourceVersion ?? '',
-          status: next,
-          at: now,
-        });
+        this.deps.nads.wrote(written);
         this.lastWriteAt.set(key, now);
         this.announce(written, nad.status, next);
         return result('written');
@@ -207,7 +178,7 @@ export class NadReconciler implements Reconciler {
         }
         if (!isConflict(err)) throw err;
         metrics?.statusWrites.inc({ result: 'conflict' });
-        this.written.delete(key);
+        this.deps.nads.drop(key);
         if (attempt >= retries)
           throw new Error(`status write conflicted ${attempt + 1} times: ${errorMessage(err)}`, {
             cause: err,
@@ -286,7 +257,7 @@ export class NadReconciler implements Reconciler {
     for (const nad of this.deps.nads.list()) {
       const key = nadKey(nad.metadata.namespace, nad.metadata.name);
       if (!this.inScope(key)) continue;
-      const status = this.written.get(key)?.status ?? nad.status;
+      const status = nad.status;
       const ready = findCondition(status, 'Ready')?.status ?? 'Unknown';
       counts[ready] = (counts[ready] ?? 0) + 1;
     }

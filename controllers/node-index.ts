@@ -6,7 +6,7 @@
  * set of eligible nodes changed.
  */
 import type { NodeNetworkProblem, NodeNetworkState } from '../lib/node-state.ts';
-import { heartbeatOf, isEligible, networkKey } from '../lib/node-state.ts';
+import { heartbeatOf, isEligible, reportedProblems } from '../lib/node-state.ts';
 
 export interface NodeRecord {
   readonly name: string;
@@ -35,14 +35,8 @@ const everything: NodeChange = { all: true, buckets: new Set(), keys: new Set() 
 function toRecord(state: NodeNetworkState): NodeRecord {
   const status = state.status;
   const heartbeatMs = heartbeatOf(state);
-  const problems = new Map<string, NodeNetworkProblem>();
-  const problemText = new Map<string, string>();
-  for (const problem of Array.isArray(status?.problems) ? status.problems : []) {
-    if (typeof problem?.namespace !== 'string' || typeof problem.name !== 'string') continue;
-    const key = networkKey(problem.namespace, problem.name);
-    problems.set(key, problem);
-    problemText.set(key, JSON.stringify(problem));
-  }
+  const problems = reportedProblems(state);
+  const problemText = new Map([...problems].map(([key, problem]) => [key, JSON.stringify(problem)]));
   return {
     name: state.metadata.name,
     heartbeatMs,

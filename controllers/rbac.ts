@@ -20,7 +20,10 @@ export const controllerClusterRules: readonly PolicyRule[] = [
     resources: ['network-attachment-definitions/status'],
     verbs: ['get', 'patch'],
   },
-  { apiGroups: ['multinet.io'], resources: ['nodenetworkstates'], verbs: ['get', 'list', 'watch'] },
+  // patch: the stale mark (a label) on the report of a node whose agent stopped reporting.
+  { apiGroups: ['multinet.io'], resources: ['nodenetworkstates'], verbs: ['get', 'list', 'watch', 'patch'] },
+  // The extended resources nodes advertise (device networks' resourceName).
+  { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 

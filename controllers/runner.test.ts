@@ -9,6 +9,13 @@ class ScriptedReconciler {
   inFlight = 0;
   maxInFlightPerKey = new Map<string, number>();
   private readonly perKey = new Map<string, number>();
+  private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
+
+  /** Resolves once reconcile has been called `count` times (a reconcile that hangs is a call too). */
+  called(count: number): Promise<void> {
+    if (this.calls.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
 
   /** The next answers for key, in order; afterwards it answers "done". */
   script(key: string, ...answers: Array<(signal: AbortSignal) => Promise<ReconcileResult>>): void {
@@ -17,6 +24,10 @@ class ScriptedReconciler {
 
   async reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult> {
     this.calls.push(key);
+    for (const w of this.waiters.filter((w) => this.calls.length >= w.count)) {
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      w.resolve();
+    }
     const running = (this.perKey.get(key) ?? 0) + 1;
     this.perKey.set(key, running);
     this.maxInFlightPerKey.set(key, Math.max(running, this.maxInFlightPerKey.get(key) ?? 0));
@@ -88,9 +99,7 @@ function harness(
       stop.abort();
       await running;
     },
-    settle: async () => {
-      for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
-    },
+    settle: () => runner.idle(),
   };
 }
 
@@ -176,11 +185,11 @@ describe('ControllerRunner', () => {
       return { outcome: 'written' };
     });
     h.start();
-    await h.settle();
+    await h.reconciler.called(1);
     h.runner.enqueue('a');
     h.runner.enqueue('a');
-    await h.settle();
-    expect(h.reconciler.calls).toEqual(['a']);
+    // Nothing can hand 'a' out again while it runs: the queue holds it as dirty until done.
+    expect([h.reconciler.calls, h.runner.queueDepth]).toEqual([['a'], 0]);
     release();
     await h.settle();
     expect(h.reconciler.calls).toEqual(['a', 'a']); // once more, not twice
@@ -221,7 +230,7 @@ describe('ControllerRunner', () => {
     h.reconciler.script('a', waitForAbort);
     h.reconciler.script('b', waitForAbort);
     h.start();
-    await h.settle();
+    await h.reconciler.called(2);
     expect(seen).toHaveLength(2);
     expect(seen.every((s) => !s.aborted)).toBe(true);
     await h.stop(); // resolves only once both reconciles returned

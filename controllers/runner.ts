@@ -88,6 +88,11 @@ export class ControllerRunner<K extends string = string> {
     return this.queue?.length ?? 0;
   }
 
+  /** Resolves once no key is queued or being reconciled (at once while not running). */
+  idle(): Promise<void> {
+    return this.queue?.idle() ?? Promise.resolve();
+  }
+
   /** Queues a key (ignored while not running, or when out of scope). */
   enqueue(key: K): void {
     if (this.queue && (this.options.accepts?.(key) ?? true)) this.queue.add(key);

@@ -52,6 +52,7 @@ export class WorkQueue<K extends string = string> {
   private timer: { cancel(): void; at: number } | undefined;
   private readonly getters: Array<(key: K | undefined) => void> = [];
   private readonly drainers: Array<() => void> = [];
+  private readonly idlers: Array<() => void> = [];
   private shuttingDown = false;
 
   constructor(options: WorkQueueOptions = {}) {
@@ -174,6 +175,8 @@ export class WorkQueue<K extends string = string> {
     this.processing.delete(key);
     if (!this.shuttingDown && this.dirty.has(key)) this.push(key);
     if (this.processing.size === 0) for (const resolve of this.drainers.splice(0)) resolve();
+    if (this.processing.size === 0 && this.length === 0)
+      for (const resolve of this.idlers.splice(0)) resolve();
   }
 
   /**
@@ -192,6 +195,16 @@ export class WorkQueue<K extends string = string> {
     this.heap.length = 0;
     for (const getter of this.getters.splice(0)) getter(undefined);
     if (this.processing.size === 0) for (const resolve of this.drainers.splice(0)) resolve();
+    for (const resolve of this.idlers.splice(0)) resolve();
+  }
+
+  /**
+   * Resolves once no key is queued or in progress (keys waiting for a delay do not count: they wait for
+   * time, not for work).
+   */
+  idle(): Promise<void> {
+    if (this.shuttingDown || (this.processing.size === 0 && this.length === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.idlers.push(resolve));
   }
 
   /** Resolves once no key is in progress. */

@@ -29,11 +29,20 @@ export interface NodeBinaries {
   readonly ctr: string;
   /** The CNI reference plugins (a directory: bridge, macvlan, host-local, ...). */
   readonly cniPlugins: string;
+  /** Flannel's plugin: built only where its source is at hand (ensureNodeBinaries' `flannel`). */
   readonly flannel: string;
   /** The sandbox image's program. */
   readonly pause: string;
   /** Relays pods' connections to the API server on the host's loopback. */
   readonly apiGateway: string;
+  /** whereabouts' CNI plugin, its reconciler, and a dir with its CRDs and RBAC (daemonset-install.yaml). */
+  readonly whereabouts: string;
+  readonly whereaboutsReconciler: string;
+  readonly whereaboutsFiles: string;
+  /** The device plugin of the node's stand-in VFs (dev/node/vf-device-plugin). */
+  readonly vfDevicePlugin: string;
+  /** The CNI plugin that moves a stand-in VF into a pod (type "vf", dev/node/vf-cni). */
+  readonly vfCni: string;
 }
 
 /** The build.sh part (MULTINET_BUILD_ONLY) that makes each cached binary. */
@@ -52,6 +61,11 @@ const parts: Readonly<Record<string, string>> = {
   flannel: 'flannel',
   pause: 'pause',
   'api-gateway': 'gateway',
+  whereabouts: 'whereabouts',
+  'ip-control-loop': 'whereabouts',
+  'whereabouts-files': 'whereabouts',
+  'vf-device-plugin': 'vfplugin',
+  'vf-cni': 'vfcni',
 };
 
 /** The build script next to this file. */
@@ -81,6 +95,11 @@ export function nodeBinariesIn(binDir: string): NodeBinaries {
     flannel: join(binDir, 'flannel'),
     pause: join(binDir, 'pause'),
     apiGateway: join(binDir, 'api-gateway'),
+    whereabouts: join(binDir, 'whereabouts'),
+    whereaboutsReconciler: join(binDir, 'ip-control-loop'),
+    whereaboutsFiles: join(binDir, 'whereabouts-files'),
+    vfDevicePlugin: join(binDir, 'vf-device-plugin'),
+    vfCni: join(binDir, 'vf-cni'),
   };
 }
 
@@ -207,9 +226,30 @@ export async function ensureBinaries(options: EnsureBinariesOptions): Promise<Co
   return binaries;
 }
 
-/** Returns the local node's binaries, building missing ones first (cold: about 8 minutes on 2 cores). */
-export async function ensureNodeBinaries(options: EnsureBinariesOptions): Promise<NodeBinaries> {
+/** Node binaries that only some runs need: Flannel's plugin (its source is not on the module proxy), whereabouts. */
+export type OptionalNodePart = 'flannel' | 'whereabouts';
+
+const optionalPaths: Readonly<Record<OptionalNodePart, ReadonlyArray<keyof NodeBinaries>>> = {
+  flannel: ['flannel'],
+  whereabouts: ['whereabouts', 'whereaboutsReconciler', 'whereaboutsFiles'],
+};
+
+/**
+ * Returns the local node's binaries, building missing ones first (cold: about 8 minutes on 2 cores);
+ * the optional parts only when asked for.
+ */
+export async function ensureNodeBinaries(
+  options: EnsureBinariesOptions & { readonly also?: readonly OptionalNodePart[] },
+): Promise<NodeBinaries> {
   const binaries = nodeBinariesIn(options.binDir ?? join(options.cacheDir, 'bin'));
-  await ensurePaths(Object.values(binaries), 'node binaries', options, options.binDir);
+  const skipped = new Set<string>(
+    (Object.keys(optionalPaths) as OptionalNodePart[])
+      .filter((part) => !options.also?.includes(part))
+      .flatMap((part) => optionalPaths[part]),
+  );
+  const needed = (Object.keys(binaries) as Array<keyof NodeBinaries>)
+    .filter((key) => !skipped.has(key))
+    .map((key) => binaries[key]);
+  await ensurePaths(needed, 'node binaries', options, options.binDir);
   return binaries;
 }

@@ -7,14 +7,19 @@
 #   node:          kubelet, kube-controller-manager, kube-scheduler (k8s.io/kubernetes); containerd v2
 #                  with its runc shim and ctr (github.com/containerd/containerd/v2, without cgo); the CNI
 #                  reference plugins (github.com/containernetworking/plugins); the Flannel CNI plugin
-#                  (from the anchor tarball, its module is not served by the proxy); the pause program
-#                  of the node's sandbox image (dev/images/pause) and the pods' way to the API server
-#                  (dev/node/api-gateway). runc comes from Debian (it needs cgo).
+#                  (from the anchor tarball, its module is not served by the proxy: built only where that
+#                  is at hand, for `--default-network flannel`); the pause program
+#                  of the node's sandbox image (dev/images/pause), the pods' way to the API server
+#                  (dev/node/api-gateway), and the node's stand-in VFs: their device plugin
+#                  (dev/node/vf-device-plugin, k8s.io/kubelet's deviceplugin API) and CNI plugin
+#                  (dev/node/vf-cni). runc comes from Debian (it needs cgo).
+#   cluster-wide IPAM: whereabouts' CNI plugin and its reconciler (ip-control-loop), with the CRDs and the
+#                  RBAC its users apply (github.com/k8snetworkplumbingwg/whereabouts)
 #
 # Usage: dev/build.sh [--print-dir]
 #   MULTINET_CACHE       cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multinet)
 #   MULTINET_BUILD_ONLY  the parts to build (default: all of them, in this order):
-#                        etcd kube helm node containerd cni flannel pause gateway
+#                        etcd kube helm node containerd cni flannel whereabouts pause gateway vfplugin vfcni
 #   MULTINET_ANCHORS     the folder with flannel-cni-plugin-<commit>.tar.gz (default: ../shared/anchors)
 # Prints progress on stderr; with --print-dir prints the bin dir on stdout at the end.
 set -euo pipefail
@@ -25,6 +30,7 @@ HELM_VERSION="${MULTINET_HELM_VERSION:-v4.3.1}"
 CONTAINERD_VERSION="${MULTINET_CONTAINERD_VERSION:-v2.4.2}"
 CNI_PLUGINS_VERSION="${MULTINET_CNI_PLUGINS_VERSION:-v1.10.0}"
 FLANNEL_COMMIT="${MULTINET_FLANNEL_COMMIT:-092e6d2}"
+WHEREABOUTS_VERSION="${MULTINET_WHEREABOUTS_VERSION:-v0.9.2}"
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ANCHORS="${MULTINET_ANCHORS:-$HERE/../../shared/anchors}"
@@ -224,7 +230,14 @@ build_flannel() {
     return
   fi
   local tarball="$ANCHORS/flannel-cni-plugin-$FLANNEL_COMMIT.tar.gz" dir="$WORK/flannel-$FLANNEL_COMMIT" start=$SECONDS
-  [ -f "$tarball" ] || die "the Flannel CNI plugin's source $tarball is missing (its module is not served by the Go module proxy; set MULTINET_ANCHORS to the folder that holds it)"
+  if [ ! -f "$tarball" ]; then
+    # An option where its source is at hand, never a requirement: only a request for it by name fails.
+    case " ${MULTINET_BUILD_ONLY:-} " in
+    *" flannel "*) die "the Flannel CNI plugin's source $tarball is missing (its module is not served by the Go module proxy; set MULTINET_ANCHORS to the folder that holds it)" ;;
+    esac
+    say "flannel CNI plugin $FLANNEL_COMMIT: skipped, its source is not at hand ($tarball; only --default-network flannel needs it)"
+    return
+  fi
   rm -rf "$dir" && mkdir -p "$dir"
   tar xzf "$tarball" -C "$dir"
   say "flannel CNI plugin $FLANNEL_COMMIT: compiling"
@@ -235,11 +248,43 @@ build_flannel() {
   say "flannel CNI plugin $FLANNEL_COMMIT: built in $((SECONDS - start)) s"
 }
 
+# whereabouts, as its users install it: the plugin, the reconciler, and beside them its manifests (CRDs, the
+# DaemonSet with its RBAC) and the scripts its image runs (dev/images/build.sh makes that image).
+build_whereabouts() {
+  local files="whereabouts-files"
+  if have whereabouts "$WHEREABOUTS_VERSION" && have ip-control-loop "$WHEREABOUTS_VERSION" && have_dir "$files" "$WHEREABOUTS_VERSION"; then
+    say "whereabouts $WHEREABOUTS_VERSION: cached"
+    return
+  fi
+  local dir="$WORK/whereabouts-$WHEREABOUTS_VERSION" start=$SECONDS m=github.com/k8snetworkplumbingwg/whereabouts
+  rm -rf "$dir" && mkdir -p "$dir"
+  # A wrapper module: whereabouts' go.mod has a replace directive, which `go install m@v` refuses.
+  printf 'module multinet.local/whereabouts-wrapper\n\ngo 1.26.0\n\nrequire %s %s\n\nreplace github.com/gogo/protobuf => github.com/gogo/protobuf v1.3.2\n' \
+    "$m" "$WHEREABOUTS_VERSION" >"$dir/go.mod"
+  say "whereabouts $WHEREABOUTS_VERSION: resolving and compiling"
+  (cd "$dir" && go get "$m/cmd@$WHEREABOUTS_VERSION" "$m/cmd/controlloop@$WHEREABOUTS_VERSION" >&2 &&
+    go build -ldflags "-s -w" -o "$dir/whereabouts.tmp" "$m/cmd" >&2 &&
+    go build -ldflags "-s -w" -o "$dir/ip-control-loop.tmp" "$m/cmd/controlloop" >&2) ||
+    die "go build of $m@$WHEREABOUTS_VERSION failed (see output above)"
+  local src out="$BIN/$files-$WHEREABOUTS_VERSION"
+  src=$(cd "$dir" && go list -m -f '{{.Dir}}' "$m") || die "cannot find the source of $m"
+  rm -rf "$out.tmp" && mkdir "$out.tmp"
+  cp "$src"/doc/crds/whereabouts.cni.cncf.io_*.yaml "$src"/doc/crds/daemonset-install.yaml \
+    "$src"/script/install-cni.sh "$src"/script/lib.sh "$src"/script/token-watcher.sh "$out.tmp/"
+  install_bin whereabouts "$WHEREABOUTS_VERSION" "$dir/whereabouts.tmp"
+  install_bin ip-control-loop "$WHEREABOUTS_VERSION" "$dir/ip-control-loop.tmp"
+  mv -T "$out.tmp" "$out"
+  say "whereabouts $WHEREABOUTS_VERSION: built in $((SECONDS - start)) s"
+}
+
 # The node's own small Go programs, built from this repository's sources and keyed by their content:
-# pause (the sandbox image's program) and api-gateway (pods' way to the API server on the host's loopback).
-local_key() { cat "$1"/go.mod "$1"/*.go | sha256sum | cut -c1-12; }
+# pause (the sandbox image's program), api-gateway (pods' way to the API server on the host's loopback),
+# and the stand-in VFs' device plugin and CNI plugin ("vf").
+local_key() { cat "$1"/go.* "$1"/*.go | sha256sum | cut -c1-12; }
 PAUSE_KEY=$(local_key "$HERE/images/pause")
 GATEWAY_KEY=$(local_key "$HERE/node/api-gateway")
+VFPLUGIN_KEY=$(local_key "$HERE/node/vf-device-plugin")
+VFCNI_KEY=$(local_key "$HERE/node/vf-cni")
 build_local() {
   local name=$1 src=$2 key=$3
   if have "$name" "$key"; then
@@ -252,8 +297,10 @@ build_local() {
 }
 build_pause() { build_local pause "$HERE/images/pause" "$PAUSE_KEY"; }
 build_gateway() { build_local api-gateway "$HERE/node/api-gateway" "$GATEWAY_KEY"; }
+build_vfplugin() { build_local vf-device-plugin "$HERE/node/vf-device-plugin" "$VFPLUGIN_KEY"; }
+build_vfcni() { build_local vf-cni "$HERE/node/vf-cni" "$VFCNI_KEY"; }
 
-only="${MULTINET_BUILD_ONLY:-etcd kube helm node containerd cni flannel pause gateway}"
+only="${MULTINET_BUILD_ONLY:-etcd kube helm node containerd cni flannel whereabouts pause gateway vfplugin vfcni}"
 for part in $only; do "build_$part"; done
 
 # Stable names for the harness: symlinks to the versioned binaries and plugin dirs.
@@ -261,10 +308,12 @@ link() { ln -sfn "$2" "$BIN/$1.tmp" && mv -Tf "$BIN/$1.tmp" "$BIN/$1"; }
 for pair in "kube-apiserver:$KUBE_VERSION" "kubectl:$KUBE_VERSION" "etcd:$ETCD_VERSION" "helm:$HELM_VERSION" \
   "kubelet:$KUBE_VERSION" "kube-controller-manager:$KUBE_VERSION" "kube-scheduler:$KUBE_VERSION" \
   "containerd:$CONTAINERD_VERSION" "containerd-shim-runc-v2:$CONTAINERD_VERSION" "ctr:$CONTAINERD_VERSION" \
-  "flannel:$FLANNEL_COMMIT" "pause:$PAUSE_KEY" "api-gateway:$GATEWAY_KEY"; do
+  "flannel:$FLANNEL_COMMIT" "pause:$PAUSE_KEY" "api-gateway:$GATEWAY_KEY" "vf-device-plugin:$VFPLUGIN_KEY" \
+  "vf-cni:$VFCNI_KEY" "whereabouts:$WHEREABOUTS_VERSION" "ip-control-loop:$WHEREABOUTS_VERSION"; do
   name=${pair%%:*} version=${pair#*:}
   if have "$name" "$version"; then link "$name" "$name-$version"; fi
 done
 if have_dir cni-plugins "$CNI_PLUGINS_VERSION"; then link cni-plugins "cni-plugins-$CNI_PLUGINS_VERSION"; fi
+if have_dir whereabouts-files "$WHEREABOUTS_VERSION"; then link whereabouts-files "whereabouts-files-$WHEREABOUTS_VERSION"; fi
 say "binaries in $BIN ($(du -sh "$CACHE" 2>/dev/null | cut -f1) cache incl. build dirs)"
 if [ "${1:-}" = "--print-dir" ]; then echo "$BIN"; fi

@@ -3,9 +3,11 @@
  * CNI configuration as a string; it may be empty (multi-net-spec 3.4.1), in which case the node uses
  * the CNI config file whose network name equals the NAD's name. The config name defaults to the NAD name.
  */
+import { resourceNameAnnotation } from './annotations/keys.ts';
 import { validateCniConfig, type NetworkConfig } from './cni/config.ts';
 import { ProblemList, ValidationError, errorMessage, type Problem } from './errors.ts';
-import { dns1123LabelError, dns1123SubdomainError } from './k8s/names.ts';
+import { childPath } from './json-path.ts';
+import { dns1123LabelError, dns1123SubdomainError, extendedResourceNameError } from './k8s/names.ts';
 import { isObject, type JsonObject } from './safe-json.ts';
 
 export const nadGroup = 'k8s.cni.cncf.io';
@@ -37,6 +39,8 @@ export interface NadValidation {
   readonly namespace: string;
   /** The validated configuration; undefined when spec.config is empty (the node's config file is used). */
   readonly config: NetworkConfig | undefined;
+  /** The device plugin resource its attachments take a device of (the resourceName annotation). */
+  readonly resourceName?: string;
   readonly warnings: readonly Problem[];
 }
 
@@ -76,6 +80,7 @@ export function validateNad(object: unknown, defaultNamespace = 'default'): NadV
       typeof namespace === 'string' ? dns1123LabelError(namespace)! : 'must be a string',
     );
   }
+  const resourceName = resourceNameOf(metadata, problems);
   const spec = object.spec;
   if (spec !== undefined && !isObject(spec)) problems.add('spec', 'must be an object with a "config" string');
   const configText = isObject(spec) ? spec.config : undefined;
@@ -83,8 +88,9 @@ export function validateNad(object: unknown, defaultNamespace = 'default'): NadV
     problems.add('spec.config', 'must be a string holding the CNI configuration as JSON (quote it in YAML)');
   }
   problems.throwIfAny();
+  const device = resourceName !== undefined ? { resourceName } : {};
   if (typeof configText !== 'string' || configText.trim() === '') {
-    return { name, namespace: namespace as string, config: undefined, warnings };
+    return { name, namespace: namespace as string, config: undefined, ...device, warnings };
   }
   if (Buffer.byteLength(configText, 'utf8') > maxConfigBytes) {
     throw ValidationError.single('spec.config', `is larger than ${maxConfigBytes} bytes`);
@@ -101,8 +107,24 @@ export function validateNad(object: unknown, defaultNamespace = 'default'): NadV
     name,
     namespace: namespace as string,
     config: validation.config,
+    ...device,
     warnings: [...warnings, ...validation.warnings],
   };
+}
+
+/** The resourceName annotation, checked: a device plugin resource name (problems name the annotation). */
+function resourceNameOf(metadata: JsonObject, problems: ProblemList): string | undefined {
+  const annotations = isObject(metadata.annotations) ? metadata.annotations : {};
+  const value = annotations[resourceNameAnnotation];
+  if (value === undefined) return undefined;
+  const path = childPath('metadata.annotations', resourceNameAnnotation);
+  if (typeof value !== 'string') {
+    problems.add(path, 'must be a string');
+    return undefined;
+  }
+  const error = extendedResourceNameError(value);
+  if (error) problems.add(path, error);
+  return error ? undefined : value;
 }
 
 /** The verdict on a NAD without throwing: what the webhook, the controller and the agent all act on. */

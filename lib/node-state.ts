@@ -12,6 +12,11 @@ export const nodeStateVersion = 'v1alpha1';
 export const nodeStateApiVersion = `${nodeStateGroup}/${nodeStateVersion}`;
 export const nodeStateKind = 'NodeNetworkState';
 export const nodeStatePlural = 'nodenetworkstates';
+
+/** The API path of one node's report. */
+export function nodeStatePath(nodeName: string): string {
+  return `/apis/${nodeStateGroup}/${nodeStateVersion}/${nodeStatePlural}/${encodeURIComponent(nodeName)}`;
+}
 export const digestBuckets = 64;
 
 /** One NAD that cannot be used on the node, and why. */
@@ -36,6 +41,17 @@ export interface NodeNetworkStateStatus {
   /** digestBuckets digests over "namespace/name=configHash" lines (see bucketDigests). */
   digests: string[];
   problems: NodeNetworkProblem[];
+  /**
+   * The node's allocatable count (Node status.allocatable) of each resource its NADs name in
+   * resourceName, by name; absent when no NAD does (or the Node could not be read).
+   */
+  resources?: NodeResourceCount[];
+}
+
+/** How many devices of one resource the node offers pods. */
+export interface NodeResourceCount {
+  name: string;
+  allocatable: number;
 }
 
 export interface NodeNetworkState {
@@ -86,6 +102,55 @@ export function missingOnNode(
     missingPlugins: plugins ? requiredBinaries(config).filter((p) => !plugins.has(p)) : [],
     missingInterfaces: interfaces ? hostInterfaces(config).filter((i) => !interfaces.has(i)) : [],
   };
+}
+
+/** The NAD a problem is about: its identity and the config version the node holds. */
+export type ProblemSubject = Pick<NodeNetworkProblem, 'namespace' | 'name' | 'configHash'>;
+
+/**
+ * Why a node cannot use a NAD, or undefined when it can: the one rule of the agent's report (and of the
+ * tests' simulated agents). `config` undefined: the NAD has no spec.config and the node's conf dir
+ * (`confDir`) no CNI config of its name.
+ */
+export function problemOnNode(
+  subject: ProblemSubject,
+  config: NetworkConfig | undefined,
+  inventory: NodeInventory,
+  confDir: string,
+): NodeNetworkProblem | undefined {
+  const base = { namespace: subject.namespace, name: subject.name, configHash: subject.configHash };
+  if (!config)
+    return {
+      ...base,
+      error: `spec.config is empty and ${confDir} has no CNI config named "${subject.name}"`,
+    };
+  const { missingPlugins, missingInterfaces } = missingOnNode(config, inventory);
+  if (missingPlugins.length === 0 && missingInterfaces.length === 0) return undefined;
+  return {
+    ...base,
+    ...(missingPlugins.length > 0 ? { missingPlugins } : {}),
+    ...(missingInterfaces.length > 0 ? { missingInterfaces } : {}),
+  };
+}
+
+/** Problems in the report's order: by NAD key, in code-unit order (localeCompare would load ICU's collation data). */
+export function sortProblems(problems: NodeNetworkProblem[]): NodeNetworkProblem[] {
+  const key = (p: NodeNetworkProblem): string => networkKey(p.namespace, p.name);
+  return problems.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/**
+ * A report's problems by NAD key, as its readers (the controller's index, the webhook's) take them:
+ * entries without a namespace and name (a report written by something else) are left out.
+ */
+export function reportedProblems(state: Pick<NodeNetworkState, 'status'>): Map<string, NodeNetworkProblem> {
+  const problems = new Map<string, NodeNetworkProblem>();
+  const listed: unknown = state.status?.problems;
+  for (const problem of Array.isArray(listed) ? (listed as Array<Partial<NodeNetworkProblem> | null>) : []) {
+    if (typeof problem?.namespace !== 'string' || typeof problem.name !== 'string') continue;
+    problems.set(networkKey(problem.namespace, problem.name), problem as NodeNetworkProblem);
+  }
+  return problems;
 }
 
 /** A node counts while its agent's last heartbeat is at most this old (the controller's and the webhook's --stale-after). */

@@ -19,6 +19,8 @@ export const maxExecOutputBytes = 4 * 1024 * 1024;
 export interface ExecResult {
   /** Exit code, or null when killed by a signal. */
   readonly code: number | null;
+  /** The signal that killed it (SIGKILL, ...), when code is null. */
+  readonly signal?: string | null;
   readonly stdout: string;
   readonly stderr: string;
   readonly timedOut: boolean;
@@ -32,6 +34,9 @@ export interface Exec {
 
 export interface FileInfo {
   readonly mtimeMs: number;
+  /** The inode change time: changes with every write, rename onto and chmod, also when mtime is put back. */
+  readonly ctimeMs?: number;
+  readonly ino?: number;
   readonly size: number;
   readonly isFile: boolean;
   readonly mode: number;
@@ -43,6 +48,7 @@ export interface FileSystem {
    * Writes via a temp file in the same directory, fsync and rename: readers never see a partial file.
    * With `fsync: false` the file is only renamed into place: still never partial and it survives a
    * crash of this process, but not necessarily a power loss (for records rewritten on every request).
+   * A failed write leaves nothing behind and its error names the file ("cannot write PATH: ENOSPC: ...").
    */
   writeFileAtomic(
     path: string,

@@ -13,15 +13,16 @@ import { readFile } from 'node:fs/promises';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { networkStatusAnnotation } from '../lib/annotations/keys.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { eventually, httpOk } from '../lib/eventually.ts';
-import { installCrds } from '../platform/kube/crds.ts';
+import { eventually, httpOk } from '../dev/eventually.ts';
+import { installCrds } from '../dev/controlplane/crds.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { startControlPlane, type ControlPlane } from '../dev/controlplane/controlplane.ts';
-import { LocalNode, missingNetnsPrerequisites, type Pod } from './local-node.ts';
+import { LocalNode, missingNetnsPrerequisites, type Pod } from '../dev/netns/local-node.ts';
 import { freeLoopbackPort as freePort } from '../platform/nodejs/listen.ts';
 import type { Kill } from '../lib/ports.ts';
 import { startMultinet, type ManagedProcess } from '../dev/multinet-process.ts';
 import { seedMacvlanNad, seedPod } from './seed.ts';
+import { stepper } from './steps.ts';
 
 export interface NetnsPlaygroundOptions {
   /** Cache root of the control-plane build (binaries in <cacheDir>/bin). */
@@ -54,18 +55,7 @@ export async function runNetnsPlayground(options: NetnsPlaygroundOptions): Promi
   const processes: ManagedProcess[] = [];
   let pod: Pod | undefined;
   let ok = true;
-  const step = async <T>(title: string, work: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    say(`→ ${title}`);
-    try {
-      const value = await work();
-      say(`✓ ${title} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-      return value;
-    } catch (err) {
-      say(`✗ ${title}: ${errorMessage(err)}`);
-      throw err;
-    }
-  };
+  const step = stepper(say);
   try {
     controlPlane = await step('start kube-apiserver and etcd (built from Go modules on first use)', () =>
       startControlPlane({

@@ -1,5 +1,5 @@
 /**
- * The playground on a real Kubernetes node (dev/node, Flannel as its default network): multinet installed
+ * The playground on a real Kubernetes node (dev/node, a bridge as its default network): multinet installed
  * with helm from charts/multinet (the image built from the Dockerfile), then the seed walkthrough as a user
  * types it, with kubectl against a kubelet whose container runtime calls multinet's shim. Applies the seed's
  * macvlan-conf NAD (master and range swapped for the node's veth and 192.0.2.0/24), shows a broken NAD
@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { errorMessage } from '../lib/errors.ts';
-import { eventually } from '../lib/eventually.ts';
+import { eventually } from '../dev/eventually.ts';
 import type { Kill } from '../lib/ports.ts';
 import type { ListenLoopback } from '../dev/node/registry.ts';
 import type { KubeNode } from '../dev/node/kube-node.ts';
 import { seedDir, seedMacvlanConfig, type SeedNad } from './seed.ts';
+import { shownKubectl, stepper } from './steps.ts';
 
 export interface NodePlaygroundOptions {
   readonly cacheDir: string;
@@ -48,28 +49,8 @@ export async function runNodePlayground(options: NodePlaygroundOptions): Promise
   const work = await mkdtemp(join(tmpdir(), 'multinet-playground-'));
   let node: KubeNode | undefined;
   let ok = true;
-  const step = async <T>(title: string, action: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    say(`→ ${title}`);
-    try {
-      const value = await action();
-      say(`✓ ${title} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-      return value;
-    } catch (err) {
-      say(`✗ ${title}: ${errorMessage(err)}`);
-      throw err;
-    }
-  };
-  /** Shows a kubectl command as typed and its output; `expectFailure` for what must be refused. */
-  const kubectl = async (args: readonly string[], expectFailure = false): Promise<string> => {
-    say(`$ kubectl ${args.join(' ')}`);
-    const out = await node!.kubectl(args);
-    for (const line of `${out.stdout}${out.stderr}`.trimEnd().split('\n')) say(`  ${line}`);
-    if (expectFailure ? out.code === 0 : out.code !== 0) {
-      throw new Error(`kubectl ${args[0]} ${expectFailure ? 'succeeded' : `failed (exit ${out.code})`}`);
-    }
-    return out.stdout;
-  };
+  const step = stepper(say);
+  const kubectl = shownKubectl(say, (args) => node!.kubectl(args));
   try {
     const started = await step(
       'start a real Kubernetes node on this machine (kubelet, containerd, runc)',
@@ -81,7 +62,7 @@ export async function runNodePlayground(options: NodePlaygroundOptions): Promise
           pid: options.pid,
           kill: options.kill,
           listen: options.listen,
-          defaultNetwork: 'flannel',
+          defaultNetwork: 'bridge',
           extraImages: ['multinet'],
           waitForOtherNodeMs: options.waitForOtherNodeMs ?? 0,
           log: (line) => say(`    ${line}`),

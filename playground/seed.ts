@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import { repoRoot, type LocalNode } from './local-node.ts';
+import { repoRoot, type LocalNode } from '../dev/netns/local-node.ts';
 
 export const seedDir = join(repoRoot, 'examples', 'seed');
 

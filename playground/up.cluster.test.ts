@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultCacheDir } from '../dev/binaries.ts';
-import { repoRoot, requireNetnsPrerequisites } from './local-node.ts';
+import { repoRoot, requireNetnsPrerequisites } from '../dev/netns/local-node.ts';
 
 requireNetnsPrerequisites();
 

@@ -8,12 +8,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maxExecOutputBytes } from '../lib/ports.ts';
 import { maxSpawnerFrameBytes, spawnerProtocolVersion } from '../lib/spawner-protocol.ts';
-import { describeGoModule } from '../test/go-module.ts';
+import { goModuleTests } from '../test/go-tests.ts';
 
 const dir = dirname(fileURLToPath(import.meta.url));
 
 describe('the plugin spawner (spawner/)', () => {
-  describeGoModule(dir, 12);
+  goModuleTests(dir, 12);
 
   it('speaks the protocol version, frame size and output limit the agent has', () => {
     const source = readFileSync(join(dir, 'spawner.go'), 'utf8');

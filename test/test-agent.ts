@@ -3,6 +3,7 @@
  * default network, NADs and pods as files. Not used by the product.
  */
 import winston from 'winston';
+import { CniError } from '../lib/cni/error.ts';
 import type { CniRequest } from '../lib/cni/request.ts';
 import {
   FakeClock,
@@ -13,7 +14,10 @@ import {
   type PluginCall,
 } from './doubles/memory-ports.ts';
 import { createAgent, type Agent, type AgentDeps, type AgentOptions } from '../agent/agent.ts';
+import type { PodDeviceSource } from '../agent/devices.ts';
 import { StandaloneSource } from '../agent/standalone-source.ts';
+import type { NetworkSource, PodInfo } from '../agent/network-source.ts';
+import type { NetworkStatus } from '../lib/network-status.ts';
 
 export const silentLog = winston.createLogger({
   transports: [new winston.transports.Console({ silent: true })],
@@ -27,8 +31,16 @@ export interface TestAgent {
   /** Plugin calls other than VERSION, as "COMMAND plugin ifName". */
   calls(): string[];
   request(command: CniRequest['command'], overrides?: Partial<CniRequest>): CniRequest;
-  addNad(name: string, config: object, namespace?: string): void;
+  addNad(name: string, config: object, namespace?: string, annotations?: Record<string, string>): void;
   addPod(name: string, annotations: Record<string, string>, namespace?: string): void;
+  /** The pod as the informer would tell hot-plug about it (the pod file's annotations). */
+  pod(name: string, namespace?: string): Promise<PodInfo>;
+  /** Events posted about pods ("Reason message"), and the network-status writes with what they announced. */
+  readonly events: string[];
+  readonly published: Array<{
+    readonly statuses: readonly NetworkStatus[];
+    readonly added?: readonly string[];
+  }>;
 }
 
 let address = 10;
@@ -47,6 +59,7 @@ export function testAgent(
   fs = new MemoryFs(),
   exec = new MemoryExec(fs),
   observer?: AgentDeps['observer'],
+  podDevices?: PodDeviceSource,
 ): TestAgent {
   for (const plugin of ['bridge', 'macvlan', 'tuning', 'host-local', 'ptp']) {
     if (!fs.files.has(`/opt/cni/bin/${plugin}`)) exec.register(`/opt/cni/bin/${plugin}`, okPlugin);
@@ -62,11 +75,21 @@ export function testAgent(
     );
   }
   const clock = new FakeClock();
-  const source = new StandaloneSource(
-    fs,
-    { nadDir: '/nads', podDir: '/pods', stateDir: '/state' },
-    silentLog,
-  );
+  const files = new StandaloneSource(fs, { nadDir: '/nads', podDir: '/pods', stateDir: '/state' }, silentLog);
+  const events: string[] = [];
+  const published: TestAgent['published'] = [];
+  // The standalone source, with what the agent tells the API (Events, status writes) recorded.
+  const source: NetworkSource = {
+    getPod: (ref) => files.getPod(ref),
+    getNetwork: (namespace, name) => files.getNetwork(namespace, name),
+    publishStatus: async (pod, statuses, containerId, announce) => {
+      published.push({ statuses, ...(announce ? { added: announce.added } : {}) });
+      await files.publishStatus(pod, statuses, containerId);
+    },
+    withdrawStatus: (pod, containerId) => files.withdrawStatus(pod, containerId),
+    sweep: () => files.sweep(),
+    podEvent: (_pod, _type, reason, message) => void events.push(`${reason} ${message}`),
+  };
   const agent = createAgent(
     {
       confDir: '/etc/cni/net.d',
@@ -100,6 +123,7 @@ export function testAgent(
       source,
       watchDir: () => () => undefined,
       ...(observer ? { observer } : {}),
+      ...(podDevices ? { podDevices } : {}),
     },
   );
   return {
@@ -118,16 +142,23 @@ export function testAgent(
       config: { cniVersion: '1.0.0', name: 'multinet-cni-network', type: 'multinet-cni' },
       ...overrides,
     }),
-    addNad: (name, config, namespace = 'default') =>
+    addNad: (name, config, namespace = 'default', annotations) =>
       fs.put(
         `/nads/${namespace}-${name}.yaml`,
         JSON.stringify({
           apiVersion: 'k8s.cni.cncf.io/v1',
           kind: 'NetworkAttachmentDefinition',
-          metadata: { name, namespace },
+          metadata: { name, namespace, ...(annotations ? { annotations } : {}) },
           spec: { config: JSON.stringify(config) },
         }),
       ),
+    events,
+    published,
+    pod: async (name, namespace = 'default') => {
+      const pod = await files.getPod({ namespace, name, uid: 'u1' });
+      if (!pod) throw new Error(`no pod file for ${namespace}/${name}`);
+      return pod;
+    },
     addPod: (name, annotations, namespace = 'default') =>
       fs.put(
         `/pods/${namespace}-${name}.yaml`,
@@ -138,4 +169,15 @@ export function testAgent(
         }),
       ),
   };
+}
+
+/** What a promise rejects with, which must be a CniError (a test fails otherwise). */
+export async function rejection(promise: Promise<unknown>): Promise<CniError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CniError);
+    return err as CniError;
+  }
+  throw new Error('expected a CNI error');
 }

@@ -43,6 +43,9 @@ export interface AdmissionResponse {
   readonly allowed: boolean;
   readonly status?: { readonly code: number; readonly message: string; readonly reason?: string };
   readonly warnings?: string[];
+  readonly patchType?: 'JSONPatch';
+  /** The JSON patch, base64. */
+  readonly patch?: string;
 }
 
 export interface AdmissionReviewResponse {
@@ -106,6 +109,12 @@ export function reviewResponse(uid: string, verdict: Verdict): AdmissionReviewRe
             },
           }),
       ...(warnings.length > 0 ? { warnings } : {}),
+      ...(verdict.allowed && verdict.patch && verdict.patch.length > 0
+        ? {
+            patchType: 'JSONPatch' as const,
+            patch: Buffer.from(JSON.stringify(verdict.patch)).toString('base64'),
+          }
+        : {}),
     },
   };
 }

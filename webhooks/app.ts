@@ -12,7 +12,12 @@ import { admissionEndpoint, type ReviewValidator } from './review-adapter.ts';
 import { webhookPaths } from './webhook-configuration.ts';
 
 export interface WebhookAppOptions {
-  readonly validators: { readonly nads: ReviewValidator; readonly pods: ReviewValidator };
+  readonly validators: {
+    readonly nads: ReviewValidator;
+    readonly pods: ReviewValidator;
+    /** The resource injector (mutating), when it is on. */
+    readonly injectPods?: ReviewValidator | undefined;
+  };
   readonly log: Logger;
   readonly metrics: WebhookMetrics;
   readonly probes: ProbeChecks;
@@ -37,6 +42,8 @@ export function createWebhookApp(options: WebhookAppOptions): RequestListener {
     ],
     [webhookPaths.pods, admissionEndpoint('pods', options.validators.pods, adapter)],
   ]);
+  const inject = options.validators.injectPods;
+  if (inject) endpoints.set(webhookPaths.injectPods, admissionEndpoint('pods', inject, adapter));
   const probes = createProbeHandler(options.probes);
   return (req, res) => {
     // The API server calls `<path>?timeout=10s`.

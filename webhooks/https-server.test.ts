@@ -60,10 +60,18 @@ test('swaps the certificate while requests flow: none fails, new connections get
   let stop = false;
   let ok = 0;
   const failures: unknown[] = [];
+  // Resolves once `more` requests more than now have been answered: the swaps happen under load.
+  let waiter: { at: number; resolve: () => void } | undefined;
+  const answered = (more: number): Promise<void> =>
+    new Promise((resolve) => (waiter = { at: ok + more, resolve }));
   const worker = async (): Promise<void> => {
     while (!stop) {
       try {
         if ((await get()) === 'ok') ok++;
+        if (waiter && ok >= waiter.at) {
+          waiter.resolve();
+          waiter = undefined;
+        }
       } catch (err) {
         failures.push(err);
       }
@@ -71,11 +79,11 @@ test('swaps the certificate while requests flow: none fails, new connections get
   };
   const workers = Array.from({ length: 4 }, worker);
   for (const cert of next) {
-    await new Promise((r) => setTimeout(r, 150));
+    await answered(10);
     server.load(cert);
     expect(await servedSerial()).toBe(inspectCertificate(cert.certPem).serialNumber);
   }
-  await new Promise((r) => setTimeout(r, 150));
+  await answered(10);
   stop = true;
   await Promise.all(workers);
   expect(failures).toEqual([]);

@@ -1,12 +1,16 @@
 /**
  * The webhook's ports on a real API server: the certificate Secret, the ValidatingWebhookConfiguration
- * (caBundle, apply, delete, a watch on it), and single NAD reads after a cache miss, all through the
- * webhook's one client (field manager multinet-webhook).
- * RBAC: secrets get/create/update in multinet's namespace; validatingwebhookconfigurations
- * get/list/watch/update/patch (and create/delete for `register`); NADs and nodenetworkstates
- * get/list/watch.
+ * and, with the resource injector, the MutatingWebhookConfiguration of the same name (caBundle, apply,
+ * delete, a watch on each), and single NAD reads after a cache miss, all through the webhook's one
+ * client (field manager multinet-webhook).
+ * RBAC: secrets get/create/update in multinet's namespace; validatingwebhookconfigurations (and
+ * mutatingwebhookconfigurations) get/list/watch/update/patch (and create/delete for `register`); NADs
+ * and nodenetworkstates get/list/watch.
  */
-import type { V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import type {
+  V1MutatingWebhookConfiguration,
+  V1ValidatingWebhookConfiguration,
+} from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 import { ResilientInformer } from '../platform/kube/informer.ts';
@@ -30,7 +34,14 @@ import type { NadFetcher } from './nad-miss-resolver.ts';
 
 export const fieldManager = 'multinet-webhook';
 
-const webhookConfigurations = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations';
+/** The two kinds of webhook configuration multinet writes, by their REST collection. */
+export type ConfigurationKind = 'validating' | 'mutating';
+
+function collectionOf(kind: ConfigurationKind): string {
+  return `/apis/admissionregistration.k8s.io/v1/${kind}webhookconfigurations`;
+}
+
+export type WebhookConfiguration = V1ValidatingWebhookConfiguration | V1MutatingWebhookConfiguration;
 
 async function orConflict<T>(call: Promise<T>): Promise<T> {
   try {
@@ -108,49 +119,70 @@ export function kubeSecretStore(client: KubeRequester, namespace: string, name: 
   };
 }
 
-/** Sets the caBundle of every webhook of the named configuration (read, change, replace; retried on conflict). */
-export function kubeCaBundleTarget(client: KubeRequester, configName: string): CaBundleTarget {
-  const path = `${webhookConfigurations}/${encodeURIComponent(configName)}`;
+/** Sets the caBundle of every webhook of one configuration (read, change, replace; retried on conflict). */
+async function syncBundle(client: KubeRequester, path: string, caBundle: string): Promise<BundleSync> {
+  for (let attempt = 0; ; attempt++) {
+    const config = await orUndefined(client.request<WebhookConfiguration>({ method: 'GET', path }));
+    if (!config) return 'missing';
+    const webhooks = config.webhooks ?? [];
+    if (webhooks.every((w) => w.clientConfig.caBundle === caBundle)) return 'unchanged';
+    for (const webhook of webhooks) webhook.clientConfig.caBundle = caBundle;
+    try {
+      await client.request({ method: 'PUT', path, body: config });
+      return 'updated';
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 4) throw err;
+    }
+  }
+}
+
+/**
+ * Sets the caBundle of every webhook of the named configurations: the validating one (its absence is
+ * reported), and the mutating one of the same name when `kinds` has it (absent: nothing to do).
+ */
+export function kubeCaBundleTarget(
+  client: KubeRequester,
+  configName: string,
+  kinds: readonly ConfigurationKind[] = ['validating'],
+): CaBundleTarget {
+  const pathOf = (kind: ConfigurationKind): string =>
+    `${collectionOf(kind)}/${encodeURIComponent(configName)}`;
   return {
     async sync(caBundlePem): Promise<BundleSync> {
       const caBundle = Buffer.from(caBundlePem).toString('base64');
-      for (let attempt = 0; ; attempt++) {
-        const config = await orUndefined(
-          client.request<V1ValidatingWebhookConfiguration>({ method: 'GET', path }),
-        );
-        if (!config) return 'missing';
-        const webhooks = config.webhooks ?? [];
-        if (webhooks.every((w) => w.clientConfig.caBundle === caBundle)) return 'unchanged';
-        for (const webhook of webhooks) webhook.clientConfig.caBundle = caBundle;
-        try {
-          await client.request({ method: 'PUT', path, body: config });
-          return 'updated';
-        } catch (err) {
-          if (!isConflict(err) || attempt >= 4) throw err;
-        }
-      }
+      const validating = await syncBundle(client, pathOf('validating'), caBundle);
+      const mutating = kinds.includes('mutating')
+        ? await syncBundle(client, pathOf('mutating'), caBundle)
+        : 'unchanged';
+      if (validating === 'missing') return 'missing';
+      return validating === 'updated' || mutating === 'updated' ? 'updated' : 'unchanged';
     },
   };
 }
 
-/** Creates or updates the configuration (server-side apply, owned by the client's field manager). */
+/** Creates or updates a configuration (server-side apply, owned by the client's field manager). */
 export async function applyWebhookConfiguration(
   client: KubeRequester,
-  config: V1ValidatingWebhookConfiguration,
+  config: WebhookConfiguration,
 ): Promise<void> {
+  const kind: ConfigurationKind = config.kind === 'MutatingWebhookConfiguration' ? 'mutating' : 'validating';
   await client.request({
     method: 'PATCH',
-    path: `${webhookConfigurations}/${encodeURIComponent(config.metadata!.name!)}`,
+    path: `${collectionOf(kind)}/${encodeURIComponent(config.metadata!.name!)}`,
     query: { force: 'true' },
     body: config,
     contentType: contentTypes.apply,
   });
 }
 
-/** Deletes the configuration; true when it existed. */
-export async function deleteWebhookConfiguration(client: KubeRequester, name: string): Promise<boolean> {
+/** Deletes the configuration of that name and kind; true when it existed. */
+export async function deleteWebhookConfiguration(
+  client: KubeRequester,
+  name: string,
+  kind: ConfigurationKind = 'validating',
+): Promise<boolean> {
   try {
-    await client.request({ method: 'DELETE', path: `${webhookConfigurations}/${encodeURIComponent(name)}` });
+    await client.request({ method: 'DELETE', path: `${collectionOf(kind)}/${encodeURIComponent(name)}` });
     return true;
   } catch (err) {
     if (isNotFound(err)) return false;
@@ -158,17 +190,18 @@ export async function deleteWebhookConfiguration(client: KubeRequester, name: st
   }
 }
 
-/** Watches the one configuration by name (a Helm upgrade may reset its caBundle). */
+/** Watches the one configuration of that kind by name (a Helm upgrade may reset its caBundle). */
 export function webhookConfigurationInformer(
   client: KubeClient,
   name: string,
   log: Logger,
-): ResilientInformer<V1ValidatingWebhookConfiguration & { metadata: { name: string } }> {
+  kind: ConfigurationKind = 'validating',
+): ResilientInformer<WebhookConfiguration & { metadata: { name: string } }> {
   return new ResilientInformer({
     client,
-    path: webhookConfigurations,
+    path: collectionOf(kind),
     fieldSelector: `metadata.name=${name}`,
-    log: log.child({ informer: 'validatingwebhookconfigurations' }),
+    log: log.child({ informer: `${kind}webhookconfigurations` }),
   });
 }
 

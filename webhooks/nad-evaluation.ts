@@ -3,6 +3,7 @@
  * check the controller's "Accepted" condition and the node agent make), and what pods need to know
  * about it (declared capabilities, plugin binaries, host-local ranges). Pure: a function of the object.
  */
+import { networkKey } from '../lib/node-state.ts';
 import { declaredCapabilities, requiredBinaries, type NetworkConfig } from '../lib/cni/config.ts';
 import { formatProblems, type Problem } from '../lib/errors.ts';
 import { checkNad } from '../lib/nad.ts';
@@ -21,12 +22,14 @@ export interface NadEvaluation {
   readonly binaries: readonly string[];
   readonly usesHostLocal: boolean;
   readonly hostLocal: readonly HostLocalRange[];
+  /** The device plugin resource its attachments take a device of (k8s.v1.cni.cncf.io/resourceName). */
+  readonly resourceName?: string;
 }
 
 const none: ReadonlySet<string> = new Set();
 
 export function evaluateNad(object: unknown, namespace: string, name: string): NadEvaluation {
-  const key = `${namespace}/${name}`;
+  const key = networkKey(namespace, name);
   const check = checkNad(object, namespace);
   if (!check.accepted) {
     return {
@@ -52,6 +55,7 @@ export function evaluateNad(object: unknown, namespace: string, name: string): N
     binaries: config ? requiredBinaries(config) : [],
     usesHostLocal: config ? usesHostLocal(config) : false,
     hostLocal: config ? hostLocalRanges(config) : [],
+    ...(check.resourceName !== undefined ? { resourceName: check.resourceName } : {}),
   };
 }
 

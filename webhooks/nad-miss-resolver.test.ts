@@ -1,4 +1,5 @@
 /** The cache-miss read inside an admission call is bounded by the review's signal (the API server's timeout). */
+import { eventually } from '../dev/eventually.ts';
 import type { NadObject } from '../platform/kube/informers.ts';
 import { NadCatalog } from './nad-catalog.ts';
 import { NadMissResolver } from './nad-miss-resolver.ts';
@@ -23,8 +24,10 @@ test('a NAD read that outlives the review is given up on, and its answer serves 
   review.abort(new Error('the API server stopped waiting'));
   await expect(resolving).resolves.toBe(false); // answered now, without the API server's reply
   answer(late);
-  await new Promise((resolve) => setImmediate(resolve));
-  expect(catalog.get('default', 'late')?.accepted).toBe(true);
+  // The late answer still fills the catalog for the next review.
+  expect(
+    await eventually('the late answer in the catalog', () => catalog.get('default', 'late')?.accepted),
+  ).toBe(true);
 });
 
 test('a NAD read that hangs is abandoned after its own timeout, so the next miss of that NAD reads again', async () => {

@@ -8,6 +8,8 @@ import {
   defaultStaleAfterSeconds,
   heartbeatOf,
   isEligible,
+  networkKey,
+  reportedProblems,
   type NodeNetworkProblem,
   type NodeNetworkState,
 } from '../lib/node-state.ts';
@@ -59,14 +61,14 @@ function buildIndex(states: readonly NodeNetworkState[], now: number, staleAfter
     if (!status) continue;
     if (!isEligible(heartbeatOf(state), now, staleAfterMs)) continue;
     nodes++;
-    const node = status.nodeName || state.metadata.name;
-    for (const problem of status.problems ?? []) {
+    // The object is named after its node (the agent's identity policy allows it no other).
+    const node = state.metadata.name;
+    for (const [key, problem] of reportedProblems(state)) {
       for (const binary of problem.missingPlugins ?? []) {
         let set = missing.get(binary);
         if (!set) missing.set(binary, (set = new Set()));
         set.add(node);
       }
-      const key = `${problem.namespace}/${problem.name}`;
       let list = problems.get(key);
       if (!list) problems.set(key, (list = []));
       list.push(report(node, problem));
@@ -106,7 +108,7 @@ export class NodeStateIndex implements NodeReport {
   }
 
   problemsOf(namespace: string, name: string): readonly NodeNetworkReport[] {
-    return this.current().problems.get(`${namespace}/${name}`) ?? [];
+    return this.current().problems.get(networkKey(namespace, name)) ?? [];
   }
 
   private current(): Index {

@@ -1,16 +1,26 @@
 /**
  * Pod CREATE, and UPDATE when the networks or default-network annotation changed: the annotations
  * parsed by lib/, every selected NAD present and accepted, namespace isolation, capabilities for the
- * requested ips/mac, and interface names that do not collide. Messages are the node agent's (from
- * lib/selection.ts), so a pod is denied here for the same reason the agent would fail it.
+ * requested ips/mac, interface names that do not collide, and requests that cover the devices its
+ * device networks need; on a running pod (hot-plug), no swap of its default network and no interface
+ * another of its networks holds. Messages are the node agent's (from lib/selection.ts), so a pod is denied
+ * here for the same reason the agent would fail it.
  */
-import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
+import { networkKey } from '../lib/node-state.ts';
+import {
+  defaultNetworkAnnotation,
+  networksAnnotation,
+  networkStatusAnnotation,
+} from '../lib/annotations/keys.ts';
+import { parseNetworkStatusAnnotation } from '../lib/network-status.ts';
 import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
-import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
+import { podResourceRequests } from '../lib/devices.ts';
+import { planPodNetworks, type PodNetworkPlan, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import { isObject } from '../lib/safe-json.ts';
 import { formatProblem } from '../lib/errors.ts';
 import { notFoundMessage, selectionCapabilities, type CapabilityField } from '../lib/selection.ts';
 import type { AdmissionRequest } from './admission-review.ts';
+import { podDeviceNeeds } from './device-needs.ts';
 import type { NadLookup } from './nad-catalog.ts';
 import { rejectionReason } from './nad-evaluation.ts';
 import type { NetworkRef } from './nad-miss-resolver.ts';
@@ -138,6 +148,8 @@ export function validatePodReview(request: AdmissionRequest, context: PodValidat
 
   const plan = planPodNetworks(annotations, podNamespace, policy, policy.runtimeIfName);
   problems.push(...plan.problems.map(formatProblem));
+  if (request.operation === 'UPDATE' && plan.problems.length === 0 && isScheduled(object))
+    problems.push(...liveChangeProblems(annotationsOf(request.oldObject), annotations, plan, podNamespace));
   // The pod's own choices are checked here; the cluster's defaultNetworks are the agents' configuration.
   const chosen = [plan.defaultNetwork, ...plan.networks.filter((n) => n.element)];
   for (const network of chosen) {
@@ -151,6 +163,7 @@ export function validatePodReview(request: AdmissionRequest, context: PodValidat
       checkSelection(network.label, element, context, problems, warnings, unresolved);
     }
   }
+  if (plan.problems.length === 0) problems.push(...deviceShortfalls(object, plan, context.nads));
   if (problems.length === 0) return allow(dedupe(warnings));
   return {
     ...deny(problems.join('; '), dedupe(warnings)),
@@ -158,8 +171,66 @@ export function validatePodReview(request: AdmissionRequest, context: PodValidat
   };
 }
 
+/** Whether the pod is on a node (its sandbox, and so its networks, may exist). */
+function isScheduled(pod: Record<string, unknown>): boolean {
+  return isObject(pod.spec) && typeof pod.spec.nodeName === 'string' && pod.spec.nodeName !== '';
+}
+
+/**
+ * What a change of a running pod's annotations cannot do (hot-plug, agent/hot-plug.ts): swap its default
+ * network, or ask for an interface another network of the pod holds and keeps.
+ */
+function liveChangeProblems(
+  old: Annotations,
+  now: Annotations,
+  plan: PodNetworkPlan,
+  podNamespace: string,
+): string[] {
+  const problems: string[] = [];
+  if (old[defaultNetworkAnnotation] !== now[defaultNetworkAnnotation]) {
+    problems.push(
+      `${defaultNetworkAnnotation}: cannot change on a running pod: its default network was attached when its sandbox was created and cannot be swapped live; delete and create the pod again to change it`,
+    );
+  }
+  // Who holds each interface now (network-status), against what the change asks for.
+  const holders = new Map(
+    parseNetworkStatusAnnotation(
+      typeof old[networkStatusAnnotation] === 'string' ? old[networkStatusAnnotation] : undefined,
+    )
+      .filter((s) => s.interface)
+      .map((s) => [s.interface!, s.name]),
+  );
+  const stillWanted = new Set(plan.networks.map((n) => networkKey(n.namespace, n.name)));
+  for (const network of plan.networks) {
+    const ifName = network.element?.interface;
+    if (!ifName) continue;
+    const holder = holders.get(ifName);
+    const key = networkKey(network.namespace, network.name);
+    if (holder && holder !== key && (stillWanted.has(holder) || !holder.includes('/'))) {
+      problems.push(
+        `${network.label}: interface ${JSON.stringify(ifName)} is held by ${holder} on the running pod (${podNamespace} network-status); choose another interface name, or remove ${holder} in the same change`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** Each resource the pod requests fewer of than its device networks need (both numbers named). */
+function deviceShortfalls(pod: unknown, plan: PodNetworkPlan, nads: NadLookup): string[] {
+  const requested = podResourceRequests(pod);
+  const out: string[] = [];
+  for (const [resource, labels] of podDeviceNeeds(plan, nads).needs) {
+    const have = requested.get(resource) ?? 0;
+    if (have >= labels.length) continue;
+    out.push(
+      `the pod requests ${have} "${resource}" but ${labels.length} of its networks need one each (${labels.join(', ')}): request "${resource}": ${labels.length} in a container's resources, or let the multinet webhook add it (webhook.injectResources)`,
+    );
+  }
+  return out;
+}
+
 function uniqueRefs(refs: readonly NetworkRef[]): NetworkRef[] {
-  const seen = new Map(refs.map((r) => [`${r.namespace}/${r.name}`, r]));
+  const seen = new Map(refs.map((r) => [networkKey(r.namespace, r.name), r]));
   return [...seen.values()];
 }
 

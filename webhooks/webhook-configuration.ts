@@ -1,10 +1,12 @@
 /**
- * The ValidatingWebhookConfiguration, rendered from one set of values: the `multinet webhook`
- * command applies it, the tests register it, and the Helm chart templates the same object from the
- * same defaults (webhookDefaults is the one place they live).
+ * The ValidatingWebhookConfiguration (and, with the resource injector on, the MutatingWebhookConfiguration
+ * of the same name), rendered from one set of values: the `multinet webhook` command applies them, the
+ * tests register them, and the Helm chart templates the same objects from the same defaults
+ * (webhookDefaults is the one place they live).
  */
 import type {
   V1LabelSelector,
+  V1MutatingWebhookConfiguration,
   V1ValidatingWebhook,
   V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
@@ -14,6 +16,8 @@ import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 export const webhookPaths = {
   nads: '/validate/network-attachment-definitions',
   pods: '/validate/pods',
+  /** The resource injector (mutating). */
+  injectPods: '/mutate/pods',
 } as const;
 
 export const webhookDefaults = {
@@ -29,7 +33,7 @@ export const webhookDefaults = {
   /** Objects labelled `multinet.io/validate: "false"` are not sent to the webhook. */
   optOutLabel: 'multinet.io/validate',
   alwaysExcludedNamespaces: ['kube-system'],
-  webhookNames: { nads: 'nads.multinet.io', pods: 'pods.multinet.io' },
+  webhookNames: { nads: 'nads.multinet.io', pods: 'pods.multinet.io', injectPods: 'resources.multinet.io' },
 } as const;
 
 export type FailurePolicy = 'Fail' | 'Ignore';
@@ -101,7 +105,7 @@ function clientConfig(values: WebhookConfigValues, path: string): V1ValidatingWe
 
 function selectors(
   values: WebhookConfigValues,
-): Pick<V1ValidatingWebhook, 'namespaceSelector' | 'objectSelector'> {
+): Required<Pick<V1ValidatingWebhook, 'namespaceSelector' | 'objectSelector'>> {
   const optOut = { key: webhookDefaults.optOutLabel, operator: 'NotIn', values: ['false'] };
   const namespaceSelector: V1LabelSelector = values.namespaceSelector ?? {
     matchExpressions: [
@@ -116,8 +120,14 @@ function selectors(
   return { namespaceSelector, objectSelector };
 }
 
-export function renderWebhookConfiguration(values: WebhookConfigValues): V1ValidatingWebhookConfiguration {
-  const common = {
+function common(
+  values: WebhookConfigValues,
+): Pick<
+  V1ValidatingWebhook,
+  'failurePolicy' | 'matchPolicy' | 'sideEffects' | 'admissionReviewVersions' | 'timeoutSeconds'
+> &
+  ReturnType<typeof selectors> {
+  return {
     failurePolicy: values.failurePolicy,
     matchPolicy: 'Equivalent',
     sideEffects: 'None',
@@ -125,17 +135,24 @@ export function renderWebhookConfiguration(values: WebhookConfigValues): V1Valid
     timeoutSeconds: values.timeoutSeconds,
     ...selectors(values),
   };
+}
+
+function metadataOf(values: WebhookConfigValues): { name: string; labels: Record<string, string> } {
+  return {
+    name: values.name,
+    labels: {
+      'app.kubernetes.io/part-of': 'multinet',
+      'app.kubernetes.io/component': 'webhook',
+      ...values.labels,
+    },
+  };
+}
+
+export function renderWebhookConfiguration(values: WebhookConfigValues): V1ValidatingWebhookConfiguration {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
-    metadata: {
-      name: values.name,
-      labels: {
-        'app.kubernetes.io/part-of': 'multinet',
-        'app.kubernetes.io/component': 'webhook',
-        ...values.labels,
-      },
-    },
+    metadata: metadataOf(values),
     webhooks: [
       {
         name: webhookDefaults.webhookNames.nads,
@@ -149,7 +166,7 @@ export function renderWebhookConfiguration(values: WebhookConfigValues): V1Valid
             scope: 'Namespaced',
           },
         ],
-        ...common,
+        ...common(values),
       },
       {
         name: webhookDefaults.webhookNames.pods,
@@ -164,7 +181,39 @@ export function renderWebhookConfiguration(values: WebhookConfigValues): V1Valid
           },
         ],
         matchConditions: [podMatchCondition],
-        ...common,
+        ...common(values),
+      },
+    ],
+  };
+}
+
+/**
+ * The resource injector's configuration (webhook.injectResources): pod CREATEs that select networks,
+ * before the validating webhook sees them. Its name is the validating configuration's (another kind).
+ */
+export function renderMutatingWebhookConfiguration(
+  values: WebhookConfigValues,
+): V1MutatingWebhookConfiguration {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: metadataOf(values),
+    webhooks: [
+      {
+        name: webhookDefaults.webhookNames.injectPods,
+        clientConfig: clientConfig(values, webhookPaths.injectPods),
+        rules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['CREATE'],
+            resources: ['pods'],
+            scope: 'Namespaced',
+          },
+        ],
+        matchConditions: [podMatchCondition],
+        reinvocationPolicy: 'Never',
+        ...common(values),
       },
     ],
   };

@@ -27,7 +27,7 @@ import { deleteWebhookConfiguration } from './kube-ports.ts';
 import { defaultPodPolicy } from './pod.validator.ts';
 import { webhookPaths } from './webhook-configuration.ts';
 import { startWebhook, type RunningWebhook } from './webhook.ts';
-import { eventually } from '../lib/eventually.ts';
+import { eventually } from '../dev/eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 const kc = testKubeConfig();

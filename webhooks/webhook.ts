@@ -7,7 +7,10 @@
 import type { Server } from 'node:http';
 import { http } from '../platform/nodejs/http.ts';
 import type { Server as NetServer } from 'node:net';
-import type { V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import type {
+  V1MutatingWebhookConfiguration,
+  V1ValidatingWebhookConfiguration,
+} from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import { errorMessage } from '../lib/errors.ts';
@@ -38,6 +41,7 @@ import { NadCatalog } from './nad-catalog.ts';
 import { NadMissResolver } from './nad-miss-resolver.ts';
 import { validateNadReview } from './nad.validator.ts';
 import { NodeStateIndex } from './node-report.ts';
+import { mutatePodReview, type PodMutationContext } from './pod.mutator.ts';
 import {
   validatePodReview,
   type PodPolicy,
@@ -47,6 +51,7 @@ import {
 import { defaultMaxBodyBytes, type ReviewContext } from './review-adapter.ts';
 import { httpsUrl, servingNames, type ServingNames } from './serving-names.ts';
 import {
+  renderMutatingWebhookConfiguration,
   renderWebhookConfiguration,
   type WebhookConfigValues,
   type WebhookTarget,
@@ -83,6 +88,11 @@ export interface WebhookSettings {
   };
   /** Apply the ValidatingWebhookConfiguration at start (else only its caBundle is kept current). */
   readonly register: boolean;
+  /**
+   * The resource injector (a MutatingWebhookConfiguration of the same name): device networks' resources
+   * added to pods' requests; downwardApi: their labels and annotations mounted at /etc/podnetinfo.
+   */
+  readonly injectResources?: { readonly downwardApi: boolean } | undefined;
   readonly maxBodyBytes?: number;
   /** How long in-flight requests may finish on stop. Default 5 s. */
   readonly shutdownGraceMs?: number;
@@ -109,6 +119,8 @@ export interface RunningWebhook {
   readonly certs: CertSource;
   /** The configuration as rendered (with the caBundle at start). */
   readonly configuration: V1ValidatingWebhookConfiguration;
+  /** The resource injector's configuration, when it is on. */
+  readonly mutatingConfiguration: V1MutatingWebhookConfiguration | undefined;
   ready(): boolean;
   /** Self-managed mode: issue and load a new serving certificate now. */
   rotateCertificate(): Promise<ServingCertificate>;
@@ -121,13 +133,30 @@ export function podReviewer(
   resolver: NadMissResolver | undefined,
   onMissRead?: () => void,
 ): (request: Parameters<typeof validatePodReview>[0], review?: ReviewContext) => Promise<PodVerdict> {
-  return async (request, review) => {
-    const verdict = validatePodReview(request, context);
-    if (verdict.allowed || !verdict.unresolved || !resolver) return verdict;
+  return withMissReads((request) => validatePodReview(request, context), resolver, onMissRead);
+}
+
+/** The resource injector, with the same one direct read of NADs missing from the cache. */
+export function podInjector(
+  context: PodMutationContext,
+  resolver: NadMissResolver | undefined,
+  onMissRead?: () => void,
+): (request: Parameters<typeof mutatePodReview>[0], review?: ReviewContext) => Promise<PodVerdict> {
+  // A mutation is always allowed: it is the unresolved NADs, not a denial, that call for a read.
+  return withMissReads((request) => mutatePodReview(request, context), resolver, onMissRead, true);
+}
+
+function withMissReads(
+  review: (request: Parameters<typeof validatePodReview>[0]) => PodVerdict,
+  resolver: NadMissResolver | undefined,
+  onMissRead: (() => void) | undefined,
+  evenIfAllowed = false,
+): (request: Parameters<typeof validatePodReview>[0], context?: ReviewContext) => Promise<PodVerdict> {
+  return async (request, context) => {
+    const verdict = review(request);
+    if ((verdict.allowed && !evenIfAllowed) || !verdict.unresolved || !resolver) return verdict;
     onMissRead?.();
-    return (await resolver.resolve(verdict.unresolved, review?.signal))
-      ? validatePodReview(request, context)
-      : verdict;
+    return (await resolver.resolve(verdict.unresolved, context?.signal)) ? review(request) : verdict;
   };
 }
 
@@ -163,10 +192,18 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
     log.child({ component: 'nad-miss-resolver' }),
   );
   const podContext: PodValidationContext = { nads: catalog, nodes, policy: settings.policy };
+  const inject = settings.injectResources;
   const validators = {
     nads: (request: Parameters<typeof validateNadReview>[0]) =>
       validateNadReview(request, { nads: catalog, nodes }),
     pods: podReviewer(podContext, resolver, () => metrics.cacheMissReads.inc()),
+    injectPods: inject
+      ? podInjector(
+          { nads: catalog, policy: settings.policy, downwardApi: inject.downwardApi },
+          resolver,
+          () => metrics.cacheMissReads.inc(),
+        )
+      : undefined,
   };
   for (const informer of [nads, nodeStates]) {
     informer
@@ -175,7 +212,11 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
   }
 
   const configName = settings.configuration.name;
-  const bundleTarget = kubeCaBundleTarget(client, configName);
+  const bundleTarget = kubeCaBundleTarget(
+    client,
+    configName,
+    inject ? ['validating', 'mutating'] : ['validating'],
+  );
   let selfManaged: SelfManagedCerts | undefined;
   let certs: CertSource;
   if (settings.certs.mode === 'self-managed') {
@@ -272,17 +313,15 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
     'url' in target
       ? target.url
       : `https://${target.service.name}.${target.service.namespace}.svc:${target.service.port}`;
-  const configuration = renderWebhookConfiguration({
-    ...settings.configuration,
-    target,
-    caBundlePem: certs.current()?.caBundlePem,
-  });
+  const values = { ...settings.configuration, target, caBundlePem: certs.current()?.caBundlePem };
+  const configuration = renderWebhookConfiguration(values);
+  const mutatingConfiguration = inject ? renderMutatingWebhookConfiguration(values) : undefined;
   let probeServer: Server | undefined;
   let probePort: number | undefined;
-  let configInformer: ReturnType<typeof webhookConfigurationInformer> | undefined;
+  const configInformers: Array<ReturnType<typeof webhookConfigurationInformer>> = [];
   const stop = async (): Promise<void> => {
     certs.stop();
-    await configInformer?.stop();
+    await Promise.all(configInformers.map((i) => i.stop()));
     await stopInformers();
     if (probeServer) {
       probeServer.closeAllConnections();
@@ -294,13 +333,16 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
     if (settings.register) {
       await applyWebhookConfiguration(client, configuration);
       log.info('ValidatingWebhookConfiguration applied', { name: configName, url });
+      if (mutatingConfiguration) {
+        await applyWebhookConfiguration(client, mutatingConfiguration);
+        log.info('MutatingWebhookConfiguration applied (resource injection)', { name: configName, url });
+      }
     } else if (settings.certs.mode === 'files' && first.caBundlePem) {
       await syncFileBundle(first.caBundlePem);
     }
     if (selfManaged) {
       const managed = selfManaged;
-      configInformer = webhookConfigurationInformer(client, configName, log);
-      const check = (object: V1ValidatingWebhookConfiguration): void => {
+      const check = (object: V1ValidatingWebhookConfiguration | V1MutatingWebhookConfiguration): void => {
         const bundle = managed.current()?.caBundlePem;
         const expected = bundle ? Buffer.from(bundle).toString('base64') : undefined;
         if (expected && (object.webhooks ?? []).some((w) => w.clientConfig.caBundle !== expected)) {
@@ -309,11 +351,15 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
             .catch((err: unknown) => log.warn('caBundle resync failed', { error: errorMessage(err) }));
         }
       };
-      configInformer.on('add', check);
-      configInformer.on('update', check);
-      configInformer
-        .start()
-        .catch((err: unknown) => log.error('informer failed to start', { error: errorMessage(err) }));
+      for (const kind of inject ? (['validating', 'mutating'] as const) : (['validating'] as const)) {
+        const informer = webhookConfigurationInformer(client, configName, log, kind);
+        configInformers.push(informer);
+        informer.on('add', check);
+        informer.on('update', check);
+        informer
+          .start()
+          .catch((err: unknown) => log.error('informer failed to start', { error: errorMessage(err) }));
+      }
     }
     if (settings.probeListen) {
       probeServer = http.createServer(createProbeHandler(probes));
@@ -336,6 +382,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDeps)
     catalog,
     certs,
     configuration,
+    mutatingConfiguration,
     ready: () => Object.values(probes.ready).every((check) => check()),
     rotateCertificate: () => {
       if (!selfManaged)

@@ -22,13 +22,13 @@ import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import { runBuildScript, type Env } from '../../dev/binaries.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { nodeExec } from '../../platform/nodejs/exec.ts';
 
 /** Plugin and tool runs, killed with their process group on a timeout (a benchmark may touch process). */
 const tools = nodeExec({ killGroup: (pid, signal) => process.kill(-pid, signal) });
 import { findExecutable } from '../../platform/nodejs/which.ts';
-import type { ShimOutcome } from '../../playground/local-node.ts';
+import type { ShimOutcome } from '../../dev/netns/local-node.ts';
 
 /** The Multus commit of shared/anchors/multus-cni-<commit>.tar.gz; the binaries are cached by it. */
 export const multusCommit = '95a0932';

@@ -62,11 +62,33 @@ export interface ControlPlaneOptions {
   readonly servingIps?: readonly string[];
   /** Extra kube-apiserver flags (for example feature gates), appended to the defaults. */
   readonly apiServerArgs?: readonly string[];
+  /**
+   * Runs etcd and kube-apiserver inside this network namespace (the multi-node cluster's underlay):
+   * etcd on its 127.0.0.1, the API server on every address there at port 6443, advertising `address`.
+   * This process and the host's tools reach the API server through `relay` (dev/node/api-gateway)
+   * listening on the host's 127.0.0.1, which is what serverUrl and the admin kubeconfig name.
+   */
+  readonly netns?: UnderlayPlacement;
   /** Aborts starting (a running build, the waits for readiness); a started control plane ends with stop(). */
   readonly signal?: AbortSignal;
   /** The entry point's process.kill (servers and builds are stopped by process group). */
   readonly kill: Kill;
 }
+
+export interface UnderlayPlacement {
+  /** The namespace's file (/run/netns/NAME). */
+  readonly path: string;
+  /** The API server's address there, which kubelets and pods use. */
+  readonly address: string;
+  readonly nsenter: string;
+  /** The TCP relay binary (dev/node/api-gateway). */
+  readonly relay: string;
+  /** Service ClusterIPs (never routed: there is no kube-proxy). */
+  readonly serviceClusterIpRange: string;
+}
+
+/** The API server's port inside an underlay namespace (nothing else listens there). */
+export const underlayApiServerPort = 6443;
 
 export interface ControlPlane {
   /** https://127.0.0.1:<port> */
@@ -77,6 +99,8 @@ export interface ControlPlane {
   /** The admin kubeconfig (user in system:masters) as YAML, and its file in the temp dir. */
   readonly adminKubeconfig: string;
   readonly adminKubeconfigPath: string;
+  /** Where kubelets and pods reach the API server (in an underlay: its address there; else serverUrl's). */
+  readonly nodeUrl: string;
   /** The temp dir with the PKI, etcd's data and the servers' logs (removed by stop()). */
   readonly dir: string;
   /** Its files: the PKI (CA, service-account key pair), logs, the admin kubeconfig. */
@@ -130,8 +154,22 @@ interface Started {
   readonly files: Layout;
   readonly pki: Pki;
   readonly ports: Ports;
+  /** The host's 127.0.0.1 port of the API server (the relay's, in an underlay). */
+  readonly hostPort: number;
   readonly etcd: ServerProcess;
   readonly apiServer: ServerProcess;
+  readonly relay: ServerProcess | undefined;
+}
+
+/** The command line of a server: as is, or entered into the underlay namespace by nsenter. */
+function inUnderlay(
+  underlay: UnderlayPlacement | undefined,
+  command: string,
+  args: readonly string[],
+): { command: string; args: readonly string[] } {
+  return underlay
+    ? { command: underlay.nsenter, args: [`--net=${underlay.path}`, '--', command, ...args] }
+    : { command, args };
 }
 
 /** Starts etcd and kube-apiserver in `files.dir`; on failure stops what it started and throws. */
@@ -144,11 +182,11 @@ async function startServers(
 ): Promise<Started> {
   const timeoutMs = options.startTimeoutMs ?? 90_000;
   const deadline = Date.now() + timeoutMs;
-  const ports: Ports = {
-    etcdClient: await freePort(),
-    etcdPeer: await freePort(),
-    apiServer: await freePort(),
-  };
+  const underlay = options.netns;
+  // An underlay namespace holds nothing else: the usual ports; the host's are found free first.
+  const ports: Ports = underlay
+    ? { etcdClient: 2379, etcdPeer: 2380, apiServer: underlayApiServerPort }
+    : { etcdClient: await freePort(), etcdPeer: await freePort(), apiServer: await freePort() };
   const started: ServerProcess[] = [];
   const logs = [
     { name: 'etcd', file: files.etcdLog },
@@ -158,31 +196,57 @@ async function startServers(
     log(`starting etcd on 127.0.0.1:${ports.etcdClient}`);
     const etcd = await startServerProcess({
       name: 'etcd',
-      command: binaries.etcd,
-      args: etcdArgs(files, ports),
+      ...inUnderlay(underlay, binaries.etcd, etcdArgs(files, ports)),
       logFile: files.etcdLog,
       cwd: files.dir,
       env: { ...options.serverEnv },
       kill: options.kill,
     });
     started.push(etcd);
-    const etcdHealth = `http://127.0.0.1:${ports.etcdClient}/health`;
-    await waitUntil(
-      'etcd /health',
-      async () => {
-        const { status, body } = await httpGetStatus(etcdHealth, 2000);
-        return { ok: status === 200 && /"health":\s*"true"/.test(body), detail: `${status} ${body}` };
-      },
-      [etcd],
-      deadline,
-      timeoutMs,
-      options.signal,
+    // In an underlay, etcd is out of this process's reach: the API server's /readyz covers it.
+    if (!underlay) {
+      const etcdHealth = `http://127.0.0.1:${ports.etcdClient}/health`;
+      await waitUntil(
+        'etcd /health',
+        async () => {
+          const { status, body } = await httpGetStatus(etcdHealth, 2000);
+          return { ok: status === 200 && /"health":\s*"true"/.test(body), detail: `${status} ${body}` };
+        },
+        [etcd],
+        deadline,
+        timeoutMs,
+        options.signal,
+      );
+    }
+    let relay: ServerProcess | undefined;
+    let hostPort = ports.apiServer;
+    if (underlay) {
+      hostPort = await freePort();
+      relay = await startServerProcess({
+        name: 'api-relay',
+        command: underlay.relay,
+        args: [
+          '-listen',
+          `127.0.0.1:${hostPort}`,
+          '-target-netns',
+          underlay.path,
+          '-target',
+          `127.0.0.1:${ports.apiServer}`,
+        ],
+        logFile: join(files.dir, 'api-relay.log'),
+        cwd: files.dir,
+        env: { ...options.serverEnv },
+        kill: options.kill,
+      });
+      started.push(relay);
+    }
+    log(
+      `starting kube-apiserver on https://${underlay ? `${underlay.address}:${ports.apiServer} (in ${underlay.path}; relayed from 127.0.0.1:${hostPort})` : `127.0.0.1:${ports.apiServer}`}`,
     );
-    log(`starting kube-apiserver on https://127.0.0.1:${ports.apiServer}`);
     const apiServer = await launchApiServer(files, ports, binaries, options);
     started.push(apiServer);
-    await waitForReadyz(ports, pki.admin, [etcd, apiServer], deadline, timeoutMs, options.signal);
-    return { files, pki, ports, etcd, apiServer };
+    await waitForReadyz(hostPort, pki.admin, [etcd, apiServer], deadline, timeoutMs, options.signal);
+    return { files, pki, ports, hostPort, etcd, apiServer, relay };
   } catch (err) {
     if (options.signal?.aborted) {
       await Promise.all(started.reverse().map((s) => s.stop(options.stopTimeoutMs ?? 10_000)));
@@ -203,10 +267,22 @@ function launchApiServer(
   binaries: ControlPlaneBinaries,
   options: ControlPlaneOptions,
 ): Promise<ServerProcess> {
+  const underlay = options.netns;
+  const network = underlay
+    ? {
+        bindAddress: '0.0.0.0',
+        advertiseAddress: underlay.address,
+        kubeletAddressType: 'InternalIP' as const,
+        serviceClusterIpRange: underlay.serviceClusterIpRange,
+      }
+    : undefined;
   return startServerProcess({
     name: 'kube-apiserver',
-    command: binaries.kubeApiServer,
-    args: apiServerArgs(files, ports, options.apiServerArgs ?? [], options.profile),
+    ...inUnderlay(
+      underlay,
+      binaries.kubeApiServer,
+      apiServerArgs(files, ports, options.apiServerArgs ?? [], options.profile, network),
+    ),
     logFile: files.apiServerLog,
     cwd: files.dir,
     env: { ...options.serverEnv },
@@ -215,14 +291,14 @@ function launchApiServer(
 }
 
 function waitForReadyz(
-  ports: Ports,
+  hostPort: number,
   admin: TlsClient,
   servers: readonly ServerProcess[],
   deadline: number,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  const readyz = `https://127.0.0.1:${ports.apiServer}/readyz`;
+  const readyz = `https://127.0.0.1:${hostPort}/readyz`;
   return waitUntil(
     'kube-apiserver /readyz',
     async () => {
@@ -259,7 +335,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   let adminKubeconfig: string;
   try {
     const files = layout(dir);
-    const pki = await writePki(files, options.servingIps);
+    const pki = await writePki(files, [
+      ...(options.servingIps ?? []),
+      ...(options.netns ? [options.netns.address] : []),
+    ]);
     for (let attempt = 1; !running; attempt++) {
       try {
         running = await startServers(files, pki, binaries, options, log);
@@ -271,7 +350,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       }
     }
     adminKubeconfig = renderKubeconfig({
-      server: `https://127.0.0.1:${running.ports.apiServer}`,
+      server: `https://127.0.0.1:${running.hostPort}`,
       caPem: pki.ca.certPem,
       name: 'multinet-test',
       user: 'multinet-admin',
@@ -281,14 +360,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   } catch (err) {
     if (running) {
       await running.apiServer.stop(stopTimeoutMs);
+      await running.relay?.stop(stopTimeoutMs);
       await running.etcd.stop(stopTimeoutMs);
     }
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const { files, pki, ports, etcd } = running;
+  const { files, pki, ports, hostPort, etcd, relay } = running;
   let { apiServer } = running;
-  const serverUrl = `https://127.0.0.1:${ports.apiServer}`;
+  const serverUrl = `https://127.0.0.1:${hostPort}`;
+  const nodeUrl = options.netns ? `https://${options.netns.address}:${ports.apiServer}` : serverUrl;
   log(
     `control plane ready at ${serverUrl} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (dir ${dir})`,
   );
@@ -308,6 +389,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   watch(etcd);
   watch(apiServer);
+  if (relay) watch(relay);
   const kubeConfig = (): KubeConfig => kubeConfigFromYaml(adminKubeconfig);
 
   return {
@@ -316,6 +398,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ca: pki.ca,
     adminKubeconfig,
     adminKubeconfigPath: files.adminKubeconfig,
+    nodeUrl,
     dir,
     files,
     etcdUrl: `http://127.0.0.1:${ports.etcdClient}`,
@@ -337,7 +420,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         apiServer = await launchApiServer(files, ports, binaries, options);
         watch(apiServer);
         try {
-          await waitForReadyz(ports, pki.admin, [etcd, apiServer], Date.now() + timeoutMs, timeoutMs);
+          await waitForReadyz(hostPort, pki.admin, [etcd, apiServer], Date.now() + timeoutMs, timeoutMs);
         } catch (err) {
           throw await failureReport(
             `kube-apiserver did not come back (logs in ${dir}): ${err instanceof Error ? err.message : String(err)}`,
@@ -353,6 +436,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         await restarting?.catch(() => undefined);
         log('stopping kube-apiserver and etcd');
         await apiServer.stop(stopTimeoutMs);
+        await relay?.stop(stopTimeoutMs);
         await etcd.stop(stopTimeoutMs);
         await rm(dir, { recursive: true, force: true });
       })();

@@ -114,14 +114,35 @@ export function etcdArgs(files: Layout, ports: Ports): string[] {
  */
 export type ControlPlaneProfile = 'envtest' | 'node';
 
-/** Service ClusterIPs (never routed: there is no kube-proxy): a documentation range. */
+/**
+ * Where the API server listens and what it advertises: the host's 127.0.0.1 (default), or, in the
+ * multi-node cluster's underlay namespace, every address there, advertising the underlay's; kubelets are
+ * then reached at their InternalIP (their names resolve nowhere) instead of the host name `localhost`.
+ */
+export interface ApiServerNetwork {
+  readonly bindAddress: string;
+  readonly advertiseAddress: string;
+  readonly kubeletAddressType: 'Hostname' | 'InternalIP';
+  /** Service ClusterIPs (never routed: there is no kube-proxy): a documentation range. */
+  readonly serviceClusterIpRange: string;
+}
+
+/** Service ClusterIPs of the single node and envtest. */
 export const serviceClusterIpRange = '203.0.113.128/25';
+
+export const loopbackApiServer: ApiServerNetwork = {
+  bindAddress: '127.0.0.1',
+  advertiseAddress: '127.0.0.1',
+  kubeletAddressType: 'Hostname',
+  serviceClusterIpRange,
+};
 
 export function apiServerArgs(
   files: Layout,
   ports: Ports,
   extra: readonly string[],
   profile: ControlPlaneProfile = 'envtest',
+  network: ApiServerNetwork = loopbackApiServer,
 ): string[] {
   const access =
     profile === 'node'
@@ -131,15 +152,15 @@ export function apiServerArgs(
           `--kubelet-client-certificate=${files.kubeletClientCert}`,
           `--kubelet-client-key=${files.kubeletClientKey}`,
           `--kubelet-certificate-authority=${files.caCert}`,
-          '--kubelet-preferred-address-types=Hostname',
+          `--kubelet-preferred-address-types=${network.kubeletAddressType}`,
           // Webhooks and aggregated APIs are called at their Services' endpoint IPs: there is no kube-proxy.
           '--enable-aggregator-routing=true',
         ]
       : ['--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount'];
   return [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${network.bindAddress}`,
+    `--advertise-address=${network.advertiseAddress}`,
     `--secure-port=${ports.apiServer}`,
     `--cert-dir=${join(files.dir, 'pki')}`,
     `--tls-cert-file=${files.servingCert}`,
@@ -150,7 +171,7 @@ export function apiServerArgs(
     `--service-account-signing-key-file=${files.saSigningKey}`,
     `--api-audiences=${serviceAccountIssuer}`,
     ...access,
-    `--service-cluster-ip-range=${serviceClusterIpRange}`,
+    `--service-cluster-ip-range=${network.serviceClusterIpRange}`,
     // The "kubernetes" Service would get the loopback address as its endpoint, which validation rejects.
     '--endpoint-reconciler-type=none',
     '--allow-privileged=true',

@@ -69,33 +69,62 @@ image_pause() {
   echo "pause $ref $file"
 }
 
-image_alpine() {
-  local busybox=/bin/busybox key file ref=docker.io/library/alpine:latest
-  # busybox-static's binary: executable, and no dynamic executable for ldd (which then exits non-zero).
+# A container with busybox-static as its userland (/bin/ash, sleep, ip, ...): what the test image and
+# whereabouts' image stand on.
+busybox_container() {
+  local busybox=/bin/busybox c mnt
   { [ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1; } ||
     die "a static busybox is needed for the test image at $busybox: apt-get install -y busybox-static"
-  key=$(key_of <"$busybox")
+  c=$(bh from scratch)
+  mnt=$(bh mount "$c")
+  mkdir -p "$mnt/bin" "$mnt/tmp" "$mnt/etc" "$mnt/root"
+  cp "$busybox" "$mnt/bin/busybox"
+  chroot "$mnt" /bin/busybox --install -s /bin
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$mnt/etc/passwd"
+  printf 'root:x:0:\nnobody:x:65534:\n' >"$mnt/etc/group"
+  chmod 1777 "$mnt/tmp"
+  bh umount "$c" >/dev/null
+  bh config --cmd '["/bin/sh"]' --env PATH=/bin --label io.multinet.local=busybox "$c"
+  echo "$c"
+}
+
+image_alpine() {
+  local key file ref=docker.io/library/alpine:latest
+  key=$(key_of </bin/busybox)
   file=$(layout_path alpine "$key")
   if [ ! -f "$file/index.json" ]; then
-    say "alpine: building $ref from $busybox (busybox-static: /bin/ash, sleep, ip, ...)"
-    local c mnt
-    c=$(bh from scratch)
-    mnt=$(bh mount "$c")
-    mkdir -p "$mnt/bin" "$mnt/tmp" "$mnt/etc" "$mnt/root"
-    cp "$busybox" "$mnt/bin/busybox"
-    chroot "$mnt" /bin/busybox --install -s /bin
-    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$mnt/etc/passwd"
-    printf 'root:x:0:\nnobody:x:65534:\n' >"$mnt/etc/group"
-    chmod 1777 "$mnt/tmp"
-    bh umount "$c" >/dev/null
-    bh config --cmd '["/bin/sh"]' --env PATH=/bin --label io.multinet.local=busybox "$c"
+    say "alpine: building $ref from /bin/busybox (busybox-static: /bin/ash, sleep, ip, ...)"
+    local c
+    c=$(busybox_container)
     bh commit --quiet --rm "$c" "$ref" >/dev/null
     push "$ref" latest "$file"
   fi
   echo "alpine $ref $file"
 }
 
-# The Debian base both local base images start from, with the host's CA bundle (the TLS proxy's CA).
+# whereabouts' image as its Dockerfile's last stage makes it (the plugin, its reconciler and its install
+# scripts at /), on the busybox base of the alpine image above instead of Alpine's.
+image_whereabouts() {
+  local files="$CACHE/bin/whereabouts-files" key file ref
+  for f in "$CACHE/bin/whereabouts" "$CACHE/bin/ip-control-loop" "$files/install-cni.sh"; do
+    [ -e "$f" ] || die "$f is missing: run dev/build.sh (MULTINET_BUILD_ONLY=whereabouts) first"
+  done
+  key=$(cat /bin/busybox "$CACHE/bin/whereabouts" "$CACHE/bin/ip-control-loop" "$files"/*.sh | key_of)
+  ref="multinet.local/whereabouts:$key"
+  file=$(layout_path whereabouts "$key")
+  if [ ! -f "$file/index.json" ]; then
+    say "whereabouts: building $ref"
+    local c
+    c=$(busybox_container)
+    bh copy --chmod 0755 "$c" "$CACHE/bin/whereabouts" "$CACHE/bin/ip-control-loop" \
+      "$files/install-cni.sh" "$files/lib.sh" "$files/token-watcher.sh" / >/dev/null
+    bh config --cmd '["/install-cni.sh"]' --label io.multinet.local=whereabouts "$c"
+    bh commit --quiet --rm "$c" "$ref" >/dev/null
+    push "$ref" "$key" "$file"
+  fi
+  echo "whereabouts $ref $file"
+}
+
 debian_base() {
   local tar="$OUT/debian-$SUITE-minbase.tar"
   if [ ! -f "$tar" ]; then
@@ -174,7 +203,7 @@ go_base() {
 # What the Dockerfile builds from: every file it may COPY, in this checkout.
 multinet_inputs_key() {
   (cd "$ROOT" && find Dockerfile package.json package-lock.json tsconfig.json tsconfig.build.json \
-    lib platform cni agent controllers webhooks cli cmd dev playground scripts crds \
+    lib platform cni agent controllers webhooks cli cmd scripts \
     -type f ! -name '*.test.ts' -print0 2>/dev/null | sort -z | xargs -0 sha256sum) | key_of
 }
 
@@ -217,7 +246,7 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(pause alpine multinet)
 for part in "${parts[@]}"; do
   case "$part" in
-  pause | alpine | multinet) "image_$part" ;;
-  *) die "unknown image $part (pause, alpine, multinet)" ;;
+  pause | alpine | multinet | whereabouts) "image_$part" ;;
+  *) die "unknown image $part (pause, alpine, multinet, whereabouts)" ;;
   esac
 done

@@ -28,15 +28,19 @@ export const kubeletSysctls = [
 /**
  * Fixed host directories a node writes entries into whatever its configuration says: libcni's result
  * cache, host-local's default lease dir (NADs without a dataDir, as the seed's), the kubelet's container
- * log links, containerd's shim sockets. Entries present before the node
+ * log links, containerd's shim sockets, the kubelet's device manager socket (its path is fixed whatever
+ * --root-dir says). Entries present before the node
  * started are kept; a directory the node created is removed, with the parents it created for it.
  */
 export const fixedHostDirs = [
+  // The kubelet's device plugin registration socket and checkpoint: fixed, whatever its --root-dir.
+  '/var/lib/kubelet/device-plugins',
   '/var/lib/cni/results',
   '/var/lib/cni/networks',
   '/var/log/containers',
   '/var/log/pods',
   '/run/containerd',
+  '/var/lib/kubelet/device-plugins',
 ];
 
 /** Pod sandboxes' network namespaces that containerd's CRI creates (and pins) in /run/netns. */

@@ -14,29 +14,22 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, link, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorMessage } from '../../lib/errors.ts';
-import { systemClock } from '../../platform/nodejs/clock.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
-import { endProcessesWithEnv } from '../../platform/nodejs/orphans.ts';
 import { ensureNodeBinaries, type Env, type NodeBinaries } from '../binaries.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { waitUntil } from '../controlplane/readiness.ts';
 import { logTail, startServerProcess, type ServerProcess } from '../controlplane/server-process.ts';
 import type { Kill } from '../../lib/ports.ts';
 import { NodeCgroups } from './cgroups.ts';
-import {
-  parseSnapshot,
-  restoreHost,
-  snapshotHost,
-  snapshotJson,
-  unmountBelow,
-  type HostSnapshot,
-} from './host-state.ts';
+import { restoreHost, snapshotHost, snapshotJson, unmountBelow, type HostSnapshot } from './host-state.ts';
+import { releaseMachineLock, runMark, snapshotFile, takeMachineLock } from './machine-lock.ts';
 import { buildImages, registryRepositories, type BuiltImage, type ImageName } from './images.ts';
 import {
   nodeLayout,
@@ -48,18 +41,25 @@ import {
   renderDefaultNetwork,
   renderKubeletConfig,
   renderRegistryHosts,
+  controllerManagerArgs,
+  schedulerArgs,
   writeNodeCredentials,
   type NodeLayout,
   type NodePorts,
 } from './node-config.ts';
 import { checkNodeHost, type NodeHost } from './prerequisites.ts';
 import { startLocalRegistry, type ListenLoopback, type LocalRegistry } from './registry.ts';
+import {
+  createVfLinks,
+  kubeletDevicePluginDir,
+  startVfDevicePlugin,
+  vfResourceName,
+  type NodeVfs,
+} from './vfs.ts';
 
 const run = promisify(execFile);
 
-export const lockFile = '/run/multinet-dev-node.lock';
-/** In the node's run dir: the host as it was before the node started (host-state.ts), for a stale node's cleanup. */
-const snapshotFile = 'host-snapshot.json';
+export { lockFile } from './machine-lock.ts';
 
 export interface KubeNodeOptions {
   /** Cache root of dev/build.sh and dev/images/build.sh. */
@@ -77,7 +77,7 @@ export interface KubeNodeOptions {
   readonly log?: (line: string) => void;
   /** Images to build and serve besides pause and alpine (e.g. multinet's own). */
   readonly extraImages?: readonly ImageName[];
-  /** The node's default network: a bridge (default), or Flannel's plugin over a subnet.env. */
+  /** The node's default network: a bridge (default), or Flannel's plugin over a subnet.env (needs its source). */
   readonly defaultNetwork?: DefaultNetworkKind;
   /** Parent of the run dir (default os.tmpdir()). */
   readonly tmpRoot?: string;
@@ -85,6 +85,8 @@ export interface KubeNodeOptions {
   readonly waitForOtherNodeMs?: number;
   /** How long the node may take to become Ready once everything is built (default 120 s). */
   readonly startTimeoutMs?: number;
+  /** Stand-in SR-IOV VFs advertised as multinet.dev/vf by the test device plugin (default 4; 0: none). */
+  readonly vfs?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -100,10 +102,14 @@ export interface KubeNode {
   readonly registry: string;
   /** The name of the node: `localhost`. */
   readonly nodeName: string;
+  /** The kubelet's cgroupRoot: pods' cgroups are below it (kubepods/<qos>/pod<uid>) in every hierarchy. */
+  readonly podsCgroupRoot: string;
   /** One end of a veth pair on the host, for macvlan networks (the other end is up too). */
   readonly macvlanMaster: string;
   /** The pods' bridge (the host holds the pod subnet's gateway address on it). */
   readonly bridge: string;
+  /** The stand-in VFs (dev/node/vfs.ts) and where the agent finds the kubelet's and the device plugin's files. */
+  readonly vfs: NodeVfs;
   /** Where pods reach the API server (KUBERNETES_SERVICE_HOST/PORT): there is no kube-proxy. */
   readonly apiGateway: { readonly host: string; readonly port: number };
   /** The admin kubeconfig (a user in system:masters). */
@@ -116,91 +122,16 @@ export interface KubeNode {
   stop(): Promise<void>;
 }
 
-interface LockRecord {
-  readonly pid: number;
-  readonly dir: string;
-  readonly cgroup: string;
-  readonly links: readonly string[];
-  readonly netns: readonly string[];
-}
-
-/** In the environment of the node's control plane servers: the node's run dir. */
-const nodeMark = 'MULTINET_DEV_NODE';
-
-/** Takes the machine's node lock; a stale one (its process is gone) is cleaned up first. */
-async function takeLock(
-  record: LockRecord,
-  options: KubeNodeOptions,
-  host: NodeHost,
-  log: (l: string) => void,
-): Promise<void> {
-  const text = await readFile(lockFile, 'utf8').catch(() => undefined);
-  if (text !== undefined) {
-    let stale: LockRecord | undefined;
-    try {
-      stale = JSON.parse(text) as LockRecord;
-    } catch {
-      stale = undefined;
-    }
-    let alive = false;
-    if (stale) {
-      try {
-        options.kill(stale.pid, 0);
-        alive = true;
-      } catch {
-        alive = false;
-      }
-    }
-    if (alive && stale && (options.waitForOtherNodeMs ?? 0) > 0) {
-      log(`waiting for the local node of process ${stale.pid} to stop (only one runs per machine)`);
-      const deadline = Date.now() + options.waitForOtherNodeMs!;
-      while (Date.now() < deadline && (await readFile(lockFile, 'utf8').catch(() => undefined)) === text) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-      if ((await readFile(lockFile, 'utf8').catch(() => undefined)) !== text) {
-        return takeLock(
-          record,
-          { ...options, waitForOtherNodeMs: Math.max(1, deadline - Date.now()) },
-          host,
-          log,
-        );
-      }
-    }
-    if (alive && stale) {
-      throw new Error(
-        `another multinet local node runs on this machine (process ${stale.pid}, run dir ${stale.dir}); stop it first (Ctrl-C), only one can run at a time`,
-      );
-    }
-    if (stale) {
-      log(`cleaning up a local node whose process ${stale.pid} is gone (run dir ${stale.dir})`);
-      // Its control plane runs outside its cgroups and may still be shutting down (its etcd is gone).
-      await endProcessesWithEnv(nodeMark, stale.dir, {
-        kill: (pid) => options.kill(pid, 'SIGKILL'),
-        clock: systemClock,
-      }).catch((err: unknown) => log(`could not end the stale node's control plane: ${errorMessage(err)}`));
-      await new NodeCgroups(host.cgroups, stale.cgroup).destroy(options.kill).catch(() => undefined);
-      await unmountBelow(stale.dir).catch(() => undefined);
-      // What its kubelet and containerd changed outside the run dir (pods' netns, sysctls, host dirs).
-      const before = parseSnapshot(await readFile(join(stale.dir, snapshotFile), 'utf8').catch(() => ''));
-      if (before) {
-        const left = await restoreHost(before);
-        if (left.length > 0) log(`could not put back all the stale node changed: ${left.join('; ')}`);
-      }
-      for (const link of stale.links) await run(host.tools.ip, ['link', 'del', link]).catch(() => undefined);
-      for (const ns of stale.netns ?? [])
-        await run(host.tools.ip, ['netns', 'del', ns]).catch(() => undefined);
-      await rm(stale.dir, { recursive: true, force: true });
-    }
-    await rm(lockFile, { force: true });
-  }
-  await writeFile(lockFile, JSON.stringify(record), { flag: 'wx', mode: 0o644 });
-}
-
-/** Links (or copies) the reference plugins and Flannel's into the node's one CNI bin dir, as on a node. */
+/**
+ * Links (or copies) the reference plugins, Flannel's (where built) and the stand-in VFs' ("vf") into the
+ * node's one CNI bin dir, as on a node.
+ */
 async function installPlugins(binaries: NodeBinaries, binDir: string): Promise<void> {
   const plugins = (await readdir(binaries.cniPlugins)).map((name) => join(binaries.cniPlugins, name));
-  for (const source of [...plugins, binaries.flannel]) {
-    const target = join(binDir, basename(source));
+  const flannel = existsSync(binaries.flannel) ? [binaries.flannel] : [];
+  const named = [...plugins, ...flannel].map((source) => [source, basename(source)] as const);
+  for (const [source, name] of [...named, [binaries.vfCni, 'vf'] as const]) {
+    const target = join(binDir, name);
     await link(await realpath(source), target).catch(() => copyFile(source, target));
   }
 }
@@ -246,7 +177,10 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     log,
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  const binaries = await ensureNodeBinaries(buildOptions);
+  const binaries = await ensureNodeBinaries({
+    ...buildOptions,
+    also: options.defaultNetwork === 'flannel' ? ['flannel'] : [],
+  });
   const images = await buildImages(
     ['pause', 'alpine', ...(options.extraImages ?? [])],
     options.cacheDir,
@@ -265,7 +199,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
   const apiNetns = `mn${id}api`;
   const links = [bridge, macvlanMaster, `mn${id}a0`];
   const namespaces = [apiNetns];
-  await takeLock(
+  await takeMachineLock(
     { pid: options.pid, dir, cgroup: cgroups.name, links, netns: namespaces },
     options,
     host,
@@ -304,7 +238,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       await attempt('stop the registry', async () => registry?.close());
       await attempt('stop the control plane', async () => controlPlane?.stop());
       await attempt('remove the run dir', () => rm(dir, { recursive: true, force: true }));
-      await rm(lockFile, { force: true });
+      await releaseMachineLock(dir);
       if (problems.length > 0)
         throw new Error(`the local node did not stop cleanly:\n  - ${problems.join('\n  - ')}`);
     })());
@@ -333,7 +267,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       kill: options.kill,
       log,
       profile: 'node',
-      serverEnv: { [nodeMark]: dir },
+      serverEnv: { [runMark]: dir },
       servingIps: [podNetwork.apiGateway.host],
       tmpRoot: dir,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -371,6 +305,8 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     await ip('link', 'add', macvlanMaster, 'type', 'veth', 'peer', 'name', `mn${id}m1`);
     await ip('link', 'set', macvlanMaster, 'up');
     await ip('link', 'set', `mn${id}m1`, 'up');
+    // Children of the uplink: deleted with it, wherever they are (a pod's netns included).
+    const vfLinks = await createVfLinks(host.tools.ip, macvlanMaster, `mn${id}v`, options.vfs ?? 4);
     // The API gateway's namespace, plugged into the bridge like a pod.
     await ip('netns', 'add', apiNetns);
     await ip('link', 'add', `mn${id}a0`, 'type', 'veth', 'peer', 'name', `mn${id}a1`, 'netns', apiNetns);
@@ -450,31 +386,22 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       timeoutMs,
       options.signal,
     );
-    const kubeconfigFlags = (file: string): string[] => [
-      `--kubeconfig=${file}`,
-      `--authentication-kubeconfig=${file}`,
-      `--authorization-kubeconfig=${file}`,
-    ];
     log('starting kube-controller-manager and kube-scheduler');
-    const files = controlPlane.files;
-    const controllerManager = await start('kube-controller-manager', binaries.kubeControllerManager, [
-      ...kubeconfigFlags(layout.controllerManagerKubeconfig),
-      '--bind-address=127.0.0.1',
-      `--secure-port=${ports.controllerManager}`,
-      `--cert-dir=${join(dir, 'controller-manager')}`,
-      `--service-account-private-key-file=${files.saSigningKey}`,
-      `--root-ca-file=${files.caCert}`,
-      '--use-service-account-credentials=true',
-      '--leader-elect=false',
-      `--flex-volume-plugin-dir=${join(dir, 'flex-volumes')}`,
-    ]);
-    const scheduler = await start('kube-scheduler', binaries.kubeScheduler, [
-      ...kubeconfigFlags(layout.schedulerKubeconfig),
-      '--bind-address=127.0.0.1',
-      `--secure-port=${ports.scheduler}`,
-      `--cert-dir=${join(dir, 'scheduler')}`,
-      '--leader-elect=false',
-    ]);
+    const controllerManager = await start(
+      'kube-controller-manager',
+      binaries.kubeControllerManager,
+      controllerManagerArgs({
+        kubeconfig: layout.controllerManagerKubeconfig,
+        port: ports.controllerManager,
+        dir,
+        files: controlPlane.files,
+      }),
+    );
+    const scheduler = await start(
+      'kube-scheduler',
+      binaries.kubeScheduler,
+      schedulerArgs({ kubeconfig: layout.schedulerKubeconfig, port: ports.scheduler, dir }),
+    );
     log('starting the kubelet (node "localhost")');
     await writeFile(
       layout.kubeletConfig,
@@ -517,6 +444,39 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       timeoutMs,
       options.signal,
     );
+    const vfs: NodeVfs = {
+      resourceName: vfResourceName,
+      links: vfLinks,
+      deviceInfoDir: join(dir, 'devinfo'),
+      podResourcesSocket: join(layout.kubeletRoot, 'pod-resources', 'kubelet.sock'),
+    };
+    if (vfLinks.length > 0) {
+      const devicePlugin = await startVfDevicePlugin(
+        {
+          binary: binaries.vfDevicePlugin,
+          devicePluginDir: kubeletDevicePluginDir,
+          links: vfLinks,
+          nodeName,
+          deviceInfoDir: vfs.deviceInfoDir,
+        },
+        start,
+      );
+      all.push(devicePlugin);
+      await waitUntil(
+        `the kubelet to advertise ${vfLinks.length} ${vfResourceName}`,
+        async () => {
+          const allocatable = (await core.readNode({ name: nodeName })).status?.allocatable ?? {};
+          return {
+            ok: allocatable[vfResourceName] === String(vfLinks.length),
+            detail: `allocatable ${vfResourceName}: ${allocatable[vfResourceName] ?? 'none'}`,
+          };
+        },
+        all,
+        deadline,
+        timeoutMs,
+        options.signal,
+      );
+    }
     log(
       `node ${nodeName} Ready ${((Date.now() - startedAt) / 1000).toFixed(1)} s after its start (run dir ${dir})`,
     );
@@ -541,8 +501,10 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       host,
       registry: registry.address,
       nodeName,
+      podsCgroupRoot: cgroups.podsRoot,
       macvlanMaster,
       bridge,
+      vfs,
       apiGateway: podNetwork.apiGateway,
       adminKubeconfigPath: cp.adminKubeconfigPath,
       kubeConfig: () => cp.kubeConfig(),

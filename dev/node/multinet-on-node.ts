@@ -9,8 +9,8 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { eventually, httpOk } from '../../lib/eventually.ts';
-import { installCrds } from '../../platform/kube/crds.ts';
+import { eventually, httpOk } from '../eventually.ts';
+import { installCrds } from '../controlplane/crds.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
 import { startMultinet, type ManagedProcess } from '../multinet-process.ts';
 import { shimPath, spawnerPath } from '../go-programs.ts';
@@ -19,6 +19,8 @@ import { proveAPodGetsItsNetwork } from './probe-pod.ts';
 
 export interface MultinetOnNode {
   readonly processes: readonly ManagedProcess[];
+  /** Stops the agent and starts it again with the same flags; resolves once it is ready. */
+  restartAgent(): Promise<void>;
   /** The agent's state dir and socket. */
   readonly stateDir: string;
   readonly socket: string;
@@ -68,6 +70,30 @@ export async function startMultinetOnNode(
       await freeLoopbackPort(),
     ];
     const common = ['--kubeconfig', kubeconfig, '--log-format', 'text'];
+    const agentArgs = [
+      'agent',
+      ...common,
+      '--node-name',
+      node.nodeName,
+      '--pod-resources-socket',
+      node.vfs.podResourcesSocket,
+      '--device-info-dir',
+      node.vfs.deviceInfoDir,
+      '--cni-conf-dir',
+      node.layout.cniConfDir,
+      '--cni-bin-dir',
+      node.layout.cniBinDir,
+      '--state-dir',
+      stateDir,
+      '--socket',
+      socket,
+      '--shim-source',
+      shim,
+      '--spawner',
+      spawnerPath(),
+      '--probe-listen',
+      `127.0.0.1:${agentProbe}`,
+    ];
     processes.push(
       startMultinet(
         'controller',
@@ -86,33 +112,11 @@ export async function startMultinetOnNode(
           '--probe-listen',
           `127.0.0.1:${webhookProbe}`,
           '--register',
+          '--inject-resources',
         ],
         logDir,
       ),
-      startMultinet(
-        'agent',
-        [
-          'agent',
-          ...common,
-          '--node-name',
-          node.nodeName,
-          '--cni-conf-dir',
-          node.layout.cniConfDir,
-          '--cni-bin-dir',
-          node.layout.cniBinDir,
-          '--state-dir',
-          stateDir,
-          '--socket',
-          socket,
-          '--shim-source',
-          shim,
-          '--spawner',
-          spawnerPath(),
-          '--probe-listen',
-          `127.0.0.1:${agentProbe}`,
-        ],
-        logDir,
-      ),
+      startMultinet('agent', agentArgs, logDir),
     );
     await Promise.all([
       waitReady('the controller', controllerProbe),
@@ -128,7 +132,13 @@ export async function startMultinetOnNode(
     log(
       'multinet runs on the node: a probe pod got its network through the shim and the agent, and was deleted',
     );
-    return { processes, stateDir, socket, logDir, stop };
+    const restartAgent = async (): Promise<void> => {
+      const index = processes.findIndex((p) => p.name === 'agent');
+      await processes[index]!.stop();
+      processes[index] = startMultinet('agent', agentArgs, logDir);
+      await waitReady('the restarted agent', agentProbe);
+    };
+    return { processes, restartAgent, stateDir, socket, logDir, stop };
   } catch (err) {
     const exited = processes.filter((p) => p.exitStatus() !== null);
     await stop();

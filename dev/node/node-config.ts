@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { issueCertificate, type CertificateAuthority } from '../../platform/pki.ts';
 import { renderKubeconfig } from '../controlplane/kubeconfig.ts';
+import type { Layout } from '../controlplane/server-config.ts';
 
 /** The node's name: the kubelet rejects a loopback --node-ip, so it is reached by this host name. */
 export const nodeName = 'localhost';
@@ -181,6 +182,48 @@ ${shimSockets}
 `;
 }
 
+const kubeconfigFlags = (file: string): string[] => [
+  `--kubeconfig=${file}`,
+  `--authentication-kubeconfig=${file}`,
+  `--authorization-kubeconfig=${file}`,
+];
+
+export interface ControllerArgs {
+  readonly kubeconfig: string;
+  /** Its secure port on 127.0.0.1 (of the network namespace it runs in). */
+  readonly port: number;
+  /** A dir of its own run: its self-signed serving certificate goes below it. */
+  readonly dir: string;
+}
+
+/** kube-controller-manager's flags: ServiceAccount tokens signed with the control plane's key, no leader election. */
+export function controllerManagerArgs(
+  settings: ControllerArgs & { readonly files: Pick<Layout, 'saSigningKey' | 'caCert'> },
+): string[] {
+  return [
+    ...kubeconfigFlags(settings.kubeconfig),
+    '--bind-address=127.0.0.1',
+    `--secure-port=${settings.port}`,
+    `--cert-dir=${join(settings.dir, 'controller-manager')}`,
+    `--service-account-private-key-file=${settings.files.saSigningKey}`,
+    `--root-ca-file=${settings.files.caCert}`,
+    '--use-service-account-credentials=true',
+    '--leader-elect=false',
+    `--flex-volume-plugin-dir=${join(settings.dir, 'flex-volumes')}`,
+  ];
+}
+
+/** kube-scheduler's flags. */
+export function schedulerArgs(settings: ControllerArgs): string[] {
+  return [
+    ...kubeconfigFlags(settings.kubeconfig),
+    '--bind-address=127.0.0.1',
+    `--secure-port=${settings.port}`,
+    `--cert-dir=${join(settings.dir, 'scheduler')}`,
+    '--leader-elect=false',
+  ];
+}
+
 /** hosts.toml for one registry host name: everything it serves comes from the local registry. */
 export function renderRegistryHosts(registryAddress: string): string {
   const server = `http://${registryAddress}`;
@@ -194,16 +237,18 @@ server = ${tomlString(server)}
 
 export interface KubeletSettings {
   readonly layout: NodeLayout;
-  readonly ports: NodePorts;
+  readonly ports: Pick<NodePorts, 'kubelet' | 'kubeletHealthz'>;
   readonly cgroupRoot: string;
+  /** Where the kubelet serves (default 127.0.0.1; a cluster node: its underlay address). */
+  readonly address?: string;
 }
 
 /** The KubeletConfiguration (kubelet.config.k8s.io/v1beta1) of the node, as YAML. */
-export function renderKubeletConfig({ layout, ports, cgroupRoot }: KubeletSettings): string {
+export function renderKubeletConfig({ layout, ports, cgroupRoot, address }: KubeletSettings): string {
   return yaml.dump({
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
-    address: '127.0.0.1',
+    address: address ?? '127.0.0.1',
     port: ports.kubelet,
     healthzBindAddress: '127.0.0.1',
     healthzPort: ports.kubeletHealthz,
@@ -245,22 +290,49 @@ export function renderKubeletConfig({ layout, ports, cgroupRoot }: KubeletSettin
   });
 }
 
+/** A default network of a bridge and host-local: the node's share of the pod network, and its routes. */
+export interface BridgeNetwork {
+  readonly bridge: string;
+  readonly subnet: string;
+  readonly gateway: string;
+  /** Destinations pods route through the gateway (the cluster's pod network, the API server's). */
+  readonly routes: readonly string[];
+  /** host-local's lease dir (undefined: its default, /var/lib/cni/networks). */
+  readonly dataDir?: string;
+}
+
+/** The bridge plugin's config: pods on `bridge`, the node holding the gateway, no masquerading. */
+export function bridgePlugin(network: BridgeNetwork): Record<string, unknown> {
+  return {
+    type: 'bridge',
+    bridge: network.bridge,
+    isGateway: true,
+    ipMasq: false,
+    ipam: {
+      type: 'host-local',
+      ranges: [[{ subnet: network.subnet, gateway: network.gateway }]],
+      routes: network.routes.map((dst) => ({ dst })),
+      ...(network.dataDir ? { dataDir: network.dataDir } : {}),
+    },
+  };
+}
+
+/** A default network's conflist, named as the node's pod network. */
+export function renderConflist(plugin: Record<string, unknown>): string {
+  return `${JSON.stringify({ cniVersion: '1.0.0', name: podNetwork.name, plugins: [plugin] }, null, 2)}\n`;
+}
+
 /** The node's default network's conflist. */
 export function renderDefaultNetwork(kind: DefaultNetworkKind, layout: NodeLayout, bridge: string): string {
   const plugin =
     kind === 'bridge'
-      ? {
-          type: 'bridge',
+      ? bridgePlugin({
           bridge,
-          isGateway: true,
-          ipMasq: false,
-          ipam: {
-            type: 'host-local',
-            ranges: [[{ subnet: podNetwork.subnet, gateway: podNetwork.gateway }]],
-            routes: [{ dst: podNetwork.clusterSubnet }],
-            dataDir: layout.ipamDir,
-          },
-        }
+          subnet: podNetwork.subnet,
+          gateway: podNetwork.gateway,
+          routes: [podNetwork.clusterSubnet],
+          dataDir: layout.ipamDir,
+        })
       : {
           type: 'flannel',
           subnetFile: layout.flannelSubnetFile,
@@ -269,7 +341,7 @@ export function renderDefaultNetwork(kind: DefaultNetworkKind, layout: NodeLayou
           delegate: { bridge, ipMasq: false, hairpinMode: true },
           ipam: { dataDir: layout.ipamDir },
         };
-  return `${JSON.stringify({ cniVersion: '1.0.0', name: podNetwork.name, plugins: [plugin] }, null, 2)}\n`;
+  return renderConflist(plugin);
 }
 
 /** What flanneld writes for the node: the cluster network, the node's subnet, its MTU. */
@@ -283,49 +355,87 @@ export function renderFlannelSubnetEnv(): string {
   ].join('\n');
 }
 
+type Issued = { certPem: string; keyPem: string };
+
+function clientKubeconfig(ca: CertificateAuthority, apiServer: string, user: string, cert: Issued): string {
+  return renderKubeconfig({
+    server: apiServer,
+    caPem: ca.certPem,
+    name: 'multinet-node',
+    user,
+    credentials: { clientCertPem: cert.certPem, clientKeyPem: cert.keyPem },
+  });
+}
+
+/** Who a kubelet is: its Node name and the addresses its serving certificate names. */
+export interface KubeletIdentity {
+  readonly name: string;
+  readonly ipAddresses: readonly string[];
+}
+
+/** A kubelet's serving certificate and its client kubeconfig, signed by the control plane's CA. */
+export async function writeKubeletCredentials(
+  layout: Pick<NodeLayout, 'pki' | 'kubeletKubeconfig'>,
+  ca: CertificateAuthority,
+  apiServer: string,
+  identity: KubeletIdentity = { name: nodeName, ipAddresses: ['127.0.0.1'] },
+): Promise<void> {
+  await mkdir(layout.pki, { recursive: true, mode: 0o700 });
+  const user = `system:node:${identity.name}`;
+  const [serving, client] = await Promise.all([
+    issueCertificate(ca, {
+      commonName: user,
+      organizations: ['system:nodes'],
+      dnsNames: [identity.name],
+      ipAddresses: [...identity.ipAddresses],
+      usage: 'server',
+      validityDays: 30,
+    }),
+    issueCertificate(ca, {
+      commonName: user,
+      organizations: ['system:nodes'],
+      usage: 'client',
+      validityDays: 30,
+    }),
+  ]);
+  await Promise.all([
+    writeFile(join(layout.pki, 'ca.crt'), ca.certPem, { mode: 0o644 }),
+    writeFile(join(layout.pki, 'kubelet.crt'), serving.certPem, { mode: 0o644 }),
+    writeFile(join(layout.pki, 'kubelet.key'), serving.keyPem, { mode: 0o600 }),
+    writeFile(layout.kubeletKubeconfig, clientKubeconfig(ca, apiServer, user, client), { mode: 0o600 }),
+  ]);
+}
+
+/** The kubeconfigs of kube-controller-manager and kube-scheduler, signed by the control plane's CA. */
+export async function writeControllerCredentials(
+  files: Pick<NodeLayout, 'controllerManagerKubeconfig' | 'schedulerKubeconfig'>,
+  ca: CertificateAuthority,
+  apiServer: string,
+): Promise<void> {
+  const [controllerManager, scheduler] = await Promise.all([
+    issueCertificate(ca, { commonName: 'system:kube-controller-manager', usage: 'client', validityDays: 30 }),
+    issueCertificate(ca, { commonName: 'system:kube-scheduler', usage: 'client', validityDays: 30 }),
+  ]);
+  await Promise.all([
+    writeFile(
+      files.controllerManagerKubeconfig,
+      clientKubeconfig(ca, apiServer, 'system:kube-controller-manager', controllerManager),
+      { mode: 0o600 },
+    ),
+    writeFile(
+      files.schedulerKubeconfig,
+      clientKubeconfig(ca, apiServer, 'system:kube-scheduler', scheduler),
+      { mode: 0o600 },
+    ),
+  ]);
+}
+
 /** The node components' certificates, signed by the control plane's CA, and their kubeconfigs. */
 export async function writeNodeCredentials(
   layout: NodeLayout,
   ca: CertificateAuthority,
   apiServer: string,
 ): Promise<void> {
-  await mkdir(layout.pki, { recursive: true, mode: 0o700 });
-  const [serving, kubelet, controllerManager, scheduler] = await Promise.all([
-    issueCertificate(ca, {
-      commonName: `system:node:${nodeName}`,
-      organizations: ['system:nodes'],
-      dnsNames: [nodeName],
-      ipAddresses: ['127.0.0.1'],
-      usage: 'server',
-      validityDays: 30,
-    }),
-    issueCertificate(ca, {
-      commonName: `system:node:${nodeName}`,
-      organizations: ['system:nodes'],
-      usage: 'client',
-      validityDays: 30,
-    }),
-    issueCertificate(ca, { commonName: 'system:kube-controller-manager', usage: 'client', validityDays: 30 }),
-    issueCertificate(ca, { commonName: 'system:kube-scheduler', usage: 'client', validityDays: 30 }),
-  ]);
-  const kubeconfig = (user: string, cert: { certPem: string; keyPem: string }): string =>
-    renderKubeconfig({
-      server: apiServer,
-      caPem: ca.certPem,
-      name: 'multinet-node',
-      user,
-      credentials: { clientCertPem: cert.certPem, clientKeyPem: cert.keyPem },
-    });
-  await Promise.all([
-    writeFile(join(layout.pki, 'ca.crt'), ca.certPem, { mode: 0o644 }),
-    writeFile(join(layout.pki, 'kubelet.crt'), serving.certPem, { mode: 0o644 }),
-    writeFile(join(layout.pki, 'kubelet.key'), serving.keyPem, { mode: 0o600 }),
-    writeFile(layout.kubeletKubeconfig, kubeconfig(`system:node:${nodeName}`, kubelet), { mode: 0o600 }),
-    writeFile(
-      layout.controllerManagerKubeconfig,
-      kubeconfig('system:kube-controller-manager', controllerManager),
-      { mode: 0o600 },
-    ),
-    writeFile(layout.schedulerKubeconfig, kubeconfig('system:kube-scheduler', scheduler), { mode: 0o600 }),
-  ]);
+  await writeKubeletCredentials(layout, ca, apiServer);
+  await writeControllerCredentials(layout, ca, apiServer);
 }

@@ -5,7 +5,7 @@
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../eventually.ts';
 
 /** A pod with only the default network: Running with network-status from the agent, then deleted. */
 export async function proveAPodGetsItsNetwork(

@@ -41,15 +41,24 @@ export class CniError extends Error {
     };
   }
 
-  /** Reads a plugin's error JSON; anything else becomes an I/O-failure error that quotes it. */
+  /**
+   * Reads a plugin's error JSON; anything else becomes an I/O-failure error that quotes it. An error
+   * must carry a code (a positive whole number): a plugin's 0 (or other non-code) becomes an I/O failure
+   * whose details say what the plugin gave.
+   */
   static fromOutput(text: string, fallbackMessage: string): CniError {
     try {
       const parsed = JSON.parse(text) as Partial<CniErrorJson>;
       if (typeof parsed.code === 'number' && typeof parsed.msg === 'string') {
+        const details = typeof parsed.details === 'string' ? parsed.details : undefined;
+        if (Number.isInteger(parsed.code) && parsed.code > 0)
+          return new CniError(parsed.code, parsed.msg, details);
         return new CniError(
-          parsed.code,
+          CniErrorCode.ioFailure,
           parsed.msg,
-          typeof parsed.details === 'string' ? parsed.details : undefined,
+          [details, `the plugin answered error code ${parsed.code}, which is no CNI error code`]
+            .filter(Boolean)
+            .join('; '),
         );
       }
     } catch {

@@ -33,6 +33,12 @@ export type CniReply = { readonly result: JsonObject | null } | { readonly error
 /** The HTTP path the agent serves CNI requests on (over its unix socket). */
 export const cniEndpoint = '/cni';
 
+/**
+ * The request header in which the shim sends the cniVersion it read from the runtime's configuration
+ * (cni/transport.go), so that a request refused before its body is read is answered in that version.
+ */
+export const cniVersionHeader = 'cni-version';
+
 /** The CNI spec's container ID form. */
 const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 

@@ -61,6 +61,18 @@ describe('CniError', () => {
     expect(err.toJson('1.0.0')).toEqual({ cniVersion: '1.0.0', code: 7, msg: 'bad config', details: 'x' });
   });
 
+  it('gives an error answer without a real code (0, negative, fractional) the I/O-failure code', () => {
+    for (const code of [0, -3, 1.5]) {
+      const err = CniError.fromOutput(JSON.stringify({ code, msg: 'no room', details: 'd' }), 'fallback');
+      expect(err.toJson('1.0.0')).toEqual({
+        cniVersion: '1.0.0',
+        code: 5,
+        msg: 'no room',
+        details: `d; the plugin answered error code ${code}, which is no CNI error code`,
+      });
+    }
+  });
+
   it('quotes non-JSON output as an I/O failure', () => {
     const err = CniError.fromOutput('panic: boom\n', 'plugin macvlan failed');
     expect(err.toJson('0.4.0')).toEqual({

@@ -21,3 +21,28 @@ export function dns1123SubdomainError(value: string): string | undefined {
   }
   return undefined;
 }
+
+const qualifiedNamePart = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/**
+ * Returns why `value` is not the name of an extended resource a device plugin can advertise
+ * (`vendor.example/name`: a DNS-1123 subdomain, '/', a name of at most 63 characters; not in the
+ * kubernetes.io domain), or undefined.
+ */
+export function extendedResourceNameError(value: string): string | undefined {
+  const slash = value.indexOf('/');
+  if (slash < 0 || value.indexOf('/', slash + 1) >= 0) {
+    return `${JSON.stringify(value)} must be a device plugin resource name: <vendor domain>/<name>, e.g. "intel.com/sriov_netdevice"`;
+  }
+  const prefix = value.slice(0, slash);
+  const name = value.slice(slash + 1);
+  const prefixError = dns1123SubdomainError(prefix);
+  if (prefixError) return `the domain of ${JSON.stringify(value)} ${prefixError.replace(/^"[^"]*" /, '')}`;
+  if (prefix === 'kubernetes.io' || prefix.endsWith('.kubernetes.io')) {
+    return `${JSON.stringify(value)} is in the kubernetes.io domain, which no device plugin may use`;
+  }
+  if (name.length === 0 || name.length > 63 || !qualifiedNamePart.test(name)) {
+    return `the name part of ${JSON.stringify(value)} must be 1-63 characters: alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric`;
+  }
+  return undefined;
+}

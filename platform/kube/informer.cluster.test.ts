@@ -8,10 +8,10 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import winston from 'winston';
 import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../../dev/controlplane/controlplane.ts';
-import { installCrds } from './crds.ts';
+import { installCrds } from '../../dev/controlplane/crds.ts';
 import { nadInformer } from './informers.ts';
 import { isGone, KubeApiError, KubeRestClient, type WatchEvent } from './rest.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 
 const log = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 

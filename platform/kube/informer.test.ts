@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { FakeClock } from '../../test/doubles/memory-ports.ts';
 import { MemoryCollection } from '../../test/doubles/memory-collection.ts';
 import { ResilientInformer, type KubeObject } from './informer.ts';

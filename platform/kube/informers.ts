@@ -3,7 +3,11 @@
  * the trims their caches apply (the cache keeps only what its component reads).
  */
 import type { Logger } from 'winston';
-import { defaultNetworkAnnotation, networksAnnotation } from '../../lib/annotations/keys.ts';
+import {
+  defaultNetworkAnnotation,
+  networksAnnotation,
+  resourceNameAnnotation,
+} from '../../lib/annotations/keys.ts';
 import { nadGroup, nadPlural, nadVersion, type NetworkAttachmentDefinition } from '../../lib/nad.ts';
 import {
   nodeStateGroup,
@@ -25,6 +29,8 @@ export interface PodObject {
     readonly namespace?: string;
     readonly uid?: string;
     readonly resourceVersion?: string;
+    /** Set once the pod is being deleted. */
+    readonly deletionTimestamp?: string;
     readonly annotations?: Readonly<Record<string, string>>;
   };
 }
@@ -46,9 +52,10 @@ export function trimNad(nad: NadObject): NadObject {
   return nad;
 }
 
-/** A NAD as the agent keeps it: identity and spec.config (the agent reads nothing else). */
+/** A NAD as the agent keeps it: identity, spec.config and its resourceName (the agent reads nothing else). */
 export function nodeNad(nad: NadObject): NadObject {
   const { name, namespace, uid, resourceVersion } = nad.metadata;
+  const resourceName = nad.metadata.annotations?.[resourceNameAnnotation];
   return {
     apiVersion: nad.apiVersion,
     kind: nad.kind,
@@ -57,6 +64,7 @@ export function nodeNad(nad: NadObject): NadObject {
       ...(namespace !== undefined ? { namespace } : {}),
       ...(uid !== undefined ? { uid } : {}),
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      ...(resourceName !== undefined ? { annotations: { [resourceNameAnnotation]: resourceName } } : {}),
     },
     spec: { config: nad.spec?.config ?? '' },
   };
@@ -64,7 +72,7 @@ export function nodeNad(nad: NadObject): NadObject {
 
 /** A pod trimmed to what the agent reads (Multus' informer keeps the whole spec minus volumes and env). */
 export function nodePod(pod: PodObject): PodObject {
-  const { name, namespace, uid, resourceVersion, annotations } = pod.metadata;
+  const { name, namespace, uid, resourceVersion, annotations, deletionTimestamp } = pod.metadata;
   const kept: Record<string, string> = {};
   for (const key of [networksAnnotation, defaultNetworkAnnotation]) {
     const value = annotations?.[key];
@@ -76,6 +84,7 @@ export function nodePod(pod: PodObject): PodObject {
       ...(namespace !== undefined ? { namespace } : {}),
       ...(uid !== undefined ? { uid } : {}),
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      ...(deletionTimestamp !== undefined ? { deletionTimestamp } : {}),
       annotations: kept,
     },
   };
@@ -125,5 +134,33 @@ export function nodePodInformer(
     fieldSelector: `spec.nodeName=${nodeName}`,
     transform: nodePod,
     log: log.child({ informer: 'pods', nodeName }),
+  });
+}
+
+/** A Node as the controller keeps it: its name and the extended resources it advertises (allocatable). */
+export interface NodeObject {
+  readonly metadata: { readonly name: string; readonly resourceVersion?: string };
+  readonly status?: { readonly allocatable?: Readonly<Record<string, string>> };
+}
+
+/** Keeps a Node's name and the allocatable counts of extended resources (names with a domain: "x.io/y"). */
+export function nodeResources(node: NodeObject): NodeObject {
+  const allocatable: Record<string, string> = {};
+  for (const [name, value] of Object.entries(node.status?.allocatable ?? {}))
+    if (name.includes('/')) allocatable[name] = value;
+  const { name, resourceVersion } = node.metadata;
+  return {
+    metadata: { name, ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+    status: { allocatable },
+  };
+}
+
+/** Every Node, trimmed to the extended resources it advertises. */
+export function nodeInformer(client: KubeClient, log: Logger): ResilientInformer<NodeObject> {
+  return new ResilientInformer<NodeObject>({
+    client,
+    path: '/api/v1/nodes',
+    transform: nodeResources,
+    log: log.child({ informer: 'nodes' }),
   });
 }

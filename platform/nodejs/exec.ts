@@ -53,9 +53,9 @@ function run(request: ExecRequest, options: NodeExecOptions): Promise<ExecResult
         timedOut: false,
       });
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout: stdout(), stderr: stderr(), timedOut });
+      resolve({ code, signal, stdout: stdout(), stderr: stderr(), timedOut });
     });
     child.stdin.on('error', () => undefined); // the child may exit without reading stdin
     child.stdin.end(request.stdin ?? '');

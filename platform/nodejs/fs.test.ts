@@ -22,12 +22,19 @@ describe('the Node.js file system port', () => {
     },
   );
 
-  it('fails a write into a missing dir without leaving anything', async () => {
-    await expect(
-      nodeFileSystem.writeFileAtomic(join(dir, 'no', 'x'), 'x', 0o600, { fsync: false }),
-    ).rejects.toThrow('ENOENT');
-    expect(readdirSync(dir)).toEqual([]);
-  });
+  it.each([true, false])(
+    'fails a write into a missing dir naming the file, without leaving anything (fsync %s)',
+    async (fsync) => {
+      const path = join(dir, 'no', 'x');
+      await expect(nodeFileSystem.writeFileAtomic(path, 'x', 0o600, { fsync })).rejects.toThrow(
+        `cannot write ${path}: ENOENT: no such file or directory`,
+      );
+      await expect(nodeFileSystem.writeFileAtomic(path, 'x', 0o600, { fsync })).rejects.toMatchObject({
+        code: 'ENOENT',
+      });
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
 
   it('answers for missing files without throwing where the port says so', async () => {
     expect(await nodeFileSystem.stat(join(dir, 'missing'))).toBeUndefined();

@@ -53,6 +53,14 @@ function removeTempFiles(dir: string, target?: string): string[] {
   return stale;
 }
 
+/** An error that names the file that could not be written (ENOSPC and EIO messages name only the call). */
+function writeError(path: string, err: unknown): Error {
+  const cause = err as NodeJS.ErrnoException;
+  return Object.assign(new Error(`cannot write ${path}: ${cause.message ?? String(err)}`, { cause: err }), {
+    code: cause.code,
+  });
+}
+
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, constants.O_RDONLY);
   try {
@@ -81,7 +89,7 @@ async function replaceFile(path: string, data: string | Uint8Array, mode: number
     await rename(temp, path);
   } catch (err) {
     await unlink(temp).catch(() => undefined);
-    throw err;
+    throw writeError(path, err);
   }
 }
 
@@ -93,7 +101,9 @@ export async function writeFileAtomic(
 ): Promise<void> {
   if (options.fsync === false) return replaceFile(path, data, mode);
   const temp = tempBeside(path);
-  const handle = await open(temp, 'w', mode);
+  const handle = await open(temp, 'w', mode).catch((err: unknown) => {
+    throw writeError(path, err);
+  });
   try {
     await handle.writeFile(data);
     await handle.chmod(mode);
@@ -101,14 +111,14 @@ export async function writeFileAtomic(
   } catch (err) {
     await handle.close();
     await unlink(temp).catch(() => undefined);
-    throw err;
+    throw writeError(path, err);
   }
   await handle.close();
   try {
     await rename(temp, path);
   } catch (err) {
     await unlink(temp).catch(() => undefined);
-    throw err;
+    throw writeError(path, err);
   }
   await fsyncDir(dirname(path)).catch(() => undefined);
 }
@@ -123,7 +133,7 @@ async function copyFileAtomic(from: string, to: string, mode: number): Promise<v
     await rename(temp, to);
   } catch (err) {
     await unlink(temp).catch(() => undefined);
-    throw err;
+    throw writeError(to, err);
   }
   await fsyncDir(dirname(to)).catch(() => undefined);
 }
@@ -170,7 +180,16 @@ export const nodeFileSystem: FileSystem = {
   stat: (path) =>
     settle((): FileInfo | undefined => {
       const s = statSync(path, { throwIfNoEntry: false });
-      return s && { mtimeMs: s.mtimeMs, size: s.size, isFile: s.isFile(), mode: s.mode };
+      return (
+        s && {
+          mtimeMs: s.mtimeMs,
+          ctimeMs: s.ctimeMs,
+          ino: s.ino,
+          size: s.size,
+          isFile: s.isFile(),
+          mode: s.mode,
+        }
+      );
     }),
   mkdir: async (path, mode = 0o755) => {
     await mkdir(path, { recursive: true, mode });

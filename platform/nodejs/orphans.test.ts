@@ -48,3 +48,30 @@ it('ends every process carrying the mark, also one that left its process group, 
     for (const pid of processesWithEnv(mark, '/state/a')) process.kill(pid, 'SIGKILL');
   }
 });
+
+it('spares the marked processes that still descend from the live process their starter variable names', async () => {
+  const starter = `${mark}_STARTER`;
+  // Started by this (live) process: the work of an agent still running beside the one that sweeps.
+  const running = spawn('sh', ['-c', 'sleep 600 & echo $!; wait'], {
+    env: { PATH: '/usr/bin:/bin', [mark]: '/state/b', [starter]: String(process.pid) },
+  });
+  // Names a starter that is not its ancestor (the pid of an unrelated process): an orphan.
+  const unrelated = spawn('sleep', ['600']);
+  const orphan = spawn('sh', ['-c', 'sleep 600 & echo $!; wait'], {
+    env: { PATH: '/usr/bin:/bin', [mark]: '/state/b', [starter]: String(unrelated.pid) },
+  });
+  try {
+    const [runningChild] = await pidsFrom(running, 1);
+    const [orphanChild] = await pidsFrom(orphan, 1);
+    const ended = await endProcessesWithEnv(mark, '/state/b', {
+      kill: (pid) => process.kill(pid, 'SIGKILL'),
+      clock: systemClock,
+      starterVariable: starter,
+    });
+    expect(ended.sort()).toEqual([orphan.pid!, orphanChild!].sort());
+    expect([alive(running.pid!), alive(runningChild!), alive(orphanChild!)]).toEqual([true, true, false]);
+  } finally {
+    for (const child of [running, unrelated, orphan]) child.kill('SIGKILL');
+    for (const pid of processesWithEnv(mark, '/state/b')) process.kill(pid, 'SIGKILL');
+  }
+});

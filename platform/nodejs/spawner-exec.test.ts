@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { spawnerPath } from '../../dev/go-programs.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import type { Exec, ExecRequest, ExecResult } from '../../lib/ports.ts';
 import { createLogger } from '../log.ts';
 import { nodeExec } from './exec.ts';

@@ -1,13 +1,29 @@
 /** Directory watching for entry points: fs.watch with debouncing, tolerant of a missing directory. */
 import { watch, type FSWatcher } from 'node:fs';
 
-/** Calls onChange (debounced) whenever something in dir changes; returns a function that stops watching. */
-export function watchDirectory(dir: string, onChange: () => void, debounceMs = 150): () => void {
+/**
+ * Calls onChange once changes in dir have been quiet for debounceMs, and at the latest maxDelayMs
+ * after the first change it has not reported yet: sustained edits delay it, never starve it. Returns a
+ * function that stops watching.
+ */
+export function watchDirectory(
+  dir: string,
+  onChange: () => void,
+  debounceMs = 150,
+  maxDelayMs = 1000,
+): () => void {
   let timer: NodeJS.Timeout | undefined;
+  let firstChange: number | undefined;
   let watcher: FSWatcher | undefined;
+  const report = (): void => {
+    firstChange = undefined;
+    onChange();
+  };
   const fire = (): void => {
+    const now = Date.now();
+    firstChange ??= now;
     clearTimeout(timer);
-    timer = setTimeout(onChange, debounceMs);
+    timer = setTimeout(report, Math.max(0, Math.min(debounceMs, firstChange + maxDelayMs - now)));
   };
   try {
     watcher = watch(dir, { persistent: false }, fire);

@@ -2,15 +2,19 @@
  * The campaign's experiments on a real node: the agent as a process (bin/multinet agent, standalone),
  * real network namespaces, the real bridge, macvlan and host-local plugins, the Go shim as the runtime
  * runs it. Each experiment counts crashes, leaks and hangs (tally.ts); `leftovers` is what a node must
- * not keep once every pod had its DEL.
+ * not keep once every pod had its DEL. Since issue 27 also: rolling updates with a surge (two agents on
+ * one socket), ADDs into a full state dir, and the agent's memory after DELs of unknown containers.
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { attachmentCacheFile } from '../../lib/cni/request.ts';
+import { eventually } from '../../dev/eventually.ts';
+import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
 import { postCni } from '../doubles/cni-socket.ts';
-import { Lab, shimInBackground, type Pod, type ShimOutcome } from '../netns/lab.ts';
+import { Lab, pluginDir, shimInBackground, type Pod, type ShimOutcome } from '../netns/lab.ts';
 import { cleanupDels, cniAnswerProblem, containers, malformedBody, pods } from './malformed.ts';
 import type { Random } from './random.ts';
 import { inBatches, note, tally, within, type Tally } from './tally.ts';
@@ -48,9 +52,9 @@ export function leftovers(lab: Lab, podList: readonly Pod[] = []): string[] {
     const leases = lab.leases(network);
     if (leases.length > 0) found.push(`${network} leases ${leases.join(',')}`);
   }
-  const ports = JSON.parse(
-    execFileSync('ip', ['-j', 'link', 'show', 'master', lab.bridge], { encoding: 'utf8' }) || '[]',
-  ) as unknown[];
+  // The bridge exists once a pod had its ADD (a run without pods has none, and nothing on it).
+  const bridge = spawnSync('ip', ['-j', 'link', 'show', 'master', lab.bridge], { encoding: 'utf8' });
+  const ports = (bridge.status === 0 ? JSON.parse(bridge.stdout || '[]') : []) as unknown[];
   if (ports.length > 0) found.push(`${ports.length} veths still on ${lab.bridge}`);
   const records = files(join(lab.stateDir, 'attachments'));
   if (records.length > 0) found.push(`attachment records ${records.join(',')}`);
@@ -249,4 +253,148 @@ export async function malformedOnSocket(lab: Lab, r: Random, count: number, para
   const escaped = [...files(lab.dir), ...readdirSync(tmpdir())].filter((n) => n.includes('escaped'));
   if (escaped.length > 0) note(out, 'leaks', `files outside the state dir: ${escaped.join(',')}`);
   return out;
+}
+
+/** The agent's resident memory in MB (VmRSS). */
+export function agentRssMb(lab: Lab): number {
+  const status = readFileSync(`/proc/${lab.agentPid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+/**
+ * Rolling updates with a surge, `rounds` times: while pods are ADDed, a second agent starts on the same
+ * socket, probe port and state dir, takes them over, and the first one is stopped (SIGTERM) once the
+ * second is ready, as a DaemonSet with maxSurge: 1 does it. The socket must reach the new agent after
+ * the old one stopped, every ADD must succeed, and the DELs must leave nothing. The agent must be
+ * running when called; it runs with agentArgs afterwards.
+ */
+export async function rollingUpdates(lab: Lab, rounds: number, agentArgs: readonly string[]): Promise<Tally> {
+  const out = tally();
+  const port = await freeLoopbackPort();
+  const serving = join(lab.dir, 'serving');
+  const args = [...agentArgs, '--probe-listen', `127.0.0.1:${port}`, '--serving-file', serving];
+  const servedBy = (): string | undefined => {
+    try {
+      return readFileSync(serving, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  await stop(lab, 'SIGTERM', out);
+  await lab.startAgent(args);
+  const ready = async (): Promise<boolean> =>
+    (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const podList = Array.from({ length: 4 }, (_, i) => lab.newPod(chaosNetwork, `surge${round}x${i}`));
+      const adds = podList.map((pod) => runShim(lab, 'ADD', pod, out));
+      const old = await lab.startSuccessor(args);
+      // The old agent hands the probe port over once it sees its socket replaced; the new one writes its
+      // serving file (the chart's startup probe) once it serves socket and port.
+      const handedOver = await eventually(
+        'the new agent to be ready on the probe port and to name itself in the serving file',
+        async () => (await ready()) && servedBy() === String(lab.agentPid),
+        20_000,
+      ).catch((err: unknown) => note(out, 'hangs', `round ${round}: ${String(err)}`));
+      const code = await old.stop('SIGTERM');
+      if (code !== 0) note(out, 'crashes', `round ${round}: the old agent exited ${String(code)}`);
+      if (servedBy() !== String(lab.agentPid))
+        note(out, 'crashes', `round ${round}: the old agent's stop took the serving file (${servedBy()})`);
+      if (handedOver && !(await ready()))
+        note(out, 'crashes', `round ${round}: not ready after the old agent stopped`);
+      const after = lab.newPod(chaosNetwork, `surge${round}after`);
+      podList.push(after);
+      adds.push(runShim(lab, 'ADD', after, out));
+      (await Promise.all(adds)).forEach((add, i) => {
+        if (add && add.code !== 0)
+          note(out, 'crashes', `round ${round}: ADD of ${podList[i]!.name}: ${add.stdout}`);
+      });
+      for (const pod of podList) {
+        const del = await runShim(lab, 'DEL', pod, out);
+        if (del && del.code !== 0)
+          note(out, 'leaks', `round ${round}: DEL of ${pod.name} failed: ${del.stdout}`);
+      }
+      for (const left of leftovers(lab, podList)) note(out, 'leaks', `round ${round}: ${left}`);
+    }
+  } finally {
+    await lab.stopAgent('SIGTERM');
+    await lab.startAgent(agentArgs);
+  }
+  return out;
+}
+
+/**
+ * ADDs with the state dir full, `rounds` times: a tmpfs mounted on it, filled up to its last page
+ * (odd rounds: to the last byte), so that the record before the pod's second delegate (odd rounds:
+ * its first) cannot be written. The ADD must fail with a CNI error that names the record's file and
+ * leave nothing behind (no interface, lease, record or temp file); once there is room again the pod's
+ * ADD and DEL must succeed. The agent must be running when called; it runs with agentArgs afterwards.
+ */
+export async function fullStateDir(lab: Lab, rounds: number, agentArgs: readonly string[]): Promise<Tally> {
+  const out = tally();
+  await stop(lab, 'SIGTERM', out);
+  lab.mountTmpfs(lab.stateDir, '256k');
+  try {
+    await lab.startAgent(agentArgs);
+    for (let round = 0; round < rounds; round++) {
+      const pod = lab.newPod(chaosNetwork, `full${round}`);
+      const filler = join(lab.stateDir, 'filler');
+      const { bavail, bsize } = statfsSync(lab.stateDir);
+      const room = round % 2 === 0 ? bsize : 0;
+      writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - room)));
+      const add = await runShim(lab, 'ADD', pod, out);
+      const record = attachmentCacheFile(lab.stateDir, pod.containerId, 'eth0');
+      if (add && (add.code === 0 || !add.stdout.includes(`cannot write ${record}: ENOSPC`)))
+        note(out, 'crashes', `round ${round}: ADD into a full state dir: ${add.stdout}`);
+      for (const left of leftovers(lab, [pod])) note(out, 'leaks', `round ${round} (full): ${left}`);
+      rmSync(filler);
+      const retry = await runShim(lab, 'ADD', pod, out);
+      if (retry && retry.code !== 0)
+        note(out, 'crashes', `round ${round}: ADD with room again: ${retry.stdout}`);
+      const del = await runShim(lab, 'DEL', pod, out);
+      if (del && del.code !== 0) note(out, 'leaks', `round ${round}: DEL failed: ${del.stdout}`);
+      for (const left of leftovers(lab, [pod])) note(out, 'leaks', `round ${round}: ${left}`);
+    }
+  } finally {
+    await lab.stopAgent('SIGTERM');
+    lab.unmount(lab.stateDir);
+    await lab.startAgent(agentArgs);
+  }
+  return out;
+}
+
+/**
+ * `count` DELs of containers the agent never saw (unknown pods, no records), 16 at a time on its
+ * socket, as a hostile local client or a runtime cleaning up after a wiped state dir sends them:
+ * every answer must succeed. Returns the agent's RSS before and after (MB).
+ */
+export async function unknownDels(
+  lab: Lab,
+  count: number,
+): Promise<Tally & { readonly rssBefore: number; readonly rssAfter: number }> {
+  const out = tally();
+  const rssBefore = agentRssMb(lab);
+  let sent = 0;
+  await inBatches(count, 16, async () => {
+    const id = `unknown${sent++}`;
+    out.requests++;
+    const body = JSON.stringify({
+      command: 'DEL',
+      containerId: id,
+      netns: `/run/netns/${lab.prefix}-${id}`,
+      ifName: 'eth0',
+      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${id};K8S_POD_INFRA_CONTAINER_ID=${id};K8S_POD_UID=uid-${id}`,
+      path: pluginDir,
+      config: { cniVersion: '1.0.0', name: 'multinet-cni-network', type: 'multinet-cni' },
+    });
+    try {
+      const answer = await within(postCni(lab.socket, body), 60_000, () => undefined);
+      if (!answer) note(out, 'hangs', `DEL of ${id} unanswered`);
+      else if (answer.text !== '{"result":null}') note(out, 'crashes', `DEL of ${id}: ${answer.text}`);
+    } catch (err) {
+      note(out, 'crashes', `DEL of ${id}: the connection failed: ${String(err)}`);
+    }
+  });
+  for (const left of leftovers(lab)) note(out, 'leaks', left);
+  return { ...out, rssBefore, rssAfter: agentRssMb(lab) };
 }

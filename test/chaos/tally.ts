@@ -30,9 +30,10 @@ export function add(into: Tally, from: Tally): Tally {
   return into;
 }
 
-/** The campaign's last line. */
-export function resultLine(t: Tally): string {
-  return `RESULT crashes=${t.crashes} leaks=${t.leaks} hangs=${t.hangs} requests=${t.requests}`;
+/** The campaign's last line, with figures after the counts (rss_mb_after=...). */
+export function resultLine(t: Tally, figures: Readonly<Record<string, string | number>> = {}): string {
+  const extra = Object.entries(figures).map(([key, value]) => ` ${key}=${value}`);
+  return `RESULT crashes=${t.crashes} leaks=${t.leaks} hangs=${t.hangs} requests=${t.requests}${extra.join('')}`;
 }
 
 /** Settles with `promise`, or with `onTimeout()` after ms (a bound on a hang, never a synchronization). */

@@ -4,7 +4,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CommandContext } from '../../cli/commands.ts';
+import { runCli as runProductCli, type CommandContext } from '../../cli/commands.ts';
+import { harnessCommands } from '../../playground/commands.ts';
+
+/** The CLI as a checkout's entry point runs it: the product's commands and the harness's. */
+const runCli = (argv: readonly string[], context: CommandContext): Promise<number> =>
+  runProductCli(argv, context, harnessCommands);
 import { defaultCacheDir } from '../../dev/binaries.ts';
 import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
 

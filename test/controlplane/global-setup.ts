@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { defaultCacheDir } from '../../dev/binaries.ts';
 import { startControlPlane } from '../../dev/controlplane/controlplane.ts';
 import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
-import { installCrds } from '../../platform/kube/crds.ts';
+import { installCrds } from '../../dev/controlplane/crds.ts';
 import { readFileSync } from 'node:fs';
 import { kubeconfigEnv, setRunningControlPlane } from './run-state.ts';
 

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import winston from 'winston';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import type { NadObject } from '../../platform/kube/informers.ts';
 import type { KubeRequester } from '../../platform/kube/rest.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../../lib/nad.ts';

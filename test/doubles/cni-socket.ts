@@ -95,21 +95,3 @@ export function wireRequest(fields: {
     config: fields.config ?? { cniVersion: '1.0.0', name: 'multinet-cni-network', type: 'multinet-cni' },
   });
 }
-
-/**
- * Lets the event loop run until nothing moves any more: with in-memory ports every step of the agent
- * is a promise or an immediate, so work that is still pending afterwards waits for something that
- * will never come (a deadlock), not for time. `progress` tells whether anything happened.
- */
-export async function quiesce(progress: () => number, idleRounds = 30): Promise<void> {
-  let last = progress();
-  for (let idle = 0; idle < idleRounds;) {
-    await new Promise((resolve) => setImmediate(resolve));
-    const now = progress();
-    if (now === last) idle++;
-    else {
-      idle = 0;
-      last = now;
-    }
-  }
-}

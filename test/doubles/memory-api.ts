@@ -92,7 +92,10 @@ export class MemoryApi implements KubeRequester {
         const next: Json = subresource
           ? { ...structuredClone(current), status: merged.status }
           : { ...merged, status: current.status };
-        const meta = { ...(current.metadata as Json) };
+        // The server's fields of metadata stay; labels and annotations are what the write says (not via status).
+        const { labels, annotations, ...owned } = current.metadata as Json;
+        const meta: Json = subresource ? { ...owned, labels, annotations } : owned;
+        for (const key of Object.keys(meta)) if (meta[key] === undefined) delete meta[key];
         if (JSON.stringify(next.spec) !== JSON.stringify(current.spec))
           meta.generation = Number(meta.generation ?? 1) + 1;
         meta.resourceVersion = String(++this.version);

@@ -145,7 +145,8 @@ export class MemoryExec implements Exec {
     this.calls.push(call);
     const out = await plugin(call);
     return {
-      code: out.code ?? 0,
+      code: out.code === undefined ? 0 : out.code,
+      ...(out.signal ? { signal: out.signal } : {}),
       stdout: out.stdout ?? '',
       stderr: out.stderr ?? '',
       timedOut: out.timedOut ?? false,

@@ -7,7 +7,7 @@ import winston from 'winston';
 import type { EventRecorder, EventType } from '../../platform/kube/events.ts';
 import type { NadObject } from '../../platform/kube/informers.ts';
 import type { NodeNetworkState } from '../../lib/node-state.ts';
-import type { NadCache } from '../../controllers/nad.reconciler.ts';
+import type { NadCache } from '../../controllers/written-cache.ts';
 import type { NadStatus } from '../../controllers/nad-status.ts';
 import { ManualScheduler } from './manual-scheduler.ts';
 import { MemoryApi } from './memory-api.ts';

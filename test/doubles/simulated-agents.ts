@@ -20,7 +20,8 @@ import {
 import { checkNad } from '../../lib/nad.ts';
 import {
   bucketDigests,
-  missingOnNode,
+  problemOnNode,
+  sortProblems,
   configHash,
   networkKey,
   nodeStateApiVersion,
@@ -67,20 +68,13 @@ export function simulatedStatus(
   const checkProblems = options.plugins !== undefined || options.interfaces !== undefined;
   for (const nad of checkProblems ? nads : []) {
     const namespace = nad.metadata.namespace ?? 'default';
-    const hash = configHash(nad.spec?.config);
     const check = checkNad(nad, namespace);
     // the controller reports invalid configs on the NAD itself
-    if (!check.accepted || !check.config) continue;
-    const { missingPlugins, missingInterfaces } = missingOnNode(check.config, options);
-    if (missingPlugins.length > 0 || missingInterfaces.length > 0) {
-      problems.push({
-        namespace,
-        name: nad.metadata.name,
-        configHash: hash,
-        ...(missingPlugins.length > 0 ? { missingPlugins } : {}),
-        ...(missingInterfaces.length > 0 ? { missingInterfaces } : {}),
-      });
-    }
+    if (!check.accepted) continue;
+    // The real agent's rule (lib/node-state.ts), on a node whose conf dir holds no config of that name.
+    const subject = { namespace, name: nad.metadata.name, configHash: configHash(nad.spec?.config) };
+    const problem = problemOnNode(subject, check.config, options, '/etc/cni/net.d');
+    if (problem) problems.push(problem);
   }
   return {
     nodeName: name,
@@ -90,9 +84,7 @@ export function simulatedStatus(
     defaultNetwork: '',
     networkCount: nads.length,
     digests: digests ?? heldDigests(nads),
-    problems: problems.sort((a, b) =>
-      networkKey(a.namespace, a.name).localeCompare(networkKey(b.namespace, b.name)),
-    ),
+    problems: sortProblems(problems),
   };
 }
 

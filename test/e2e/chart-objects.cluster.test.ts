@@ -187,6 +187,10 @@ describe("the chart's workloads", () => {
       path: '/healthz',
       port: flags.probeListen!.port,
     });
+    // The probe port is the node's (the agent being replaced answers it during a surge): a startup probe
+    // in the container waits until this agent serves the socket.
+    expect(flags.servingFile).toMatch(/^\/tmp\//);
+    expect(container.startupProbe?.exec?.command).toEqual(['test', '-e', flags.servingFile]);
   });
 
   it('gives the agents and the webhook the same network options', async () => {

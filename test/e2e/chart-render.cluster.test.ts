@@ -6,6 +6,7 @@
 import yaml from 'js-yaml';
 import {
   defaultWebhookConfigValues,
+  renderMutatingWebhookConfiguration,
   renderWebhookConfiguration,
   webhookDefaults,
   type WebhookConfigValues,
@@ -85,6 +86,22 @@ describe("the chart's ValidatingWebhookConfiguration", () => {
       objectSelector: { matchLabels: { 'multinet.io/team': 'net' } },
     };
     expect(rendered).toEqual(expected(values, rendered));
+    // webhook.injectResources: the resource injector's configuration, from the same values.
+    const mutating = findObject(
+      await renderChart(everything, { release: 'mn', namespace: 'net-system' }),
+      'MutatingWebhookConfiguration',
+    );
+    expect(mutating).toEqual(
+      JSON.parse(
+        JSON.stringify(renderMutatingWebhookConfiguration({ ...values, labels: mutating.metadata.labels })),
+      ),
+    );
+  });
+
+  it('has no resource injector unless webhook.injectResources is on', async () => {
+    const objects = await renderChart({});
+    expect(objects.filter((o) => o.kind === 'MutatingWebhookConfiguration')).toEqual([]);
+    expect(componentArgs(objects, 'webhook')).not.toContain('--inject-resources');
   });
 
   it('calls a URL instead of the Service, with a namespace selector of its own', async () => {

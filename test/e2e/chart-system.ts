@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { nadGroup, nadPlural, nadVersion } from '../../lib/nad.ts';
-import { LocalNode } from '../../playground/local-node.ts';
+import { LocalNode } from '../../dev/netns/local-node.ts';
 import { freeLoopbackPort as freePort } from '../../platform/nodejs/listen.ts';
 import { startMultinet, type ManagedProcess } from '../../dev/multinet-process.ts';
 import { uniqueName } from '../../dev/controlplane/access.ts';
@@ -21,7 +21,7 @@ import { createTestNamespace, testKubeconfigPath } from '../controlplane/test-cl
 import type { KubeObject } from './helm.ts';
 import { serviceAccountIdentity, waitUntilAllowed, type Identity } from './identities.ts';
 import { Release } from './release.ts';
-import { eventually, httpOk } from '../../lib/eventually.ts';
+import { eventually, httpOk } from '../../dev/eventually.ts';
 import { componentArgs, withoutFlags, type Component } from './workloads.ts';
 
 /** The agent flags that name node paths or ports: the LocalNode gives its own. */

@@ -35,6 +35,8 @@ export const everything = {
   webhook: {
     failurePolicy: 'Ignore',
     timeoutSeconds: 5,
+    injectResources: true,
+    injectDownwardApi: true,
     excludedNamespaces: ['monitoring'],
     objectSelector: { matchLabels: { 'multinet.io/team': 'net' } },
     podDisruptionBudget: { minAvailable: '50%' },
@@ -51,6 +53,8 @@ export const everything = {
     cniConfDir: '/var/lib/rancher/k3s/agent/etc/cni/net.d',
     cniBinDir: '/var/lib/rancher/k3s/data/cni',
     maxParallel: 16,
+    podResourcesDir: '/var/lib/k0s/kubelet/pod-resources',
+    deviceInfoDir: '/run/k8s.cni.cncf.io/devinfo',
     extraVolumes: [{ name: 'calico', hostPath: { path: '/var/lib/calico', type: 'Directory' } }],
     extraVolumeMounts: [{ name: 'calico', mountPath: '/var/lib/calico', readOnly: true }],
   },

@@ -17,12 +17,12 @@ import {
 } from '@kubernetes/client-node';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { nadGroup, nadPlural, nadVersion } from '../../lib/nad.ts';
-import { requireNetnsPrerequisites, type Pod } from '../../playground/local-node.ts';
+import { requireNetnsPrerequisites, type Pod } from '../../dev/netns/local-node.ts';
 import { seedMacvlanNad, seedPod, type SeedNad } from '../../playground/seed.ts';
 import { expectApiError, testKubeConfig } from '../controlplane/test-cluster.ts';
 import { readFixture } from '../fixtures.ts';
 import { ChartSystem } from './chart-system.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 
 requireNetnsPrerequisites();
 

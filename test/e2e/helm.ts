@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { repoRoot } from '../../playground/local-node.ts';
+import { repoRoot } from '../../dev/netns/local-node.ts';
 import { binariesIn, defaultCacheDir } from '../../dev/binaries.ts';
 
 export const chartDir = join(repoRoot, 'charts', 'multinet');

@@ -3,15 +3,15 @@
  * test leaves behind is removed when the test process exits.
  */
 import { spawn } from 'node:child_process';
-import { LocalNode, pluginDir, shimPath, type ShimOutcome } from '../../playground/local-node.ts';
+import { LocalNode, pluginDir, shimPath, type ShimOutcome } from '../../dev/netns/local-node.ts';
 
 export {
   LocalNode as Lab,
   pluginDir,
   repoRoot,
   requireNetnsPrerequisites,
-} from '../../playground/local-node.ts';
-export type { Pod, ShimOutcome, IpAddressInfo } from '../../playground/local-node.ts';
+} from '../../dev/netns/local-node.ts';
+export type { Pod, ShimOutcome, IpAddressInfo } from '../../dev/netns/local-node.ts';
 
 process.on('exit', () => LocalNode.destroyAllSync());
 

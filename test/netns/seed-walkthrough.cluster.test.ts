@@ -11,7 +11,7 @@ import type { NodeNetworkState } from '../../lib/node-state.ts';
 import { createTestNamespace, testKubeConfig, testKubeconfigPath } from '../controlplane/test-cluster.ts';
 import { readFixture } from '../fixtures.ts';
 import { Lab, requireNetnsPrerequisites } from './lab.ts';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { seedMacvlanNad, seedPod } from '../../playground/seed.ts';
 
 requireNetnsPrerequisites();

@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { supportedCniVersions } from '../../lib/cni/version.ts';
-import { shimPath } from '../../playground/local-node.ts';
+import { shimPath } from '../../dev/netns/local-node.ts';
 import {
   Lab,
   pluginDir,

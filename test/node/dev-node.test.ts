@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { repoRoot } from '../../dev/repo-root.ts';
 import { seedDir, seedMacvlanConfig, type SeedNad } from '../../playground/seed.ts';
 import { processEnded } from '../../platform/nodejs/orphans.ts';

@@ -1,24 +1,30 @@
 /**
- * What a local Kubernetes node may leave on the host, listed so that a test can compare before and after:
- * its processes (every one has the run dir in its command line, or lives in its cgroups), cgroups,
- * mounts, pod network namespaces, links, the sysctls the kubelet sets, the fixed host dirs, temp dirs
- * and the machine's node lock.
+ * What a local Kubernetes node (or the multi-node cluster) may leave on the host, listed so that a test can
+ * compare before and after: its processes (every one has the run dir in its command line, or lives in its
+ * cgroups), cgroups, mounts, pod network namespaces and the harness's own, links, the sysctls the kubelet
+ * sets, the fixed host dirs, the mountpoint dirs a cluster's nodes bind over, temp dirs and the machine's
+ * node lock.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedHostDirs, kubeletSysctls } from '../../dev/node/host-state.ts';
-import { lockFile } from '../../dev/node/kube-node.ts';
+import { nodePrivateDirs } from '../../dev/cluster/cluster-node.ts';
+import { lockFile } from '../../dev/node/machine-lock.ts';
 
 export interface HostInventory {
   readonly processes: string[];
   readonly cgroups: string[];
   readonly mounts: string[];
   readonly netns: string[];
+  /** The harness's own network namespaces (the single node's API gateway's, the cluster's lab and nodes). */
+  readonly harnessNetns: string[];
   readonly links: string[];
   readonly sysctls: Record<string, string>;
   readonly fixedDirs: Record<string, string[] | null>;
+  /** Which of the paths a cluster's nodes bind over exist on the host. */
+  readonly mountpointDirs: string[];
   readonly tempDirs: string[];
   readonly lock: boolean;
 }
@@ -64,6 +70,7 @@ export function hostInventory(): HostInventory {
     .map((line) => line.split(' ')[4] ?? '')
     .filter((point) => point.includes(runDirMark) || point.startsWith('/run/netns/cni-'));
   const netns = (list('/run/netns') ?? []).filter((n) => n.startsWith('cni-'));
+  const harnessNetns = (list('/run/netns') ?? []).filter((n) => /^mn[0-9a-f]{6}/.test(n));
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
     .split('\n')
     .map((line) => /^\d+:\s+([^:@\s]+)/.exec(line)?.[1] ?? '')
@@ -84,9 +91,11 @@ export function hostInventory(): HostInventory {
     cgroups,
     mounts,
     netns,
+    harnessNetns,
     links,
     sysctls,
     fixedDirs,
+    mountpointDirs: nodePrivateDirs.filter((d) => existsSync(d)),
     tempDirs,
     lock: existsSync(lockFile),
   };

@@ -7,7 +7,7 @@ import { readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { eventually } from '../../lib/eventually.ts';
+import { eventually } from '../../dev/eventually.ts';
 import type { KubeNode } from '../../dev/node/kube-node.ts';
 import { startMultinetOnNode, type MultinetOnNode } from '../../dev/node/multinet-on-node.ts';
 import { seedNadForNode } from '../../playground/node-walkthrough.ts';

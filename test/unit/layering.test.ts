@@ -32,6 +32,8 @@ const tree: Record<string, string> = {
   'controllers/one.ts': "import { two } from './two.ts';\nexport const one = (): number => two() + 1;\n",
   'controllers/two.ts': "import { one } from './one.ts';\nexport const two = (): number => one();\n",
   'test/doubles/fake.ts': "import { a } from '../../agent/ok.ts';\nexport const fake = a;\n",
+  'cli/uses-harness.ts': "import { node } from '../dev/node.ts';\nexport const n = node;\n",
+  'dev/node.ts': "import { a } from '../agent/ok.ts';\nexport const node = a;\n",
 };
 
 interface Violation {
@@ -62,6 +64,8 @@ describe('layering rules (dependency-cruiser)', () => {
       'platform',
       'agent',
       'controllers',
+      'cli',
+      'dev',
       'test',
     ];
     // depcruise exits non-zero when it finds violations; the JSON report is on stdout either way.
@@ -83,6 +87,7 @@ describe('layering rules (dependency-cruiser)', () => {
         'parts-are-independent controllers/uses-agent.ts -> agent/ok.ts',
         'platform-below-parts platform/uses-agent.ts -> agent/ok.ts',
         'product-never-imports-tests agent/uses-double.ts -> test/doubles/fake.ts',
+        'product-never-imports-harness cli/uses-harness.ts -> dev/node.ts',
       ].sort(),
     );
   });

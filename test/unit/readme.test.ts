@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commands } from '../../cli/commands.ts';
+import { harnessCommands } from '../../playground/commands.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -25,7 +26,7 @@ describe('README.md', () => {
   const documented = new Set(flags(readme));
 
   it.each(['agent', 'controller', 'webhook', 'up'])('documents every flag of `multinet %s`', async (name) => {
-    const { usage } = await commands[name]!.load();
+    const { usage } = await { ...commands, ...harnessCommands }[name]!.load();
     const missing = flags(usage).filter((flag) => !documented.has(flag));
     expect(missing).toEqual([]);
   });

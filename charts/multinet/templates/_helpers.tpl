@@ -123,7 +123,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* Pull secrets and scheduling fields of a component's pod spec: (dict "root" $ "values" .Values.controller). */}}
+{{/*
+Pull secrets and scheduling fields of a component's pod spec: (dict "root" $ "values" .Values.controller),
+with "spread" "controller" for a Deployment whose replicas prefer different nodes when it sets no affinity.
+*/}}
 {{- define "multinet.podCommon" -}}
 {{- with .root.Values.imagePullSecrets }}
 imagePullSecrets:
@@ -140,9 +143,19 @@ nodeSelector:
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .values.affinity }}
+{{- if .values.affinity }}
 affinity:
-  {{- toYaml . | nindent 2 }}
+  {{- toYaml .values.affinity | nindent 2 }}
+{{- else if .spread }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "multinet.selectorLabels" (dict "root" .root "component" .spread) | nindent 14 }}
 {{- end }}
 {{- with .values.topologySpreadConstraints }}
 topologySpreadConstraints:

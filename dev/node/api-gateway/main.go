@@ -1,10 +1,14 @@
-// Command api-gateway gives the local node's pods a way to the API server, which listens on the host's
-// 127.0.0.1 only: it listens inside a network namespace the node made (attached to the pod bridge, with
-// an address of the pod subnet that IPAM never hands out) and relays each connection, byte for byte, to
-// the API server on the host's loopback. TLS stays end to end. It stands in for what kube-proxy and the
-// kubernetes Service's endpoints give pods on a real cluster. Standard library only, CGO_ENABLED=0.
+// Command api-gateway relays TCP connections between network namespaces, byte for byte (TLS stays end
+// to end). The local node's pods reach the API server on the host's loopback through it: it listens
+// inside a network namespace the node made (attached to the pod bridge, with an address of the pod
+// subnet that IPAM never hands out), standing in for what kube-proxy and the kubernetes Service's
+// endpoints give pods on a real cluster. The multi-node cluster uses it the other way too: the host's
+// tools reach the API server in the underlay's namespace through a listener on the host's 127.0.0.1, and
+// the nodes reach the image registry on the host's loopback through a listener on the underlay.
+// Standard library only, CGO_ENABLED=0.
 //
 //	api-gateway -netns /run/netns/NAME -listen 198.51.100.126:6443 -target 127.0.0.1:PORT
+//	api-gateway -listen 127.0.0.1:PORT -target-netns /run/netns/LAB -target 127.0.0.1:6443
 package main
 
 import (
@@ -20,30 +24,35 @@ import (
 	"time"
 )
 
-// listenIn creates the listening socket inside the network namespace at nsPath: a socket belongs to the
-// namespace of the thread that creates it, so one locked OS thread enters it and comes back.
-func listenIn(nsPath, address string) (net.Listener, error) {
+// inNetns runs fn on a locked OS thread inside the network namespace at nsPath (the current one when
+// nsPath is empty): a socket belongs to the namespace of the thread that creates it, so the thread
+// enters it, creates the socket and comes back.
+func inNetns[T any](nsPath string, fn func() (T, error)) (T, error) {
+	var zero T
+	if nsPath == "" {
+		return fn()
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	self, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer self.Close()
 	target, err := os.Open(nsPath)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer target.Close()
 	if err := setns(target); err != nil {
-		return nil, fmt.Errorf("entering %s: %w", nsPath, err)
+		return zero, fmt.Errorf("entering %s: %w", nsPath, err)
 	}
-	listener, listenErr := net.Listen("tcp", address)
+	value, fnErr := fn()
 	if err := setns(self); err != nil {
 		// This thread is stuck in the other namespace: never let the runtime reuse it.
 		runtime.Goexit()
 	}
-	return listener, listenErr
+	return value, fnErr
 }
 
 func setns(f *os.File) error {
@@ -54,9 +63,11 @@ func setns(f *os.File) error {
 	return nil
 }
 
-func relay(client net.Conn, target string) {
+func relay(client net.Conn, targetNetns, target string) {
 	defer client.Close()
-	upstream, err := net.DialTimeout("tcp", target, 5*time.Second)
+	upstream, err := inNetns(targetNetns, func() (net.Conn, error) {
+		return net.DialTimeout("tcp", target, 5*time.Second)
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "api-gateway: %s: %v\n", target, err)
 		return
@@ -77,20 +88,21 @@ func relay(client net.Conn, target string) {
 }
 
 func main() {
-	nsPath := flag.String("netns", "", "the network namespace to listen in (a /run/netns path)")
-	address := flag.String("listen", "", "the address:port to listen on inside it")
-	target := flag.String("target", "", "the API server's address:port on the host")
+	nsPath := flag.String("netns", "", "the network namespace to listen in (a /run/netns path; default: this one)")
+	address := flag.String("listen", "", "the address:port to listen on")
+	targetNetns := flag.String("target-netns", "", "the network namespace to connect in (default: this one)")
+	target := flag.String("target", "", "the address:port to relay to")
 	flag.Parse()
-	if *nsPath == "" || *address == "" || *target == "" {
-		fmt.Fprintln(os.Stderr, "usage: api-gateway -netns PATH -listen ADDR:PORT -target ADDR:PORT")
+	if *address == "" || *target == "" {
+		fmt.Fprintln(os.Stderr, "usage: api-gateway [-netns PATH] -listen ADDR:PORT [-target-netns PATH] -target ADDR:PORT")
 		os.Exit(2)
 	}
-	listener, err := listenIn(*nsPath, *address)
+	listener, err := inNetns(*nsPath, func() (net.Listener, error) { return net.Listen("tcp", *address) })
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "api-gateway: listening on %s in %s: %v\n", *address, *nsPath, err)
+		fmt.Fprintf(os.Stderr, "api-gateway: listening on %s in %q: %v\n", *address, *nsPath, err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "api-gateway: %s (in %s) -> %s\n", *address, *nsPath, *target)
+	fmt.Fprintf(os.Stderr, "api-gateway: %s (netns %q) -> %s (netns %q)\n", *address, *nsPath, *target, *targetNetns)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
@@ -102,6 +114,6 @@ func main() {
 		if err != nil {
 			return
 		}
-		go relay(conn, *target)
+		go relay(conn, *targetNetns, *target)
 	}
 }

@@ -1,0 +1,3 @@
+module multinet.local/vf-cni
+
+go 1.26.0

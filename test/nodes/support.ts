@@ -1,0 +1,75 @@
+/**
+ * What the multi-node tier's files share: a cluster started for a test file (waiting for another file's
+ * node or cluster to stop: one runs per machine), kubectl that throws on failure, pods pinned to a node,
+ * and readers of what pods show.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import {
+  startKubeCluster,
+  type KubeCluster,
+  type KubeClusterOptions,
+} from '../../dev/cluster/kube-cluster.ts';
+import { listenTcp } from '../../platform/nodejs/listen.ts';
+import { cacheDir } from '../node/support.ts';
+
+export { ipv4, requireNodeHost } from '../node/support.ts';
+
+export function startTestCluster(options: Partial<KubeClusterOptions> = {}): Promise<KubeCluster> {
+  return startKubeCluster({
+    nodes: 3,
+    cacheDir,
+    env: process.env,
+    uid: process.getuid?.(),
+    pid: process.pid,
+    kill: (pid, signal) => process.kill(pid, signal),
+    listen: (server) => listenTcp(server, '127.0.0.1', 0),
+    waitForOtherNodeMs: 30 * 60_000,
+    log: (line) => void process.stderr.write(`[nodes tier] ${line}\n`),
+    ...options,
+  });
+}
+
+/** kubectl against the cluster: its output, or an Error with what kubectl said. */
+export function kubectlOf(cluster: KubeCluster): (...args: string[]) => Promise<string> {
+  return async (...args) => {
+    const out = await cluster.kubectl(args);
+    if (out.code !== 0)
+      throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim() || out.stdout.trim()}`);
+    return out.stdout;
+  };
+}
+
+/** Writes a manifest (YAML) into `dir` and returns its path. */
+export function manifest(dir: string, name: string, object: unknown): string {
+  const file = join(dir, name);
+  writeFileSync(file, yaml.dump(object));
+  return file;
+}
+
+/** The seed's pod shape (alpine, /bin/ash), on `node`, with the given networks annotation (or none). */
+export function podOn(name: string, node: string | undefined, networks?: string): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, ...(networks ? { annotations: { 'k8s.v1.cni.cncf.io/networks': networks } } : {}) },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      ...(node ? { nodeSelector: { 'kubernetes.io/hostname': node } } : {}),
+      containers: [
+        { name: 'c', image: 'alpine', command: ['/bin/ash', '-c', 'trap : TERM INT; sleep infinity & wait'] },
+      ],
+    },
+  };
+}
+
+/** A NAD with the given CNI config. */
+export function nad(name: string, config: Record<string, unknown>): Record<string, unknown> {
+  return {
+    apiVersion: 'k8s.cni.cncf.io/v1',
+    kind: 'NetworkAttachmentDefinition',
+    metadata: { name },
+    spec: { config: JSON.stringify({ cniVersion: '1.0.0', name, ...config }) },
+  };
+}
