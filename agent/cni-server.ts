@@ -13,7 +13,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { isSupportedCniVersion, latestCniVersion } from '../lib/cni/version.ts';
 import type { Logger } from 'winston';
-import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import { asCniError, CniError, CniErrorCode } from '../lib/cni/error.ts';
 import {
   cniEndpoint,
   cniVersionHeader,
@@ -23,7 +23,6 @@ import {
 } from '../lib/cni/request.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { isObject, jsonNestsDeeperThan, type JsonObject } from '../lib/safe-json.ts';
-import { asCniError } from './delegate-runner.ts';
 import { QueueFullError } from './limiter.ts';
 
 export interface RequestBounds {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from 'winston';
 import { formatCniArgs } from '../lib/cni/args.ts';
 import type { NetworkConfig } from '../lib/cni/config.ts';
-import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import { asCniError, CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { pluginStdin, type InvocationInput } from '../lib/cni/invocation.ts';
 import { parseCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
 import { compareVersions, supportsCheck, supportsStatusAndGc } from '../lib/cni/version.ts';
@@ -264,9 +264,4 @@ function parseOutput(stdout: string, network: DelegateNetwork, index: number): u
       stdout.slice(0, 2000),
     );
   }
-}
-
-export function asCniError(err: unknown): CniError {
-  if (err instanceof CniError) return err;
-  return new CniError(CniErrorCode.ioFailure, err instanceof Error ? err.message : String(err));
 }

@@ -15,6 +15,7 @@
  * or resync. Only the networks annotation is hot-plugged: the default network and the cluster's default
  * networks stay as the sandbox got them (the webhook refuses a change of the default-network annotation).
  */
+import { asCniError } from '../lib/cni/error.ts';
 import type { Logger } from 'winston';
 import { networksAnnotation } from '../lib/annotations/keys.ts';
 import { diffAttachments } from '../lib/attachment-diff.ts';
@@ -23,7 +24,6 @@ import { errorMessage } from '../lib/errors.ts';
 import { networkStatusFromResult, type NetworkStatus } from '../lib/network-status.ts';
 import type { AttachmentCache, AttachmentRecord, CacheRecord } from './attachment-cache.ts';
 import type { DelegateRunner, DelegateTarget } from './delegate-runner.ts';
-import { asCniError } from './delegate-runner.ts';
 import type { DeviceAttacher } from './devices.ts';
 import type { NetworkSource, PodInfo, PodRef } from './network-source.ts';
 import { cachedInput, networkOf, recordOf } from './pod-attacher.ts';

@@ -8,7 +8,7 @@ import type { Logger } from 'winston';
 import { parseCniArgs, podArgsFrom } from '../lib/cni/args.ts';
 import { networkConfigFrom } from '../lib/cni/config.ts';
 import type { InvocationInput } from '../lib/cni/invocation.ts';
-import { CniError, CniErrorCode } from '../lib/cni/error.ts';
+import { asCniError, CniError, CniErrorCode } from '../lib/cni/error.ts';
 import type { CniRequest } from '../lib/cni/request.ts';
 import { convertCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
 import {
@@ -24,12 +24,7 @@ import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
 import type { AttachmentCache, AttachmentRecord, CacheRecord } from './attachment-cache.ts';
 import type { DeviceAttacher } from './devices.ts';
-import {
-  asCniError,
-  type DelegateNetwork,
-  type DelegateRunner,
-  type DelegateTarget,
-} from './delegate-runner.ts';
+import { type DelegateNetwork, type DelegateRunner, type DelegateTarget } from './delegate-runner.ts';
 import { QueueFullError } from './limiter.ts';
 import type { NetworkSource, PodRef } from './network-source.ts';
 import type { AttachmentResolver, PlannedAttachment } from './resolve.ts';

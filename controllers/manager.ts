@@ -93,14 +93,7 @@ export async function startController(settings: ControllerSettings): Promise<Run
     userAgent: 'multinet-controller',
     fieldManager: 'multinet-controller',
   });
-  const metrics = createControllerMetrics(
-    {
-      queueDepth: () => controller.queueDepth,
-      nadsByReady: () => controller.countByReady(),
-      nodes: () => ({ eligible: controller.nodes.eligible().length, stale: controller.nodes.stale().length }),
-    },
-    settings.processMetrics ?? true,
-  );
+  const metrics = createControllerMetrics(settings.processMetrics ?? true);
   const recorder = new KubeEventRecorder({
     rest,
     component: 'multinet-controller',
@@ -130,6 +123,11 @@ export async function startController(settings: ControllerSettings): Promise<Run
       metrics,
     },
   );
+  metrics.observe({
+    queueDepth: () => controller.queueDepth,
+    nadsByReady: () => controller.countByReady(),
+    nodes: () => ({ eligible: controller.nodes.eligible().length, stale: controller.nodes.stale().length }),
+  });
   nads.on('add', (o) => controller.nadChanged(o));
   nads.on('update', (o) => controller.nadChanged(o));
   nads.on('delete', (o) => controller.nadDeleted(o));

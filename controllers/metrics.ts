@@ -17,6 +17,8 @@ export interface ControllerMetrics {
   readonly leader: Gauge;
   readonly nadsByReady: Gauge<'status'>;
   readonly nodes: Gauge<'state'>;
+  /** Where the gauges read their values at a scrape: the controller, once it exists. */
+  observe(sources: MetricSources): void;
 }
 
 export interface MetricSources {
@@ -26,18 +28,21 @@ export interface MetricSources {
   readonly nodes: () => { eligible: number; stale: number };
 }
 
-export function createControllerMetrics(sources: MetricSources, processMetrics = true): ControllerMetrics {
+/** The metrics; the gauges read their values from what observe() is given (nothing before). */
+export function createControllerMetrics(processMetrics = true): ControllerMetrics {
   const registry = new Registry();
+  let sources: MetricSources | undefined;
   if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'multinet_controller_' });
   const registers = [registry];
   return {
     registry,
+    observe: (given) => void (sources = given),
     queueDepth: new Gauge({
       name: 'multinet_controller_queue_depth',
       help: 'NAD keys waiting in the work queue',
       registers,
       collect() {
-        this.set(sources.queueDepth());
+        if (sources) this.set(sources.queueDepth());
       },
     }),
     queueAdds: new Counter({
@@ -92,7 +97,8 @@ export function createControllerMetrics(sources: MetricSources, processMetrics =
       registers,
       collect() {
         this.reset();
-        for (const [status, count] of Object.entries(sources.nadsByReady())) this.set({ status }, count);
+        for (const [status, count] of Object.entries(sources?.nadsByReady() ?? {}))
+          this.set({ status }, count);
       },
     }),
     nodes: new Gauge({
@@ -101,6 +107,7 @@ export function createControllerMetrics(sources: MetricSources, processMetrics =
       labelNames: ['state'],
       registers,
       collect() {
+        if (!sources) return;
         const { eligible, stale } = sources.nodes();
         this.set({ state: 'eligible' }, eligible);
         this.set({ state: 'stale' }, stale);

@@ -22,14 +22,7 @@ interface Harness {
 
 function harness(): Harness {
   const world = new NadWorld();
-  const metrics = createControllerMetrics(
-    {
-      queueDepth: () => controller.queueDepth,
-      nadsByReady: () => controller.countByReady(),
-      nodes: () => ({ eligible: 0, stale: 0 }),
-    },
-    false,
-  );
+  const metrics = createControllerMetrics(false);
   const controller = new NadController(
     { staleAfterMs, workers: 2, nodeBatchMs: 100, progressIntervalMs: 5000 },
     {
@@ -41,6 +34,12 @@ function harness(): Harness {
       scheduler: world.scheduler,
     },
   );
+  metrics.observe({
+    queueDepth: () => controller.queueDepth,
+    nadsByReady: () => controller.countByReady(),
+    nodes: () => ({ eligible: 0, stale: 0 }),
+  });
+
   world.onDelivered = (nad) => controller.nadChanged(nad);
   return {
     world,

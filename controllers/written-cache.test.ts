@@ -7,7 +7,7 @@ function nad(resourceVersion: string, ready: string): NadObject {
     kind: 'NetworkAttachmentDefinition',
     metadata: { name: 'a', namespace: 'default', resourceVersion },
     status: { conditions: [{ type: 'Ready', status: ready }] },
-  } as unknown as NadObject;
+  };
 }
 
 /** An informer cache holding one NAD, replaced as the watch would. */

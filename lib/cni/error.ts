@@ -72,3 +72,9 @@ export class CniError extends Error {
     );
   }
 }
+
+/** Any error as a CNI error: a CniError as it is, anything else as an I/O failure with its message. */
+export function asCniError(err: unknown): CniError {
+  if (err instanceof CniError) return err;
+  return new CniError(CniErrorCode.ioFailure, err instanceof Error ? err.message : String(err));
+}
