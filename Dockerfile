@@ -1,16 +1,19 @@
 # syntax=docker/dockerfile:1
 # One image for every multinet component: `multinet controller | webhook | agent`.
 # The agent installs the CNI shim (/usr/local/lib/multinet/multinet-cni, a static Go executable built
-# from cni/) into the host's CNI bin dir, so nodes need nothing besides it.
+# from cni/) into the host's CNI bin dir, so nodes need nothing besides it, and starts delegate plugins
+# through its spawner (/usr/local/lib/multinet/multinet-spawner, static Go, from spawner/).
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 ARG GO_IMAGE=golang:1.26-bookworm
 
-# The shim: standard library only, CGO_ENABLED=0 (scripts/build-shim.sh holds the one go build line).
+# The shim and the spawner: standard library only, CGO_ENABLED=0 (scripts/build-go.sh holds the one go
+# build line).
 FROM ${GO_IMAGE} AS shim
 WORKDIR /src
 COPY cni ./cni
-COPY scripts/build-shim.sh ./scripts/
-RUN bash scripts/build-shim.sh
+COPY spawner ./spawner
+COPY scripts/build-go.sh scripts/build-shim.sh scripts/build-spawner.sh ./scripts/
+RUN bash scripts/build-shim.sh && bash scripts/build-spawner.sh
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
@@ -46,6 +49,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /src/dist/app ./
 COPY --from=shim /src/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni
+COPY --from=shim /src/dist/spawner/multinet-spawner /usr/local/lib/multinet/multinet-spawner
 ENV NODE_ENV=production
 # Controller and webhook run as this non-root user; the agent's DaemonSet runs privileged as root.
 USER 65532:65532

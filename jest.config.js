@@ -19,7 +19,7 @@ export default {
       ...base,
       displayName: 'unit',
       testMatch: [
-        '<rootDir>/{lib,platform,cli,cni,agent,controllers,webhooks,dev,playground}/**/*.test.ts',
+        '<rootDir>/{lib,platform,cli,cni,spawner,agent,controllers,webhooks,dev,playground}/**/*.test.ts',
         '<rootDir>/test/unit/**/*.test.ts',
         '<rootDir>/test/chaos/**/*.test.ts',
       ],

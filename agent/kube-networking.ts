@@ -157,9 +157,11 @@ export type ConnectOptions = Omit<KubeNetworkingOptions, 'client' | 'event'> & {
  * Kubernetes side with an Event recorder, all on one client (one connection pool).
  */
 export function connectKubeNetworking(options: ConnectOptions): KubeNetworking {
+  // The kubelet's own rate (kubeAPIQPS 50, burst 100): every ADD waits for its network-status patch, and
+  // the Events share the client, so 20/40 made a burst of 50 pods wait ~1.5 s on this client alone.
   const rest = new KubeRestClient(loadKubeConfig({ kubeconfig: options.kubeconfig, env: options.env }), {
-    qps: 20,
-    burst: 40,
+    qps: 50,
+    burst: 100,
     userAgent: `multinet-agent/${options.agentVersion}`,
     fieldManager: 'multinet-agent',
   });

@@ -63,7 +63,7 @@ test('a network-status write is timed and reported as ok; a refused one as error
   kube.stop();
 });
 
-test('the AddedInterface Events go out once the network-status patch is answered, never beside it', async () => {
+test('the AddedInterface Events go out once the network-status patch and ADD are answered, never beside them', async () => {
   const order: string[] = [];
   class AnsweringApi extends MemoryApi {
     override async request<T = unknown>(request: KubeRequest): Promise<T> {
@@ -81,6 +81,9 @@ test('the AddedInterface Events go out once the network-status patch is answered
   ];
 
   await kube.publishStatus({ namespace: 'default', name: 'samplepod', uid }, two);
+  // Not in the turn that answers ADD (the CNI answer is written in it), in a later one.
+  await Promise.resolve();
+  expect(order).toEqual(['answered PATCH']);
   await eventually('the Events to be posted', () => order.length === 3);
   expect(order).toEqual([
     'answered PATCH',

@@ -33,6 +33,43 @@ describe('WorkLimiter', () => {
     expect({ peak, ...limiter.stats }).toEqual({ peak: 3, running: 0, waiting: 0 });
   });
 
+  it('resizes: a larger limit starts waiting work at once, a smaller one lets running work finish', async () => {
+    const limiter = new WorkLimiter(2, 1000);
+    const gates = Array.from({ length: 8 }, gate);
+    const started = Array.from({ length: 8 }, gate);
+    let active = 0;
+    const done = gates.map((g, i) =>
+      limiter.run(`k${i}`, async () => {
+        active++;
+        started[i]!.open();
+        await g.promise;
+        active--;
+      }),
+    );
+    await Promise.all(started.slice(0, 2).map((s) => s.promise));
+    expect({ active, ...limiter.stats }).toEqual({ active: 2, running: 2, waiting: 6 });
+    limiter.resize(5);
+    await Promise.all(started.slice(2, 5).map((s) => s.promise));
+    expect({ active, limit: limiter.limit, ...limiter.stats }).toEqual({
+      active: 5,
+      limit: 5,
+      running: 5,
+      waiting: 3,
+    });
+    limiter.resize(1);
+    for (const g of gates.slice(0, 3)) g.open();
+    await Promise.all(done.slice(0, 3));
+    // Three of the five ended and none took their place: two run on, over the new limit of one.
+    expect({ active, ...limiter.stats }).toEqual({ active: 2, running: 2, waiting: 3 });
+    for (const g of gates.slice(3, 5)) g.open();
+    await Promise.all([...done.slice(3, 5), started[5]!.promise]);
+    // The first of them to end left one running; the second's slot went to the next in line.
+    expect({ active, ...limiter.stats }).toEqual({ active: 1, running: 1, waiting: 2 });
+    for (const g of gates) g.open();
+    await Promise.all(done);
+    expect(limiter.stats).toEqual({ running: 0, waiting: 0 });
+  });
+
   it('runs work for the same key one after another, in arrival order', async () => {
     const limiter = new WorkLimiter(8, 100);
     const events: string[] = [];

@@ -14,7 +14,7 @@ export class QueueFullError extends Error {
 }
 
 export class WorkLimiter {
-  private readonly concurrency: number;
+  private concurrency: number;
   private readonly maxQueued: number;
   private running = 0;
   private pending = 0;
@@ -24,6 +24,23 @@ export class WorkLimiter {
   constructor(concurrency: number, maxQueued: number) {
     this.concurrency = concurrency;
     this.maxQueued = maxQueued;
+  }
+
+  /** How many units of work may run at once. */
+  get limit(): number {
+    return this.concurrency;
+  }
+
+  /**
+   * Changes how many units may run at once: more start at once, fewer once running ones have finished
+   * (nothing running is stopped).
+   */
+  resize(concurrency: number): void {
+    this.concurrency = Math.max(1, concurrency);
+    while (this.running < this.concurrency && this.waiting.length > 0) {
+      this.running++;
+      this.waiting.shift()!();
+    }
   }
 
   get stats(): { running: number; waiting: number } {
@@ -66,7 +83,7 @@ export class WorkLimiter {
   }
 
   private releaseSlot(): void {
-    const next = this.waiting.shift();
+    const next = this.running <= this.concurrency ? this.waiting.shift() : undefined;
     if (next) next();
     else this.running--;
   }

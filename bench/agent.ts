@@ -8,25 +8,35 @@
  *
  *   start → N NADs (default 500) → P pods with the networks annotation on its node (100) → T ADD+DELs of
  *   a default (bridge) + macvlan pod (800, straight at the agent's socket, cycling over the P pods) →
- *   B bursts of K concurrent ADDs (2 × 50)
+ *   B bursts of K concurrent ADDs (2 × 50), each through the daemon's shim as a runtime starts them
+ *   (bench/shim-burst.ts), timed
  *
- * with VmRSS and VmHWM after each phase, and Multus' thick daemon beside it in the same run (built from
+ * with VmRSS and VmHWM after each phase (the agent's with its plugin spawner's: the agent runs with the
+ * spawner built from spawner/, and its memory and CPU count as the agent's), and Multus' thick daemon
+ * beside it in the same run (built from
  * shared/anchors by bench/anchors, run in a private mount namespace with the same node name, conf
  * (its own dir), NADs and pods; the trials alternate which daemon goes first, its ADD+DELs run
  * multus-shim as a runtime does). Beside both, the Node skeleton (bench/skeleton-daemon.ts): the least
  * a Node.js daemon does for the same job, with Node's built-ins only, run by the same node with the same
  * NODE_OPTIONS and the agent's RBAC: what Node itself costs, measured in the same phases. After every ADD
- * the pod's namespace must hold eth0 and net1. The last line is
+ * the pod's namespace must hold eth0 and net1. Each daemon is born in a memory cgroup of its own
+ * (bench/memory-cgroup.ts) limited to the chart's agent memory limit, so the processes it starts (its
+ * spawner, the plugins) count with it as in a pod: the cgroup's peak over the bursts and its OOM kills are
+ * reported. The last line is
  *
- *   RESULT agent_peak_mb=<max VmHWM> agent_growth_mb=<VmHWM after the trials − after the pods>
+ *   RESULT agent_peak_mb=<max VmHWM, agent + spawner> agent_growth_mb=<VmHWM after the trials − after the pods>
  *          agent_rss_growth_mb=<the same of VmRSS> multus_peak_mb=<m> skeleton_peak_mb=<s> skeleton_growth_mb=<g>
+ *          spawner_peak_mb=<its VmHWM> agent_burst_s=<mean seconds of a burst> multus_burst_s=<m> skeleton_burst_s=<s>
+ *          agent_burst_cgroup_mb=<the cgroup's peak over the bursts> multus_burst_cgroup_mb=<m>
+ *          skeleton_burst_cgroup_mb=<s> oom_kills=<in the three cgroups>
  *
  * Before the control plane starts it prints the agent's floor (bench/memory-floor.ts): node idle, with the
  * built-ins a Kubernetes client loads, and with the agent's modules imported, same node and NODE_OPTIONS.
  *
  * Options: --nads N --pods P --trials T --bursts B --burst K; --no-multus runs the agent alone (quick
- * runs; multus_peak_mb=n/a); --heap-snapshots DIR writes a heap snapshot
- * of the agent after the pods and after the trials (for finding what it keeps); BENCH_NODE_OPTIONS
+ * runs; multus_peak_mb=n/a); --max-parallel N replaces the chart's; --heap-snapshots DIR writes heap snapshots
+ * of the agent and of the skeleton (DIR/agent, DIR/skeleton) after the pods and after the trials (for finding
+ * what the agent keeps that the skeleton does not); BENCH_NODE_OPTIONS
  * replaces the chart's NODE_OPTIONS and BENCH_AGENT_ENV ("NAME=value ...") adds environment variables
  * and BENCH_NODE_ARGS node flags on the command line (to compare V8 and malloc settings).
  */
@@ -47,7 +57,16 @@ import { KubeRestClient } from '../platform/kube/rest.ts';
 import { http } from '../platform/nodejs/http.ts';
 import { describeFloor, memoryFloor } from './memory-floor.ts';
 import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
-import { LocalNode, pluginDir, requireNetnsPrerequisites, type Pod } from '../dev/netns/local-node.ts';
+import {
+  LocalNode,
+  pluginDir,
+  requireNetnsPrerequisites,
+  shimPath,
+  spawnerPath,
+  type Pod,
+} from '../dev/netns/local-node.ts';
+import { memoryCgroup, quantityBytes, type MemoryCgroup } from './memory-cgroup.ts';
+import { shimBurst, type ShimCall } from './shim-burst.ts';
 import {
   ensureMultus,
   multusClusterRules,
@@ -65,7 +84,7 @@ import {
   envPairs,
   startComponent,
 } from './chart-process.ts';
-import { cpuMs, memory, type Memory } from './proc.ts';
+import { childrenNamed, cpuMs, memory, memoryOf, type Memory } from './proc.ts';
 import { skeletonName, startSkeleton, type Skeleton } from './skeleton.ts';
 
 const { values } = parseArgs({
@@ -78,6 +97,7 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '50' },
     'heap-snapshots': { type: 'string' },
     'no-multus': { type: 'boolean', default: false },
+    'max-parallel': { type: 'string' },
   },
 });
 const nadCount = Number(values.nads);
@@ -172,10 +192,17 @@ interface Target {
 interface Daemon {
   readonly name: string;
   readonly pid: number;
-  /** Memory after each phase. */
+  /** Its processes whose memory and CPU are its own: the daemon, and the agent's spawner. */
+  pids(): number[];
+  /** The memory cgroup it was born in. */
+  readonly cgroup: MemoryCgroup;
+  /** Memory after each phase (of pids(), summed). */
   readonly phases: Memory[];
   add(target: Target): Promise<void>;
   del(target: Target): Promise<void>;
+  /** Its shim, and an ADD of a target through it as a runtime makes it. */
+  readonly shim: string;
+  shimAdd(target: Target): ShimCall;
 }
 
 /** After an ADD the pod has the default network's eth0 and the macvlan's net1, whoever attached them. */
@@ -197,7 +224,19 @@ const chart = await chartComponent('agent', [
   'socket',
   'shim-source',
   'probe-listen',
+  'spawner',
+  ...(values['max-parallel'] ? ['max-parallel'] : []),
 ]);
+if (!chart.memoryLimit) throw new Error("the chart sets no memory limit for the agent's container");
+const memoryLimit = quantityBytes(chart.memoryLimit);
+const cgroups: MemoryCgroup[] = [];
+const newCgroup = (name: string): MemoryCgroup => {
+  const made = memoryCgroup(`multinet-bench-${name}-${process.pid}`, memoryLimit);
+  cgroups.push(made);
+  return made;
+};
+/** The spawner's comm (its file name, cut to 15 bytes by the kernel). */
+const spawnerComm = 'multinet-spawner';
 const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? chart.env.NODE_OPTIONS ?? '';
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 say(
@@ -230,7 +269,14 @@ try {
   await installCrds(cp.kubeConfig());
   const kubeconfig = await componentKubeconfig(cp, admin, chart, join(lab.dir, 'serviceaccount'));
   const probePort = await freePort();
-  if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
+  /** Heap snapshots on SIGUSR2 into a dir of each process' own. */
+  const snapshotFlags = (name: string): string => {
+    if (!snapshotDir) return '';
+    mkdirSync(join(snapshotDir, name), { recursive: true });
+    return `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${join(snapshotDir, name)}`;
+  };
+  const snapshotTargets: Array<{ pid: number; dir: string }> = [];
+  const agentCgroup = newCgroup('agent');
   const agent = startComponent(
     chart,
     [
@@ -248,12 +294,16 @@ try {
       `127.0.0.1:${probePort}`,
       '--log-level',
       'warn',
+      '--spawner',
+      spawnerPath(),
+      ...(values['max-parallel'] ? ['--max-parallel', values['max-parallel']] : []),
     ],
     {
-      nodeOptions: [nodeOptions, snapshotDir ? '--heapsnapshot-signal=SIGUSR2' : ''].join(' ').trim(),
+      nodeOptions: [nodeOptions, snapshotFlags('agent')].join(' ').trim(),
       nodeArgs,
       env: { ...envPairs(process.env.BENCH_AGENT_ENV), NODE_NAME: lab.nodeName },
-      cwd: snapshotDir ?? lab.dir,
+      cwd: lab.dir,
+      wrapper: agentCgroup.wrapper,
     },
   );
   const child = agent.child;
@@ -270,21 +320,28 @@ try {
     }
   };
   const snapshot = async (label: string): Promise<void> => {
-    if (!snapshotDir) return;
-    const before = new Set(readdirSync(snapshotDir));
-    process.kill(pid, 'SIGUSR2');
-    await until(`the heap snapshot ${label}`, () =>
-      Promise.resolve(readdirSync(snapshotDir).some((f) => !before.has(f) && f.endsWith('.heapsnapshot'))),
-    );
-    say(`heap snapshot ${label} written to ${snapshotDir}`);
+    for (const target of snapshotTargets) {
+      const before = new Set(readdirSync(target.dir));
+      process.kill(target.pid, 'SIGUSR2');
+      await until(`the heap snapshot ${label} in ${target.dir}`, () =>
+        Promise.resolve(readdirSync(target.dir).some((f) => !before.has(f) && f.endsWith('.heapsnapshot'))),
+      );
+      say(`heap snapshot ${label} written to ${target.dir}`);
+    }
   };
+  if (snapshotDir) snapshotTargets.push({ pid, dir: join(snapshotDir, 'agent') });
   await until('the agent to be ready (informers synced)', () =>
     fetch(`http://127.0.0.1:${probePort}/readyz`).then(
       (r) => r.ok,
       () => false,
     ),
   );
-  say(`agent ready (pid ${pid}, NODE_OPTIONS=${JSON.stringify(nodeOptions)})`);
+  const spawners = childrenNamed(pid, spawnerComm);
+  if (spawners.length !== 1)
+    throw new Error(`the agent runs ${spawners.length} ${spawnerComm} processes, not 1:\n${agent.log()}`);
+  say(`agent ready (pid ${pid}, its spawner ${spawners[0]}, NODE_OPTIONS=${JSON.stringify(nodeOptions)})`);
+  /** The agent and its spawner (restarted, it has another pid). */
+  const agentPids = (): number[] => [pid, ...childrenNamed(pid, spawnerComm)];
 
   const conf = lab.generatedConfig();
   const network = { ...conf.plugins[0], name: conf.name, cniVersion: conf.cniVersion };
@@ -297,21 +354,44 @@ try {
     path: pluginDir,
     config: network,
   });
-  /** A daemon that serves the agent's protocol on its socket (the agent, the skeleton). */
-  const socketDaemon = (name: string, daemonPid: number, socket: string): Daemon => {
+  /** What a runtime gives a shim for an ADD of `target` (besides the config on stdin). */
+  const shimEnv = ({ pod, uid }: Target): Record<string, string> => ({
+    PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: 'ADD',
+    CNI_CONTAINERID: pod.containerId,
+    CNI_NETNS: pod.netnsPath,
+    CNI_IFNAME: 'eth0',
+    CNI_ARGS: podCniArgs({ namespace: 'default', name: pod.name, uid, containerId: pod.containerId }),
+    CNI_PATH: pluginDir,
+  });
+  /** A daemon that serves the agent's protocol on its socket behind the Go shim (the agent, the skeleton). */
+  const socketDaemon = (
+    name: string,
+    daemonPid: number,
+    socket: string,
+    pids: () => number[],
+    cgroup: MemoryCgroup,
+  ): Daemon => {
     const call = async (command: 'ADD' | 'DEL', target: Target): Promise<void> => {
       const reply = await post(socket, request(command, target));
       if (reply.error) throw new Error(`${name} ${command} of ${target.pod.name} failed: ${reply.error.msg}`);
     };
+    const stdin = lab.shimStdin({ socketPath: socket });
     return {
       name,
       pid: daemonPid,
+      pids,
+      cgroup,
       phases: [],
       add: (target) => call('ADD', target),
       del: (target) => call('DEL', target),
+      shim: shimPath(),
+      shimAdd: (target) => ({ env: shimEnv(target), stdin }),
     };
   };
-  const daemons: Daemon[] = [socketDaemon('multinet agent', pid, lab.socket)];
+  const daemons: Daemon[] = [
+    socketDaemon('multinet agent (+ spawner)', pid, lab.socket, agentPids, agentCgroup),
+  ];
   if (multusBinaries) {
     // Its own conf dir with the same default network: each daemon generates its config from it.
     const multusConfDir = join(lab.dir, 'multus-net.d');
@@ -320,7 +400,9 @@ try {
     const account = await cp.serviceAccountToken('multinet', 'multus', {
       clusterRules: [...multusClusterRules],
     });
+    const multusCgroup = newCgroup('multus');
     const daemon = await startMultusDaemon({
+      wrapper: multusCgroup.wrapper,
       binaries: multusBinaries,
       apiServer: { server: cp.serverUrl, caPem: cp.caPem, token: account.token },
       nodeName: lab.nodeName,
@@ -342,9 +424,14 @@ try {
         args: podCniArgs({ namespace: 'default', name: pod.name, uid, containerId: pod.containerId }),
         cniPath: pluginDir,
       });
+    const multusStdin = JSON.stringify(daemon.config());
     daemons.push({
       name: 'Multus thick daemon',
       pid: daemon.pid,
+      pids: () => [daemon.pid],
+      cgroup: multusCgroup,
+      shim: daemon.shim,
+      shimAdd: (target) => ({ env: shimEnv(target), stdin: multusStdin }),
       phases: [],
       async add(target) {
         const out = await shim('ADD', target);
@@ -362,9 +449,11 @@ try {
   const skeletonAccount = await cp.serviceAccountToken(chartNamespace, 'multinet-skeleton', {
     clusterRules: chart.clusterRules,
   });
+  const skeletonCgroup = newCgroup('skeleton');
   const started = await startSkeleton({
     dir: lab.dir,
-    nodeOptions,
+    wrapper: skeletonCgroup.wrapper,
+    nodeOptions: [nodeOptions, snapshotFlags('skeleton')].join(' ').trim(),
     config: {
       server: cp.serverUrl,
       caPem: cp.caPem,
@@ -374,8 +463,15 @@ try {
     },
   });
   skeleton = started;
+  if (snapshotDir) snapshotTargets.push({ pid: started.pid, dir: join(snapshotDir, 'skeleton') });
   say(`${skeletonName} ready (pid ${started.pid})`);
-  const skeletonDaemon = socketDaemon(skeletonName, started.pid, started.socket);
+  const skeletonDaemon = socketDaemon(
+    skeletonName,
+    started.pid,
+    started.socket,
+    () => [started.pid],
+    skeletonCgroup,
+  );
   const multusDaemon = daemons[1];
   daemons.push(skeletonDaemon);
   const [ours] = daemons as [Daemon, ...Daemon[]];
@@ -386,7 +482,7 @@ try {
   const phaseNames: string[] = [];
   const measure = async (name: string): Promise<void> => {
     phaseNames.push(name);
-    for (const daemon of daemons) daemon.phases.push(memory(daemon.pid));
+    for (const daemon of daemons) daemon.phases.push(memoryOf(daemon.pids()));
     const series = await scrape();
     const mb = (metric: string, labels: Record<string, string> = {}): string =>
       ((metricValue(series, `multinet_agent_nodejs_${metric}`, labels) ?? 0) / 2 ** 20).toFixed(1);
@@ -398,8 +494,14 @@ try {
         return `${space} ${used}/${mb('heap_space_size_total_bytes', { space })}`;
       })
       .join(', ');
-    const m = ours.phases.at(-1)!;
+    const m = memory(pid);
+    const helper = agentPids()
+      .slice(1)
+      .map((p) => memory(p));
     say(`${name}: V8 spaces (used/total MB): ${spaces}`);
+    say(
+      `${name}: the agent's spawner: ${helper.map((h) => `VmRSS ${h.rssMb.toFixed(1)} MB (anon ${h.anonMb.toFixed(1)}, file ${h.fileMb.toFixed(1)}), VmHWM ${h.hwmMb.toFixed(1)} MB`).join('; ') || 'none'}`,
+    );
     say(
       `${name}: agent VmRSS ${m.rssMb.toFixed(1)} MB (anon ${m.anonMb.toFixed(1)}, file ${m.fileMb.toFixed(1)}), VmHWM ${m.hwmMb.toFixed(1)} MB (${heap})${daemons
         .slice(1)
@@ -465,7 +567,13 @@ try {
   await measure(`${podCount} pods`);
   await snapshot('after the pods');
 
-  const cpuBefore = daemons.map((d) => cpuMs(d.pid));
+  const cpuOf = (daemon: Daemon): number => daemon.pids().reduce((total, p) => total + cpuMs(p), 0);
+  const cpuBefore = daemons.map(cpuOf);
+  const spawnerCpu = (): number =>
+    agentPids()
+      .slice(1)
+      .reduce((total, p) => total + cpuMs(p), 0);
+  const spawnerCpuBefore = spawnerCpu();
   const trialsStarted = performance.now();
   for (let t = 0; t < trials; t++) {
     const target = pods[t % podCount]!;
@@ -481,26 +589,51 @@ try {
       );
   }
   const trialMs = (performance.now() - trialsStarted) / trials;
-  const trialCpuMs = daemons.map((d, i) => (cpuMs(d.pid) - cpuBefore[i]!) / trials);
+  const trialCpuMs = daemons.map((d, i) => (cpuOf(d) - cpuBefore[i]!) / trials);
+  const trialSpawnerCpuMs = (spawnerCpu() - spawnerCpuBefore) / trials;
   await measure(`${trials} ADD+DEL`);
   await snapshot('after the trials');
 
+  // Bursts through each daemon's shim, timed; the cgroup's peak over them counts what the daemon started.
+  const burstSeconds = new Map<Daemon, number[]>();
+  const burstCgroupMb = new Map<Daemon, number>();
   for (const daemon of daemons) {
+    daemon.cgroup.resetPeak();
+    const seconds: number[] = [];
     for (let b = 0; b < bursts; b++) {
       const targets = pods.slice(0, burstSize);
-      await Promise.all(targets.map((target) => daemon.add(target)));
+      seconds.push(
+        await shimBurst(
+          daemon.shim,
+          targets.map((target) => daemon.shimAdd(target)),
+          lab.dir,
+        ),
+      );
       for (const target of targets) expectAttached(daemon, target);
       await Promise.all(targets.map((target) => daemon.del(target)));
     }
+    burstSeconds.set(daemon, seconds);
+    burstCgroupMb.set(daemon, daemon.cgroup.peakMb());
   }
   await measure(`${bursts} × ${burstSize} concurrent ADDs`);
 
   process.stdout.write(
-    `\n${trials} pods: ADD+DEL through every daemon ${trialMs.toFixed(1)} ms per pod; CPU per ADD+DEL: ${daemons.map((d, i) => `${d.name} ${trialCpuMs[i]!.toFixed(1)} ms`).join(', ')}\n`,
+    `\n${trials} pods: ADD+DEL through every daemon ${trialMs.toFixed(1)} ms per pod; CPU per ADD+DEL: ${daemons.map((d, i) => `${d.name} ${trialCpuMs[i]!.toFixed(1)} ms`).join(', ')} (of the agent's, its spawner ${trialSpawnerCpuMs.toFixed(1)} ms)\n`,
   );
   process.stdout.write(
-    `agent NODE_OPTIONS=${JSON.stringify(nodeOptions)} ${[...nodeArgs, process.env.BENCH_AGENT_ENV ?? ''].join(' ')}\n\n`,
+    `agent NODE_OPTIONS=${JSON.stringify(nodeOptions)} ${[...nodeArgs, process.env.BENCH_AGENT_ENV ?? ''].join(' ')}${values['max-parallel'] ? ` --max-parallel ${values['max-parallel']}` : ''}\n\n`,
   );
+  process.stdout.write(
+    `| daemon | ${burstSize} concurrent ADDs through its shim (s, each burst) | its cgroup's peak over the bursts, what it started included (limit ${chart.memoryLimit}) | OOM kills |\n| --- | --- | --- | --- |\n`,
+  );
+  for (const daemon of daemons)
+    process.stdout.write(
+      `| ${daemon.name} | ${burstSeconds
+        .get(daemon)!
+        .map((s) => s.toFixed(2))
+        .join(', ')} | ${burstCgroupMb.get(daemon)!.toFixed(1)} MB | ${daemon.cgroup.oomKills()} |\n`,
+    );
+  process.stdout.write('\n');
   process.stdout.write(`| daemon (MB, VmHWM / VmRSS) | ${phaseNames.join(' | ')} |\n`);
   process.stdout.write(`| --- |${phaseNames.map(() => ' --- |').join('')}\n`);
   for (const daemon of daemons)
@@ -514,7 +647,20 @@ try {
       daemon.phases[phaseNames.indexOf(`${trials} ADD+DEL`)]![key] -
       daemon.phases[phaseNames.indexOf(`${podCount} pods`)]![key]
     ).toFixed(1);
-  result = `RESULT agent_peak_mb=${peakOf(ours)} agent_growth_mb=${growth(ours)} agent_rss_growth_mb=${growth(ours, 'rssMb')} multus_peak_mb=${peakOf(multusDaemon)} skeleton_peak_mb=${peakOf(skeletonDaemon)} skeleton_growth_mb=${growth(skeletonDaemon)}`;
+  const burstOf = (daemon: Daemon | undefined): string => {
+    const seconds = daemon ? burstSeconds.get(daemon) : undefined;
+    return seconds?.length ? (seconds.reduce((a, b) => a + b, 0) / seconds.length).toFixed(2) : 'n/a';
+  };
+  const cgroupOf = (daemon: Daemon | undefined): string =>
+    daemon ? burstCgroupMb.get(daemon)!.toFixed(1) : 'n/a';
+  const spawnerPeak = Math.max(
+    0,
+    ...agentPids()
+      .slice(1)
+      .map((p) => memory(p).hwmMb),
+  ).toFixed(1);
+  const oomKills = daemons.reduce((total, d) => total + d.cgroup.oomKills(), 0);
+  result = `RESULT agent_peak_mb=${peakOf(ours)} agent_growth_mb=${growth(ours)} agent_rss_growth_mb=${growth(ours, 'rssMb')} multus_peak_mb=${peakOf(multusDaemon)} skeleton_peak_mb=${peakOf(skeletonDaemon)} skeleton_growth_mb=${growth(skeletonDaemon)} spawner_peak_mb=${spawnerPeak} agent_burst_s=${burstOf(ours)} multus_burst_s=${burstOf(multusDaemon)} skeleton_burst_s=${burstOf(skeletonDaemon)} agent_burst_cgroup_mb=${cgroupOf(ours)} multus_burst_cgroup_mb=${cgroupOf(multusDaemon)} skeleton_burst_cgroup_mb=${cgroupOf(skeletonDaemon)} oom_kills=${oomKills}`;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   agentPid = undefined;
@@ -535,6 +681,7 @@ try {
   admin.close();
   await lab.destroy();
   await cp.stop();
+  for (const cgroup of cgroups) await cgroup.remove();
 }
 if (result) process.stdout.write(`\n${result}\n`);
 process.exitCode = exitCode;

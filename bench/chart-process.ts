@@ -44,6 +44,8 @@ export interface ChartComponent {
   readonly clusterRules: ReturnType<typeof rulesOf>;
   /** Rules of the component's Role in the chart's namespace (none for the agent). */
   readonly namespaceRules: ReturnType<typeof rulesOf>;
+  /** The container's memory limit ("512Mi"), if the chart sets one. */
+  readonly memoryLimit: string | undefined;
 }
 
 /** The component as `helm template` renders it with the chart's defaults. */
@@ -63,6 +65,7 @@ export async function chartComponent(
     ),
     clusterRules: rulesOf(objects, 'ClusterRole', name),
     namespaceRules: hasRole ? rulesOf(objects, 'Role', name) : [],
+    memoryLimit: container.resources?.limits?.memory,
   };
 }
 
@@ -184,6 +187,8 @@ export interface StartOptions {
   readonly nodeArgs?: readonly string[];
   readonly env?: Record<string, string>;
   readonly cwd?: string;
+  /** A command that execs the rest of its arguments (a memory cgroup: bench/memory-cgroup.ts). */
+  readonly wrapper?: readonly string[];
 }
 
 /** Starts `node dist/app/cmd/multinet.js <component> <chart args> <args>` with the chart's env. */
@@ -193,8 +198,16 @@ export function startComponent(
   options: StartOptions,
 ): ComponentProcess {
   const lines: string[] = [];
-  const argv = [...(options.nodeArgs ?? []), imageEntry, chart.component, ...chart.args, ...args];
-  const child = spawn(nodeBinary, argv, {
+  const [command, ...argv] = [
+    ...(options.wrapper ?? []),
+    nodeBinary,
+    ...(options.nodeArgs ?? []),
+    imageEntry,
+    chart.component,
+    ...chart.args,
+    ...args,
+  ];
+  const child = spawn(command!, argv, {
     cwd: options.cwd ?? repoRoot,
     env: {
       PATH: process.env.PATH,

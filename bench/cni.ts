@@ -1,5 +1,5 @@
 /**
- * `npm run bench:cni [-- --pods N] [--standalone] [--burst N] [--profile-agent DIR]` (root): what multinet adds to a pod's
+ * `npm run bench:cni [-- --pods N] [--standalone] [--no-multus] [--burst N] [--profile-agent DIR]` (root): what multinet adds to a pod's
  * CNI ADD and DEL, side by side with Multus thick in one run. Each pod (a real network namespace, a
  * Pod object with spec.nodeName and the networks annotation) gets ADD then DEL of the default
  * network (bridge + host-local) and one macvlan NAD (host-local) four ways, in an order rotated per
@@ -17,10 +17,12 @@
  * device served by a kubelet stub (test/kubelet-stub, a gRPC server of the kubelet's pod-resources API, listing
  * every bench pod), so the paired difference to multinet's path is what the pod-resources lookup adds to an ADD;
  * the agent's List calls are counted (one per device ADD) and timed (in both modes). `--standalone`: no API
- * server and no Multus (the agent reads NADs and pods from files), for quick runs. Last line:
+ * server and no Multus (the agent reads NADs and pods from files), for quick runs; `--no-multus`: the
+ * Kubernetes mode with the skeleton and without Multus. Last line:
  * RESULT added_p50_ms=<x> added_p99_ms=<y> multus_added_p50_ms=<m> multus_added_p99_ms=<q> ratio_vs_multus=<x/m>
- *        skeleton_added_p50_ms=<s> skeleton_ratio_vs_multus=<s/m> device_lookup_added_p50_ms=<d> pod_resources_list_ms=<l>
- * (added = ADD+DEL over direct; the multus_* and skeleton_* keys only in the Kubernetes mode). The agent runs as the
+ *        skeleton_added_p50_ms=<s> skeleton_added_p99_ms=<t> skeleton_ratio_vs_multus=<s/m> over_skeleton_p50_ms=<x-s>
+ *        device_lookup_added_p50_ms=<d> pod_resources_list_ms=<l>
+ * (added = ADD+DEL over direct; the multus_* keys only with Multus, the skeleton_* ones in the Kubernetes mode). The agent runs as the
  * image runs it (`npm run build`'s dist/app) with the
  * chart's Node flags (agent.nodeOptions); BENCH_AGENT_NODE_OPTIONS replaces them (e.g. "" for Node's
  * defaults, to compare).
@@ -36,7 +38,7 @@ import { startControlPlane, type ControlPlane } from '../dev/controlplane/contro
 import { defaultCacheDir } from '../dev/binaries.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
 import { metricValue, scrapeMetrics, type Series } from './metrics.ts';
-import { cpuMs, memory } from './proc.ts';
+import { childrenNamed, cpuMs, memory } from './proc.ts';
 import { median, percentile } from './stats.ts';
 import { skeletonName, startSkeleton, type Skeleton } from './skeleton.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
@@ -64,6 +66,7 @@ const { values: flags } = parseArgs({
   options: {
     pods: { type: 'string', default: '200' },
     standalone: { type: 'boolean', default: false },
+    'no-multus': { type: 'boolean', default: false },
     burst: { type: 'string', default: '0' },
     'version-runs': { type: 'string', default: '50' },
     /** Write the agent's CPU profile (node --cpu-prof) into this dir. */
@@ -74,6 +77,7 @@ const pods = Number(flags.pods);
 const burst = Number(flags.burst);
 const versionRuns = Number(flags['version-runs']);
 const standalone = flags.standalone;
+const withMultus = !standalone && !flags['no-multus'];
 const namespace = 'bench';
 const plainEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 /** The device network's resource, and the Pod objects (name + this suffix) that select it. */
@@ -143,11 +147,17 @@ async function startAgent(lab: LocalNode, args: readonly string[], kubeconfig?: 
   }
 }
 
+/** The lab's agent and its plugin spawner, whose CPU and memory count as the agent's. */
+function agentPids(lab: LocalNode): number[] {
+  const pid = lab.agentPid;
+  return pid ? [pid, ...childrenNamed(pid, 'multinet-spawner')] : [];
+}
+
 /** A way to attach a pod's networks: ADD and DEL for one pod, timed. */
 interface CniPath {
   readonly name: string;
-  /** The daemon whose CPU is counted per request, if any. */
-  readonly daemonPid?: () => number | undefined;
+  /** The daemon's processes whose CPU is counted per request (the agent's with its spawner's), if any. */
+  readonly daemonPids?: () => number[];
   add(pod: Pod): number;
   del(pod: Pod): number;
 }
@@ -220,13 +230,13 @@ function metaPluginPath(
   name: string,
   shim: string,
   stdin: string,
-  daemonPid: () => number | undefined,
+  daemonPids: () => number[],
   podEnv: (pod: Pod) => Record<string, string>,
 ): CniPath {
   const file = stdinFile(stdin);
   return {
     name,
-    daemonPid,
+    daemonPids,
     add: (pod) => runCni(`${name} ADD`, shim, { ...podEnv(pod), CNI_COMMAND: 'ADD' }, file),
     del: (pod) => runCni(`${name} DEL`, shim, { ...podEnv(pod), CNI_COMMAND: 'DEL' }, file),
   };
@@ -236,7 +246,7 @@ function multinetPath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, strin
   const name = standalone
     ? 'multinet (shim + agent, standalone)'
     : 'multinet (shim + agent, Kubernetes mode)';
-  return metaPluginPath(name, shimPath(), lab.shimStdin(), () => lab.agentPid, podEnv);
+  return metaPluginPath(name, shimPath(), lab.shimStdin(), () => agentPids(lab), podEnv);
 }
 
 /** The Node skeleton behind the same Go shim: what any Node daemon adds, doing only the job. */
@@ -250,7 +260,7 @@ function skeletonPath(
     `${skeletonName}, behind multinet-cni`,
     shimPath(),
     stdin,
-    () => skeleton.pid,
+    () => [skeleton.pid],
     podEnv,
   );
 }
@@ -451,7 +461,7 @@ function multusPath(daemon: MultusDaemon, podEnv: (pod: Pod) => Record<string, s
     'Multus thick (multus-shim + multus-daemon)',
     daemon.shim,
     stdin,
-    () => daemon.pid,
+    () => [daemon.pid],
     podEnv,
   );
 }
@@ -475,14 +485,15 @@ function measure(
     const pod = lab.newPod('macvlan-conf', name);
     for (let k = 0; k < paths.length; k++) {
       const path = paths[(i + k) % paths.length]!;
-      const pid = path.daemonPid?.();
-      const cpu0 = pid ? cpuMs(pid) : 0;
+      const pids = path.daemonPids?.() ?? [];
+      const cpu = (): number => pids.reduce((total, pid) => total + cpuMs(pid), 0);
+      const cpu0 = cpu();
       const addMs = path.add(pod);
-      const cpu1 = pid ? cpuMs(pid) : 0;
+      const cpu1 = cpu();
       checkAttached(pod, path.name);
-      const cpu2 = pid ? cpuMs(pid) : 0;
+      const cpu2 = cpu();
       const delMs = path.del(pod);
-      const cpu3 = pid ? cpuMs(pid) : 0;
+      const cpu3 = cpu();
       checkClean(lab, pod, path.name, 'macvlan-conf');
       if (!count) continue;
       const s = samples.get(path)!;
@@ -577,7 +588,7 @@ function report(paths: readonly CniPath[], samples: Map<CniPath, Samples>): stri
         i === 0 ? '—' : spread(paired(s.add, direct.add)),
         i === 0 ? '—' : spread(paired(s.del, direct.del)),
         i === 0 ? '—' : spread(paired(total(s), total(direct))),
-        path.daemonPid ? `${ms(average(s.addCpu))} / ${ms(average(s.delCpu))}` : '—',
+        path.daemonPids ? `${ms(average(s.addCpu))} / ${ms(average(s.delCpu))}` : '—',
       ]),
     );
   }
@@ -606,7 +617,7 @@ function shimReport(shims: ReadonlyArray<readonly [string, string]>): string {
 
 async function main(): Promise<void> {
   requireNetnsPrerequisites();
-  if (!standalone) {
+  if (withMultus) {
     const missing = missingDaemonPrerequisites(process.env, process.getuid?.());
     if (missing.length > 0) throw new Error(`Multus' daemon cannot run here; missing: ${missing.join('; ')}`);
   }
@@ -700,7 +711,7 @@ async function main(): Promise<void> {
           }),
         });
       const podEnv = podEnvAs('');
-      multus = await startMultus(c, lab);
+      if (withMultus) multus = await startMultus(c, lab);
       skeleton = await startSkeletonDaemon(c, lab);
       kubelet = await startKubeletStub(lab, [...warmNames, ...podNames], namespace);
       await startAgent(
@@ -708,11 +719,11 @@ async function main(): Promise<void> {
         [...agentArgs, '--pod-resources-socket', kubelet.socket],
         c.controlPlane.adminKubeconfigPath,
       );
-      multusRoute = multusPath(multus, podEnv);
+      if (multus) multusRoute = multusPath(multus, podEnv);
       skeletonRoute = skeletonPath(lab, skeleton, podEnv);
       ours = multinetPath(lab, podEnv);
       deviceRoute = devicePath(lab, podEnvAs(deviceSuffix));
-      paths.push(multusRoute, skeletonRoute, ours);
+      paths.push(...(multusRoute ? [multusRoute] : []), skeletonRoute, ours);
     }
     say(
       `${pods} pods, default network (bridge) + 1 macvlan network each; paths: ${paths.map((p) => p.name).join('; ')}`,
@@ -732,7 +743,10 @@ async function main(): Promise<void> {
         ['multinet-cni', shimPath()],
       ])}\n\n`,
     );
-    const peaks = [`multinet agent ${memory(lab.agentPid!).hwmMb.toFixed(0)} MB`];
+    const spawner = agentPids(lab).slice(1).map(memory);
+    const peaks = [
+      `multinet agent ${memory(lab.agentPid!).hwmMb.toFixed(0)} MB + its spawner ${spawner.map((m) => m.hwmMb.toFixed(1)).join(', ') || 'none'} MB`,
+    ];
     if (skeleton) peaks.unshift(`${skeletonName} ${memory(skeleton.pid).hwmMb.toFixed(0)} MB`);
     if (multus) peaks.unshift(`multus-daemon ${memory(multus.pid).hwmMb.toFixed(0)} MB`);
     process.stdout.write(`daemon peak RSS (VmHWM): ${peaks.join(', ')}\n`);
@@ -761,18 +775,21 @@ async function main(): Promise<void> {
       `added_p50_ms=${percentile(added, 50).toFixed(1)}`,
       `added_p99_ms=${percentile(added, 99).toFixed(1)}`,
     ];
-    if (multusRoute && skeletonRoute) {
-      const multusAdded = addedBy(multusRoute);
-      const m50 = percentile(multusAdded, 50);
+    const m50 = multusRoute ? percentile(addedBy(multusRoute), 50) : undefined;
+    if (multusRoute)
       result.push(
-        `multus_added_p50_ms=${m50.toFixed(1)}`,
-        `multus_added_p99_ms=${percentile(multusAdded, 99).toFixed(1)}`,
-        `ratio_vs_multus=${(percentile(added, 50) / m50).toFixed(2)}`,
+        `multus_added_p50_ms=${m50!.toFixed(1)}`,
+        `multus_added_p99_ms=${percentile(addedBy(multusRoute), 99).toFixed(1)}`,
+        `ratio_vs_multus=${(percentile(added, 50) / m50!).toFixed(2)}`,
       );
+    if (skeletonRoute) {
       const skeletonAdded = addedBy(skeletonRoute);
+      const s50 = percentile(skeletonAdded, 50);
       result.push(
-        `skeleton_added_p50_ms=${percentile(skeletonAdded, 50).toFixed(1)}`,
-        `skeleton_ratio_vs_multus=${(percentile(skeletonAdded, 50) / m50).toFixed(2)}`,
+        `skeleton_added_p50_ms=${s50.toFixed(1)}`,
+        `skeleton_added_p99_ms=${percentile(skeletonAdded, 99).toFixed(1)}`,
+        ...(m50 === undefined ? [] : [`skeleton_ratio_vs_multus=${(s50 / m50).toFixed(2)}`]),
+        `over_skeleton_p50_ms=${(percentile(added, 50) - s50).toFixed(1)}`,
       );
     }
     if (device) result.push(...device.result);
@@ -795,7 +812,7 @@ function devicePath(lab: LocalNode, podEnv: (pod: Pod) => Record<string, string>
     'multinet, a device network (resourceName: the pod-resources lookup)',
     shimPath(),
     lab.shimStdin(),
-    () => lab.agentPid,
+    () => agentPids(lab),
     podEnv,
   );
 }

@@ -1,5 +1,5 @@
 /** A process' memory and CPU as /proc tells them, for the benchmarks (no other imports: cheap to load). */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Memory {
   readonly rssMb: number;
@@ -19,6 +19,34 @@ export function memory(pid: number): Memory {
     anonMb: kb('RssAnon') / 1024,
     fileMb: kb('RssFile') / 1024,
   };
+}
+
+/** The processes `pid` started (of every thread) that run `comm` (its first 15 bytes, as /proc keeps it). */
+export function childrenNamed(pid: number, comm: string): number[] {
+  const found: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let children: string;
+    try {
+      children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    for (const child of children.split(' ').filter(Boolean).map(Number)) {
+      try {
+        if (readFileSync(`/proc/${child}/comm`, 'utf8').trim() === comm.slice(0, 15)) found.push(child);
+      } catch {
+        // ended meanwhile
+      }
+    }
+  }
+  return found;
+}
+
+/** The memory of processes that count as one (a daemon and its helper), summed field by field. */
+export function memoryOf(pids: readonly number[]): Memory {
+  const each = pids.map(memory);
+  const sum = (key: keyof Memory): number => each.reduce((total, m) => total + m[key], 0);
+  return { rssMb: sum('rssMb'), hwmMb: sum('hwmMb'), anonMb: sum('anonMb'), fileMb: sum('fileMb') };
 }
 
 /** User + system CPU time of a process (all threads), in ms. */

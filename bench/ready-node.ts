@@ -12,12 +12,15 @@ export interface ReadyNode {
   readonly exited: Promise<void>;
 }
 
+/** `wrapper`: a command that execs the rest of its arguments (a memory cgroup: bench/memory-cgroup.ts). */
 export async function startReadyNode(
   what: string,
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  wrapper: readonly string[] = [],
 ): Promise<ReadyNode> {
-  const child = spawn(nodeBinary, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...rest] = [...wrapper, nodeBinary, ...args];
+  const child = spawn(command!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
   const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));

@@ -25,6 +25,8 @@ export interface SkeletonOptions {
   readonly dir: string;
   readonly nodeOptions: string;
   readonly config: Omit<SkeletonConfig, 'socket'>;
+  /** A command that execs the rest of its arguments (a memory cgroup: bench/memory-cgroup.ts). */
+  readonly wrapper?: readonly string[];
 }
 
 function getJson<T>(socket: string, path: string): Promise<T> {
@@ -44,12 +46,17 @@ export async function startSkeleton(options: SkeletonOptions): Promise<Skeleton>
   const source = readFileSync(new URL('./skeleton-daemon.ts', import.meta.url), 'utf8');
   writeFileSync(script, stripTypeScriptTypes(source));
   const socket = join(options.dir, 'skeleton.sock');
-  const { child, exited } = await startReadyNode('the Node skeleton', [script], {
-    PATH: process.env.PATH,
-    NODE_ENV: 'production',
-    NODE_OPTIONS: options.nodeOptions,
-    SKELETON_CONFIG: JSON.stringify({ ...options.config, socket } satisfies SkeletonConfig),
-  });
+  const { child, exited } = await startReadyNode(
+    'the Node skeleton',
+    [script],
+    {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      NODE_OPTIONS: options.nodeOptions,
+      SKELETON_CONFIG: JSON.stringify({ ...options.config, socket } satisfies SkeletonConfig),
+    },
+    options.wrapper,
+  );
   return {
     pid: child.pid!,
     socket,

@@ -15,6 +15,7 @@ import { dns1123LabelError } from '../lib/k8s/names.ts';
 import { UsageError } from './io.ts';
 import { parseOptions } from './options.ts';
 import type { NetworkOptions } from '../agent/resolve.ts';
+import { requestsPerCpu } from '../agent/parallelism.ts';
 
 export const agentFlagDefaults = {
   cniConfDir: '/etc/cni/net.d',
@@ -23,10 +24,11 @@ export const agentFlagDefaults = {
   socket: defaultSocketPath,
   confFileName: '00-multinet.conflist',
   shimName: 'multinet-cni',
+  spawner: '/usr/local/lib/multinet/multinet-spawner',
   delegateTimeout: 60,
   agentWait: 30,
   readinessTimeout: 60,
-  maxParallel: 8,
+  maxParallel: 'auto',
   maxQueued: 1000,
   systemNamespaces: 'kube-system',
   heartbeat: 30,
@@ -78,6 +80,9 @@ Node paths:
   --host-mount-ns PATH|auto     run delegate plugins in the host's mount namespace, so they see the host's
                                 files and tools: a /proc/PID/ns/mnt, or auto (the chart's: that of the nearest
                                 ancestor outside the agent's container, which needs hostPID)
+  --spawner FILE|none           the plugin spawner the agent keeps as its child to start plugins (default:
+                                ${d.spawner}, the image's); none: the agent forks them
+                                itself, which costs more per plugin the more memory it holds
   --pod-resources-socket PATH   the kubelet's pod-resources API, asked for a pod's devices when a NAD has a
                                 resourceName (default: ${d.podResourcesSocket})
   --device-info-dir D           the Device Information Spec's directory, shared with device plugins and
@@ -90,7 +95,8 @@ Behaviour:
   --readiness-timeout SECONDS   how long ADD waits for it (default: ${d.readinessTimeout})
   --pod-resources-timeout SECONDS
                                 how long ADD waits for the kubelet's answer (default: ${d.podResourcesTimeout})
-  --max-parallel N              CNI requests served at once (default: ${d.maxParallel})
+  --max-parallel N|auto         CNI requests served at once; auto: ${requestsPerCpu} per CPU, fewer when the agent's memory
+                                limit cannot hold that many of the largest delegate run seen (default: ${d.maxParallel})
   --max-queued N                CNI requests allowed to wait; beyond, "try again later" (default: ${d.maxQueued})
   --log-level LEVEL             error, warn, info or debug (default: info)
   --log-format FORMAT           json or text (default: json)
@@ -122,6 +128,8 @@ export interface AgentFlags {
   readonly shimDir: string | undefined;
   readonly shimName: string;
   readonly hostMountNamespace: string | undefined;
+  /** The plugin spawner executable; undefined: plugins are started by Node's spawn. */
+  readonly spawner: string | undefined;
   readonly podResourcesSocket: string;
   readonly podResourcesTimeoutSeconds: number;
   readonly deviceInfoDir: string;
@@ -131,7 +139,7 @@ export interface AgentFlags {
   readonly agentWaitSeconds: number;
   readonly readinessIndicatorFile: string | undefined;
   readonly readinessTimeoutSeconds: number;
-  readonly maxParallel: number;
+  readonly maxParallel: number | 'auto';
   readonly maxQueued: number;
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'text';
@@ -191,6 +199,7 @@ export function parseAgentFlags(
     'shim-dir': s,
     'shim-name': s,
     'host-mount-ns': s,
+    spawner: s,
     'pod-resources-socket': s,
     'pod-resources-timeout': s,
     'device-info-dir': s,
@@ -265,6 +274,7 @@ export function parseAgentFlags(
     ownerDaemonSet: ownerDaemonSet(values['owner-daemonset'], env.POD_NAMESPACE),
     hostMountNamespace:
       values['host-mount-ns'] === 'auto' ? 'auto' : absolutePath('host-mount-ns', values['host-mount-ns']),
+    spawner: values.spawner === 'none' ? undefined : absolutePath('spawner', values.spawner ?? d.spawner),
     podResourcesSocket:
       absolutePath('pod-resources-socket', values['pod-resources-socket']) ?? d.podResourcesSocket,
     podResourcesTimeoutSeconds: positiveNumber(
@@ -281,7 +291,10 @@ export function parseAgentFlags(
       values['readiness-timeout'],
       d.readinessTimeout,
     ),
-    maxParallel: integerInRange('max-parallel', values['max-parallel'], d.maxParallel),
+    maxParallel:
+      (values['max-parallel'] ?? d.maxParallel) === 'auto'
+        ? 'auto'
+        : integerInRange('max-parallel', values['max-parallel'], 1),
     maxQueued: integerInRange('max-queued', values['max-queued'], d.maxQueued, 0),
     logLevel,
     logFormat,

@@ -25,6 +25,10 @@ import type { Logger } from 'winston';
 import { createLogger } from '../platform/log.ts';
 import { systemClock } from '../platform/nodejs/clock.ts';
 import { nodeExec } from '../platform/nodejs/exec.ts';
+import { SpawnerExec } from '../platform/nodejs/spawner-exec.ts';
+import { adaptingExec, Parallelism } from '../agent/parallelism.ts';
+import { cgroupMemoryLimit, residentBytes } from '../platform/nodejs/memory-limit.ts';
+import { availableParallelism } from 'node:os';
 import { nodeFileSystem } from '../platform/nodejs/fs.ts';
 import { listenTcp, listenUnixSocket } from '../platform/nodejs/listen.ts';
 import { watchDirectory } from '../platform/nodejs/watch.ts';
@@ -127,9 +131,33 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     },
   };
   // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
-  const exec = nodeExec(
+  const nodeSpawn = nodeExec(
     context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
   );
+  // Started by the spawner, a small child process, unless there is none (then by Node, loudly).
+  const spawner = flags.spawner
+    ? new SpawnerExec({ file: flags.spawner, fallback: nodeSpawn, log: log.child({ component: 'spawner' }) })
+    : undefined;
+  // --max-parallel auto: per CPU, and within the memory limit at the largest delegate run measured.
+  const memoryLimitBytes = flags.maxParallel === 'auto' ? cgroupMemoryLimit() : undefined;
+  const parallelism =
+    flags.maxParallel === 'auto'
+      ? new Parallelism({
+          cpus: availableParallelism(),
+          memoryLimitBytes,
+          ownBytes: () => residentBytes(spawner?.pid ? ['self', spawner.pid] : ['self']),
+        })
+      : undefined;
+  const exec = parallelism
+    ? adaptingExec(spawner ?? nodeSpawn, parallelism, (limit) => {
+        agent.limiter.resize(limit);
+        log.info('CNI requests served at once', {
+          limit,
+          byCpu: parallelism.byCpu,
+          largestDelegateMiB: Math.round(parallelism.largestRunMiB),
+        });
+      })
+    : (spawner ?? nodeSpawn);
   const hostMounts = await resolveHostMounts(flags.hostMountNamespace, context.process?.pid, log);
   if (hostMounts instanceof Error) {
     context.io.stderr(`multinet agent: --host-mount-ns: ${hostMounts.message}\n`);
@@ -149,7 +177,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       agentWaitSeconds: flags.agentWaitSeconds,
       readinessIndicatorFile: flags.readinessIndicatorFile,
       readinessTimeoutMs: flags.readinessTimeoutSeconds * 1000,
-      concurrency: flags.maxParallel,
+      concurrency: flags.maxParallel === 'auto' ? (parallelism?.limit() ?? 1) : flags.maxParallel,
       maxQueued: flags.maxQueued,
       ipPath: ip,
       nsenterPath: nsenter,
@@ -182,6 +210,12 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         : {}),
     },
   );
+  if (parallelism)
+    log.info('CNI requests served at once', {
+      limit: agent.limiter.limit,
+      byCpu: parallelism.byCpu,
+      ...(memoryLimitBytes ? { memoryLimitMiB: Math.round(memoryLimitBytes / 2 ** 20) } : {}),
+    });
   confScan.current = () => agent.confWriter.scan();
   let served: ServedAgent | undefined;
   let owner: OwnerWatch | undefined;
@@ -202,6 +236,8 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     // Requests in flight finish first: they may still read the informers and patch their pods.
     await served?.close();
     await Promise.all([owner?.stop(), kube?.stop()]);
+    // Then the plugins' spawner (what it still runs dies with it).
+    await spawner?.stop();
   };
   try {
     if (flags.shimSource) {
@@ -217,6 +253,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         'no --shim-source given: the CNI shim is not installed (the runtime must find multinet-cni itself)',
       );
     }
+    await spawner?.start();
     await agent.start();
     // Networks on running pods: the pod informer's pods (all of them when it lists, then each change).
     kube?.onPods({

@@ -13,6 +13,9 @@ export interface ExecRequest {
   readonly timeoutMs: number;
 }
 
+/** What an Exec keeps of a run's stdout and of its stderr; beyond, output is dropped (a plugin's result is a few KiB). */
+export const maxExecOutputBytes = 4 * 1024 * 1024;
+
 export interface ExecResult {
   /** Exit code, or null when killed by a signal. */
   readonly code: number | null;
@@ -21,6 +24,8 @@ export interface ExecResult {
   readonly stdout: string;
   readonly stderr: string;
   readonly timedOut: boolean;
+  /** Its peak resident memory (it and the processes it waited for), in KiB, when the Exec can tell. */
+  readonly maxRssKiB?: number;
 }
 
 export interface Exec {

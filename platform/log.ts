@@ -32,5 +32,26 @@ export function createLogger(options: LogOptions): winston.Logger {
   if (options.stream) transports.push(new winston.transports.Stream({ stream: options.stream }));
   if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
   if (transports.length === 0) transports.push(new winston.transports.Console({ silent: true }));
-  return winston.createLogger({ level: options.level, format, transports, defaultMeta: options.defaultMeta });
+  const logger = winston.createLogger({
+    level: options.level,
+    format,
+    transports,
+    defaultMeta: options.defaultMeta,
+  });
+  skipDisabledLevels(logger);
+  return logger;
+}
+
+/**
+ * winston formats every entry (its timestamp, its JSON) and only then lets the transports drop those
+ * below the level: an agent at warn paid for each request's info line. The level methods of the logger
+ * (which its children inherit) return at once for a disabled level.
+ */
+function skipDisabledLevels(logger: winston.Logger): void {
+  for (const level of logLevels) {
+    const write = logger[level];
+    logger[level] = function (this: winston.Logger, ...args: Parameters<winston.LeveledLogMethod>) {
+      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+    } as winston.LeveledLogMethod;
+  }
 }

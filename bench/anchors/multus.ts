@@ -134,6 +134,8 @@ export interface MultusDaemonOptions {
   readonly logLevel?: 'panic' | 'error' | 'verbose' | 'debug';
   /** How long to wait for the socket to answer and the config to appear (default 30 s). */
   readonly readyTimeoutMs?: number;
+  /** A command that execs the rest of its arguments (a benchmark's memory cgroup: bench/memory-cgroup.ts). */
+  readonly wrapper?: readonly string[];
 }
 
 export interface MultusDaemon {
@@ -328,9 +330,11 @@ export async function startMultusDaemon(options: MultusDaemonOptions): Promise<M
       }),
     );
     const started = performance.now();
+    const [command, ...wrapped] = [...(options.wrapper ?? []), findExecutable('unshare', options.env.PATH)!];
     child = spawn(
-      findExecutable('unshare', options.env.PATH)!,
+      command,
       [
+        ...wrapped,
         '-m',
         '--propagation',
         'slave',

@@ -21,11 +21,11 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../repo-root.ts';
-import { shimPath } from '../shim.ts';
+import { shimPath, spawnerPath } from '../go-programs.ts';
 
 export { repoRoot };
 export const pluginDir = '/usr/lib/cni';
-export { shimPath };
+export { shimPath, spawnerPath };
 
 /** What this machine lacks to host a local node (root, iproute2, nsenter, the CNI plugins). */
 export function missingNetnsPrerequisites(): string[] {
@@ -266,6 +266,8 @@ export class LocalNode {
         'text',
         '--log-level',
         'debug',
+        '--spawner',
+        spawnerPath(),
         ...extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

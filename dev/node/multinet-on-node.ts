@@ -13,7 +13,7 @@ import { eventually, httpOk } from '../eventually.ts';
 import { installCrds } from '../controlplane/crds.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
 import { startMultinet, type ManagedProcess } from '../multinet-process.ts';
-import { shimPath } from '../shim.ts';
+import { shimPath, spawnerPath } from '../go-programs.ts';
 import type { KubeNode } from './kube-node.ts';
 import { proveAPodGetsItsNetwork } from './probe-pod.ts';
 
@@ -89,6 +89,8 @@ export async function startMultinetOnNode(
       socket,
       '--shim-source',
       shim,
+      '--spawner',
+      spawnerPath(),
       '--probe-listen',
       `127.0.0.1:${agentProbe}`,
     ];

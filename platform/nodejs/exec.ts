@@ -1,15 +1,12 @@
 /** The real Exec port: spawn with a timeout that kills the whole process group, and bounded output. */
 import { spawn } from 'node:child_process';
-import type { Exec, ExecRequest, ExecResult } from '../../lib/ports.ts';
-
-/** Output beyond this is dropped (a plugin's result is a few KiB). */
-const maxOutputBytes = 4 * 1024 * 1024;
+import { maxExecOutputBytes, type Exec, type ExecRequest, type ExecResult } from '../../lib/ports.ts';
 
 function collect(stream: NodeJS.ReadableStream | null): () => string {
   const chunks: Buffer[] = [];
   let size = 0;
   stream?.on('data', (chunk: Buffer) => {
-    if (size >= maxOutputBytes) return;
+    if (size >= maxExecOutputBytes) return;
     chunks.push(chunk);
     size += chunk.length;
   });

@@ -244,6 +244,15 @@ describe('helm install multinet charts/multinet on the real node', () => {
     expect(two.net1).toMatch(macvlanAddress);
     expect(two.net2).toMatch(macvlanAddress);
     expect(two.net1).not.toBe(two.net2);
+    // The image's spawner started their plugins, in the host's mount namespace: no fall back to Node's spawn.
+    const pods = JSON.parse(await kubectl('-n', chart.namespace, 'get', 'pods', '-o', 'json')) as {
+      items: Array<{ metadata: { name: string } }>;
+    };
+    const agent = pods.items.find((p) => p.metadata.name.includes('-agent-'))!.metadata.name;
+    const agentLog = await kubectl('-n', chart.namespace, 'logs', agent);
+    expect(agentLog).toContain('plugins are started by the spawner');
+    expect(agentLog).toContain("delegates run in the host's mount namespace");
+    expect(agentLog).not.toContain('the plugin spawner');
   }, 300_000);
 
   it('rejects a pod naming a missing NAD at kubectl create, naming it', async () => {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { agentFlagDefaults } from '../../cli/agent-flags.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const text = readFileSync(join(root, 'Dockerfile'), 'utf8');
@@ -58,7 +59,7 @@ describe('Dockerfile', () => {
     for (const source of sources) expect([source, existsSync(join(root, source))]).toEqual([source, true]);
   });
 
-  it('builds the shim statically with the build script and ships it where the chart tells the agent to find it', () => {
+  it('builds the shim and the spawner statically with the build script and ships them where the agent finds them', () => {
     const shimStage = lines.slice(lines.indexOf('FROM ${GO_IMAGE} AS shim') + 1);
     const steps = shimStage.slice(
       0,
@@ -67,19 +68,24 @@ describe('Dockerfile', () => {
     expect(steps).toEqual(
       expect.arrayContaining([
         'COPY cni ./cni',
-        'COPY scripts/build-shim.sh ./scripts/',
-        'RUN bash scripts/build-shim.sh',
+        'COPY spawner ./spawner',
+        'COPY scripts/build-go.sh scripts/build-shim.sh scripts/build-spawner.sh ./scripts/',
+        'RUN bash scripts/build-shim.sh && bash scripts/build-spawner.sh',
       ]),
     );
-    // The script is the one go build line: static (no cgo), of cni/, to dist/shim/multinet-cni.
-    const script = readFileSync(join(root, 'scripts', 'build-shim.sh'), 'utf8');
-    expect(script).toMatch(
-      /^\(cd cni && CGO_ENABLED=0 go build .*-o "\.\.\/\$out\/multinet-cni\.tmp" \.\)$/m,
+    // One go build line, static (no cgo); each program's script names its source, binary and dir.
+    const script = (name: string): string => readFileSync(join(root, 'scripts', name), 'utf8');
+    expect(script('build-go.sh')).toMatch(
+      /^\(cd "\$src" && CGO_ENABLED=0 go build .*-o "\$OLDPWD\/\$out\/\$name\.tmp" \.\)$/m,
     );
-    expect(script).toMatch(/^out=dist\/shim$/m);
+    expect(script('build-shim.sh')).toMatch(/build-go\.sh" cni multinet-cni dist\/shim$/m);
+    expect(script('build-spawner.sh')).toMatch(/build-go\.sh" spawner multinet-spawner dist\/spawner$/m);
     const workdir = steps.find((l) => l.startsWith('WORKDIR '))!.slice('WORKDIR '.length);
     expect(text).toContain(
       `COPY --from=shim ${workdir}/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni`,
+    );
+    expect(text).toContain(
+      `COPY --from=shim ${workdir}/dist/spawner/multinet-spawner ${agentFlagDefaults.spawner}`,
     );
     const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as {
       compilerOptions: { outDir: string };

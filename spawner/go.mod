@@ -1,0 +1,3 @@
+module multinet/spawner
+
+go 1.22
