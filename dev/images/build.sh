@@ -203,7 +203,7 @@ go_base() {
 # What the Dockerfile builds from: every file it may COPY, in this checkout.
 multinet_inputs_key() {
   (cd "$ROOT" && find Dockerfile package.json package-lock.json tsconfig.json tsconfig.build.json \
-    lib platform cni agent controllers webhooks cli cmd scripts \
+    lib platform cni spawner agent controllers webhooks cli cmd scripts \
     -type f ! -name '*.test.ts' -print0 2>/dev/null | sort -z | xargs -0 sha256sum) | key_of
 }
 
