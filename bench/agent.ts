@@ -43,13 +43,13 @@
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { networksAnnotation } from '../lib/annotations/keys.ts';
 import { cniEndpoint, type CniRequest } from '../lib/cni/request.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
 import { nodeStatePath } from '../lib/node-state.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
+import { eventuallyWhileRunning } from '../dev/eventually.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
 import { installCrds } from '../dev/controlplane/crds.ts';
@@ -312,12 +312,11 @@ try {
   /** The agent's /metrics; none while it does not answer (still starting). */
   const scrape = (): Promise<Series[]> => scrapeMetrics(probePort).catch(() => []);
   const until = async (what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> => {
-    for (const deadline = Date.now() + timeoutMs; !(await probe());) {
-      if (child.exitCode !== null)
-        throw new Error(`the agent exited while waiting for ${what}:\n${agent.log()}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${agent.log()}`);
-      await sleep(100);
-    }
+    await eventuallyWhileRunning(child, what, probe, {
+      timeoutMs,
+      intervalMs: 100,
+      detail: () => agent.log(),
+    });
   };
   const snapshot = async (label: string): Promise<void> => {
     for (const target of snapshotTargets) {

@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlane } from '../dev/controlplane/controlplane.ts';
-import { tokenKubeconfig } from '../dev/controlplane/access.ts';
+import { createServiceAccountToken } from '../dev/controlplane/access.ts';
 import { isAlreadyExists, type KubeRequester } from '../platform/kube/rest.ts';
 import { repoRoot } from '../dev/netns/local-node.ts';
 import { renderChart } from '../test/e2e/helm.ts';
@@ -69,41 +69,6 @@ export async function chartComponent(
   };
 }
 
-type Rule = ChartComponent['clusterRules'][number];
-
-/** Resolves once RBAC (which the API server caches) grants `user` the first verb of `rule`. */
-async function waitUntilAllowed(
-  admin: KubeRequester,
-  user: string,
-  rule: Rule,
-  namespace: string | undefined,
-): Promise<void> {
-  const [resource, subresource] = (rule.resources?.[0] ?? '').split('/');
-  const spec = {
-    user,
-    groups: ['system:serviceaccounts', `system:serviceaccounts:${chartNamespace}`, 'system:authenticated'],
-    resourceAttributes: {
-      verb: rule.verbs[0],
-      group: rule.apiGroups?.[0] ?? '',
-      resource,
-      ...(subresource ? { subresource } : {}),
-      ...(rule.resourceNames?.[0] ? { name: rule.resourceNames[0] } : {}),
-      ...(namespace ? { namespace } : {}),
-    },
-  };
-  for (const deadline = Date.now() + 20_000; ;) {
-    const review = await admin.request<{ status?: { allowed?: boolean } }>({
-      method: 'POST',
-      path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec },
-    });
-    if (review.status?.allowed) return;
-    if (Date.now() > deadline)
-      throw new Error(`RBAC did not allow ${user} ${JSON.stringify(spec.resourceAttributes)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /**
  * The component's ServiceAccount in the chart's namespace, bound to the chart's ClusterRole and Role
  * for it (same rules, resourceNames included), and a JSON kubeconfig in `dir` that reads its
@@ -116,35 +81,16 @@ export async function componentKubeconfig(
   dir: string,
 ): Promise<string> {
   const name = `multinet-${chart.component}`;
-  const user = `system:serviceaccount:${chartNamespace}:${name}`;
-  const create = (path: string, body: object): Promise<unknown> =>
-    admin.request({ method: 'POST', path, body });
-  await create('/api/v1/namespaces', { metadata: { name: chartNamespace } }).catch((err: unknown) => {
-    if (!isAlreadyExists(err)) throw err; // another component made it
-  });
-  await create(`/api/v1/namespaces/${chartNamespace}/serviceaccounts`, { metadata: { name } });
-  const subjects = [{ kind: 'ServiceAccount', name, namespace: chartNamespace }];
-  const rbac = '/apis/rbac.authorization.k8s.io/v1';
-  await create(`${rbac}/clusterroles`, { metadata: { name }, rules: chart.clusterRules });
-  await create(`${rbac}/clusterrolebindings`, {
-    metadata: { name },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-    subjects,
-  });
-  if (chart.namespaceRules.length > 0) {
-    await create(`${rbac}/namespaces/${chartNamespace}/roles`, {
-      metadata: { name },
-      rules: chart.namespaceRules,
+  await admin
+    .request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: chartNamespace } } })
+    .catch((err: unknown) => {
+      if (!isAlreadyExists(err)) throw err; // another component made it
     });
-    await create(`${rbac}/namespaces/${chartNamespace}/rolebindings`, {
-      metadata: { name },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects,
-    });
-  }
-  for (const rule of chart.clusterRules) await waitUntilAllowed(admin, user, rule, undefined);
-  for (const rule of chart.namespaceRules) await waitUntilAllowed(admin, user, rule, chartNamespace);
-  const { token } = await tokenKubeconfig(cp.kubeConfig(), chartNamespace, name);
+  const { token } = await createServiceAccountToken(cp.kubeConfig(), chartNamespace, name, {
+    rules: chart.namespaceRules,
+    clusterRules: chart.clusterRules,
+    propagationTimeoutMs: 20_000,
+  });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
   writeFileSync(join(dir, 'ca.crt'), cp.caPem);

@@ -25,6 +25,7 @@ import { KubeRestClient } from '../platform/kube/rest.ts';
 import { createLogger } from '../platform/log.ts';
 import { nadApiVersion, nadKind } from '../lib/nad.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
+import { eventuallyWhileRunning, httpOk } from '../dev/eventually.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
 import {
@@ -127,16 +128,16 @@ try {
   const sampler = setInterval(() => {
     if (controller.exitCode === null) peakRss = Math.max(peakRss, memory(pid).rssMb);
   }, 50);
-  for (const deadline = Date.now() + 60_000; ;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline || controller.exitCode !== null)
-      throw new Error(`the controller did not become ready:\n${running.log()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventuallyWhileRunning(
+    controller,
+    'the controller to be ready',
+    () => httpOk(`http://127.0.0.1:${port}/readyz`),
+    {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      detail: () => running.log(),
+    },
+  );
   const idle = memory(pid);
   say(
     `controller ready (pid ${pid}, RSS ${idle.rssMb.toFixed(0)} MB, NODE_OPTIONS=${JSON.stringify(nodeOptions)}, args ${JSON.stringify(controllerArgs)}); applying ${nadCount} NADs`,

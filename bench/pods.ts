@@ -22,6 +22,7 @@ import { listenTcp } from '../platform/nodejs/listen.ts';
 import { podMemory } from './pod-memory.ts';
 import { percentile } from './stats.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { eventually } from '../dev/eventually.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -118,11 +119,11 @@ async function round(cluster: KubeCluster, core: CoreV1Api, mode: Mode, index: n
   if (took.size < names.length)
     throw new Error(`${names.length - took.size} pods did not become Ready in 10 min`);
   await core.deleteCollectionNamespacedPod({ namespace, labelSelector: 'bench=pods', gracePeriodSeconds: 0 });
-  for (;;) {
-    const left = await core.listNamespacedPod({ namespace, labelSelector: 'bench=pods' });
-    if (left.items.length === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  await eventually(
+    'the benchmark pods to be gone',
+    async () => (await core.listNamespacedPod({ namespace, labelSelector: 'bench=pods' })).items.length === 0,
+    { timeoutMs: 300_000, intervalMs: 500 },
+  );
   return names.map((n) => took.get(n)!);
 }
 

@@ -16,12 +16,12 @@
 import { execFileSync } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { parseManifests } from '../lib/k8s/manifests.ts';
 import { nadApiVersion, nadGroup, nadKind, nadPlural, nadVersion } from '../lib/nad.ts';
 import { defaultCacheDir } from '../dev/binaries.ts';
+import { eventuallyWhileRunning, httpOk } from '../dev/eventually.ts';
 import { startControlPlane } from '../dev/controlplane/controlplane.ts';
 import { freePort } from '../dev/controlplane/readiness.ts';
 import { installCrds } from '../dev/controlplane/crds.ts';
@@ -235,16 +235,16 @@ try {
   webhookPid = webhook.pid;
   const pid = webhook.pid;
   const started = performance.now();
-  for (const deadline = Date.now() + 120_000; ;) {
-    const ok = await fetch(`http://127.0.0.1:${probePort}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (webhook.child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`the webhook did not become ready:\n${webhook.log()}`);
-    await sleep(100);
-  }
+  await eventuallyWhileRunning(
+    webhook.child,
+    'the webhook to be ready',
+    () => httpOk(`http://127.0.0.1:${probePort}/readyz`),
+    {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      detail: () => webhook.log(),
+    },
+  );
   const cached = memory(pid);
   say(
     `webhook ready with ${nadCount + 7} NADs cached in ${((performance.now() - started) / 1000).toFixed(1)} s (pid ${pid}, NODE_OPTIONS=${JSON.stringify(nodeOptions)}): VmRSS ${cached.rssMb.toFixed(1)} MB, VmHWM ${cached.hwmMb.toFixed(1)} MB`,

@@ -1,4 +1,5 @@
 /** Polling until something holds: for steps that wait on other processes (tests, the playground). */
+import type { ChildProcess } from 'node:child_process';
 import { errorMessage } from '../lib/errors.ts';
 
 export interface EventuallyOptions {
@@ -45,4 +46,34 @@ export async function eventually<T>(
 export async function httpOk(url: string): Promise<true | undefined> {
   const response = await fetch(url);
   return response.ok ? true : undefined;
+}
+
+/**
+ * eventually, for a condition a child process brings about: fails as soon as the child exits (or
+ * had exited), with `detail()` (its log, say) in the error, instead of waiting out the timeout.
+ */
+export async function eventuallyWhileRunning<T>(
+  child: ChildProcess,
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { readonly timeoutMs?: number; readonly intervalMs?: number; readonly detail?: () => string } = {},
+): Promise<T> {
+  const detail = (): string => (options.detail ? `:\n${options.detail()}` : '');
+  const exitOf = (): string => `exit ${String(child.exitCode ?? child.signalCode)}`;
+  if (child.exitCode !== null || child.signalCode !== null)
+    throw new Error(`the process had exited (${exitOf()}) before ${what}${detail()}`);
+  const exited = new AbortController();
+  const onExit = (): void => exited.abort();
+  child.once('exit', onExit);
+  try {
+    return await eventually(what, probe, { ...options, signal: exited.signal });
+  } catch (err) {
+    if (exited.signal.aborted)
+      throw new Error(`the process exited (${exitOf()}) while waiting for ${what}${detail()}`, {
+        cause: err,
+      });
+    throw new Error(`${errorMessage(err)}${detail()}`, { cause: err });
+  } finally {
+    child.off('exit', onExit);
+  }
 }

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultCacheDir } from '../dev/binaries.ts';
+import { eventually } from '../dev/eventually.ts';
 import { repoRoot, requireNetnsPrerequisites } from '../dev/netns/local-node.ts';
 
 requireNetnsPrerequisites();
@@ -35,13 +36,12 @@ function footprint(): { netns: string[]; links: string[]; dirs: string[] } {
 
 /** The kernel tears a deleted namespace's links down asynchronously: allow it a few seconds. */
 async function settledFootprint(): Promise<ReturnType<typeof footprint>> {
-  const deadline = Date.now() + 10_000;
-  let current = footprint();
-  while (current.netns.length + current.links.length + current.dirs.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    current = footprint();
-  }
-  return current;
+  const empty = (f: ReturnType<typeof footprint>): boolean =>
+    f.netns.length + f.links.length + f.dirs.length === 0;
+  return eventually('the playground to leave nothing behind', () => empty(footprint()), 10_000).then(
+    () => footprint(),
+    () => footprint(),
+  );
 }
 
 describe('multinet up', () => {
@@ -75,12 +75,12 @@ describe('multinet up', () => {
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 240_000;
-      while (!output.includes('press Ctrl-C')) {
-        if (child.exitCode !== null || Date.now() > deadline)
-          throw new Error(`the playground did not come up:\n${output}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const up = await eventually(
+        'the playground to come up',
+        () => output.includes('press Ctrl-C') || (child.exitCode !== null && 'exited'),
+        240_000,
+      ).catch(() => 'timed out');
+      if (up !== true) throw new Error(`the playground did not come up (${up}):\n${output}`);
       expect(existsSync(kubeconfig)).toBe(true);
       const get = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'get', 'net-attach-def', '-o', 'wide'], {
         encoding: 'utf8',

@@ -11,6 +11,7 @@ import {
   type V1PolicyRule,
 } from '@kubernetes/client-node';
 import { clusterOf, kubeConfigFromYaml, renderKubeconfig } from './kubeconfig.ts';
+import { eventually } from '../eventually.ts';
 
 /** A DNS-1123 label: lower-case prefix, a dash and random hex, at most 63 characters. */
 export function uniqueName(prefix: string): string {
@@ -57,45 +58,67 @@ export interface ServiceAccountCredentials {
   kubeConfig(): KubeConfig;
 }
 
-async function waitUntilAllowed(
-  admin: KubeConfig,
-  user: string,
-  namespace: string | undefined,
-  rule: V1PolicyRule,
-  timeoutMs: number,
-): Promise<void> {
+/** One request a SubjectAccessReview asks about. */
+export interface ResourceAccess {
+  readonly verb: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly subresource?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+}
+
+/**
+ * The first thing a rule grants (its first verb on its first resource and name, in `namespace` for a
+ * Role's rule), or undefined for a wildcard, which no single review can prove.
+ */
+export function firstGrant(rule: V1PolicyRule, namespace?: string): ResourceAccess | undefined {
   const verb = rule.verbs[0];
   const resource = rule.resources?.[0];
-  if (verb === undefined || verb === '*' || resource === undefined || resource === '*') return;
+  if (verb === undefined || verb === '*' || resource === undefined || resource === '*') return undefined;
   const [base, subresource] = resource.split('/');
+  return {
+    verb,
+    group: rule.apiGroups?.[0] ?? '',
+    resource: base!,
+    ...(subresource ? { subresource } : {}),
+    ...(rule.resourceNames?.[0] ? { name: rule.resourceNames[0] } : {}),
+    ...(namespace ? { namespace } : {}),
+  };
+}
+
+/**
+ * Resolves once RBAC grants `user` (a ServiceAccount's system:serviceaccount:NS:NAME, with the
+ * groups the API server gives it) `access`: the authorizer caches bindings, so new ones take a moment.
+ */
+export async function waitUntilAllowed(
+  admin: KubeConfig,
+  user: string,
+  access: ResourceAccess,
+  timeoutMs = 10_000,
+): Promise<void> {
   const api = admin.makeApiClient(AuthorizationV1Api);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const serviceAccountNamespace = user.split(':')[2] ?? '';
+  const allowed = async (): Promise<boolean> => {
     const review = await api.createSubjectAccessReview({
       body: {
         spec: {
           user,
           groups: [
             'system:serviceaccounts',
-            `system:serviceaccounts:${namespace ?? ''}`,
+            `system:serviceaccounts:${serviceAccountNamespace}`,
             'system:authenticated',
           ],
-          resourceAttributes: {
-            verb,
-            group: rule.apiGroups?.[0] ?? '',
-            resource: base,
-            ...(subresource ? { subresource } : {}),
-            ...(namespace ? { namespace } : {}),
-          },
+          resourceAttributes: { ...access },
         },
       },
     });
-    if (review.status?.allowed) return;
-    if (Date.now() > deadline) {
-      throw new Error(`RBAC did not allow ${user} to ${verb} ${resource} within ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return review.status?.allowed === true;
+  };
+  await eventually(`RBAC to allow ${user} ${JSON.stringify(access)}`, allowed, {
+    timeoutMs,
+    intervalMs: 100,
+  });
 }
 
 /**
@@ -148,9 +171,11 @@ export async function createServiceAccountToken(
     });
   }
   const timeoutMs = access.propagationTimeoutMs ?? 10_000;
-  for (const rule of access.rules ?? []) await waitUntilAllowed(admin, username, namespace, rule, timeoutMs);
-  for (const rule of access.clusterRules ?? [])
-    await waitUntilAllowed(admin, username, undefined, rule, timeoutMs);
+  const grants = [
+    ...(access.rules ?? []).map((rule) => firstGrant(rule, namespace)),
+    ...(access.clusterRules ?? []).map((rule) => firstGrant(rule)),
+  ];
+  for (const grant of grants) if (grant) await waitUntilAllowed(admin, username, grant, timeoutMs);
 
   const { token, kubeconfig } = await tokenKubeconfig(
     admin,

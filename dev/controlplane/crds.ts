@@ -10,6 +10,7 @@ import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import type { KubeAccess } from '../../platform/kube/kubeconfig.ts';
 import { contentTypes, KubeRestClient } from '../../platform/kube/rest.ts';
+import { eventually } from '../eventually.ts';
 
 const crdDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
 
@@ -35,16 +36,17 @@ export async function installCrds(kc: KubeAccess, dir: string = crdDir, timeoutM
         contentType: contentTypes.apply,
       });
     }
-    const deadline = Date.now() + timeoutMs;
-    for (const crd of crds) {
-      for (;;) {
-        const current = await rest.request<V1CustomResourceDefinition>({ method: 'GET', path: path(crd) });
-        if (current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-        if (Date.now() > deadline)
-          throw new Error(`CRD ${crd.metadata!.name!} was not established within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    const established = async (crd: V1CustomResourceDefinition): Promise<boolean> => {
+      const current = await rest.request<V1CustomResourceDefinition>({ method: 'GET', path: path(crd) });
+      return (
+        current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false
+      );
+    };
+    const everyOne = async (): Promise<boolean> => (await Promise.all(crds.map(established))).every(Boolean);
+    await eventually(`CRDs ${crds.map((c) => c.metadata!.name!).join(', ')} to be established`, everyOne, {
+      timeoutMs,
+      intervalMs: 100,
+    });
   } finally {
     rest.close();
   }

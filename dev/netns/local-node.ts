@@ -19,8 +19,8 @@ import {
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../repo-root.ts';
+import { eventuallyWhileRunning } from '../eventually.ts';
 import { shimPath, spawnerPath } from '../go-programs.ts';
 
 export { repoRoot };
@@ -274,14 +274,14 @@ export class LocalNode {
     );
     child.stdout.on('data', (chunk: Buffer) => (this.agentLog += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (this.agentLog += chunk.toString()));
-    const deadline = Date.now() + 20_000;
-    while (!listening()) {
-      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`the agent did not start (exit ${String(child.exitCode)}):\n${this.agentLog}`);
-      }
-      await sleep(50);
-    }
+    await eventuallyWhileRunning(child, 'the agent to listen', listening, {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+      detail: () => this.agentLog,
+    }).catch((err: unknown) => {
+      child.kill('SIGKILL');
+      throw err;
+    });
     return child;
   }
 

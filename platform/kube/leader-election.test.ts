@@ -13,9 +13,14 @@ const leaseDurationMs = 1000; // the Lease records whole seconds
 const renewDeadlineMs = 400;
 const retryPeriodMs = 50;
 
-/** Lets promises settle: the in-memory API answers within a few turns of the event loop. */
+/**
+ * Lets the electors run to their next wait. The in-memory API answers in microtasks and every timer
+ * is the manual scheduler's, so an elector that can go on is a microtask away; the microtask queue
+ * drains completely before any macrotask runs, so one macrotask later each elector waits on the
+ * scheduler (or on a request the test holds).
+ */
 async function flush(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 interface World {

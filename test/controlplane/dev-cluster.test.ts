@@ -11,6 +11,7 @@ import { harnessCommands } from '../../playground/commands.ts';
 const runCli = (argv: readonly string[], context: CommandContext): Promise<number> =>
   runProductCli(argv, context, harnessCommands);
 import { defaultCacheDir } from '../../dev/binaries.ts';
+import { eventually } from '../../dev/eventually.ts';
 import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
 
 function context(signal: AbortSignal): CommandContext & { out: string[]; err: string[] } {
@@ -44,11 +45,9 @@ test('writes a working admin kubeconfig once ready and cleans up when the signal
   const ctx = context(controller.signal);
   const run = runCli(['dev', 'cluster', '--kubeconfig-out', file, '--no-build'], ctx);
   try {
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(file)) {
-      if (Date.now() > deadline) throw new Error(`no kubeconfig after 60 s: ${ctx.err.join('')}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await eventually('the kubeconfig', () => existsSync(file), 60_000).catch(() => {
+      throw new Error(`no kubeconfig after 60 s: ${ctx.err.join('')}`);
+    });
     const info = await kubeConfigFromYaml(await readFile(file, 'utf8'))
       .makeApiClient(VersionApi)
       .getCode();

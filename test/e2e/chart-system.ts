@@ -19,7 +19,8 @@ import { startMultinet, type ManagedProcess } from '../../dev/multinet-process.t
 import { uniqueName } from '../../dev/controlplane/access.ts';
 import { createTestNamespace, testKubeconfigPath } from '../controlplane/test-cluster.ts';
 import type { KubeObject } from './helm.ts';
-import { serviceAccountIdentity, waitUntilAllowed, type Identity } from './identities.ts';
+import { serviceAccountIdentity, type Identity } from './identities.ts';
+import { waitUntilAllowed } from '../../dev/controlplane/access.ts';
 import { Release } from './release.ts';
 import { eventually, httpOk } from '../../dev/eventually.ts';
 import { componentArgs, withoutFlags, type Component } from './workloads.ts';
@@ -81,7 +82,7 @@ export class ChartSystem {
       const name = `${this.release.fullname}-${component}`;
       const identity = await serviceAccountIdentity(this.admin, releaseNamespace, name, this.logDir);
       const nads = { group: 'k8s.cni.cncf.io', resource: 'network-attachment-definitions' };
-      await waitUntilAllowed(this.admin, identity, { verb: 'watch', ...nads });
+      await waitUntilAllowed(this.admin, identity.username, { verb: 'watch', ...nads });
       this.identities[component] = identity;
     }
     await this.startController();

@@ -1,10 +1,10 @@
 /**
  * Acting as the chart's ServiceAccounts: a TokenRequest token for an existing ServiceAccount, written
- * into a kubeconfig file for a process, and a wait until RBAC (which the API server caches) grants it.
+ * into a kubeconfig file for a process.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { tokenKubeconfig } from '../../dev/controlplane/access.ts';
 import { kubeConfigFromYaml } from '../../dev/controlplane/kubeconfig.ts';
 
@@ -13,15 +13,6 @@ export interface Identity {
   /** A kubeconfig file (mode 0600) that authenticates with the token. */
   readonly kubeconfigPath: string;
   readonly kubeConfig: KubeConfig;
-}
-
-export interface Access {
-  readonly verb: string;
-  readonly group: string;
-  readonly resource: string;
-  readonly subresource?: string;
-  readonly namespace?: string;
-  readonly name?: string;
 }
 
 /** A token for the ServiceAccount (which must exist) and a kubeconfig file in `dir`. */
@@ -36,31 +27,4 @@ export async function serviceAccountIdentity(
   const kubeconfigPath = join(dir, `${name}.kubeconfig`);
   await writeFile(kubeconfigPath, text, { mode: 0o600 });
   return { username, kubeconfigPath, kubeConfig: kubeConfigFromYaml(text) };
-}
-
-/** Resolves once RBAC allows `identity` this access (new bindings take a moment to be seen). */
-export async function waitUntilAllowed(
-  admin: KubeConfig,
-  identity: Identity,
-  access: Access,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const api = admin.makeApiClient(AuthorizationV1Api);
-  const namespace = identity.username.split(':')[2]!;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const review = await api.createSubjectAccessReview({
-      body: {
-        spec: {
-          user: identity.username,
-          groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-          resourceAttributes: { ...access },
-        },
-      },
-    });
-    if (review.status?.allowed) return;
-    if (Date.now() > deadline)
-      throw new Error(`RBAC does not allow ${identity.username}: ${JSON.stringify(access)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

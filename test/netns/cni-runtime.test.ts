@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../dev/eventually.ts';
 import { Lab, requireNetnsPrerequisites } from './lab.ts';
 import { readFixture } from '../fixtures.ts';
 
@@ -240,12 +240,11 @@ describe('multinet as the CNI plugin of a runtime', () => {
         ],
       }),
     );
-    const deadline = Date.now() + 10_000;
-    while ((lab.generatedConfig().plugins[0]!.defaultNetwork as { name: string }).name !== 'other') {
-      if (Date.now() > deadline)
-        throw new Error('the generated config did not follow the new default network');
-      await sleep(100);
-    }
+    await eventually(
+      'the generated config to follow the new default network',
+      () => (lab.generatedConfig().plugins[0]!.defaultNetwork as { name: string }).name === 'other',
+      10_000,
+    );
     expect(lab.generatedConfig().cniVersion).toBe('0.4.0');
     unlinkSync(join(lab.confDir, '05-other.conflist'));
     const mtime = statSync(join(lab.confDir, '00-multinet.conflist')).mtimeMs;

@@ -7,7 +7,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processEnded } from '../../platform/nodejs/orphans.ts';
-import { Lab, pluginDir, requireNetnsPrerequisites, shimInBackground, waitFor } from './lab.ts';
+import { Lab, pluginDir, requireNetnsPrerequisites, shimInBackground } from './lab.ts';
+import { eventually } from '../../dev/eventually.ts';
+
+const waitFor = (what: string, condition: () => boolean): Promise<boolean> =>
+  eventually(what, condition, { timeoutMs: 20_000, intervalMs: 20 });
 
 requireNetnsPrerequisites();
 

@@ -43,12 +43,3 @@ export function shimInBackground(
     child.stdin.end(lab.shimStdin(stdin as Record<string, unknown>));
   });
 }
-
-/** Waits for a condition, checking every 20 ms; fails with `what` after timeoutMs. */
-export async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fixedHostDirs, kubeletSysctls } from '../../dev/node/host-state.ts';
 import { nodePrivateDirs } from '../../dev/cluster/cluster-node.ts';
 import { lockFile } from '../../dev/node/machine-lock.ts';
+import { eventually } from '../../dev/eventually.ts';
 
 export interface HostInventory {
   readonly processes: string[];
@@ -103,11 +104,7 @@ export function hostInventory(): HostInventory {
 
 /** The inventory after a node stopped, once the kernel has torn down what it does asynchronously. */
 export async function settledInventory(expected: HostInventory, timeoutMs = 10_000): Promise<HostInventory> {
-  const deadline = Date.now() + timeoutMs;
-  let current = hostInventory();
-  while (JSON.stringify(current) !== JSON.stringify(expected) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    current = hostInventory();
-  }
-  return current;
+  const settled = (): boolean => JSON.stringify(hostInventory()) === JSON.stringify(expected);
+  await eventually('the host inventory to settle', settled, timeoutMs).catch(() => undefined);
+  return hostInventory();
 }
