@@ -28,8 +28,13 @@ export default {
     {
       ...base,
       displayName: 'controlplane',
-      // files named *.cluster.test.ts anywhere, next to the code they test, plus the harness's own tests
-      testMatch: ['<rootDir>/test/controlplane/**/*.test.ts', '<rootDir>/**/*.cluster.test.ts'],
+      // files named *.cluster.test.ts anywhere, next to the code they test, plus the harness's own tests;
+      // and the chart's static checks (test/e2e/*.test.ts), which need the helm this tier's harness builds
+      testMatch: [
+        '<rootDir>/test/controlplane/**/*.test.ts',
+        '<rootDir>/**/*.cluster.test.ts',
+        '<rootDir>/test/e2e/*.test.ts',
+      ],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/bench/anchors/', '<rootDir>/test/anchors/'],
       globalSetup: '<rootDir>/test/controlplane/global-setup.ts',
       globalTeardown: '<rootDir>/test/controlplane/global-teardown.ts',

@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { supportedCniVersions } from '../../lib/cni/version.ts';
-import { shimPath } from '../../dev/netns/local-node.ts';
+import { shimPath, spawnerPath } from '../../dev/netns/local-node.ts';
 import {
   Lab,
   pluginDir,
@@ -214,6 +214,19 @@ describe('the Go CNI shim with the real agent', () => {
       expect(version.stderr).toBe('');
       expect(version.status).toBe(0);
       expect(JSON.parse(version.stdout)).toMatchObject({ cniVersion: '0.4.0' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('the plugin spawner, as built for the image, runs with nothing from the host as well', () => {
+    const root = mkdtempSync(join(tmpdir(), 'multinet-emptyroot-'));
+    try {
+      copyFileSync(spawnerPath(), join(root, 'multinet-spawner'));
+      // With its request stream closed at once, it has nothing to spawn and ends cleanly.
+      const run = spawnSync('/usr/sbin/chroot', [root, '/multinet-spawner'], { input: '', env: {} });
+      expect(run.stderr.toString()).toBe('');
+      expect(run.status).toBe(0);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

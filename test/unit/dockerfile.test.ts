@@ -59,7 +59,7 @@ describe('Dockerfile', () => {
     for (const source of sources) expect([source, existsSync(join(root, source))]).toEqual([source, true]);
   });
 
-  it('builds the shim and the spawner statically with the build script and ships them where the agent finds them', () => {
+  it('builds the shim and the spawner with their build scripts and ships them where the agent finds them', () => {
     const shimStage = lines.slice(lines.indexOf('FROM ${GO_IMAGE} AS shim') + 1);
     const steps = shimStage.slice(
       0,
@@ -73,13 +73,7 @@ describe('Dockerfile', () => {
         'RUN bash scripts/build-shim.sh && bash scripts/build-spawner.sh',
       ]),
     );
-    // One go build line, static (no cgo); each program's script names its source, binary and dir.
-    const script = (name: string): string => readFileSync(join(root, 'scripts', name), 'utf8');
-    expect(script('build-go.sh')).toMatch(
-      /^\(cd "\$src" && CGO_ENABLED=0 go build .*-o "\$OLDPWD\/\$out\/\$name\.tmp" \.\)$/m,
-    );
-    expect(script('build-shim.sh')).toMatch(/build-go\.sh" cni multinet-cni dist\/shim$/m);
-    expect(script('build-spawner.sh')).toMatch(/build-go\.sh" spawner multinet-spawner dist\/spawner$/m);
+    // That what the scripts build is static, the netns tier proves: it runs both in an empty root.
     const workdir = steps.find((l) => l.startsWith('WORKDIR '))!.slice('WORKDIR '.length);
     expect(text).toContain(
       `COPY --from=shim ${workdir}/dist/shim/multinet-cni /usr/local/lib/multinet/multinet-cni`,

@@ -1,6 +1,8 @@
 /**
- * The chart's rendered objects: RBAC within what the components use (and what controllers/rbac.ts
- * lists), and workloads whose args the components' own flag parsers accept with the configured values.
+ * The chart's rendered objects, by `helm template` alone: RBAC within what the components use (and what
+ * controllers/rbac.ts lists), and workloads whose args the components' own flag parsers accept with the
+ * configured values. No cluster: it runs in the control-plane tier for the helm that tier builds; what
+ * the API server makes of the same objects is chart-render.cluster.test.ts and chart-install's.
  */
 import { parseAgentFlags } from '../../cli/agent-flags.ts';
 import { parseControllerFlags } from '../../cli/controller-flags.ts';
