@@ -14,28 +14,21 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { errorMessage } from '../../lib/errors.ts';
 import type { NodeBinaries } from '../binaries.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { waitUntil } from '../controlplane/readiness.ts';
-import { logTail, startServerProcess, type ServerProcess } from '../controlplane/server-process.ts';
-import { restoreHost, snapshotHost, snapshotJson, type HostSnapshot } from '../node/host-state.ts';
+import type { ServerProcess } from '../controlplane/server-process.ts';
 import { registryRepositories, type BuiltImage } from '../node/images.ts';
 import { runKubectl } from '../node/kube-node.ts';
-import {
-  extendMachineLock,
-  releaseMachineLock,
-  runMark,
-  snapshotFile,
-  takeMachineLock,
-} from '../node/machine-lock.ts';
+import { extendMachineLock, runMark, takeMachineLock } from '../node/machine-lock.ts';
 import { controllerManagerArgs, schedulerArgs, writeControllerCredentials } from '../node/node-config.ts';
 import { daemonPath, prepareRun, Teardown, type LocalRunOptions } from '../node/local-run.ts';
 import type { NodeHost } from '../node/prerequisites.ts';
-import { startLocalRegistry, type LocalRegistry } from '../node/registry.ts';
+import { startLocalRegistry } from '../node/registry.ts';
+import { RunLedger, waitForPodPrerequisites } from '../node/run-ledger.ts';
 import { ClusterNode, nodePrivateDirs } from './cluster-node.ts';
 import { clusterPlan, underlay, type ClusterPlan } from './plan.ts';
 import { createUnderlay, deleteUnderlay } from './underlay-network.ts';
@@ -107,23 +100,22 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
   // Only now: taking the lock may have cleaned up a killed run, and with it the mountpoints it made.
   const mountpoints = missingMountpoints();
   await extendMachineLock(dir, { mountpoints });
-  const servers: ServerProcess[] = [];
+  const ledger = new RunLedger(dir, {
+    logDir: dir,
+    env: { PATH: daemonPath(options.cacheDir), HOME: dir, [runMark]: dir },
+    kill: options.kill,
+  });
   const nodes: ClusterNode[] = [];
-  let snapshot: HostSnapshot | undefined;
-  let controlPlane: ControlPlane | undefined;
-  let registry: LocalRegistry | undefined;
   let stopping: Promise<void> | undefined;
   const stopAll = (): Promise<void> =>
     (stopping ??= (async (): Promise<void> => {
+      ledger.beginStop();
       const teardown = new Teardown();
-      const attempt = teardown.attempt.bind(teardown);
-      for (const node of [...nodes].reverse()) await attempt(`stop ${node.name}`, () => node.stop());
-      for (const server of [...servers].reverse())
-        await attempt(`stop ${server.name}`, () => server.stop(10_000));
-      await attempt('stop the registry', async () => registry?.close());
-      await attempt('stop the control plane', async () => controlPlane?.stop());
+      for (const node of [...nodes].reverse()) await teardown.attempt(`stop ${node.name}`, () => node.stop());
+      await ledger.stopProcesses(teardown);
+      await ledger.stopRegistryAndControlPlane(teardown);
       teardown.problems.push(...(await deleteUnderlay(plan, host.tools.ip)));
-      if (snapshot) teardown.problems.push(...(await restoreHost(snapshot)));
+      await ledger.restoreHost(teardown);
       for (const d of mountpoints) {
         await rmdir(d).catch((err: NodeJS.ErrnoException) => {
           // Gone already (restoreHost removes the fixed dirs it found missing) is what is wanted.
@@ -131,20 +123,18 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
             teardown.problems.push(`cannot remove ${d}, made as a mountpoint: ${err.code ?? err.message}`);
         });
       }
-      await attempt('remove the run dir', () => rm(dir, { recursive: true, force: true }));
-      await releaseMachineLock(dir);
+      await ledger.removeRunDir(teardown);
       teardown.finish('the local cluster');
     })());
 
   try {
-    snapshot = await snapshotHost();
-    await writeFile(join(dir, snapshotFile), snapshotJson(snapshot), { mode: 0o600 });
+    await ledger.snapshotHost();
     for (const d of [...mountpoints].reverse()) await mkdir(d);
     log(`making the underlay (${underlay.subnet}) and ${plan.nodes.length} node namespaces`);
     await createUnderlay(plan, host.tools.ip);
     const labPath = `/run/netns/${plan.labNetns}`;
     log('starting the control plane in the underlay (node profile: ServiceAccount admission, Node+RBAC)');
-    controlPlane = await startControlPlane({
+    const cp = (ledger.controlPlane = await startControlPlane({
       cacheDir: options.cacheDir,
       env: options.env,
       kill: options.kill,
@@ -160,32 +150,19 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       },
       tmpRoot: dir,
       ...(options.signal ? { signal: options.signal } : {}),
-    });
-    const cp = controlPlane;
+    }));
     const { repositories, hosts } = registryRepositories(images);
-    registry = await startLocalRegistry(repositories, options.listen);
+    const registry = (ledger.registry = await startLocalRegistry(repositories, options.listen));
     const deadline = Date.now() + timeoutMs;
     const pathEnv = daemonPath(options.cacheDir);
-    const serverEnv = { PATH: pathEnv, HOME: dir, [runMark]: dir };
     const inLab = (command: string, args: readonly string[]): { command: string; args: string[] } => ({
       command: host.tools.nsenter,
       args: [`--net=${labPath}`, '--', command, ...args],
     });
-    const start = async (
+    const start = (
       name: string,
       command: { command: string; args: readonly string[] },
-    ): Promise<ServerProcess> => {
-      const server = await startServerProcess({
-        name,
-        ...command,
-        logFile: join(dir, `${name}.log`),
-        cwd: dir,
-        env: serverEnv,
-        kill: options.kill,
-      });
-      servers.push(server);
-      return server;
-    };
+    ): Promise<ServerProcess> => ledger.start(name, command.command, command.args);
     await start('registry-relay', {
       command: binaries.apiGateway,
       args: [
@@ -243,7 +220,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       await node.start(deadline, timeoutMs, options.signal);
     }
     const core = cp.kubeConfig().makeApiClient(CoreV1Api);
-    const daemons = (): ServerProcess[] => [...servers, ...nodes.flatMap((n) => n.daemons)];
+    const daemons = (): ServerProcess[] => [...ledger.servers, ...nodes.flatMap((n) => n.daemons)];
     const waitForNodesReady = async (waitMs = timeoutMs): Promise<void> => {
       await waitUntil(
         `nodes ${plan.nodes.map((n) => n.name).join(', ')} to be Ready`,
@@ -269,29 +246,11 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       );
     };
     await waitForNodesReady(Math.max(1000, deadline - Date.now()));
-    await waitUntil(
-      'the default ServiceAccount and kube-root-ca.crt',
-      async () => {
-        await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
-        await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: 'default' });
-        return { ok: true, detail: '' };
-      },
-      daemons(),
-      deadline,
-      timeoutMs,
-      options.signal,
-    );
+    await waitForPodPrerequisites(core, daemons(), deadline, timeoutMs, options.signal);
     log(
       `${nodes.length} nodes Ready ${((Date.now() - startedAt) / 1000).toFixed(1)} s after the start (run dir ${dir})`,
     );
-    let reportExit: (what: string) => void = () => undefined;
-    const unexpectedExit = new Promise<string>((resolve) => (reportExit = resolve));
-    for (const server of servers) {
-      void server.exited.then((status) => {
-        if (!stopping) reportExit(`${server.name} ${status}; see ${server.logFile}`);
-      });
-    }
-    void cp.unexpectedExit.then((what) => reportExit(what));
+    const unexpectedExit = ledger.unexpectedExit();
     const kubectlPath = cp.binaries.kubectl;
     return {
       controlPlane: cp,
@@ -312,15 +271,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
       stop: stopAll,
     };
   } catch (err) {
-    const reports: string[] = [];
-    for (const server of [...servers, ...nodes.flatMap((n) => n.daemons)]) {
-      const tail = await logTail(server.logFile, 15);
-      reports.push(`--- last lines of the ${server.name} log ---\n${tail || '(empty)'}`);
-    }
-    await stopAll().catch((stopErr: unknown) => reports.push(errorMessage(stopErr)));
-    if (options.signal?.aborted) throw err;
-    throw new Error(`the local cluster did not start: ${errorMessage(err)}\n${reports.join('\n')}`, {
-      cause: err,
-    });
+    const nodeDaemons = nodes.flatMap((n) => n.daemons);
+    return ledger.failedStart(err, 'the local cluster', nodeDaemons, stopAll, options.signal);
   }
 }

@@ -20,15 +20,13 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { errorMessage } from '../../lib/errors.ts';
 import { freeLoopbackPort } from '../../platform/nodejs/listen.ts';
 import type { NodeBinaries } from '../binaries.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { waitUntil } from '../controlplane/readiness.ts';
-import { logTail, startServerProcess, type ServerProcess } from '../controlplane/server-process.ts';
 import { NodeCgroups } from './cgroups.ts';
-import { restoreHost, snapshotHost, snapshotJson, unmountBelow, type HostSnapshot } from './host-state.ts';
-import { releaseMachineLock, runMark, snapshotFile, takeMachineLock } from './machine-lock.ts';
+import { unmountBelow } from './host-state.ts';
+import { runMark, takeMachineLock } from './machine-lock.ts';
 import { registryRepositories, type BuiltImage } from './images.ts';
 import {
   nodeLayout,
@@ -48,7 +46,8 @@ import {
 } from './node-config.ts';
 import { daemonPath, prepareRun, Teardown, type LocalRunOptions } from './local-run.ts';
 import type { NodeHost } from './prerequisites.ts';
-import { startLocalRegistry, type LocalRegistry } from './registry.ts';
+import { startLocalRegistry } from './registry.ts';
+import { RunLedger, waitForPodPrerequisites } from './run-ledger.ts';
 import {
   createVfLinks,
   kubeletDevicePluginDir,
@@ -167,27 +166,28 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     throw err;
   });
 
-  const servers: ServerProcess[] = [];
-  let snapshot: HostSnapshot | undefined;
-  let controlPlane: ControlPlane | undefined;
-  let registry: LocalRegistry | undefined;
+  const ledger = new RunLedger(dir, {
+    logDir: layout.logs,
+    env: { PATH: daemonPath(options.cacheDir), HOME: dir },
+    kill: options.kill,
+    cgroupProcs: cgroups.daemonProcsFiles,
+  });
   let stopping: Promise<void> | undefined;
   const stopAll = (): Promise<void> =>
     (stopping ??= (async (): Promise<void> => {
+      ledger.beginStop();
       const teardown = new Teardown();
-      const attempt = teardown.attempt.bind(teardown);
       // The kubelet first (it would restart what is killed), then every process in the node's cgroups.
-      for (const server of [...servers].reverse())
-        await attempt(`stop ${server.name}`, () => server.stop(10_000));
-      await attempt("kill the node's processes and remove its cgroups", () => cgroups.destroy(options.kill));
-      await attempt('unmount the run dir', () => unmountBelow(dir));
-      if (snapshot) teardown.problems.push(...(await restoreHost(snapshot)));
+      await ledger.stopProcesses(teardown);
+      await teardown.attempt("kill the node's processes and remove its cgroups", () =>
+        cgroups.destroy(options.kill),
+      );
+      await teardown.attempt('unmount the run dir', () => unmountBelow(dir));
+      await ledger.restoreHost(teardown);
       for (const ns of namespaces) await run(host.tools.ip, ['netns', 'del', ns]).catch(() => undefined);
       for (const link of links) await run(host.tools.ip, ['link', 'del', link]).catch(() => undefined);
-      await attempt('stop the registry', async () => registry?.close());
-      await attempt('stop the control plane', async () => controlPlane?.stop());
-      await attempt('remove the run dir', () => rm(dir, { recursive: true, force: true }));
-      await releaseMachineLock(dir);
+      await ledger.stopRegistryAndControlPlane(teardown);
+      await ledger.removeRunDir(teardown);
       teardown.finish('the local node');
     })());
 
@@ -209,7 +209,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       await mkdir(d, { recursive: true });
     }
     log('starting the control plane (node profile: ServiceAccount admission, Node+RBAC authorization)');
-    controlPlane = await startControlPlane({
+    const controlPlane = (ledger.controlPlane = await startControlPlane({
       cacheDir: options.cacheDir,
       env: options.env,
       kill: options.kill,
@@ -219,10 +219,10 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       servingIps: [podNetwork.apiGateway.host],
       tmpRoot: dir,
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    }));
     await writeNodeCredentials(layout, controlPlane.ca, controlPlane.serverUrl);
     const { repositories, hosts } = registryRepositories(images);
-    registry = await startLocalRegistry(repositories, options.listen);
+    const registry = (ledger.registry = await startLocalRegistry(repositories, options.listen));
     for (const name of hosts) {
       await mkdir(join(layout.registryHosts, name), { recursive: true });
       await writeFile(join(layout.registryHosts, name, 'hosts.toml'), renderRegistryHosts(registry.address));
@@ -271,26 +271,11 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     await ip('-n', apiNetns, 'link', 'set', `mn${id}a1`, 'up');
     await ip('-n', apiNetns, 'link', 'set', 'lo', 'up');
 
-    snapshot = await snapshotHost();
-    await writeFile(join(dir, snapshotFile), snapshotJson(snapshot), { mode: 0o600 });
+    await ledger.snapshotHost();
     await cgroups.create();
     const ports = await freePorts();
     const deadline = Date.now() + timeoutMs;
-    const pathEnv = daemonPath(options.cacheDir);
-    const start = async (name: string, command: string, args: readonly string[]): Promise<ServerProcess> => {
-      const server = await startServerProcess({
-        name,
-        command,
-        args,
-        logFile: join(layout.logs, `${name}.log`),
-        cwd: dir,
-        env: { PATH: pathEnv, HOME: dir },
-        cgroupProcs: cgroups.daemonProcsFiles,
-        kill: options.kill,
-      });
-      servers.push(server);
-      return server;
-    };
+    const start = ledger.start.bind(ledger);
     const apiServerPort = new URL(controlPlane.serverUrl).port;
     const apiGateway = await start('api-gateway', binaries.apiGateway, [
       '-netns',
@@ -372,18 +357,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       timeoutMs,
       options.signal,
     );
-    await waitUntil(
-      'the default ServiceAccount and kube-root-ca.crt',
-      async () => {
-        await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
-        await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: 'default' });
-        return { ok: true, detail: '' };
-      },
-      all,
-      deadline,
-      timeoutMs,
-      options.signal,
-    );
+    await waitForPodPrerequisites(core, all, deadline, timeoutMs, options.signal);
     const vfs: NodeVfs = {
       resourceName: vfResourceName,
       links: vfLinks,
@@ -421,14 +395,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       `node ${nodeName} Ready ${((Date.now() - startedAt) / 1000).toFixed(1)} s after its start (run dir ${dir})`,
     );
 
-    let reportExit: (what: string) => void = () => undefined;
-    const unexpectedExit = new Promise<string>((resolve) => (reportExit = resolve));
-    for (const server of all) {
-      void server.exited.then((status) => {
-        if (!stopping) reportExit(`${server.name} ${status}; see ${server.logFile}`);
-      });
-    }
-    void controlPlane.unexpectedExit.then((what) => reportExit(what));
+    const unexpectedExit = ledger.unexpectedExit();
     const cp = controlPlane;
     const kubectlPath = cp.binaries.kubectl;
     return {
@@ -453,16 +420,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
       stop: stopAll,
     };
   } catch (err) {
-    const reports: string[] = [];
-    for (const server of servers) {
-      const tail = await logTail(server.logFile, 15);
-      reports.push(`--- last lines of the ${server.name} log ---\n${tail || '(empty)'}`);
-    }
-    await stopAll().catch((stopErr: unknown) => reports.push(errorMessage(stopErr)));
-    if (options.signal?.aborted) throw err;
-    throw new Error(`the local node did not start: ${errorMessage(err)}\n${reports.join('\n')}`, {
-      cause: err,
-    });
+    return ledger.failedStart(err, 'the local node', [], stopAll, options.signal);
   }
 }
 
