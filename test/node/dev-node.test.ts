@@ -4,54 +4,17 @@
  * netns, links, sysctls and the fixed host dirs, listed before and after); and a node whose process was
  * killed, cleaned up by the next start.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { eventually } from '../../dev/eventually.ts';
-import { repoRoot } from '../../dev/repo-root.ts';
 import { seedDir, seedMacvlanConfig, type SeedNad } from '../../playground/seed.ts';
 import { processEnded } from '../../platform/nodejs/orphans.ts';
+import { startDevNode, type DevNodeRun } from './dev-node-run.ts';
 import { hostInventory, settledInventory } from './inventory.ts';
-import { cacheDir, ipv4, macvlanAddress, podAddress, requireNodeHost } from './support.ts';
-
-const multinet = join(repoRoot, 'bin', 'multinet');
-const kubectlBin = join(cacheDir, 'bin', 'kubectl');
+import { ipv4, macvlanAddress, podAddress, requireNodeHost } from './support.ts';
 
 beforeAll(requireNodeHost);
-
-/** `multinet dev node ARGS --kubeconfig-out F`, its output collected. */
-function startDevNode(args: readonly string[], kubeconfig: string) {
-  const child = spawn(multinet, ['dev', 'node', ...args, '--kubeconfig-out', kubeconfig], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    output: (): string => output,
-    up: (): Promise<true> =>
-      eventually(
-        'the node to be up',
-        () =>
-          output.includes('press Ctrl-C')
-            ? true
-            : child.exitCode !== null || child.signalCode !== null
-              ? Promise.reject(new Error(output))
-              : undefined,
-        { timeoutMs: 480_000 },
-      ),
-    kubectl: (...kubectlArgs: string[]): ReturnType<typeof spawnSync> =>
-      spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, ...kubectlArgs], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      }),
-  };
-}
 
 /** The pods' network namespaces containerd pinned in /run/netns. */
 function podNetns(): string[] {
@@ -97,23 +60,11 @@ describe('multinet dev node, as a user runs it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'multinet-dev-node-test-'));
     const kubeconfig = join(dir, 'kubeconfig');
     const killed = startDevNode(['--multinet', 'none', '--default-network', 'bridge'], kubeconfig);
-    let next: ReturnType<typeof startDevNode> | undefined;
+    let next: DevNodeRun | undefined;
     let stoppedApiServers: number[] = [];
     try {
       await killed.up();
-      const run = killed.kubectl(
-        'run',
-        'sleeper',
-        '--image=docker.io/library/alpine:latest',
-        '--restart=Never',
-        '--',
-        'sleep',
-        '3600',
-      );
-      expect(run.stderr).toBe('');
-      expect(killed.kubectl('wait', '--for=condition=Ready', 'pod/sleeper', '--timeout=120s').stderr).toBe(
-        '',
-      );
+      killed.runSleeper('sleeper');
       const left = podNetns().filter((n) => !before.netns.includes(n));
       expect(left).toHaveLength(1);
       // Its API server gets SIGTERM when the node dies, but its shutdown can hang with etcd gone: stopped

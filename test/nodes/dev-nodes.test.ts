@@ -4,62 +4,21 @@
  * sysctls, fixed host dirs and the mountpoint dirs the nodes bind over, listed before and after); and a
  * cluster whose process was killed, cleaned up by the next start.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../../dev/repo-root.ts';
+import { startDevNode, type DevNodeRun } from '../node/dev-node-run.ts';
 import { hostInventory, settledInventory } from '../node/inventory.ts';
-import { cacheDir } from '../node/support.ts';
 import { requireNodeHost } from './support.ts';
-
-const multinet = join(repoRoot, 'bin', 'multinet');
-const kubectlBin = join(cacheDir, 'bin', 'kubectl');
 
 beforeAll(requireNodeHost);
 
-function startDevNodes(nodes: number, kubeconfig: string) {
-  const child = spawn(
-    multinet,
-    [
-      'dev',
-      'node',
-      '--nodes',
-      String(nodes),
-      '--multinet',
-      'none',
-      '--kubeconfig-out',
-      kubeconfig,
-      '--wait-for-other',
-      '1800',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+/** `multinet dev node --nodes N` without multinet, waiting for the other tiers' nodes to stop. */
+function startDevNodes(nodes: number, kubeconfig: string): DevNodeRun {
+  return startDevNode(
+    ['--nodes', String(nodes), '--multinet', 'none', '--wait-for-other', '1800'],
+    kubeconfig,
   );
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    output: (): string => output,
-    /** Resolves once it prints that it runs; rejects with its output as soon as it exits instead. */
-    up: (): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        const check = (): void => {
-          if (output.includes('press Ctrl-C')) resolve();
-        };
-        child.stdout.on('data', check);
-        child.stderr.on('data', check);
-        child.once('exit', (code, signal) =>
-          reject(new Error(`multinet dev node exited (${signal ?? code}) before it ran:\n${output}`)),
-        );
-        child.once('error', reject);
-        check();
-      }),
-    kubectl: (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
-      spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 180_000 }),
-  };
 }
 
 describe('multinet dev node --nodes, as a user runs it', () => {
@@ -71,21 +30,8 @@ describe('multinet dev node --nodes, as a user runs it', () => {
     try {
       await cluster.up();
       expect(cluster.kubectl('get', 'nodes').stdout).toMatch(/^node-1\s+Ready\s[\s\S]*^node-2\s+Ready\s/m);
-      for (const n of [1, 2]) {
-        const run = cluster.kubectl(
-          'run',
-          `p${n}`,
-          '--image=docker.io/library/alpine:latest',
-          `--overrides={"spec":{"nodeSelector":{"kubernetes.io/hostname":"node-${n}"}}}`,
-          '--',
-          'sleep',
-          '3600',
-        );
-        expect(run.stderr).toBe('');
-      }
-      expect(
-        cluster.kubectl('wait', '--for=condition=Ready', 'pod/p1', 'pod/p2', '--timeout=120s').stderr,
-      ).toBe('');
+      for (const n of [1, 2])
+        cluster.runSleeper(`p${n}`, { spec: { nodeSelector: { 'kubernetes.io/hostname': `node-${n}` } } });
       const ip2 = cluster.kubectl('get', 'pod', 'p2', '-o', 'jsonpath={.status.podIP}').stdout;
       expect(ip2).toMatch(/^198\.51\.100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])$/);
       expect(cluster.kubectl('exec', 'p1', '--', 'ping', '-c', '1', '-W', '3', ip2).stdout).toMatch(
@@ -111,21 +57,10 @@ describe('multinet dev node --nodes, as a user runs it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'multinet-dev-nodes-test-'));
     const kubeconfig = join(dir, 'kubeconfig');
     const killed = startDevNodes(2, kubeconfig);
-    let next: ReturnType<typeof startDevNodes> | undefined;
+    let next: DevNodeRun | undefined;
     try {
       await killed.up();
-      const run = killed.kubectl(
-        'run',
-        'sleeper',
-        '--image=docker.io/library/alpine:latest',
-        '--',
-        'sleep',
-        '3600',
-      );
-      expect(run.stderr).toBe('');
-      expect(killed.kubectl('wait', '--for=condition=Ready', 'pod/sleeper', '--timeout=120s').stderr).toBe(
-        '',
-      );
+      killed.runSleeper('sleeper');
       killed.child.kill('SIGKILL'); // as a second Ctrl-C, or the OOM killer: no cleanup at all
       await killed.exited;
       expect(hostInventory().harnessNetns.length).toBeGreaterThan(0);
