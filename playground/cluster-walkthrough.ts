@@ -6,16 +6,14 @@
  * would hand out the same addresses on every node), the seed's samplepod on two different nodes, and one
  * pinging the other over net1.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { errorMessage } from '../lib/errors.ts';
 import { eventually } from '../dev/eventually.ts';
 import type { KubeCluster } from '../dev/cluster/kube-cluster.ts';
 import type { NodePlaygroundOptions } from './node-walkthrough.ts';
 import { seedDir, type SeedNad } from './seed.ts';
-import { runUntilStopped, shownKubectl, stepper } from './steps.ts';
+import { runWalkthrough, shownKubectl, type Step, type WalkthroughUp } from './steps.ts';
 
 /** The seed's NAD as a cluster of several nodes takes it: its IPAM cluster-wide, in 203.0.113.0/24. */
 export async function seedNadForCluster(): Promise<SeedNad> {
@@ -55,17 +53,14 @@ export async function runClusterPlayground(
       import('../dev/cluster/cluster-chart.ts'),
       import('../dev/cluster/whereabouts.ts'),
     ]);
-  const work = await mkdtemp(join(tmpdir(), 'multinet-playground-'));
   let cluster: KubeCluster | undefined;
-  let ok = true;
-  const step = stepper(say);
   const kubectl = shownKubectl(say, (args) => cluster!.kubectl(args));
-  const manifest = async (name: string, object: unknown): Promise<string> => {
-    const file = join(work, name);
-    await writeFile(file, yaml.dump(object));
-    return file;
-  };
-  try {
+  const steps = async (step: Step, work: string): Promise<WalkthroughUp> => {
+    const manifest = async (name: string, object: unknown): Promise<string> => {
+      const file = join(work, name);
+      await writeFile(file, yaml.dump(object));
+      return file;
+    };
     const started = await step(
       `start ${options.nodes} real Kubernetes nodes on this machine (each its own kubelet and containerd, joined by an underlay)`,
       () =>
@@ -141,27 +136,18 @@ export async function runClusterPlayground(
     await step(`ping ${pods[1]!.name} (on ${pods[1]!.node}) from ${pods[0]!.name} over net1`, async () => {
       await kubectl(['exec', pods[0]!.name, '--', 'ping', '-c', '3', '-W', '2', net1[1]!]);
     });
-    say('');
-    say(`  export KUBECONFIG=${options.kubeconfigOut ?? started.adminKubeconfigPath}`);
-    say(`  ${started.kubectlPath} get pods -o wide`);
-    if (!options.once) {
-      say('running; press Ctrl-C to stop everything and clean up');
-      await runUntilStopped(signal, started.unexpectedExit);
-    } else {
-      await step('delete the samplepods (DEL frees their addresses)', async () => {
-        await kubectl(['delete', 'pod', ...pods.map((p) => p.name), '--wait=true']);
-      });
-    }
-  } catch (err) {
-    ok = false;
-    if (!signal.aborted) say(`the playground stopped: ${errorMessage(err)}`);
-  } finally {
-    say('cleaning up (the nodes, their processes, mounts, cgroups, network namespaces)');
-    await cluster?.stop().catch((err: unknown) => {
-      ok = false;
-      say(errorMessage(err));
-    });
-    await rm(work, { recursive: true, force: true });
-  }
-  return ok;
+    return {
+      kubeconfig: options.kubeconfigOut ?? started.adminKubeconfigPath,
+      tryCommands: [`${started.kubectlPath} get pods -o wide`],
+      unexpectedExit: started.unexpectedExit,
+      onceStep: {
+        title: 'delete the samplepods (DEL frees their addresses)',
+        work: () => kubectl(['delete', 'pod', ...pods.map((p) => p.name), '--wait=true']),
+      },
+    };
+  };
+  return runWalkthrough(options, steps, {
+    what: 'the nodes, their processes, mounts, cgroups, network namespaces',
+    stop: async () => cluster?.stop(),
+  });
 }

@@ -5,17 +5,15 @@
  * macvlan-conf NAD (master and range swapped for the node's veth and 192.0.2.0/24), shows a broken NAD
  * rejected, creates the seed's samplepod unchanged, and shows its interfaces and network-status.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { errorMessage } from '../lib/errors.ts';
 import { eventually } from '../dev/eventually.ts';
 import type { Kill } from '../lib/ports.ts';
 import type { ListenLoopback } from '../dev/node/registry.ts';
 import type { KubeNode } from '../dev/node/kube-node.ts';
 import { seedDir, seedMacvlanConfig, type SeedNad } from './seed.ts';
-import { runUntilStopped, shownKubectl, stepper } from './steps.ts';
+import { runWalkthrough, shownKubectl, type Step, type WalkthroughUp } from './steps.ts';
 
 /** What every walkthrough takes from the entry point. */
 export interface NodePlaygroundOptions {
@@ -50,12 +48,9 @@ export async function runNodePlayground(options: NodePlaygroundOptions): Promise
     import('../dev/node/kube-node.ts'),
     import('../dev/node/multinet-chart.ts'),
   ]);
-  const work = await mkdtemp(join(tmpdir(), 'multinet-playground-'));
   let node: KubeNode | undefined;
-  let ok = true;
-  const step = stepper(say);
   const kubectl = shownKubectl(say, (args) => node!.kubectl(args));
-  try {
+  const steps = async (step: Step, work: string): Promise<WalkthroughUp> => {
     const started = await step(
       'start a real Kubernetes node on this machine (kubelet, containerd, runc)',
       () =>
@@ -138,27 +133,18 @@ export async function runNodePlayground(options: NodePlaygroundOptions): Promise
       if (!annotations.includes('default/macvlan-conf'))
         throw new Error('network-status does not list macvlan-conf');
     });
-    say('');
-    say(`  export KUBECONFIG=${options.kubeconfigOut ?? started.adminKubeconfigPath}`);
-    say(`  ${started.kubectlPath} exec samplepod -- ip a`);
-    if (!options.once) {
-      say('running; press Ctrl-C to stop everything and clean up');
-      await runUntilStopped(signal, started.unexpectedExit);
-    } else {
-      await step('delete samplepod (DEL frees its addresses)', async () => {
-        await kubectl(['delete', 'pod', 'samplepod', '--wait=true']);
-      });
-    }
-  } catch (err) {
-    ok = false;
-    if (!signal.aborted) say(`the playground stopped: ${errorMessage(err)}`);
-  } finally {
-    say('cleaning up (the node, its processes, mounts, cgroups, network namespaces, links)');
-    await node?.stop().catch((err: unknown) => {
-      ok = false;
-      say(errorMessage(err));
-    });
-    await rm(work, { recursive: true, force: true });
-  }
-  return ok;
+    return {
+      kubeconfig: options.kubeconfigOut ?? started.adminKubeconfigPath,
+      tryCommands: [`${started.kubectlPath} exec samplepod -- ip a`],
+      unexpectedExit: started.unexpectedExit,
+      onceStep: {
+        title: 'delete samplepod (DEL frees its addresses)',
+        work: () => kubectl(['delete', 'pod', 'samplepod', '--wait=true']),
+      },
+    };
+  };
+  return runWalkthrough(options, steps, {
+    what: 'the node, its processes, mounts, cgroups, network namespaces, links',
+    stop: async () => node?.stop(),
+  });
 }
