@@ -8,10 +8,8 @@
  * delegates counted) after a warm-up and at the end. Last line:
  * RESULT changes=<n> p50_ms=<a> p99_ms=<b> agent_rss_mb_start=<s> agent_rss_mb_end=<e> agent_peak_mb=<p>
  */
-import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
-import { defaultCacheDir } from '../dev/binaries.ts';
 import { startKubeNode } from '../dev/node/kube-node.ts';
 import { installChartOnNode } from '../dev/node/multinet-chart.ts';
 import { networksAnnotation, networkStatusAnnotation } from '../lib/annotations/keys.ts';
@@ -19,8 +17,8 @@ import { errorMessage } from '../lib/errors.ts';
 import { seedNadForNode } from '../playground/node-walkthrough.ts';
 import { loadKubeConfig } from '../platform/kube/kubeconfig.ts';
 import { contentTypes, KubeRestClient } from '../platform/kube/rest.ts';
-import { listenTcp } from '../platform/nodejs/listen.ts';
 import { podMemory } from './pod-memory.ts';
+import { benchmarkOn, benchRunOptions } from './local-run.ts';
 import { percentile } from './stats.ts';
 
 const { values: flags } = parseArgs({ options: { changes: { type: 'string', default: '100' } } });
@@ -41,22 +39,9 @@ function interfacesIn(pod: V1Pod): string[] {
   }
 }
 
-async function main(): Promise<void> {
-  const node = await startKubeNode({
-    cacheDir: defaultCacheDir(process.env, homedir()),
-    env: process.env,
-    uid: process.getuid?.(),
-    pid: process.pid,
-    kill: (pid, signal) => process.kill(pid, signal),
-    listen: (server) => listenTcp(server, '127.0.0.1', 0),
-    extraImages: ['multinet'],
-    vfs: 0,
-    waitForOtherNodeMs: 30 * 60_000,
-    log: say,
-  });
-  const stop = (): void => void node.stop().finally(() => process.exit(130));
-  process.once('SIGINT', stop);
-  try {
+benchmarkOn(
+  () => startKubeNode({ ...benchRunOptions(say), vfs: 0 }),
+  async (node) => {
     const chart = await installChartOnNode(node, { log: say });
     const kubectl = async (args: readonly string[], stdin?: string): Promise<string> => {
       const out = await node.kubectl(args, stdin);
@@ -180,13 +165,5 @@ async function main(): Promise<void> {
     console.log(
       `RESULT changes=${changes} p50_ms=${p(50)} p99_ms=${p(99)} agent_rss_mb_start=${start.rssMb} agent_rss_mb_end=${end.rssMb} agent_peak_mb=${end.peakMb}`,
     );
-  } finally {
-    process.off('SIGINT', stop);
-    await node.stop();
-  }
-}
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exitCode = 1;
-});
+  },
+);

@@ -10,16 +10,14 @@
  * RESULT pods=<n> default_p50_ms=<a> default_p99_ms=<b> macvlan_p50_ms=<c> macvlan_p99_ms=<d>
  *        added_p50_pct=<(c-a)/a> agent_peak_mb_max=<m>
  */
-import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
 import { clusterChartTarget } from '../dev/cluster/cluster-chart.ts';
 import { startKubeCluster, type KubeCluster } from '../dev/cluster/kube-cluster.ts';
-import { defaultCacheDir } from '../dev/binaries.ts';
 import { installChart } from '../dev/node/multinet-chart.ts';
 import { networksAnnotation } from '../lib/annotations/keys.ts';
-import { listenTcp } from '../platform/nodejs/listen.ts';
 import { podMemory } from './pod-memory.ts';
+import { benchmarkOn, benchRunOptions } from './local-run.ts';
 import { percentile } from './stats.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { eventually } from '../dev/eventually.ts';
@@ -144,22 +142,9 @@ async function agentPeaks(cluster: KubeCluster, core: CoreV1Api): Promise<Record
   return peaks;
 }
 
-async function main(): Promise<void> {
-  const cluster = await startKubeCluster({
-    nodes: nodeCount,
-    cacheDir: defaultCacheDir(process.env, homedir()),
-    env: process.env,
-    uid: process.getuid?.(),
-    pid: process.pid,
-    kill: (pid, signal) => process.kill(pid, signal),
-    listen: (server) => listenTcp(server, '127.0.0.1', 0),
-    extraImages: ['multinet'],
-    waitForOtherNodeMs: 30 * 60_000,
-    log: say,
-  });
-  const stop = (): void => void cluster.stop().finally(() => process.exit(130));
-  process.once('SIGINT', stop);
-  try {
+benchmarkOn(
+  () => startKubeCluster({ ...benchRunOptions(say), nodes: nodeCount }),
+  async (cluster) => {
     await installChart(clusterChartTarget(cluster), { log: say });
     const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
@@ -213,13 +198,5 @@ async function main(): Promise<void> {
         `macvlan_p50_ms=${p('macvlan', 50)} macvlan_p99_ms=${p('macvlan', 99)} added_p50_pct=${added.toFixed(1)} ` +
         `agent_peak_mb_max=${Math.max(...Object.values(peaks))}`,
     );
-  } finally {
-    process.off('SIGINT', stop);
-    await cluster.stop();
-  }
-}
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exitCode = 1;
-});
+  },
+);

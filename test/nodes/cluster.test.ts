@@ -43,6 +43,12 @@ const macvlanStatic = nad('macvlan-static', {
   ipam: { type: 'static' },
 });
 
+/** A macvlan NAD on every node's uplink whose addresses come from one whereabouts range, applied. */
+async function applyWhereaboutsMacvlan(name: string, range: string): Promise<void> {
+  const config = { type: 'macvlan', master: 'eth0', mode: 'bridge', ipam: { type: 'whereabouts', range } };
+  await kubectl('apply', '-f', manifest(work, `${name}.yaml`, nad(name, config)));
+}
+
 async function createPod(name: string, node: string | undefined, networks?: string): Promise<void> {
   await kubectl('create', '-f', manifest(work, `${name}.yaml`, podOn(name, node, networks)));
 }
@@ -185,20 +191,7 @@ describe('multinet on three real nodes', () => {
   });
 
   it('gives pods on different nodes distinct addresses from one whereabouts range, freed when they go', async () => {
-    await kubectl(
-      'apply',
-      '-f',
-      manifest(
-        work,
-        'macvlan-wb.yaml',
-        nad('macvlan-wb', {
-          type: 'macvlan',
-          master: 'eth0',
-          mode: 'bridge',
-          ipam: { type: 'whereabouts', range: '203.0.113.64/28' },
-        }),
-      ),
-    );
+    await applyWhereaboutsMacvlan('macvlan-wb', '203.0.113.64/28');
     const names = ['wb-1', 'wb-2', 'wb-3'];
     for (const [i, name] of names.entries()) await createPod(name, `node-${i + 1}`, 'macvlan-wb');
     await waitReady(...names);
@@ -313,20 +306,7 @@ describe('multinet on three real nodes', () => {
 
   it('rolls a changed agent node by node with `helm upgrade` while a Deployment of 12 macvlan pods scales up and down on all nodes: every pod gets its networks, no lease is left', async () => {
     // Room for two generations of the Deployment's pods: a scale-up may come before the last scale-down's DELs.
-    await kubectl(
-      'apply',
-      '-f',
-      manifest(
-        work,
-        'scaler-net.yaml',
-        nad('scaler-net', {
-          type: 'macvlan',
-          master: 'eth0',
-          mode: 'bridge',
-          ipam: { type: 'whereabouts', range: '203.0.113.32/27' },
-        }),
-      ),
-    );
+    await applyWhereaboutsMacvlan('scaler-net', '203.0.113.32/27');
     await kubectl(
       'apply',
       '-f',
@@ -422,20 +402,7 @@ describe('multinet on three real nodes', () => {
   }, 900_000);
 
   it('brings back every pod of a node restarted whole with 40 pods on it with all its networks (never Running without them); the agent stays within its memory limit with its delegates counted, never OOM-killed', async () => {
-    await kubectl(
-      'apply',
-      '-f',
-      manifest(
-        work,
-        'crowd-net.yaml',
-        nad('crowd-net', {
-          type: 'macvlan',
-          master: 'eth0',
-          mode: 'bridge',
-          ipam: { type: 'whereabouts', range: '203.0.113.128/25' },
-        }),
-      ),
-    );
+    await applyWhereaboutsMacvlan('crowd-net', '203.0.113.128/25');
     await kubectl(
       'apply',
       '-f',
