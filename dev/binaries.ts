@@ -8,6 +8,7 @@ import { access, constants } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kill } from '../lib/ports.ts';
+import { OutputLines } from './output-lines.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -157,27 +158,15 @@ export async function runBuildScript(
     }
   };
   signal?.addEventListener('abort', onAbort, { once: true });
-  const tail: string[] = [];
-  let partial = '';
-  const onData = (chunk: Buffer): void => {
-    const lines = (partial + chunk.toString('utf8')).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      log(line);
-      tail.push(line);
-      if (tail.length > 30) tail.shift();
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  const output = new OutputLines(log);
+  child.stdout.on('data', output.write);
+  child.stderr.on('data', output.write);
   const code = await new Promise<number | string>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (status, killedBy) => resolve(killedBy ?? status ?? -1));
   }).finally(() => signal?.removeEventListener('abort', onAbort));
-  if (partial) {
-    log(partial);
-    tail.push(partial);
-  }
+  output.end();
+  const tail = output.tail;
   signal?.throwIfAborted();
   if (code !== 0) {
     const goMissing = tail.some((line) => /Go is not installed|too old/.test(line));

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RegistryRepository } from './registry.ts';
+import { OutputLines } from '../output-lines.ts';
 
 export type ImageName = 'pause' | 'alpine' | 'multinet' | 'whereabouts';
 
@@ -61,25 +62,17 @@ export async function buildImages(
     ...(signal ? { signal } : {}),
   });
   let stdout = '';
-  const tail: string[] = [];
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  let partial = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    const lines = (partial + chunk.toString('utf8')).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      log(line);
-      tail.push(line);
-      if (tail.length > 30) tail.shift();
-    }
-  });
+  const output = new OutputLines(log);
+  child.stderr.on('data', output.write);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (status) => resolve(status));
   });
+  output.end();
   if (code !== 0) {
     throw new Error(
-      `building the node's images with ${imagesScript} failed (exit ${String(code)})\n--- last lines ---\n${[...tail, partial].join('\n')}`,
+      `building the node's images with ${imagesScript} failed (exit ${String(code)})\n--- last lines ---\n${output.tail.join('\n')}`,
     );
   }
   const images: BuiltImage[] = [];
