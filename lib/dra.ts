@@ -323,12 +323,20 @@ export function claimParameters(value: unknown, path: string): ClaimParameters {
         "is not set in a claim: the NAD is the device the claim is allocated (select it in the request's selectors)",
       );
   }
+  const { name: _n, namespace: _ns, ...given } = value;
+  let rest: ClaimParameters = {};
+  try {
+    const {
+      name: _name,
+      namespace: _namespace,
+      ...parsed
+    } = parseSelectionElement({ ...given, name: 'placeholder' }, path, 'default');
+    rest = parsed;
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    for (const problem of err.problems) problems.add(problem.path, problem.message);
+  }
   problems.throwIfAny();
-  const {
-    name: _name,
-    namespace: _namespace,
-    ...rest
-  } = parseSelectionElement({ ...value, name: 'placeholder' }, path, 'default');
   return rest;
 }
 
