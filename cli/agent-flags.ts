@@ -85,7 +85,8 @@ Node paths:
   --dra                         be the DRA driver networks.multinet.io: publish the NADs usable on this node as
                                 devices (ResourceSlices) and serve the kubelet's plugin socket, so pods get
                                 networks through ResourceClaims (needs the API server)
-  --kubelet-registry-dir D      where the kubelet finds plugin sockets, with --dra (default: ${d.kubeletRegistryDir})
+  --kubelet-registry-dir D      where the kubelet finds plugin sockets, with --dra
+                                (default: ${d.kubeletRegistryDir})
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
