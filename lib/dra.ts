@@ -403,9 +403,10 @@ export function claimDevices(claim: unknown): ClaimDevice[] {
   return results
     .filter((r) => r.driver === draDriver)
     .map((r) => {
-      const request = String(r.request ?? '');
+      const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+      const request = text(r.request);
       const parent = request.split('/')[0]!;
-      const parameters: Record<string, unknown> = {};
+      const parameters: ClaimParameters = {};
       for (const config of parsed) {
         if (!config) continue;
         if (
@@ -418,10 +419,10 @@ export function claimDevices(claim: unknown): ClaimDevice[] {
       }
       return {
         request,
-        pool: String(r.pool ?? ''),
-        device: String(r.device ?? ''),
+        pool: text(r.pool),
+        device: text(r.device),
         ...(typeof r.shareID === 'string' && r.shareID ? { shareID: r.shareID } : {}),
-        parameters: parameters as ClaimParameters,
+        parameters,
       };
     });
 }

@@ -69,10 +69,12 @@ export function createDraDriver(options: DraDriverOptions): DraDriver {
   const publisher = new SlicePublisher({ client, nodeName, log: log.child({ component: 'dra-slices' }) });
   const writer = new ClaimStatusWriter({ client, log: log.child({ component: 'dra-status' }) });
   const socketPath = join(options.registryDir, draSocketName);
-  const slices = new ResilientInformer<ResourceSlice>({
+  // Which slice changed is all the publisher needs to hear: metadata only.
+  const slices = new ResilientInformer<Pick<ResourceSlice, 'metadata'>>({
     client,
     path: resourceSlicesPath,
     fieldSelector: nodeSliceSelector(nodeName),
+    metadataOnly: true,
     log: log.child({ informer: 'resourceslices' }),
   });
   slices.on('add', (slice) => publisher.observed(slice, false));

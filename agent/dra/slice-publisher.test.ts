@@ -98,10 +98,7 @@ describe('the ResourceSlice publisher', () => {
     expect(slices(api).map((s) => s.spec.devices.length)).toEqual([128, 72]);
     // Edited by someone: written back.
     const edited = { ...second!, spec: { ...second!.spec, devices: second!.spec.devices.slice(1) } };
-    const stored = api.put(
-      `${resourceSlicesPath}/${second!.metadata.name}`,
-      edited as unknown as Record<string, unknown>,
-    );
+    const stored = api.put(`${resourceSlicesPath}/${second!.metadata.name}`, edited);
     publisher.observed(stored as unknown as ResourceSlice, false);
     await publisher.idle();
     expect(slices(api).map((s) => s.spec.devices.length)).toEqual([128, 72]);
