@@ -39,15 +39,15 @@ import type { AttachmentResolver, PlannedAttachment } from './resolve.ts';
  * Told what the agent attached from ResourceClaims and when it went (the DRA driver writes the claims'
  * status.devices from it); never throws, never delays the request.
  */
+/** One attachment of a ResourceClaim's device: the claim's device, its interface and its result. */
+export interface ClaimAttachment {
+  readonly claim: ClaimDeviceRef;
+  readonly ifName: string;
+  readonly result: CniResult;
+}
+
 export interface ClaimStatusSink {
-  attached(
-    pod: PodRef,
-    attachments: ReadonlyArray<{
-      readonly claim: ClaimDeviceRef;
-      readonly ifName: string;
-      readonly result: CniResult;
-    }>,
-  ): void;
+  attached(pod: PodRef, attachments: readonly ClaimAttachment[]): void;
   detached(pod: PodRef, claims: readonly ClaimDeviceRef[]): void;
 }
 

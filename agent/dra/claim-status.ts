@@ -10,7 +10,6 @@
  */
 import type { Logger } from 'winston';
 import { backoffDelay } from '../../lib/backoff.ts';
-import type { CniResult } from '../../lib/cni/result.ts';
 import {
   attachedDeviceStatus,
   mergeDeviceStatuses,
@@ -29,7 +28,7 @@ import {
   type KubeRequester,
 } from '../../platform/kube/rest.ts';
 import type { PodRef } from '../network-source.ts';
-import type { ClaimStatusSink } from '../pod-attacher.ts';
+import type { ClaimAttachment, ClaimStatusSink } from '../pod-attacher.ts';
 
 export interface ClaimStatusWriterOptions {
   readonly client: KubeRequester;
@@ -53,14 +52,7 @@ export class ClaimStatusWriter implements ClaimStatusSink {
     this.options = options;
   }
 
-  attached(
-    pod: PodRef,
-    attachments: ReadonlyArray<{
-      readonly claim: ClaimDeviceRef;
-      readonly ifName: string;
-      readonly result: CniResult;
-    }>,
-  ): void {
+  attached(pod: PodRef, attachments: readonly ClaimAttachment[]): void {
     const now = this.options.now?.() ?? new Date();
     for (const [, items] of groupByClaim(attachments, (a) => a.claim)) {
       const refs = items.map((a) => a.claim);

@@ -19,6 +19,14 @@ import { ClaimStore } from './claim-store.ts';
 
 const me = process.getuid!();
 const storageDevice = deviceName('default', 'storage');
+/** The pod whose claim pod-a-net the kubelet prepares. */
+const podA = {
+  namespace: 'default',
+  name: 'pod-a',
+  uid: 'p',
+  annotations: {},
+  resourceClaims: ['pod-a-net'],
+};
 
 /** A claim allocated `devices` of this driver on node-1, with opaque `parameters` for its requests. */
 function claim(
@@ -136,15 +144,7 @@ describe("the DRA driver's kubelet plugin", () => {
         },
       },
     });
-    expect(
-      store.networksOf({
-        namespace: 'default',
-        name: 'pod-a',
-        uid: 'p',
-        annotations: {},
-        resourceClaims: ['pod-a-net'],
-      }),
-    ).toEqual([
+    expect(store.networksOf(podA)).toEqual([
       {
         label: 'resourceClaims "pod-a-net" request "storage"',
         element: { name: 'storage', namespace: 'default', interface: 'storage', ips: ['203.0.113.5/24'] },
@@ -229,15 +229,7 @@ describe("the DRA driver's kubelet plugin", () => {
       }),
     ).toEqual({ result: { claims: { 'uid-a': {}, 'uid-zz': {} } } });
     expect(store.get('uid-a')).toBeUndefined();
-    expect(
-      store.networksOf({
-        namespace: 'default',
-        name: 'pod-a',
-        uid: 'p',
-        annotations: {},
-        resourceClaims: ['pod-a-net'],
-      }),
-    ).toEqual([]);
+    expect(store.networksOf(podA)).toEqual([]);
   });
 
   it('answers an unknown method UNIMPLEMENTED, as a gRPC server does', async () => {
