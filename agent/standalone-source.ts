@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'winston';
-import { podClaimNames } from '../lib/dra.ts';
+import { podClaimNames } from '../lib/k8s/pod-claims.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { dns1123LabelError, dns1123SubdomainError } from '../lib/k8s/names.ts';
 import { parseManifests } from '../lib/k8s/manifests.ts';

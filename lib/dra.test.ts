@@ -10,13 +10,13 @@ import {
   networkDataFromResult,
   networkDevice,
   planSlices,
-  podClaimNames,
   sliceName,
   type NetworkDevice,
   type ResourceSlice,
   type UsableNetwork,
 } from './dra.ts';
 import { ValidationError } from './errors.ts';
+import { podClaimNames } from './k8s/pod-claims.ts';
 
 function usable(
   name: string,

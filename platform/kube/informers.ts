@@ -8,7 +8,7 @@ import {
   networksAnnotation,
   resourceNameAnnotation,
 } from '../../lib/annotations/keys.ts';
-import { podClaimNames } from '../../lib/dra.ts';
+import { podClaimNames } from '../../lib/k8s/pod-claims.ts';
 import { nadGroup, nadPlural, nadVersion, type NetworkAttachmentDefinition } from '../../lib/nad.ts';
 import {
   nodeStateGroup,
