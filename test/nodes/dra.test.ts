@@ -8,7 +8,8 @@
  * node leaves that node's slice. Then 500 NADs on 3 nodes: the slices, their size, and the writes at rest.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
@@ -353,6 +354,94 @@ describe('networks as DRA devices on three real nodes', () => {
       expect(status[1]).toMatchObject({ name: 'default/everywhere', ips: [net1!.split('/')[0]] });
     }
   }, 600_000);
+
+  it("refuses node-1's agent token the slices of node-2 and the status of a claim allocated on node-2, saying why", async () => {
+    const agent = (
+      await kubectl(
+        '-n',
+        'multinet',
+        'get',
+        'pods',
+        '-l',
+        'app.kubernetes.io/component=agent',
+        '--field-selector',
+        'spec.nodeName=node-1',
+        '-o',
+        'jsonpath={.items[0].metadata.name}',
+      )
+    ).trim();
+    const token = (
+      await kubectl(
+        '-n',
+        'multinet',
+        'exec',
+        agent,
+        '--',
+        'cat',
+        '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      )
+    ).trim();
+    const config = yaml.load(readFileSync(cluster.adminKubeconfigPath, 'utf8')) as {
+      users: Array<{ name: string; user: Record<string, unknown> }>;
+    };
+    config.users = config.users.map((u) => ({ name: u.name, user: { token } }));
+    const agentKubeconfig = join(work, 'agent-node-1.kubeconfig');
+    writeFileSync(agentKubeconfig, yaml.dump(config), { mode: 0o600 });
+    const asAgent = (args: string[], stdin?: string): Promise<{ code: number; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(cluster.kubectlPath, ['--kubeconfig', agentKubeconfig, ...args], {
+          stdio: ['pipe', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once('exit', (code) => resolve({ code: code ?? -1, stderr }));
+        child.stdin.end(stdin ?? '');
+      });
+    const [slice] = (await slices()).filter((x) => x.spec.nodeName === 'node-2');
+    const foreign = await asAgent(
+      ['create', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'resource.k8s.io/v1',
+        kind: 'ResourceSlice',
+        metadata: { name: 'node-2-not-yours' },
+        spec: {
+          driver: draDriver,
+          nodeName: 'node-2',
+          pool: { name: 'node-2', generation: 1, resourceSliceCount: 1 },
+          devices: [],
+        },
+      }),
+    );
+    expect(foreign.code).not.toBe(0);
+    expect(foreign.stderr).toContain(
+      'the multinet agent of node node-1 may only write ResourceSlices of driver networks.multinet.io on its own node; node-2-not-yours is not one',
+    );
+    const deleted = await asAgent(['delete', 'resourceslice', slice!.metadata.name]);
+    expect(deleted.code).not.toBe(0);
+    expect(deleted.stderr).toContain(
+      'may only write ResourceSlices of driver networks.multinet.io on its own node',
+    );
+    const [claim] = (await claims()).filter((c) =>
+      c.status?.allocation?.devices?.results?.some((r) => r.pool === 'node-2'),
+    );
+    const patched = await asAgent([
+      'patch',
+      'resourceclaim',
+      claim!.metadata.name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { devices: [] } }),
+    ]);
+    expect(patched.code).not.toBe(0);
+    // The API server's own check (resourceclaims/driver, associated-node) comes before the policy's.
+    expect(patched.stderr).toMatch(
+      /resourceclaims\/driver|may only write the status of ResourceClaims allocated on its own node/,
+    );
+    expect(
+      (await claims()).find((c) => c.metadata.name === claim!.metadata.name)?.status?.devices,
+    ).toHaveLength(1);
+  });
 
   it('frees the claims, their prepared records, the attachments and the leases when the pods go', async () => {
     expect(await whereaboutsAllocations()).toBe(6);
