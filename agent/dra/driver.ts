@@ -51,15 +51,11 @@ export type ListenUnix = (server: Server, path: string) => Promise<{ close(): Pr
 export interface DraDriver {
   /** For the agent: the networks of a pod's prepared claims, and where their attachments are reported. */
   readonly claims: ClaimNetworkSource & ClaimStatusSink;
-  readonly publisher: SlicePublisher;
-  readonly store: ClaimStore;
   readonly socketPath: string;
   /** The networks usable on the node (the node reporter calls it). */
   publish(networks: readonly UsableNetwork[]): void;
   /** Loads the prepared claims, starts watching the node's slices and serves the kubelet's socket. */
   start(listen: ListenUnix): Promise<void>;
-  /** Whether the kubelet has registered the plugin (its NotifyRegistrationStatus). */
-  registered(): boolean;
   stop(): Promise<void>;
 }
 
@@ -80,7 +76,6 @@ export function createDraDriver(options: DraDriverOptions): DraDriver {
   slices.on('add', (slice) => publisher.observed(slice, false));
   slices.on('update', (slice) => publisher.observed(slice, false));
   slices.on('delete', (slice) => publisher.observed(slice, true));
-  let registered = false;
   const preparer = new ClaimPreparer({
     client,
     nodeName,
@@ -96,7 +91,6 @@ export function createDraDriver(options: DraDriverOptions): DraDriver {
       prepare: (claims) => preparer.prepare(claims),
       unprepare: (claims) => preparer.unprepare(claims),
       registered(ok, error) {
-        registered = ok;
         if (ok) log.info('the kubelet registered the DRA driver', { driver: draDriver, socket: socketPath });
         else log.error('the kubelet refused the DRA driver', { driver: draDriver, error });
       },
@@ -111,8 +105,6 @@ export function createDraDriver(options: DraDriverOptions): DraDriver {
       attached: (pod, attachments) => writer.attached(pod, attachments),
       detached: (pod: PodRef, refs) => writer.detached(pod, refs),
     },
-    publisher,
-    store,
     socketPath,
     publish: (networks) => publisher.publish(networks),
     async start(listen) {
@@ -121,7 +113,6 @@ export function createDraDriver(options: DraDriverOptions): DraDriver {
       void slices.start();
       listener = await listen(server.server, socketPath);
     },
-    registered: () => registered,
     async stop() {
       publisher.stop();
       server.closeConnections();

@@ -424,14 +424,18 @@ describe('networks as DRA devices on three real nodes', () => {
     const [claim] = (await claims()).filter((c) =>
       c.status?.allocation?.devices?.results?.some((r) => r.pool === 'node-2'),
     );
+    // A PUT of the claim's status without its devices' entries (kubectl patch would GET the subresource first).
+    const full = JSON.parse(
+      await kubectl('get', 'resourceclaim', claim!.metadata.name, '-o', 'json'),
+    ) as Claim;
+    const emptied = join(work, 'emptied-claim.json');
+    writeFileSync(emptied, JSON.stringify({ ...full, status: { ...full.status, devices: [] } }));
     const patched = await asAgent([
-      'patch',
-      'resourceclaim',
-      claim!.metadata.name,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify({ status: { devices: [] } }),
+      'replace',
+      '--raw',
+      `/apis/resource.k8s.io/v1/namespaces/default/resourceclaims/${claim!.metadata.name}/status`,
+      '-f',
+      emptied,
     ]);
     expect(patched.code).not.toBe(0);
     // The API server's own check (resourceclaims/driver, associated-node) comes before the policy's.
