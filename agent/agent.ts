@@ -16,9 +16,9 @@ import { DelegateRunner } from './delegate-runner.ts';
 import { DeviceAttacher, type PodDeviceSource } from './devices.ts';
 import { WorkLimiter } from './limiter.ts';
 import type { NetworkSource } from './network-source.ts';
-import { PodAttacher } from './pod-attacher.ts';
+import { PodAttacher, type ClaimStatusSink } from './pod-attacher.ts';
 import { HotPlug } from './hot-plug.ts';
-import { AttachmentResolver, type NetworkOptions } from './resolve.ts';
+import { AttachmentResolver, type ClaimNetworkSource, type NetworkOptions } from './resolve.ts';
 import type { AgentObserver } from './observer.ts';
 
 export interface AgentOptions {
@@ -77,6 +77,11 @@ export interface AgentDeps {
    * it (a rolling update with a surge) finish their work.
    */
   readonly endProcesses?: (name: string, value: string, starter: string) => Promise<number[]>;
+  /**
+   * The DRA driver's claims (agent/dra/, loaded only when it is on): the networks a pod's prepared
+   * ResourceClaims give it (attached after its annotation's), and where their attachments are reported.
+   */
+  readonly claims?: ClaimNetworkSource & ClaimStatusSink;
 }
 
 /**
@@ -146,6 +151,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     scan: () => confWriter.scan(),
     options: options.network,
     confDir: options.confDir,
+    claims: deps.claims,
   });
   const waitReady = async (): Promise<void> => {
     const file = options.readinessIndicatorFile;
@@ -202,6 +208,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       ),
     schedule,
     now: () => clock.now(),
+    claimStatus: deps.claims,
   });
   const handler = createCniHandler({
     stats: () => limiter.stats,

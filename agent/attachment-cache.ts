@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { interfaceNameError } from '../lib/annotations/interface-name.ts';
 import { attachmentCacheFile, containerIdError } from '../lib/cni/request.ts';
+import type { ClaimDeviceRef } from '../lib/dra.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
@@ -43,6 +44,8 @@ export interface AttachmentRecord {
    * networks): what hot-plug may add and remove. Records written before it existed lack it.
    */
   readonly selected?: true;
+  /** The ResourceClaim device it comes from: its status is the agent's to write, hot-plug leaves it alone. */
+  readonly claim?: ClaimDeviceRef;
 }
 
 export interface CacheRecord {

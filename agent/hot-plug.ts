@@ -12,8 +12,9 @@
  * After the change, network-status is rewritten whole (one patch, retried without repeating any
  * delegate) and Events say what happened: AddedInterface, RemovedInterface, FailedAddingInterface,
  * FailedRemovingInterface. A failed attach is rolled back; what failed is tried again at the next change
- * or resync. Only the networks annotation is hot-plugged: the default network and the cluster's default
- * networks stay as the sandbox got them (the webhook refuses a change of the default-network annotation).
+ * or resync. Only the networks annotation is hot-plugged: the default network, the cluster's default
+ * networks and the networks of the pod's ResourceClaims stay as the sandbox got them (the webhook
+ * refuses a change of the default-network annotation; a pod's claims cannot change).
  */
 import { asCniError } from '../lib/cni/error.ts';
 import type { Logger } from 'winston';
@@ -50,7 +51,7 @@ export function isSelected(
   index: number,
   defaultNetworks: readonly string[],
 ): boolean {
-  if (record.isDefault) return false;
+  if (record.isDefault || record.claim) return false;
   if (record.selected) return true;
   // A record from before `selected` was kept: the cluster's default networks come first after eth0.
   return !(index - 1 < defaultNetworks.length && defaultNetworks[index - 1] === record.name);
@@ -189,7 +190,7 @@ export class HotPlug {
         runtimeIfName: start.runtimeIfName,
         runtimeConfig: {},
       });
-      wanted = resolution.attachments.filter((a) => a.selection);
+      wanted = resolution.attachments.filter((a) => a.selection && !a.claim);
     } catch (err) {
       event(
         'Warning',

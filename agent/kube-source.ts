@@ -59,6 +59,7 @@ export function podInfo(pod: PodObject): PodInfo {
     name: pod.metadata.name,
     uid: pod.metadata.uid ?? '',
     annotations: pod.metadata.annotations ?? {},
+    ...(pod.claims ? { resourceClaims: pod.claims } : {}),
   };
 }
 
@@ -86,12 +87,12 @@ export class KubeSource implements NetworkSource {
     const cached = this.deps.pods.get(ref.name, ref.namespace);
     if (cached && (!ref.uid || cached.metadata.uid === ref.uid)) return podInfo(cached);
     // Not in the cache yet (the runtime is fast after scheduling), or an older pod of the same name.
+    // The whole pod (not its metadata only): its ResourceClaims are in its spec and status.
     try {
       const pod = nodePod(
         await this.deps.client.request<PodObject>({
           method: 'GET',
           path: `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}`,
-          accept: metadataOnly.object,
         }),
       );
       if (ref.uid && pod.metadata.uid && pod.metadata.uid !== ref.uid) {

@@ -21,6 +21,8 @@ export interface PublishAnnouncement {
 
 export interface PodInfo extends PodRef {
   readonly annotations: Readonly<Record<string, string>>;
+  /** The names of the pod's ResourceClaims (lib/dra.ts podClaimNames), when it has any. */
+  readonly resourceClaims?: readonly string[];
 }
 
 export interface NetworkDefinition {

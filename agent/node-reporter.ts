@@ -23,6 +23,7 @@ import {
   type NodeResourceCount,
 } from '../lib/node-state.ts';
 import { wholeQuantity } from '../lib/devices.ts';
+import type { UsableNetwork } from '../lib/dra.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { contentTypes, isAlreadyExists, isNotFound, type KubeRequester } from '../platform/kube/rest.ts';
 import { findByNetworkName, type ConfDirScan } from './conf-dir.ts';
@@ -57,6 +58,34 @@ export function nodeProblems(
   return sortProblems(problems);
 }
 
+/**
+ * The NADs this node can use: valid, with a config (theirs, or the conf dir's file of their name), and
+ * no problem here. The DRA driver offers each as a device.
+ */
+export function usableNetworks(
+  store: NadStore,
+  problems: readonly NodeNetworkProblem[],
+  scan: ConfDirScan,
+): UsableNetwork[] {
+  const unusable = new Set(problems.map((p) => networkKey(p.namespace, p.name)));
+  const usable: UsableNetwork[] = [];
+  for (const stored of store.all()) {
+    if (unusable.has(networkKey(stored.namespace, stored.name))) continue;
+    const definition = store.get(stored.namespace, stored.name);
+    if (!definition || definition.invalid) continue;
+    const config = definition.config ?? findByNetworkName(scan, stored.name)?.config;
+    if (!config) continue;
+    usable.push({
+      namespace: stored.namespace,
+      name: stored.name,
+      configText: stored.config,
+      config,
+      ...(stored.resourceName !== undefined ? { resourceName: stored.resourceName } : {}),
+    });
+  }
+  return usable;
+}
+
 export interface NodeReporterOptions {
   readonly client: KubeRequester;
   readonly fs: FileSystem;
@@ -81,6 +110,8 @@ export class NodeReporter {
   private heartbeat: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private created = false;
+  /** Told the networks usable on the node each time the report is computed (the DRA driver listens). */
+  onUsable: ((networks: UsableNetwork[]) => void) | undefined;
 
   constructor(options: NodeReporterOptions) {
     this.options = options;
@@ -99,6 +130,8 @@ export class NodeReporter {
     ]);
     const held = o.store.all();
     const resources = await this.resourceCounts(held.map((s) => s.resourceName));
+    const problems = nodeProblems(o.store, inventory, scan, o.confDir);
+    this.onUsable?.(usableNetworks(o.store, problems, scan));
     return {
       nodeName: o.nodeName,
       agentVersion: o.agentVersion,
@@ -107,7 +140,7 @@ export class NodeReporter {
       defaultNetwork: scan.files[0]?.path ?? '',
       networkCount: held.length,
       digests: bucketDigests(held.map((s) => ({ key: networkKey(s.namespace, s.name), hash: s.configHash }))),
-      problems: nodeProblems(o.store, inventory, scan, o.confDir),
+      problems,
       ...(resources ? { resources } : {}),
     };
   }

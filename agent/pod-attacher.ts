@@ -18,6 +18,7 @@ import {
   type CniVersion,
 } from '../lib/cni/version.ts';
 import { backoffDelay, type BackoffPolicy } from '../lib/backoff.ts';
+import type { ClaimDeviceRef } from '../lib/dra.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { networkStatusFromResult, type DeviceInfo, type NetworkStatus } from '../lib/network-status.ts';
 import type { FileSystem } from '../lib/ports.ts';
@@ -28,6 +29,22 @@ import { type DelegateNetwork, type DelegateRunner, type DelegateTarget } from '
 import { QueueFullError } from './limiter.ts';
 import type { NetworkSource, PodRef } from './network-source.ts';
 import type { AttachmentResolver, PlannedAttachment } from './resolve.ts';
+
+/**
+ * Told what the agent attached from ResourceClaims and when it went (the DRA driver writes the claims'
+ * status.devices from it); never throws, never delays the request.
+ */
+/** One attachment of a ResourceClaim's device: the claim's device, its interface and its result. */
+export interface ClaimAttachment {
+  readonly claim: ClaimDeviceRef;
+  readonly ifName: string;
+  readonly result: CniResult;
+}
+
+export interface ClaimStatusSink {
+  attached(pod: PodRef, attachments: readonly ClaimAttachment[]): void;
+  detached(pod: PodRef, claims: readonly ClaimDeviceRef[]): void;
+}
 
 export interface PodAttacherDeps {
   readonly runner: DelegateRunner;
@@ -47,6 +64,8 @@ export interface PodAttacherDeps {
   readonly schedule: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
   /** The clock's time in ms (GC's retry backoff). */
   readonly now: () => number;
+  /** Where attachments from ResourceClaims are reported (with the DRA driver on). */
+  readonly claimStatus?: ClaimStatusSink | undefined;
 }
 
 /** How GC retries a stale attachment whose DEL failed: after 1 min, doubling up to 1 h. */
@@ -104,7 +123,11 @@ export function recordOf(attachment: PlannedAttachment, result?: CniResult): Att
     ...(attachment.cniArgs ? { cniArgs: attachment.cniArgs } : {}),
     ...(attachment.device ? { device: attachment.device } : {}),
     ...(result ? { result: resultToJson(result) } : {}),
-    ...(attachment.selection ? { selected: true as const } : {}),
+    ...(attachment.claim
+      ? { claim: attachment.claim }
+      : attachment.selection
+        ? { selected: true as const }
+        : {}),
   };
 }
 
@@ -277,6 +300,10 @@ export class PodAttacher {
         error: errorMessage(err),
       });
     }
+    const claimed = attachments.flatMap((a, i) =>
+      a.claim ? [{ claim: a.claim, ifName: a.ifName, result: results[i]! }] : [],
+    );
+    if (claimed.length > 0) this.deps.claimStatus?.attached(pod, claimed);
   }
 
   /**
@@ -359,6 +386,8 @@ export class PodAttacher {
   /** A container's attachments are gone: its cache record goes, and the status it published. */
   private async forget(record: CacheRecord, log: Logger): Promise<void> {
     await this.deps.cache.remove(record.containerId, record.runtimeIfName);
+    const claims = record.attachments.flatMap((a) => (a.claim ? [a.claim] : []));
+    if (record.pod && claims.length > 0) this.deps.claimStatus?.detached(record.pod, claims);
     if (!record.pod || !this.deps.source.withdrawStatus) return;
     await this.deps.source
       .withdrawStatus(record.pod, record.containerId)

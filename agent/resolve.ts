@@ -7,7 +7,8 @@ import type { NetworkSelectionElement } from '../lib/annotations/networks.ts';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { formatProblems } from '../lib/errors.ts';
 import { networkKey, splitNetworkKey } from '../lib/node-state.ts';
-import { planPodNetworks, type PodNetworkPolicy } from '../lib/pod-networks.ts';
+import type { ClaimDeviceRef } from '../lib/dra.ts';
+import { planPodNetworks, type ClaimedNetwork, type PodNetworkPolicy } from '../lib/pod-networks.ts';
 import type { JsonObject } from '../lib/safe-json.ts';
 import { notFoundMessage, selectionRuntimeConfig } from '../lib/selection.ts';
 import type { AttachedDevice } from './attachment-cache.ts';
@@ -31,6 +32,13 @@ export interface PlannedAttachment {
   readonly resourceName?: string;
   /** The device it was given (agent/devices.ts, after resolving). */
   readonly device?: AttachedDevice;
+  /** The ResourceClaim device it comes from (the DRA driver's claims, after the annotation's networks). */
+  readonly claim?: ClaimDeviceRef;
+}
+
+/** The networks a pod's ResourceClaims give it: the DRA driver's prepared claims (agent/dra/). */
+export interface ClaimNetworkSource {
+  networksOf(pod: PodInfo): readonly ClaimedNetwork[];
 }
 
 /** A NAD's network, with the resource its attachments take a device of. */
@@ -61,13 +69,17 @@ export class AttachmentResolver {
   private readonly options: NetworkOptions;
   private readonly confDir: string;
 
+  private readonly claims: ClaimNetworkSource | undefined;
+
   constructor(deps: {
     source: NetworkSource;
     scan: () => Promise<ConfDirScan>;
     options: NetworkOptions;
     confDir: string;
+    claims?: ClaimNetworkSource | undefined;
   }) {
     this.source = deps.source;
+    this.claims = deps.claims;
     this.scan = deps.scan;
     this.options = deps.options;
     this.confDir = deps.confDir;
@@ -82,6 +94,7 @@ export class AttachmentResolver {
       request.pod?.namespace ?? 'default',
       this.options,
       request.runtimeIfName,
+      pod && this.claims ? this.claims.networksOf(pod) : [],
     );
     if (plan.problems.length > 0 || !plan.interfaceNames)
       throw configError(`${who}: ${formatProblems(plan.problems)}`);
@@ -110,6 +123,7 @@ export class AttachmentResolver {
         runtimeConfig: element ? selectionRuntimeConfig(element) : {},
         ...(element?.['cni-args'] ? { cniArgs: element['cni-args'] } : {}),
         ...(element ? { selection: element } : {}),
+        ...(planned.claim ? { claim: planned.claim } : {}),
         ifName: names[index + 1]!,
       });
     }

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'winston';
+import { podClaimNames } from '../lib/k8s/pod-claims.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { dns1123LabelError, dns1123SubdomainError } from '../lib/k8s/names.ts';
 import { parseManifests } from '../lib/k8s/manifests.ts';
@@ -129,8 +130,10 @@ function metadataOf(object: JsonObject): {
   namespace: string;
   uid: string;
   annotations: Record<string, string>;
+  resourceClaims?: string[];
 } {
   const metadata = isObject(object.metadata) ? object.metadata : {};
+  const claims = podClaimNames(object);
   const annotations: Record<string, string> = {};
   if (isObject(metadata.annotations)) {
     for (const [k, v] of Object.entries(metadata.annotations)) if (typeof v === 'string') annotations[k] = v;
@@ -140,6 +143,7 @@ function metadataOf(object: JsonObject): {
     namespace: typeof metadata.namespace === 'string' ? metadata.namespace : 'default',
     uid: typeof metadata.uid === 'string' ? metadata.uid : '',
     annotations,
+    ...(claims.length > 0 ? { resourceClaims: claims } : {}),
   };
 }
 

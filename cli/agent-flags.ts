@@ -36,6 +36,7 @@ export const agentFlagDefaults = {
   podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
   podResourcesTimeout: 5,
   deviceInfoDir: defaultDeviceInfoDir,
+  kubeletRegistryDir: '/var/lib/kubelet/plugins_registry',
   path: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 } as const;
 
@@ -87,6 +88,11 @@ Node paths:
                                 resourceName (default: ${d.podResourcesSocket})
   --device-info-dir D           the Device Information Spec's directory, shared with device plugins and
                                 delegates (default: ${d.deviceInfoDir})
+  --dra                         be the DRA driver networks.multinet.io: publish the NADs usable on this node as
+                                devices (ResourceSlices) and serve the kubelet's plugin socket, so pods get
+                                networks through ResourceClaims (needs the API server)
+  --kubelet-registry-dir D      where the kubelet finds plugin sockets, with --dra
+                                (default: ${d.kubeletRegistryDir})
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
@@ -133,6 +139,9 @@ export interface AgentFlags {
   readonly podResourcesSocket: string;
   readonly podResourcesTimeoutSeconds: number;
   readonly deviceInfoDir: string;
+  /** Be the DRA driver networks.multinet.io (agent/dra/). */
+  readonly dra: boolean;
+  readonly kubeletRegistryDir: string;
   /** The agent's own DaemonSet, namespace/name: when it is deleted, the agent takes its config and shim off the node. */
   readonly ownerDaemonSet: { readonly namespace: string; readonly name: string } | undefined;
   readonly delegateTimeoutSeconds: number;
@@ -203,6 +212,8 @@ export function parseAgentFlags(
     'pod-resources-socket': s,
     'pod-resources-timeout': s,
     'device-info-dir': s,
+    dra: { type: 'boolean' },
+    'kubelet-registry-dir': s,
     'owner-daemonset': s,
     'delegate-timeout': s,
     'agent-wait': s,
@@ -221,6 +232,10 @@ export function parseAgentFlags(
     throw new UsageError('--nad-dir and --pod-dir need --standalone');
   if (standalone && values.kubeconfig)
     throw new UsageError('--kubeconfig and --standalone exclude each other');
+  if (standalone && values.dra)
+    throw new UsageError(
+      '--dra needs the API server (ResourceSlices, ResourceClaims): not with --standalone',
+    );
   const nodeName = values['node-name'] ?? env.NODE_NAME;
   if (!standalone && !nodeName) {
     throw new UsageError(
@@ -283,6 +298,9 @@ export function parseAgentFlags(
       d.podResourcesTimeout,
     ),
     deviceInfoDir: absolutePath('device-info-dir', values['device-info-dir']) ?? d.deviceInfoDir,
+    dra: values.dra === true,
+    kubeletRegistryDir:
+      absolutePath('kubelet-registry-dir', values['kubelet-registry-dir']) ?? d.kubeletRegistryDir,
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

@@ -10,6 +10,7 @@ import { createAgent } from '../agent/agent.ts';
 import type { ConfDirScan } from '../agent/conf-dir.ts';
 import type { KubeNetworking } from '../agent/kube-networking.ts';
 import type { PodDeviceSource } from '../agent/devices.ts';
+import type { DraDriver } from '../agent/dra/driver.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import type { NetworkSource } from '../agent/network-source.ts';
 import { hostMountsExec } from '../agent/host-mounts-exec.ts';
@@ -115,6 +116,23 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     }
     source = kube.source;
   }
+  // The DRA driver (and node:http2 with it) only when it is on: agents without it do not load it.
+  let dra: DraDriver | undefined;
+  if (flags.dra && kube) {
+    const { createDraDriver } = await import('../agent/dra/driver.ts');
+    const networking = kube;
+    dra = createDraDriver({
+      client: networking.client,
+      nodeName: flags.nodeName!,
+      stateDir: flags.stateDir,
+      registryDir: flags.kubeletRegistryDir,
+      fs: nodeFileSystem,
+      log,
+      networks: () => networking.store.all(),
+    });
+    const driver = dra;
+    kube.reporter.onUsable = (networks) => driver.publish(networks);
+  }
   // The kubelet's pod-resources client (and node:http2) are loaded on the first ADD of a device network.
   let podResources: Promise<{ devicesOf: PodDeviceSource['devicesOf']; close(): void }> | undefined;
   const podDevices: PodDeviceSource = {
@@ -197,6 +215,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       podDevices,
       watchDir: watchDirectory,
       observer: metrics,
+      ...(dra ? { claims: dra.claims } : {}),
       afterSync: () => kube?.reporter.trigger(),
       ...(context.process
         ? {
@@ -235,6 +254,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     );
     // Requests in flight finish first: they may still read the informers and patch their pods.
     await served?.close();
+    await dra?.stop();
     await Promise.all([owner?.stop(), kube?.stop()]);
     // Then the plugins' spawner (what it still runs dies with it).
     await spawner?.stop();
@@ -261,6 +281,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       deleted: (uid) => agent.hotPlug.podDeleted(uid),
     });
     await kube?.start();
+    await dra?.start((server, path) => listenUnixSocket(server, path));
     if (kube && flags.ownerDaemonSet) {
       owner = new OwnerWatch(kube.client, flags.ownerDaemonSet, log);
       owner.start();
@@ -287,6 +308,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     confDir: flags.cniConfDir,
     mode: flags.standalone ? 'standalone' : 'kubernetes',
     ...(flags.nodeName ? { node: flags.nodeName } : {}),
+    ...(dra ? { draSocket: dra.socketPath } : {}),
   });
   await new Promise<void>((resolve) => {
     if (context.signal.aborted) resolve();

@@ -3,26 +3,10 @@
  * and the agent use), plus the plugin types for status.pluginType. Verdicts are cached by the config's
  * hash, since reconciles repeat far more often than configs change.
  */
-import { checkNad, type NetworkAttachmentDefinition } from '../lib/nad.ts';
-import { isObject } from '../lib/safe-json.ts';
+import { checkNad, pluginTypeOf, type NetworkAttachmentDefinition } from '../lib/nad.ts';
 import type { ConfigVerdict } from './nad-status.ts';
 
-/** Plugin types joined by "+", read loosely so that an invalid config still shows what it is. */
-export function pluginTypeOf(configText: string | undefined): string {
-  if (!configText || configText.trim() === '') return '';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(configText);
-  } catch {
-    return '';
-  }
-  if (!isObject(parsed)) return '';
-  const plugins = Array.isArray(parsed.plugins) ? parsed.plugins : [parsed];
-  return plugins
-    .map((p) => (isObject(p) && typeof p.type === 'string' ? p.type : '?'))
-    .join('+')
-    .slice(0, 256);
-}
+export { pluginTypeOf };
 
 export function judgeConfig(nad: NetworkAttachmentDefinition): ConfigVerdict {
   const pluginType = pluginTypeOf(nad.spec?.config);

@@ -146,3 +146,20 @@ export function checkNad(object: unknown, defaultNamespace = 'default'): NadChec
     return { accepted: false, problems: [{ path: '', message: errorMessage(err) }], warnings: [] };
   }
 }
+
+/** Plugin types joined by "+", read loosely so that an invalid config still shows what it is. */
+export function pluginTypeOf(configText: string | undefined): string {
+  if (!configText || configText.trim() === '') return '';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(configText);
+  } catch {
+    return '';
+  }
+  if (!isObject(parsed)) return '';
+  const plugins = Array.isArray(parsed.plugins) ? parsed.plugins : [parsed];
+  return plugins
+    .map((p) => (isObject(p) && typeof p.type === 'string' ? p.type : '?'))
+    .join('+')
+    .slice(0, 256);
+}

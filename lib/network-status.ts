@@ -2,7 +2,7 @@
  * The `k8s.v1.cni.cncf.io/network-status` annotation (multi-net-spec v1.3 section 4.1.2.3): one
  * entry per attachment, built from the delegate's CNI result.
  */
-import type { CniDns, CniResult } from './cni/result.ts';
+import type { CniDns, CniIpConfig, CniResult } from './cni/result.ts';
 import { formatIp, parseCidr } from './net/ip.ts';
 import { isObject } from './safe-json.ts';
 
@@ -41,27 +41,41 @@ function stripPrefix(address: string): string {
   return prefix ? formatIp({ family: prefix.family, value: prefix.address }) : address;
 }
 
+/** One pod-side interface of a CNI result, with the result's addresses that belong to it. */
+export interface ResultInterface {
+  readonly name: string;
+  readonly mac: string | undefined;
+  readonly mtu: number | undefined;
+  readonly ips: readonly CniIpConfig[];
+}
+
 /**
- * Entries for one attachment. Every container-side interface of the result (one with a sandbox)
- * gets an entry with its addresses; a result without such interfaces gets one entry for ifName
- * with all the result's addresses, as Multus does.
+ * The pod-side interfaces of an attachment's result: every interface with a sandbox, with its
+ * addresses; a result without such interfaces is one interface, ifName, with all the result's
+ * addresses, as Multus reads it. network-status and a ResourceClaim's networkData both read it.
  */
-export function networkStatusFromResult(result: CniResult, input: StatusInput): NetworkStatus[] {
+export function resultInterfaces(result: CniResult, ifName: string): ResultInterface[] {
   const interfaces = result.interfaces ?? [];
   const ips = result.ips ?? [];
   const containerSide = interfaces
     .map((iface, index) => ({ iface, index }))
     .filter(({ iface }) => typeof iface.sandbox === 'string' && iface.sandbox !== '');
-  const entry = (
-    ifName: string,
-    mac: string | undefined,
-    mtu: number | undefined,
-    pick: typeof ips,
-  ): NetworkStatus => {
+  if (containerSide.length === 0) return [{ name: ifName, mac: undefined, mtu: undefined, ips }];
+  return containerSide.map(({ iface, index }) => ({
+    name: iface.name,
+    mac: iface.mac,
+    mtu: iface.mtu,
+    ips: ips.filter((ip) => ip.interface === undefined || ip.interface === index),
+  }));
+}
+
+/** Entries for one attachment: one per pod-side interface of its result (resultInterfaces). */
+export function networkStatusFromResult(result: CniResult, input: StatusInput): NetworkStatus[] {
+  return resultInterfaces(result, input.ifName).map(({ name, mac, mtu, ips: pick }) => {
     const gateways = pick
       .map((ip) => ip.gateway)
       .filter((gw): gw is string => typeof gw === 'string' && gw !== '');
-    const status: NetworkStatus = { name: input.name, interface: ifName };
+    const status: NetworkStatus = { name: input.name, interface: name };
     if (pick.length > 0) status.ips = pick.map((ip) => stripPrefix(ip.address));
     if (mac) status.mac = mac;
     if (mtu) status.mtu = mtu;
@@ -70,16 +84,7 @@ export function networkStatusFromResult(result: CniResult, input: StatusInput): 
     if (gateways.length > 0) status.gateway = gateways;
     if (input.deviceInfo) status['device-info'] = input.deviceInfo;
     return status;
-  };
-  if (containerSide.length === 0) return [entry(input.ifName, undefined, undefined, ips)];
-  return containerSide.map(({ iface, index }) =>
-    entry(
-      iface.name,
-      iface.mac,
-      iface.mtu,
-      ips.filter((ip) => ip.interface === undefined || ip.interface === index),
-    ),
-  );
+  });
 }
 
 /** Parses an existing annotation value leniently (a broken value written by someone else is ignored). */

@@ -4,6 +4,7 @@
  * webhook admits is a pod the agent can attach. Pure: NAD lookups are the caller's.
  */
 import { parseDefaultNetworkAnnotation } from './annotations/default-network.ts';
+import type { ClaimDeviceRef } from './dra.ts';
 import { defaultNetworkAnnotation, networksAnnotation } from './annotations/keys.ts';
 import { parseNetworksAnnotation, type NetworkSelectionElement } from './annotations/networks.ts';
 import { ValidationError, type Problem } from './errors.ts';
@@ -28,6 +29,15 @@ export interface PlannedNetwork {
   readonly element?: NetworkSelectionElement;
   /** Why namespace isolation forbids it, if it does. */
   readonly violation?: string;
+  /** The ResourceClaim device it comes from (the DRA driver's), for networks that come from claims. */
+  readonly claim?: ClaimDeviceRef;
+}
+
+/** A network the pod gets from elsewhere than its annotations (its ResourceClaims), after them. */
+export interface ClaimedNetwork {
+  readonly label: string;
+  readonly element: NetworkSelectionElement;
+  readonly claim: ClaimDeviceRef;
 }
 
 export interface PodNetworkPlan {
@@ -72,6 +82,7 @@ export function planPodNetworks(
   podNamespace: string,
   policy: PodNetworkPolicy,
   runtimeIfName: string,
+  claimed: readonly ClaimedNetwork[] = [],
 ): PodNetworkPlan {
   const problems: Problem[] = [];
   let defaultNetwork: PlannedNetwork | undefined;
@@ -103,6 +114,9 @@ export function planPodNetworks(
   } else if (selections !== undefined) {
     problems.push({ path: networksAnnotation, message: 'must be a string' });
   }
+  // The networks of the pod's ResourceClaims come after the annotation's, in the claims' order.
+  for (const { label, element, claim } of claimed)
+    networks.push({ ...withPolicy(label, element, podNamespace, policy), claim });
   const interfaceNames =
     problems.length === 0
       ? parsed(

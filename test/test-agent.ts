@@ -60,6 +60,7 @@ export function testAgent(
   exec = new MemoryExec(fs),
   observer?: AgentDeps['observer'],
   podDevices?: PodDeviceSource,
+  claims?: AgentDeps['claims'],
 ): TestAgent {
   for (const plugin of ['bridge', 'macvlan', 'tuning', 'host-local', 'ptp']) {
     if (!fs.files.has(`/opt/cni/bin/${plugin}`)) exec.register(`/opt/cni/bin/${plugin}`, okPlugin);
@@ -124,6 +125,7 @@ export function testAgent(
       watchDir: () => () => undefined,
       ...(observer ? { observer } : {}),
       ...(podDevices ? { podDevices } : {}),
+      ...(claims ? { claims } : {}),
     },
   );
   return {

@@ -11,6 +11,7 @@ import type { NodeNetworkState } from '../lib/node-state.ts';
 import { fixturePath, readFixture } from '../test/fixtures.ts';
 import { reviewResponse, type AdmissionReview } from './admission-review.ts';
 import { NadCatalog } from './nad-catalog.ts';
+import { validateClaim } from './claim.validator.ts';
 import { validateNadReview } from './nad.validator.ts';
 import { NodeStateIndex } from './node-report.ts';
 import { defaultPodPolicy, validatePodReview, type PodPolicy } from './pod.validator.ts';
@@ -66,6 +67,7 @@ export function validateFixture(fixture: AdmissionFixture): Verdict {
   const catalog = new NadCatalog(nads);
   const nodes = new NodeStateIndex(() => states, { now: () => now });
   const request = fixture.review.request;
+  if (request.resource.group === 'resource.k8s.io') return validateClaim(request);
   if (request.resource.resource === 'pods') {
     const policy = { ...defaultPodPolicy, ...fixture.policy };
     const { unresolved: _unresolved, ...verdict } = validatePodReview(request, {

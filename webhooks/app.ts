@@ -8,6 +8,7 @@ import type { RequestListener } from 'node:http';
 import type { Logger } from 'winston';
 import { createProbeHandler, type ProbeChecks } from '../platform/nodejs/probe-server.ts';
 import type { WebhookMetrics } from './metrics.ts';
+import { validateClaim } from './claim.validator.ts';
 import { admissionEndpoint, type ReviewValidator } from './review-adapter.ts';
 import { webhookPaths } from './webhook-configuration.ts';
 
@@ -41,6 +42,7 @@ export function createWebhookApp(options: WebhookAppOptions): RequestListener {
       admissionEndpoint('network-attachment-definitions', options.validators.nads, adapter),
     ],
     [webhookPaths.pods, admissionEndpoint('pods', options.validators.pods, adapter)],
+    [webhookPaths.claims, admissionEndpoint('resourceclaims', validateClaim, adapter)],
   ]);
   const inject = options.validators.injectPods;
   if (inject) endpoints.set(webhookPaths.injectPods, admissionEndpoint('pods', inject, adapter));

@@ -14,7 +14,11 @@ test('defaults: Fail, sideEffects None, v1 reviews, kube-system and multinet exc
     caBundlePem: 'PEM',
   });
   expect(config.metadata?.name).toBe(webhookDefaults.configName);
-  expect(config.webhooks?.map((w) => w.name)).toEqual(['nads.multinet.io', 'pods.multinet.io']);
+  expect(config.webhooks?.map((w) => w.name)).toEqual([
+    'nads.multinet.io',
+    'pods.multinet.io',
+    'resourceclaims.multinet.io',
+  ]);
   for (const webhook of config.webhooks ?? []) {
     expect(webhook).toMatchObject({
       failurePolicy: 'Fail',

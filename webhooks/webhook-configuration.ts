@@ -11,11 +11,14 @@ import type {
   V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { defaultNetworkAnnotation, networksAnnotation } from '../lib/annotations/keys.ts';
+import { draDriver } from '../lib/dra.ts';
 import { nadGroup, nadPlural, nadVersion } from '../lib/nad.ts';
 
 export const webhookPaths = {
   nads: '/validate/network-attachment-definitions',
   pods: '/validate/pods',
+  /** ResourceClaims and ResourceClaimTemplates that give the DRA driver networks.multinet.io a config. */
+  claims: '/validate/resourceclaims',
   /** The resource injector (mutating). */
   injectPods: '/mutate/pods',
 } as const;
@@ -33,7 +36,12 @@ export const webhookDefaults = {
   /** Objects labelled `multinet.io/validate: "false"` are not sent to the webhook. */
   optOutLabel: 'multinet.io/validate',
   alwaysExcludedNamespaces: ['kube-system'],
-  webhookNames: { nads: 'nads.multinet.io', pods: 'pods.multinet.io', injectPods: 'resources.multinet.io' },
+  webhookNames: {
+    nads: 'nads.multinet.io',
+    pods: 'pods.multinet.io',
+    claims: 'resourceclaims.multinet.io',
+    injectPods: 'resources.multinet.io',
+  },
 } as const;
 
 export type FailurePolicy = 'Fail' | 'Ignore';
@@ -92,6 +100,19 @@ const podMatchCondition = {
     `(${annotationOf('object', networksAnnotation)} != '' || ${annotationOf('object', defaultNetworkAnnotation)} != '') : ` +
     `(${annotationOf('object', networksAnnotation)} != ${annotationOf('oldObject', networksAnnotation)} || ` +
     `${annotationOf('object', defaultNetworkAnnotation)} != ${annotationOf('oldObject', defaultNetworkAnnotation)})`,
+};
+
+/** The opaque configs of a claim spec name the DRA driver networks.multinet.io. */
+function configsNameDriver(spec: string): string {
+  return `has(${spec}.devices) && has(${spec}.devices.config) && ${spec}.devices.config.exists(c, has(c.opaque) && c.opaque.driver == '${draDriver}')`;
+}
+
+/** Claims and claim templates reach the webhook only when they give this driver a config. */
+const claimMatchCondition = {
+  name: 'configures-networks',
+  expression:
+    `request.resource.resource == 'resourceclaimtemplates' ? ` +
+    `(has(object.spec.spec) && ${configsNameDriver('object.spec.spec')}) : (${configsNameDriver('object.spec')})`,
 };
 
 function clientConfig(values: WebhookConfigValues, path: string): V1ValidatingWebhook['clientConfig'] {
@@ -181,6 +202,21 @@ export function renderWebhookConfiguration(values: WebhookConfigValues): V1Valid
           },
         ],
         matchConditions: [podMatchCondition],
+        ...common(values),
+      },
+      {
+        name: webhookDefaults.webhookNames.claims,
+        clientConfig: clientConfig(values, webhookPaths.claims),
+        rules: [
+          {
+            apiGroups: ['resource.k8s.io'],
+            apiVersions: ['v1'],
+            operations: ['CREATE'],
+            resources: ['resourceclaims', 'resourceclaimtemplates'],
+            scope: 'Namespaced',
+          },
+        ],
+        matchConditions: [claimMatchCondition],
         ...common(values),
       },
     ],

@@ -173,6 +173,21 @@ function parseJsonForm(value: string, defaultNamespace: string, root: string): N
   return elements;
 }
 
+/**
+ * One network selection element outside an annotation (a ResourceClaim's opaque config, see lib/dra.ts):
+ * the same schema and messages, problems named below `path`. Throws a ValidationError.
+ */
+export function parseSelectionElement(
+  item: unknown,
+  path: string,
+  defaultNamespace: string,
+): NetworkSelectionElement {
+  const problems = new ProblemList();
+  const element = parseElement(problems, path, item, defaultNamespace);
+  problems.throwIfAny();
+  return element!;
+}
+
 function checkCount(count: number, root: string): void {
   if (count > maxNetworkSelections) {
     throw ValidationError.single(

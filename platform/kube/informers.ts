@@ -8,6 +8,7 @@ import {
   networksAnnotation,
   resourceNameAnnotation,
 } from '../../lib/annotations/keys.ts';
+import { podClaimNames } from '../../lib/k8s/pod-claims.ts';
 import { nadGroup, nadPlural, nadVersion, type NetworkAttachmentDefinition } from '../../lib/nad.ts';
 import {
   nodeStateGroup,
@@ -22,7 +23,11 @@ export type NadObject = NetworkAttachmentDefinition & {
   metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; generation?: number };
 };
 
-/** A pod as the agent caches it: identity and the two annotations that select its networks. */
+/**
+ * A pod as the agent caches it: identity, the two annotations that select its networks, and the
+ * names of its ResourceClaims (`claims`, from spec.resourceClaims and status.resourceClaimStatuses: not
+ * an API field) when it has any.
+ */
 export interface PodObject {
   readonly metadata: {
     readonly name: string;
@@ -33,6 +38,7 @@ export interface PodObject {
     readonly deletionTimestamp?: string;
     readonly annotations?: Readonly<Record<string, string>>;
   };
+  readonly claims?: readonly string[];
 }
 
 const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -78,6 +84,7 @@ export function nodePod(pod: PodObject): PodObject {
     const value = annotations?.[key];
     if (value !== undefined) kept[key] = value;
   }
+  const claims = pod.claims ?? podClaimNames(pod);
   return {
     metadata: {
       name,
@@ -87,6 +94,7 @@ export function nodePod(pod: PodObject): PodObject {
       ...(deletionTimestamp !== undefined ? { deletionTimestamp } : {}),
       annotations: kept,
     },
+    ...(claims.length > 0 ? { claims } : {}),
   };
 }
 

@@ -15,7 +15,7 @@ import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:h
 import { connect } from 'node:net';
 
 /** gRPC status codes multinet names in messages. */
-const grpcCodeNames: Readonly<Record<number, string>> = {
+export const grpcCodeNames: Readonly<Record<number, string>> = {
   1: 'CANCELLED',
   2: 'UNKNOWN',
   3: 'INVALID_ARGUMENT',
@@ -61,7 +61,8 @@ export interface UnaryCall {
   readonly timeoutMs: number;
 }
 
-function frame(message: Uint8Array): Buffer {
+/** A message as gRPC sends it: 1 byte "not compressed", 4 bytes big-endian length, the bytes. */
+export function frame(message: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(5 + message.length);
   out[0] = 0;
   out.writeUInt32BE(message.length, 1);

@@ -130,3 +130,69 @@ export class ProtoReader {
     this.pos += bytes;
   }
 }
+
+/**
+ * Writes one message (proto3): strings, bools and nested messages by field number, in the order they
+ * are written (the kubelet's decoders accept any order). Empty strings and false are left out, as
+ * proto3 does for scalars without presence; `optional` fields are written when given (see string()).
+ */
+export class ProtoWriter {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+
+  private push(part: Buffer): void {
+    this.parts.push(part);
+    this.size += part.length;
+  }
+
+  private varint(value: number): void {
+    const bytes: number[] = [];
+    let rest = value;
+    while (rest >= 0x80) {
+      bytes.push((rest % 128) | 0x80);
+      rest = Math.floor(rest / 128);
+    }
+    bytes.push(rest);
+    this.push(Buffer.from(bytes));
+  }
+
+  private tag(field: number, wireType: number): void {
+    this.varint(field * 8 + wireType);
+  }
+
+  private delimited(field: number, bytes: Buffer): void {
+    this.tag(field, lengthDelimited);
+    this.varint(bytes.length);
+    this.push(bytes);
+  }
+
+  /** A string field; `always` writes an empty one too (a proto3 `optional` field that is set). */
+  string(field: number, value: string | undefined, always = false): this {
+    if (value === undefined || (value === '' && !always)) return this;
+    this.delimited(field, Buffer.from(value, 'utf8'));
+    return this;
+  }
+
+  /** One entry of a repeated string field per value. */
+  strings(field: number, values: readonly string[]): this {
+    for (const value of values) this.delimited(field, Buffer.from(value, 'utf8'));
+    return this;
+  }
+
+  bool(field: number, value: boolean): this {
+    if (!value) return this;
+    this.tag(field, varint);
+    this.varint(1);
+    return this;
+  }
+
+  /** A nested message (also each entry of a repeated message field, and of a map). */
+  message(field: number, message: ProtoWriter): this {
+    this.delimited(field, message.finish());
+    return this;
+  }
+
+  finish(): Buffer {
+    return Buffer.concat(this.parts, this.size);
+  }
+}

@@ -2,7 +2,8 @@
  * An in-memory stand-in for the Kubernetes API behind the KubeRequester port, for unit tests (not used
  * by the product): objects by path, resourceVersions with optimistic concurrency (409 Conflict on a
  * stale resourceVersion), generation bumped by spec changes only, the status subresource, JSON merge
- * patches, and a hook to fail or delay requests.
+ * patches, lists of a collection (GET of a path that holds no object: the objects below it, filtered
+ * by a fieldSelector of `a.b=value` terms), and a hook to fail or delay requests.
  */
 import {
   KubeApiError,
@@ -56,6 +57,24 @@ export class MemoryApi implements KubeRequester {
     return object ? structuredClone(object) : undefined;
   }
 
+  /** The objects directly below a collection path matching the field selector; undefined when none is there. */
+  private list(path: string, fieldSelector: string | undefined): Json[] | undefined {
+    const below = [...this.objects].filter(
+      ([p]) => p.startsWith(`${path}/`) && !p.slice(path.length + 1).includes('/'),
+    );
+    if (below.length === 0 && fieldSelector === undefined) return undefined;
+    const terms = (fieldSelector ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((term) => term.split('='));
+    const field = (object: unknown, dotted: string): unknown =>
+      dotted.split('.').reduce<unknown>((at, key) => (isPlain(at) ? at[key] : undefined), object);
+    return below
+      .map(([, object]) => object)
+      .filter((object) => terms.every(([key, value]) => String(field(object, key!)) === value))
+      .map((object) => structuredClone(object));
+  }
+
   async request<T = unknown>(request: KubeRequest): Promise<T> {
     this.log.push(`${request.method} ${request.path}`);
     await this.intercept?.(request);
@@ -66,7 +85,11 @@ export class MemoryApi implements KubeRequester {
     const notFound = (): KubeApiError => new KubeApiError(404, 'NotFound', `${path} not found`);
     switch (request.method) {
       case 'GET':
-        if (!current) throw notFound();
+        if (!current) {
+          const items = this.list(path, request.query?.fieldSelector);
+          if (items) return { metadata: { resourceVersion: String(this.version) }, items } as T;
+          throw notFound();
+        }
         return structuredClone(current) as T;
       case 'DELETE':
         if (!current) throw notFound();

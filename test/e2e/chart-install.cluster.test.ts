@@ -93,6 +93,7 @@ describe('helm install / upgrade / uninstall on the real control plane', () => {
     expect(configuration.webhooks?.map((w) => w.clientConfig.service)).toEqual([
       { name: `${prefix}-webhook`, namespace, port: 443, path: '/validate/network-attachment-definitions' },
       { name: `${prefix}-webhook`, namespace, port: 443, path: '/validate/pods' },
+      { name: `${prefix}-webhook`, namespace, port: 443, path: '/validate/resourceclaims' },
     ]);
   });
 

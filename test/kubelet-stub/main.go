@@ -156,7 +156,11 @@ func answerOf(st *state) *podresources.ListPodResourcesResponse {
 func main() {
 	socket := flag.String("socket", "", "unix socket to serve on")
 	statePath := flag.String("state", "", "JSON state file, read on every call")
+	draClient := flag.Bool("dra-client", false, "call a DRA driver's plugin at -socket instead (see dra_client.go)")
 	flag.Parse()
+	if *draClient {
+		os.Exit(runDRAClient(*socket))
+	}
 	if *socket == "" || *statePath == "" {
 		fmt.Fprintln(os.Stderr, "usage: kubelet-stub -socket PATH -state FILE")
 		os.Exit(2)

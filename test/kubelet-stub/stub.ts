@@ -35,7 +35,8 @@ export interface StubState {
 /** Builds the stub (once per source version) and returns its path. */
 export function kubeletStubBinary(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const hash = createHash('sha256');
-  for (const file of ['go.mod', 'go.sum', 'main.go']) hash.update(readFileSync(join(source, file)));
+  for (const file of ['go.mod', 'go.sum', 'main.go', 'dra_client.go'])
+    hash.update(readFileSync(join(source, file)));
   const bin = join(defaultCacheDir(env, homedir()), 'bin', `kubelet-stub-${hash.digest('hex').slice(0, 12)}`);
   if (existsSync(bin)) return bin;
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
@@ -101,6 +102,57 @@ export class KubeletStub {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/**
+ * The kubelet's side of a DRA driver's plugin socket (`kubelet-stub -dra-client`): each call goes out
+ * through grpc-go and k8s.io/kubelet's generated clients, as the kubelet's own calls do, and comes back
+ * as JSON (protobuf field names: `pool_name`, `share_id`, ...), or as the gRPC status code and message.
+ */
+export class DraClient {
+  private readonly child: ChildProcess;
+  private readonly waiting: Array<(line: string) => void> = [];
+  private buffered = '';
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      this.buffered += chunk;
+      for (let nl = this.buffered.indexOf('\n'); nl >= 0; nl = this.buffered.indexOf('\n')) {
+        const line = this.buffered.slice(0, nl);
+        this.buffered = this.buffered.slice(nl + 1);
+        this.waiting.shift()?.(line);
+      }
+    });
+  }
+
+  static start(socket: string): DraClient {
+    return new DraClient(
+      spawn(kubeletStubBinary(), ['-dra-client', '-socket', socket], { stdio: ['pipe', 'pipe', 'inherit'] }),
+    );
+  }
+
+  /** One call; resolves with {result} or {code, error}. */
+  call(call: Record<string, unknown>): Promise<{ result?: unknown; code?: number; error?: string }> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null): void =>
+        reject(new Error(`the DRA client exited with ${String(code)}`));
+      this.child.once('exit', onExit);
+      this.waiting.push((line) => {
+        this.child.off('exit', onExit);
+        resolve(JSON.parse(line) as { result?: unknown; code?: number; error?: string });
+      });
+      this.child.stdin!.write(`${JSON.stringify(call)}\n`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stdin!.end();
     await exited;
   }
 }

@@ -6,7 +6,7 @@
  * 3 nodes and when a node goes away and comes back; a rolling upgrade of the agent under a scaling
  * Deployment; a node restarted with 40 pods on it.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
@@ -16,6 +16,7 @@ import type { KubeCluster } from '../../dev/cluster/kube-cluster.ts';
 import { installWhereabouts } from '../../dev/cluster/whereabouts.ts';
 import { installChart, type ChartOnNode } from '../../dev/node/multinet-chart.ts';
 import {
+  attachmentsWithoutPods,
   deployment,
   ipv4,
   kubectlOf,
@@ -388,17 +389,7 @@ describe('multinet on three real nodes', () => {
       120_000,
     );
     // No attachment record outlives its pod: each names a pod that still runs on that node.
-    for (const node of cluster.nodes) {
-      const dir = node.hostPath('/var/lib/multinet/attachments');
-      const recorded = readdirSync(dir)
-        .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
-        .map((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pod?: { uid: string } }).pod?.uid);
-      const running = JSON.parse(
-        await kubectl('get', 'pods', '-A', '--field-selector', `spec.nodeName=${node.name}`, '-o', 'json'),
-      ) as { items: Array<{ metadata: { uid: string } }> };
-      const uids = new Set(running.items.map((p) => p.metadata.uid));
-      expect([node.name, recorded.filter((uid) => !uid || !uids.has(uid))]).toEqual([node.name, []]);
-    }
+    expect(await attachmentsWithoutPods(cluster, kubectl)).toEqual(cluster.nodes.map((n) => [n.name, []]));
   }, 900_000);
 
   it('brings back every pod of a node restarted whole with 40 pods on it with all its networks (never Running without them); the agent stays within its memory limit with its delegates counted, never OOM-killed', async () => {

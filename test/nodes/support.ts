@@ -3,7 +3,7 @@
  * node or cluster to stop: one runs per machine), kubectl that throws on failure, pods pinned to a node,
  * and readers of what pods show.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import {
@@ -91,4 +91,27 @@ export function deployment(
       },
     },
   };
+}
+
+/**
+ * The attachment records on each node whose pod no longer runs there (by the UID each record names):
+ * none, once every DEL ran. As [node, [uid, ...]] pairs, so a failure names the node.
+ */
+export async function attachmentsWithoutPods(
+  cluster: KubeCluster,
+  kubectl: (...args: string[]) => Promise<string>,
+): Promise<Array<[string, Array<string | undefined>]>> {
+  const out: Array<[string, Array<string | undefined>]> = [];
+  for (const node of cluster.nodes) {
+    const dir = node.hostPath('/var/lib/multinet/attachments');
+    const recorded = readdirSync(dir)
+      .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+      .map((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pod?: { uid: string } }).pod?.uid);
+    const running = JSON.parse(
+      await kubectl('get', 'pods', '-A', '--field-selector', `spec.nodeName=${node.name}`, '-o', 'json'),
+    ) as { items: Array<{ metadata: { uid: string } }> };
+    const uids = new Set(running.items.map((p) => p.metadata.uid));
+    out.push([node.name, recorded.filter((uid) => !uid || !uids.has(uid))]);
+  }
+  return out;
 }
