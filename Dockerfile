@@ -5,10 +5,12 @@
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 ARG GO_IMAGE=golang:1.26-bookworm
 
-# The shim: standard library only, CGO_ENABLED=0 (scripts/build-shim.sh holds the one go build line).
+# The shim: standard library only, CGO_ENABLED=0 (scripts/build-shim.sh holds the one go build line; it
+# reads multinet's version from package.json).
 FROM ${GO_IMAGE} AS shim
 WORKDIR /src
 COPY cni ./cni
+COPY package.json ./
 COPY scripts/build-shim.sh ./scripts/
 RUN bash scripts/build-shim.sh
 

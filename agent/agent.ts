@@ -8,6 +8,7 @@ import type { Logger } from 'winston';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { defaultDeviceInfoDir } from '../lib/devices.ts';
 import type { Clock, Exec, FileSystem } from '../lib/ports.ts';
+import { multinetVersion } from '../platform/version.ts';
 import { AttachmentCache } from './attachment-cache.ts';
 import { createCniHandler } from './cni-server.ts';
 import { ConfWriter } from './conf-writer.ts';
@@ -51,6 +52,8 @@ export interface AgentOptions {
   readonly pid?: number | undefined;
   /** The Device Information Spec's root on the node (default /var/run/k8s.cni.cncf.io/devinfo). */
   readonly deviceInfoDir?: string;
+  /** The version the agent names to shims (default: this checkout's, package.json). */
+  readonly agentVersion?: string;
 }
 
 export interface AgentDeps {
@@ -204,6 +207,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     now: () => clock.now(),
   });
   const handler = createCniHandler({
+    agentVersion: options.agentVersion ?? multinetVersion,
     stats: () => limiter.stats,
     handle: (request) => attacher.handle(request),
     // An ADD waits for the default network before it takes a slot, so DELs are never stuck behind it.

@@ -44,7 +44,7 @@ it.each([1, 2])(
         const index = answers.push(undefined) - 1;
         served.post(body).then(
           (answer) => (answers[index] = answer),
-          (err: unknown) => (answers[index] = { status: 0, text: String(err), json: undefined }),
+          (err: unknown) => (answers[index] = { status: 0, text: String(err), json: undefined, headers: {} }),
         );
       };
       // b0..b3 fill the slots and the queue; then a GC without a0 in its valid list, then a0's DEL.
