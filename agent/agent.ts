@@ -133,6 +133,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       networkName: 'multinet-cni-network',
     },
     log.child({ component: 'conf-writer' }),
+    () => new Date(clock.now()),
   );
   const runner = new DelegateRunner({
     exec: deps.delegateExec ?? exec,

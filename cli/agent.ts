@@ -16,7 +16,8 @@ import { hostMountsExec } from '../agent/host-mounts-exec.ts';
 import { findHostMountNamespace } from '../platform/nodejs/host-mount-namespace.ts';
 import { endProcessesWithEnv } from '../platform/nodejs/orphans.ts';
 import { serveAgent, type ServedAgent } from '../agent/serve.ts';
-import { installShim } from '../agent/shim-installer.ts';
+import { installShim, shimInspector } from '../agent/shim-installer.ts';
+import type { NodeCniConfigState } from '../lib/node-state.ts';
 import { OwnerWatch } from '../agent/owner-daemonset.ts';
 import { removeInstalled } from '../agent/uninstall.ts';
 import { join } from 'node:path';
@@ -79,6 +80,16 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   let source: NetworkSource;
   // The conf-dir scan is shared by the agent and the node reporter; filled in once the agent exists.
   const confScan: { current?: () => Promise<ConfDirScan> } = {};
+  const confState: { current?: () => Promise<NodeCniConfigState> } = {};
+  // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
+  const exec = nodeExec(
+    context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
+  );
+  const shimState = shimInspector(nodeFileSystem, exec, {
+    installed: join(flags.shimDir ?? flags.cniBinDirs[0]!, flags.shimName),
+    source: flags.shimSource,
+    agentVersion: multinetVersion,
+  });
   if (flags.standalone) {
     // Each mode loads only its own source: manifests (js-yaml) standalone, the API client otherwise.
     const { StandaloneSource } = await import('../agent/standalone-source.ts');
@@ -103,6 +114,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         clock: systemClock,
         log,
         scan: () => confScan.current!(),
+        facts: async () => ({ shim: await shimState(), cniConfig: await confState.current!() }),
         observeStatusWrite: (outcome, seconds) => metrics.statusWrite(outcome, seconds),
       });
     } catch (err) {
@@ -126,10 +138,6 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       return (await podResources).devicesOf(pod);
     },
   };
-  // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
-  const exec = nodeExec(
-    context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
-  );
   const hostMounts = await resolveHostMounts(flags.hostMountNamespace, context.process?.pid, log);
   if (hostMounts instanceof Error) {
     context.io.stderr(`multinet agent: --host-mount-ns: ${hostMounts.message}\n`);
@@ -183,6 +191,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     },
   );
   confScan.current = () => agent.confWriter.scan();
+  confState.current = () => agent.confWriter.state();
   let served: ServedAgent | undefined;
   let owner: OwnerWatch | undefined;
   // The serving file names this process: a successor's (the same path on one host) is left alone.
