@@ -131,18 +131,17 @@ export class ConfWriter {
   /** The conf dir as the node's report shows it: the generated file, the runtime's file, the last external change. */
   async state(): Promise<NodeCniConfigState> {
     const names = (await this.fs.list(this.options.confDir)).filter(isConfigFileName).sort();
-    let present = false;
+    // Missing, or there but not JSON (present, made from nothing this agent can name).
+    const present = (await this.fs.stat(this.path)) !== undefined;
     let generatedFrom = '';
     try {
       const parsed = JSON.parse(await this.fs.readFile(this.path)) as unknown;
-      present = true;
       const plugins = isObject(parsed) && Array.isArray(parsed.plugins) ? parsed.plugins : [];
       const first: unknown = plugins[0];
       const named = isObject(first) && isObject(first.defaultNetwork) ? first.defaultNetwork.file : undefined;
       if (typeof named === 'string') generatedFrom = named;
     } catch {
-      // Missing, or there but not JSON (present, made from nothing this agent can name).
-      present = (await this.fs.stat(this.path)) !== undefined;
+      generatedFrom = '';
     }
     return {
       path: this.path,
