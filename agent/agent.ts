@@ -17,6 +17,7 @@ import { DelegateRunner } from './delegate-runner.ts';
 import { DeviceAttacher, type PodDeviceSource } from './devices.ts';
 import { WorkLimiter } from './limiter.ts';
 import type { NetworkSource } from './network-source.ts';
+import { MultusCache } from './multus-cache.ts';
 import { PodAttacher } from './pod-attacher.ts';
 import { HotPlug } from './hot-plug.ts';
 import { AttachmentResolver, type NetworkOptions } from './resolve.ts';
@@ -54,6 +55,11 @@ export interface AgentOptions {
   readonly deviceInfoDir?: string;
   /** The version the agent names to shims (default: this checkout's, package.json). */
   readonly agentVersion?: string;
+  /**
+   * Multus' cniDir as this process sees it: a DEL of a container the agent has no record of releases what
+   * Multus recorded there (pods Multus attached before multinet took the node over). Undefined: none.
+   */
+  readonly multusCacheDir?: string | undefined;
 }
 
 export interface AgentDeps {
@@ -206,6 +212,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       ),
     schedule,
     now: () => clock.now(),
+    ...(options.multusCacheDir ? { multus: new MultusCache(fs, options.multusCacheDir) } : {}),
   });
   const handler = createCniHandler({
     agentVersion: options.agentVersion ?? multinetVersion,

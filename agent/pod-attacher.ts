@@ -24,6 +24,7 @@ import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
 import type { AttachmentCache, AttachmentRecord, CacheRecord } from './attachment-cache.ts';
 import type { DeviceAttacher } from './devices.ts';
+import type { MultusCache, MultusRecord } from './multus-cache.ts';
 import {
   asCniError,
   type DelegateNetwork,
@@ -52,6 +53,8 @@ export interface PodAttacherDeps {
   readonly schedule: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
   /** The clock's time in ms (GC's retry backoff). */
   readonly now: () => number;
+  /** Multus' records of pods it attached before multinet took the node over (DEL releases what it attached). */
+  readonly multus?: MultusCache;
 }
 
 /** How GC retries a stale attachment whose DEL failed: after 1 min, doubling up to 1 h. */
@@ -382,6 +385,11 @@ export class PodAttacher {
       await this.delFromRecord(record, request, log);
       return;
     }
+    const multus = await this.readMultusCache(request, log);
+    if (multus) {
+      await this.delFromMultus(multus, request, log);
+      return;
+    }
     // Nothing cached (ADD never ran here, or the state dir was wiped): best effort from what the pod would get.
     let attachments: readonly PlannedAttachment[];
     try {
@@ -414,6 +422,47 @@ export class PodAttacher {
       log.info('best-effort DEL without a cache entry had failures; not an error', {
         failed: failures.length,
       });
+  }
+
+  /** Multus' record of a container multinet has none of (a pod attached before multinet took over). */
+  private async readMultusCache(request: CniRequest, log: Logger): Promise<MultusRecord | undefined> {
+    try {
+      return await this.deps.multus?.read(request.containerId, request.ifName);
+    } catch (err) {
+      log.error("ignoring Multus' record of the container: it cannot be read", { error: errorMessage(err) });
+      return undefined;
+    }
+  }
+
+  /**
+   * DEL of a pod Multus attached: its delegates in reverse, as Multus recorded them; its record goes once
+   * they are deleted (or their namespace is gone). A failure is the runtime's to retry, with the record kept.
+   */
+  private async delFromMultus(multus: MultusRecord, request: CniRequest, log: Logger): Promise<void> {
+    const record: CacheRecord = {
+      version: 1,
+      containerId: request.containerId,
+      runtimeIfName: request.ifName,
+      netns: request.netns,
+      pod: podRefOf(request),
+      cniVersion: requestVersion(request),
+      attachments: multus.attachments,
+      complete: true,
+    };
+    const failures = await this.delAttachments(record, request, log);
+    if (failures.length > 0 && (await this.netnsAlive(request.netns))) {
+      const first = failures[0]!;
+      throw new CniError(
+        first.error.code,
+        `detaching ${first.record.name} (${first.record.ifName}), which Multus attached, failed: ${first.error.message}`,
+        first.error.details,
+      );
+    }
+    await this.deps.multus?.forget(multus);
+    log.info('detached what Multus attached', {
+      networks: describe(multus.attachments),
+      ...(failures.length > 0 ? { ignored: 'DEL failures: the pod network namespace is gone' } : {}),
+    });
   }
 
   private async check(request: CniRequest): Promise<void> {

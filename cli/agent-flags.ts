@@ -2,6 +2,7 @@
 import type { LogLevel } from '../platform/log.ts';
 import { defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
 import { defaultDeviceInfoDir } from '../lib/devices.ts';
+import { defaultMultusCacheDir } from '../agent/multus-cache.ts';
 import { isSupportedCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 import {
   commaList,
@@ -33,6 +34,7 @@ export const agentFlagDefaults = {
   podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
   podResourcesTimeout: 5,
   deviceInfoDir: defaultDeviceInfoDir,
+  multusCacheDir: defaultMultusCacheDir,
   path: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 } as const;
 
@@ -81,6 +83,9 @@ Node paths:
                                 resourceName (default: ${d.podResourcesSocket})
   --device-info-dir D           the Device Information Spec's directory, shared with device plugins and
                                 delegates (default: ${d.deviceInfoDir})
+  --multus-cache-dir D          Multus' cniDir on the host: the DEL of a pod Multus attached before multinet
+                                took the node over releases what Multus recorded there ("" for none; default:
+                                ${d.multusCacheDir})
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
@@ -118,6 +123,8 @@ export interface AgentFlags {
   readonly stateDir: string;
   readonly socket: string;
   readonly shimSource: string | undefined;
+  /** Multus' cniDir as the host sees it; undefined: do not read Multus' records. */
+  readonly multusCacheDir: string | undefined;
   readonly shimDir: string | undefined;
   readonly shimName: string;
   readonly hostMountNamespace: string | undefined;
@@ -194,6 +201,7 @@ export function parseAgentFlags(
     'pod-resources-socket': s,
     'pod-resources-timeout': s,
     'device-info-dir': s,
+    'multus-cache-dir': s,
     'owner-daemonset': s,
     'delegate-timeout': s,
     'agent-wait': s,
@@ -273,6 +281,10 @@ export function parseAgentFlags(
       d.podResourcesTimeout,
     ),
     deviceInfoDir: absolutePath('device-info-dir', values['device-info-dir']) ?? d.deviceInfoDir,
+    multusCacheDir:
+      values['multus-cache-dir'] === ''
+        ? undefined
+        : (absolutePath('multus-cache-dir', values['multus-cache-dir']) ?? d.multusCacheDir),
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

@@ -55,6 +55,14 @@ async function resolveHostMounts(
   return found.path;
 }
 
+/**
+ * Where this process sees the host's files: the root of the process whose mount namespace delegates enter
+ * (/proc/<pid>/root, for a /proc/<pid>/ns/mnt), or its own root when it runs in the host's.
+ */
+export function hostRootOf(mountNamespace: string | undefined): string {
+  return (mountNamespace && /^(\/proc\/[^/]+)\/ns\/mnt$/.exec(mountNamespace)?.[1]?.concat('/root')) || '/';
+}
+
 export async function runAgent(args: readonly string[], context: CommandContext): Promise<number> {
   const flags = parseAgentFlags(args, context.env);
   const log = createLogger({
@@ -166,6 +174,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       nodeName: flags.nodeName,
       pid: context.process?.pid,
       deviceInfoDir: flags.deviceInfoDir,
+      multusCacheDir: flags.multusCacheDir && join(hostRootOf(hostMounts), flags.multusCacheDir),
     },
     {
       fs: nodeFileSystem,
