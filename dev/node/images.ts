@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RegistryRepository } from './registry.ts';
 
-export type ImageName = 'pause' | 'alpine' | 'multinet' | 'whereabouts';
+export type ImageName = 'pause' | 'alpine' | 'multinet' | 'whereabouts' | 'multus';
 
 export interface BuiltImage {
   readonly name: ImageName;
