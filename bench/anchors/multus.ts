@@ -80,7 +80,7 @@ export interface EnsureMultusOptions {
 /** Returns multus-shim and multus-daemon, building them with build-multus.sh when not cached. */
 export async function ensureMultus(options: EnsureMultusOptions): Promise<MultusBinaries> {
   const binaries = multusBinariesIn(join(options.cacheDir, 'bin'));
-  const all = Object.values(binaries);
+  const all: readonly string[] = [binaries.shim, binaries.daemon, binaries.install, binaries.passthru];
   if ((await Promise.all(all.map(executable))).every(Boolean)) return binaries;
   const env = options.anchorsDir ? { ...options.env, MULTINET_ANCHORS: options.anchorsDir } : options.env;
   await runBuildScript(
