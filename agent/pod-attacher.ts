@@ -116,6 +116,20 @@ export function recordOf(attachment: PlannedAttachment, result?: CniResult): Att
   };
 }
 
+/** A record of attachments the agent did not record itself (DEL without its record), for delAttachments. */
+function recordFor(request: CniRequest, attachments: readonly AttachmentRecord[]): CacheRecord {
+  return {
+    version: 1,
+    containerId: request.containerId,
+    runtimeIfName: request.ifName,
+    netns: request.netns,
+    pod: podRefOf(request),
+    cniVersion: requestVersion(request),
+    attachments,
+    complete: false,
+  };
+}
+
 export class PodAttacher {
   private readonly deps: PodAttacherDeps;
   /** Stale attachments whose GC failed: when GC may try them again. */
@@ -407,16 +421,10 @@ export class PodAttacher {
       });
       return;
     }
-    const synthetic: CacheRecord = {
-      version: 1,
-      containerId: request.containerId,
-      runtimeIfName: request.ifName,
-      netns: request.netns,
-      pod: podRefOf(request),
-      cniVersion: requestVersion(request),
-      attachments: attachments.map((a) => recordOf(a)),
-      complete: false,
-    };
+    const synthetic = recordFor(
+      request,
+      attachments.map((a) => recordOf(a)),
+    );
     const failures = await this.delAttachments(synthetic, request, log);
     if (failures.length > 0)
       log.info('best-effort DEL without a cache entry had failures; not an error', {
@@ -439,17 +447,7 @@ export class PodAttacher {
    * they are deleted (or their namespace is gone). A failure is the runtime's to retry, with the record kept.
    */
   private async delFromMultus(multus: MultusRecord, request: CniRequest, log: Logger): Promise<void> {
-    const record: CacheRecord = {
-      version: 1,
-      containerId: request.containerId,
-      runtimeIfName: request.ifName,
-      netns: request.netns,
-      pod: podRefOf(request),
-      cniVersion: requestVersion(request),
-      attachments: multus.attachments,
-      complete: true,
-    };
-    const failures = await this.delAttachments(record, request, log);
+    const failures = await this.delAttachments(recordFor(request, multus.attachments), request, log);
     if (failures.length > 0 && (await this.netnsAlive(request.netns))) {
       const first = failures[0]!;
       throw new CniError(

@@ -18,7 +18,7 @@ import {
   type PodObject,
   type WebhookConfigurationObject,
 } from './objects.ts';
-import { ago, finding, plural, type Finding } from './report.ts';
+import { ago, finding, plural, type Finding, type FindingArgs } from './report.ts';
 
 /** Everything the cluster checks read, as gathered by the command. */
 export interface ClusterSnapshot {
@@ -156,6 +156,11 @@ export function checkInstall(s: ClusterSnapshot): Finding[] {
   return out;
 }
 
+/** Findings about one node: finding('node', name, ...). */
+function nodeFinding(nodeName: string): (...rest: FindingArgs) => Finding {
+  return (...rest) => finding('node', nodeName, ...rest);
+}
+
 function podReady(pod: PodObject): boolean {
   return conditionOf(pod.status?.conditions, 'Ready')?.status === 'True';
 }
@@ -191,14 +196,13 @@ function agentOnNode(s: ClusterSnapshot, nodeName: string): PodObject | undefine
 }
 
 function checkAgent(s: ClusterSnapshot, nodeName: string, node: NodeObject | undefined): Finding {
+  const at = nodeFinding(nodeName);
   const ds = s.agent!;
   const ns = ds.metadata.namespace ?? '';
   const pod = agentOnNode(s, nodeName);
   if (!pod) {
     const missing = unselected(ds, node);
-    return finding(
-      'node',
-      nodeName,
+    return at(
       'agent',
       'error',
       missing.length > 0
@@ -212,17 +216,13 @@ function checkAgent(s: ClusterSnapshot, nodeName: string, node: NodeObject | und
   const status = pod.status?.containerStatuses?.find((c) => c.name === 'agent');
   const trouble = containerTrouble(status);
   if (pod.status?.phase === 'Running' && podReady(pod)) {
-    return finding(
-      'node',
-      nodeName,
+    return at(
       'agent',
       'ok',
       `${pod.metadata.name} Running and Ready${(status?.restartCount ?? 0) > 0 ? ` (restarted ${plural(status?.restartCount ?? 0, 'time')})` : ''}`,
     );
   }
-  return finding(
-    'node',
-    nodeName,
+  return at(
     'agent',
     'error',
     `${pod.metadata.name} is ${pod.status?.phase ?? 'Unknown'}${podReady(pod) ? '' : ', not Ready'}${trouble ? ` (${trouble})` : ''}: new pods on this node wait for it, then fail`,
@@ -235,13 +235,12 @@ function checkReport(
   nodeName: string,
   state: NodeNetworkState | undefined,
 ): { finding: Finding; fresh: boolean } {
+  const at = nodeFinding(nodeName);
   const ns = s.agent?.metadata.namespace ?? '';
   if (!state?.status) {
     return {
       fresh: false,
-      finding: finding(
-        'node',
-        nodeName,
+      finding: at(
         'report',
         'error',
         'no NodeNetworkState: the agent has never reported from this node',
@@ -255,9 +254,7 @@ function checkReport(
   if (!Number.isFinite(heartbeat) || age > s.staleAfterMs || labelled) {
     return {
       fresh: false,
-      finding: finding(
-        'node',
-        nodeName,
+      finding: at(
         'report',
         'error',
         `its NodeNetworkState is stale: last written ${Number.isFinite(heartbeat) ? `${ago(age)} ago` : 'never'} (stale after ${ago(s.staleAfterMs)}); NADs no longer count this node, and the checks below are as of that report`,
@@ -267,9 +264,7 @@ function checkReport(
   }
   return {
     fresh: true,
-    finding: finding(
-      'node',
-      nodeName,
+    finding: at(
       'report',
       'ok',
       `NodeNetworkState written ${ago(age)} ago by agent ${state.status.agentVersion}`,
@@ -278,6 +273,7 @@ function checkReport(
 }
 
 function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkState): Finding[] {
+  const at = nodeFinding(nodeName);
   const status = state.status!;
   const config = status.cniConfig;
   const agentPod = agentOnNode(s, nodeName)?.metadata.name ?? 'AGENT-POD';
@@ -285,9 +281,7 @@ function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkSta
   const confDir = agentFlag(s, 'cni-conf-dir', '/etc/cni/net.d');
   if (!config) {
     return [
-      finding(
-        'node',
-        nodeName,
+      at(
         'config',
         'warning',
         `the agent (${status.agentVersion}) does not report its CNI config: it is older than multinet doctor`,
@@ -299,9 +293,7 @@ function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkSta
   const file = config.path;
   if (!status.defaultNetwork) {
     out.push(
-      finding(
-        'node',
-        nodeName,
+      at(
         'config',
         'error',
         `no default network in ${confDir}: the agent has nothing to generate ${file} from${config.present ? ' (the file there is left from before)' : ''}`,
@@ -310,9 +302,7 @@ function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkSta
     );
   } else if (!config.present) {
     out.push(
-      finding(
-        'node',
-        nodeName,
+      at(
         'config',
         'error',
         `${file} is missing: the runtime uses ${config.runtimeFile || 'no config at all'}, so new pods get no secondary networks`,
@@ -321,9 +311,7 @@ function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkSta
     );
   } else if (config.runtimeFile !== file) {
     out.push(
-      finding(
-        'node',
-        nodeName,
+      at(
         'config',
         'error',
         `the runtime uses ${config.runtimeFile}, which sorts before ${file}: new pods get no secondary networks`,
@@ -332,9 +320,7 @@ function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkSta
     );
   } else if (config.generatedFrom !== status.defaultNetwork) {
     out.push(
-      finding(
-        'node',
-        nodeName,
+      at(
         'config',
         'error',
         `${file} was made from ${config.generatedFrom || 'no default network'}, but the node's default network is ${status.defaultNetwork}`,
@@ -343,9 +329,7 @@ function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkSta
     );
   } else {
     out.push(
-      finding(
-        'node',
-        nodeName,
+      at(
         'config',
         'ok',
         `${file} is the config the runtime uses, made from the default network ${status.defaultNetwork}`,
@@ -355,9 +339,7 @@ function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkSta
   if (config.externalChange) {
     const when = Date.parse(config.externalChange.time);
     out.push(
-      finding(
-        'node',
-        nodeName,
+      at(
         'config',
         'warning',
         `something else ${config.externalChange.change} ${file} ${Number.isFinite(when) ? `${ago(s.now - when)} ago (${config.externalChange.time})` : ''}; the agent wrote it again, but pods created in between got only the default network`,
@@ -369,6 +351,7 @@ function checkConfig(s: ClusterSnapshot, nodeName: string, state: NodeNetworkSta
 }
 
 function checkShim(s: ClusterSnapshot, nodeName: string, state: NodeNetworkState): Finding | undefined {
+  const at = nodeFinding(nodeName);
   const status = state.status!;
   const shim = status.shim;
   if (!shim) return undefined;
@@ -376,19 +359,17 @@ function checkShim(s: ClusterSnapshot, nodeName: string, state: NodeNetworkState
   const ns = s.agent?.metadata.namespace ?? '';
   const restart = `the agent installs its own shim when it starts: kubectl -n ${ns} delete pod ${agentPod}`;
   if (shim.error) {
-    return finding('node', nodeName, 'shim', 'error', `${shim.path}: ${shim.error}`, restart);
+    return at('shim', 'error', `${shim.path}: ${shim.error}`, restart);
   }
   if (!shim.matchesAgent) {
-    return finding(
-      'node',
-      nodeName,
+    return at(
       'shim',
       'error',
       `${shim.path} is multinet-cni ${shim.version}, the agent is ${status.agentVersion}: the runtime's requests go through a shim of another release`,
       restart,
     );
   }
-  return finding('node', nodeName, 'shim', 'ok', `${shim.path} ${shim.version}, the agent's own`);
+  return at('shim', 'ok', `${shim.path} ${shim.version}, the agent's own`);
 }
 
 export function checkNode(s: ClusterSnapshot, node: NodeObject): Finding[] {

@@ -11,7 +11,7 @@ import { heartbeatOf, networkKey, type NodeNetworkState } from '../node-state.ts
 import { planPodNetworks, type PodNetworkPolicy } from '../pod-networks.ts';
 import { containerTrouble } from './cluster.ts';
 import { conditionOf, type EventObject, type NadObject, type PodObject } from './objects.ts';
-import { ago, finding, type Finding } from './report.ts';
+import { ago, finding, type Finding, type FindingArgs } from './report.ts';
 
 export interface PodSnapshot {
   readonly now: number;
@@ -135,6 +135,7 @@ export function diagnosePod(s: PodSnapshot): PodDiagnosis {
   const ready = conditionOf(s.pod.status?.conditions, 'Ready')?.status === 'True';
   const events = podEvents(s.events);
   const findings: Finding[] = [];
+  const say = (...args: FindingArgs): void => void findings.push(finding('pod', subject, ...args));
   const annotations = meta.annotations ?? {};
   const attached = parseNetworkStatusAnnotation(annotations[networkStatusAnnotation]);
   const plan = planPodNetworks(annotations, namespace, s.policy, 'eth0');
@@ -150,71 +151,49 @@ export function diagnosePod(s: PodSnapshot): PodDiagnosis {
   });
   const base = { namespace, name: meta.name, node, phase, ready };
   for (const problem of plan.problems) {
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'annotation',
-        'error',
-        `the pod's annotations are invalid: ${formatProblem(problem)}`,
-        `fix the annotation (multinet lint annotation --namespace ${namespace} 'VALUE' checks one)`,
-      ),
+    say(
+      'annotation',
+      'error',
+      `the pod's annotations are invalid: ${formatProblem(problem)}`,
+      `fix the annotation (multinet lint annotation --namespace ${namespace} 'VALUE' checks one)`,
     );
   }
   if (s.pod.spec?.hostNetwork) {
-    findings.push(
-      finding('pod', subject, 'network', 'ok', 'uses the host network: no CNI, no networks to attach'),
-    );
+    say('network', 'ok', 'uses the host network: no CNI, no networks to attach');
     return { pod: base, requested, attached, events, findings };
   }
   if (!node) {
     const scheduled = conditionOf(s.pod.status?.conditions, 'PodScheduled');
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'scheduling',
-        'error',
-        `not scheduled: ${scheduled?.message ?? scheduled?.reason ?? 'no node yet'}`,
-        'kubectl describe pod (resources it requests, node selectors, taints)',
-      ),
+    say(
+      'scheduling',
+      'error',
+      `not scheduled: ${scheduled?.message ?? scheduled?.reason ?? 'no node yet'}`,
+      'kubectl describe pod (resources it requests, node selectors, taints)',
     );
     return { pod: base, requested, attached, events, findings };
   }
   // The agent on the pod's node, and its report.
   if (!s.agentPod) {
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'agent',
-        'error',
-        `no multinet agent runs on node ${node}: the pod's networks cannot be attached (or released)`,
-        `multinet doctor (the cluster's checks say why)`,
-      ),
+    say(
+      'agent',
+      'error',
+      `no multinet agent runs on node ${node}: the pod's networks cannot be attached (or released)`,
+      `multinet doctor (the cluster's checks say why)`,
     );
   } else if (conditionOf(s.agentPod.status?.conditions, 'Ready')?.status !== 'True') {
     const trouble = containerTrouble(s.agentPod.status?.containerStatuses?.find((c) => c.name === 'agent'));
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'agent',
-        'error',
-        `the multinet agent on node ${node} (${s.agentPod.metadata.name}) is not Ready${trouble ? `: ${trouble}` : ''}`,
-        `kubectl -n ${s.agentNamespace ?? ''} logs ${s.agentPod.metadata.name}`,
-      ),
+    say(
+      'agent',
+      'error',
+      `the multinet agent on node ${node} (${s.agentPod.metadata.name}) is not Ready${trouble ? `: ${trouble}` : ''}`,
+      `kubectl -n ${s.agentNamespace ?? ''} logs ${s.agentPod.metadata.name}`,
     );
   } else {
     const age = s.now - heartbeatOf(s.nodeState ?? { status: undefined });
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'agent',
-        Number.isFinite(age) && age <= s.staleAfterMs ? 'ok' : 'warning',
-        `the multinet agent on node ${node} (${s.agentPod.metadata.name}) is Ready${Number.isFinite(age) ? `; it reported ${ago(age)} ago` : '; it has not reported'}`,
-      ),
+    say(
+      'agent',
+      Number.isFinite(age) && age <= s.staleAfterMs ? 'ok' : 'warning',
+      `the multinet agent on node ${node} (${s.agentPod.metadata.name}) is Ready${Number.isFinite(age) ? `; it reported ${ago(age)} ago` : '; it has not reported'}`,
     );
   }
   const sandboxErrors = events.filter(
@@ -224,81 +203,46 @@ export function diagnosePod(s: PodSnapshot): PodDiagnosis {
   const defaultStatus = attached.find((a) => a.default);
   const running = phase === 'Running';
   if (defaultStatus) {
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'network',
-        'ok',
-        `${defaultStatus.interface ?? 'eth0'}: the default network ${defaultStatus.name}${defaultStatus.ips?.length ? `, ${defaultStatus.ips.join(', ')}` : ''}`,
-      ),
+    say(
+      'network',
+      'ok',
+      `${defaultStatus.interface ?? 'eth0'}: the default network ${defaultStatus.name}${defaultStatus.ips?.length ? `, ${defaultStatus.ips.join(', ')}` : ''}`,
     );
   } else if (running) {
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'network',
-        requested.length > 0 ? 'error' : 'warning',
-        'no network-status: multinet did not attach this pod (it was created before multinet took over the node, or by another CNI)',
-        requested.length > 0
-          ? 'delete the pod so that its controller creates it again through multinet'
-          : undefined,
-      ),
+    say(
+      'network',
+      requested.length > 0 ? 'error' : 'warning',
+      'no network-status: multinet did not attach this pod (it was created before multinet took over the node, or by another CNI)',
+      requested.length > 0
+        ? 'delete the pod so that its controller creates it again through multinet'
+        : undefined,
     );
   }
   for (const r of requested) {
     if (r.attached) {
       const status = attached.find((a) => a.name === r.network && a.interface === r.interface);
-      findings.push(
-        finding(
-          'pod',
-          subject,
-          'network',
-          'ok',
-          `${r.interface}: ${r.network}${status?.ips?.length ? `, ${status.ips.join(', ')}` : ''}`,
-        ),
+      say(
+        'network',
+        'ok',
+        `${r.interface}: ${r.network}${status?.ips?.length ? `, ${status.ips.join(', ')}` : ''}`,
       );
       continue;
     }
     if (running && !defaultStatus) continue; // said above: multinet never attached this pod
     const { why, fix } = whyMissing(s, r.network, node, sandboxError);
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'network',
-        'error',
-        `${r.interface}: ${r.network} is not attached: ${why}`,
-        fix,
-      ),
-    );
+    say('network', 'error', `${r.interface}: ${r.network} is not attached: ${why}`, fix);
   }
   if (!running && sandboxError) {
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'sandbox',
-        'error',
-        `${phase}: ${sandboxError.reason}${sandboxError.count > 1 ? ` (${sandboxError.count} times)` : ''}: ${sandboxError.message}`,
-        'the runtime retries by itself once the cause above is fixed',
-      ),
+    say(
+      'sandbox',
+      'error',
+      `${phase}: ${sandboxError.reason}${sandboxError.count > 1 ? ` (${sandboxError.count} times)` : ''}: ${sandboxError.message}`,
+      'the runtime retries by itself once the cause above is fixed',
     );
   } else if (running) {
-    findings.push(
-      finding(
-        'pod',
-        subject,
-        'pod',
-        ready ? 'ok' : 'warning',
-        `Running${ready ? ', Ready' : ', not Ready'} on ${node}`,
-      ),
-    );
+    say('pod', ready ? 'ok' : 'warning', `Running${ready ? ', Ready' : ', not Ready'} on ${node}`);
   } else if (phase === 'Pending') {
-    findings.push(
-      finding('pod', subject, 'pod', 'warning', `Pending on ${node}, no sandbox error reported yet`),
-    );
+    say('pod', 'warning', `Pending on ${node}, no sandbox error reported yet`);
   }
   return { pod: base, requested, attached, events, findings };
 }

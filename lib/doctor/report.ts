@@ -36,13 +36,13 @@ export function somethingWrong(summary: Summary): boolean {
   return summary.errors + summary.warnings > 0;
 }
 
+/** A finding's check, severity, message and fix, once its scope and subject are known. */
+export type FindingArgs = [check: string, severity: Severity, message: string, fix?: string];
+
 export function finding(
   scope: Scope,
   subject: string,
-  check: string,
-  severity: Severity,
-  message: string,
-  fix?: string,
+  ...[check, severity, message, fix]: FindingArgs
 ): Finding {
   return { scope, subject, check, severity, message, ...(fix ? { fix } : {}) };
 }

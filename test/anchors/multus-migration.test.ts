@@ -9,7 +9,6 @@
  * no lease, no link, no record of Multus' or multinet's is left. Fails, naming what is missing, where the
  * anchors are not.
  */
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -29,7 +28,15 @@ import { repoRoot } from '../../dev/repo-root.ts';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { eventually } from '../../lib/eventually.ts';
 import { readFixture } from '../fixtures.ts';
-import { cacheDir, ipv4, leases, requireNodeHost, startTestNode } from '../node/support.ts';
+import {
+  cacheDir,
+  ipv4,
+  leases,
+  requireNodeHost,
+  runProcess,
+  startTestNode,
+  type ProcessRun,
+} from '../node/support.ts';
 import { forNode, migrationGuide, type GuideStep, type NodePlaces } from './multus-migration-guide.ts';
 
 let node: KubeNode;
@@ -42,24 +49,6 @@ const oldPods = ['old-0', 'old-1', 'old-2', 'old-3'];
 /** The node bridge's ports before any pod: what is left once every pod is gone. */
 let bridgePortsBefore: number;
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(file: string, args: readonly string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 async function kubectl(...args: string[]): Promise<string> {
   const out = await node.kubectl(args);
   if (out.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr.trim() || out.stdout.trim()}`);
@@ -67,7 +56,7 @@ async function kubectl(...args: string[]): Promise<string> {
 }
 
 /** One step of the guide, as a user runs it (kubectl with the multinet plugin on PATH, helm, a shell). */
-async function step(index: number): Promise<Run> {
+async function step(index: number): Promise<ProcessRun> {
   const guide: GuideStep = migrationGuide[index]!;
   const [file, ...args] = forNode(guide, places);
   const env = {
@@ -76,7 +65,7 @@ async function step(index: number): Promise<Run> {
     KUBECONFIG: node.adminKubeconfigPath,
   };
   const program = file === 'kubectl' ? node.kubectlPath : file === 'helm' ? node.helmPath : file!;
-  const out = await run(program, args, env);
+  const out = await runProcess(program, args, env);
   if (out.code !== 0)
     throw new Error(
       `guide step ${index} (${[file, ...args].join(' ')}) exit ${out.code}:\n${out.stdout}${out.stderr}`,
@@ -346,7 +335,9 @@ describe('replacing Multus with multinet on a live cluster (the real node)', () 
 
 /** The links enslaved to the node's bridge (the host ends of the pods' veths). */
 async function bridgePorts(): Promise<number> {
-  const out = await run('ip', ['-j', 'link', 'show', 'master', node.bridge], { PATH: process.env.PATH });
+  const out = await runProcess('ip', ['-j', 'link', 'show', 'master', node.bridge], {
+    PATH: process.env.PATH,
+  });
   if (out.code !== 0) throw new Error(`ip link show master ${node.bridge}: ${out.stderr}`);
   return (JSON.parse(out.stdout.trim() || '[]') as unknown[]).length;
 }

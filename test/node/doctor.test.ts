@@ -6,7 +6,6 @@
  * master the node lacks, a pod stuck on a plugin the node lacks (`doctor pod`), the agent stopped (its
  * DaemonSet no longer selects the node: no agent, then a stale NodeNetworkState).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,34 +16,16 @@ import { installChartOnNode, type ChartOnNode } from '../../dev/node/multinet-ch
 import { eventually } from '../../lib/eventually.ts';
 import type { Finding } from '../../lib/doctor/report.ts';
 import { seedNadForNode } from '../../playground/node-walkthrough.ts';
-import { requireNodeHost, startTestNode } from './support.ts';
+import { requireNodeHost, runProcess, startTestNode, type ProcessRun } from './support.ts';
 
 let node: KubeNode;
 let chart: ChartOnNode;
 const work = mkdtempSync(join(tmpdir(), 'multinet-node-doctor-'));
 const staleAfterSeconds = 20;
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(file: string, args: readonly string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** `multinet doctor ARGS` as a user runs it: bin/multinet, the kubeconfig in $KUBECONFIG. */
-function doctor(...args: string[]): Promise<Run> {
-  return run(join(repoRoot, 'bin', 'multinet'), ['doctor', ...args], {
+function doctor(...args: string[]): Promise<ProcessRun> {
+  return runProcess(join(repoRoot, 'bin', 'multinet'), ['doctor', ...args], {
     PATH: process.env.PATH,
     HOME: work,
     KUBECONFIG: node.adminKubeconfigPath,
@@ -137,7 +118,7 @@ describe('multinet doctor on the real node', () => {
   }, 120_000);
 
   it('runs as a kubectl plugin: `kubectl multinet doctor` with bin/kubectl-multinet on PATH', async () => {
-    const out = await run(node.kubectlPath, ['multinet', 'doctor', '--color', 'always'], {
+    const out = await runProcess(node.kubectlPath, ['multinet', 'doctor', '--color', 'always'], {
       PATH: `${join(repoRoot, 'bin')}:${process.env.PATH ?? ''}`,
       HOME: work,
       KUBECONFIG: node.adminKubeconfigPath,
