@@ -23,7 +23,7 @@ export const migrationGuide: readonly GuideStep[] = [
     command: ['kubectl', 'label', 'namespace', 'multinet', 'pod-security.kubernetes.io/enforce=privileged'],
   },
   {
-    why: 'multinet beside Multus: each agent writes 00-multinet.conflist, which sorts before 00-multus.conf',
+    why: 'multinet beside Multus: each agent writes 00-multinet.conflist, which sorts before 00-multus.conf; until its webhook serves, pods are let through',
     command: [
       'helm',
       'install',
@@ -34,10 +34,26 @@ export const migrationGuide: readonly GuideStep[] = [
       '--skip-crds',
       '-f',
       'values.yaml',
+      '--set',
+      'webhook.failurePolicy=Ignore',
       '--wait',
     ],
   },
   { command: ['kubectl', '-n', 'multinet', 'rollout', 'status', 'daemonset/multinet-agent'] },
+  {
+    why: 'the webhook serves: back to refusing what it cannot check (failurePolicy from values.yaml: Fail)',
+    command: [
+      'helm',
+      'upgrade',
+      'multinet',
+      'charts/multinet',
+      '--namespace',
+      'multinet',
+      '-f',
+      'values.yaml',
+      '--wait',
+    ],
+  },
   {
     why: "every node: multinet's config is the one the runtime uses",
     command: ['kubectl', 'multinet', 'doctor'],
