@@ -169,7 +169,14 @@ async function createPod(name: string): Promise<void> {
 
 /** The pod is Ready with net1 from the macvlan NAD: in its network-status and in the pod. */
 async function expectNetworks(name: string): Promise<string> {
-  await kubectl('wait', '--for=condition=Ready', `pod/${name}`, '--timeout=180s');
+  await kubectl('wait', '--for=condition=Ready', `pod/${name}`, '--timeout=180s').catch(
+    async (err: unknown) => {
+      const describe = await node.kubectl(['describe', 'pod', name]);
+      throw new Error(
+        `${String(err)}\n--- kubectl describe pod ${name} ---\n${describe.stdout}\n${await multusDiagnostics()}`,
+      );
+    },
+  );
   const status = JSON.parse(
     await kubectl(
       'get',
@@ -190,7 +197,7 @@ async function multusDiagnostics(): Promise<string> {
   const out: string[] = [];
   for (const args of [
     ['-n', 'kube-system', 'describe', 'pod', '-l', 'name=multus'],
-    ['-n', 'kube-system', 'logs', '-l', 'name=multus', '--all-containers', '--tail=40'],
+    ['-n', 'kube-system', 'logs', '-l', 'name=multus', '--all-containers', '--tail=60'],
   ]) {
     const r = await node.kubectl(args);
     out.push(`--- kubectl ${args.join(' ')} ---\n${(r.stdout + r.stderr).split('\n').slice(-80).join('\n')}`);
