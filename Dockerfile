@@ -7,11 +7,12 @@ ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 ARG GO_IMAGE=golang:1.26-bookworm
 
 # The shim and the spawner: standard library only, CGO_ENABLED=0 (scripts/build-go.sh holds the one go
-# build line).
+# build line; it stamps multinet's version from package.json).
 FROM ${GO_IMAGE} AS shim
 WORKDIR /src
 COPY cni ./cni
 COPY spawner ./spawner
+COPY package.json ./
 COPY scripts/build-go.sh scripts/build-shim.sh scripts/build-spawner.sh ./scripts/
 RUN bash scripts/build-shim.sh && bash scripts/build-spawner.sh
 

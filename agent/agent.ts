@@ -8,6 +8,7 @@ import type { Logger } from 'winston';
 import { CniError, CniErrorCode } from '../lib/cni/error.ts';
 import { defaultDeviceInfoDir } from '../lib/devices.ts';
 import type { Clock, Exec, FileSystem } from '../lib/ports.ts';
+import { multinetVersion } from '../platform/version.ts';
 import { AttachmentCache } from './attachment-cache.ts';
 import { createCniHandler } from './cni-server.ts';
 import { ConfWriter } from './conf-writer.ts';
@@ -16,6 +17,7 @@ import { DelegateRunner } from './delegate-runner.ts';
 import { DeviceAttacher, type PodDeviceSource } from './devices.ts';
 import { WorkLimiter } from './limiter.ts';
 import type { NetworkSource } from './network-source.ts';
+import { MultusCache } from './multus-cache.ts';
 import { PodAttacher, type ClaimStatusSink } from './pod-attacher.ts';
 import { HotPlug } from './hot-plug.ts';
 import { AttachmentResolver, type ClaimNetworkSource, type NetworkOptions } from './resolve.ts';
@@ -51,6 +53,13 @@ export interface AgentOptions {
   readonly pid?: number | undefined;
   /** The Device Information Spec's root on the node (default /var/run/k8s.cni.cncf.io/devinfo). */
   readonly deviceInfoDir?: string;
+  /** The version the agent names to shims (default: this checkout's, package.json). */
+  readonly agentVersion?: string;
+  /**
+   * Multus' cniDir as this process sees it: a DEL of a container the agent has no record of releases what
+   * Multus recorded there (pods Multus attached before multinet took the node over). Undefined: none.
+   */
+  readonly multusCacheDir?: string | undefined;
 }
 
 export interface AgentDeps {
@@ -135,6 +144,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       networkName: 'multinet-cni-network',
     },
     log.child({ component: 'conf-writer' }),
+    () => new Date(clock.now()),
   );
   const runner = new DelegateRunner({
     exec: deps.delegateExec ?? exec,
@@ -209,8 +219,10 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     schedule,
     now: () => clock.now(),
     claimStatus: deps.claims,
+    ...(options.multusCacheDir ? { multus: new MultusCache(fs, options.multusCacheDir) } : {}),
   });
   const handler = createCniHandler({
+    agentVersion: options.agentVersion ?? multinetVersion,
     stats: () => limiter.stats,
     handle: (request) => attacher.handle(request),
     // An ADD waits for the default network before it takes a slot, so DELs are never stuck behind it.

@@ -22,6 +22,7 @@ describe('the CNI endpoint', () => {
     socket = join(dir, 'agent.sock');
     server = createServer(
       createCniHandler({
+        agentVersion: '0.1.0',
         stats: () => ({ running: 0, waiting: 0 }),
         handle: (req) => {
           handled.push(req.command);
@@ -56,6 +57,37 @@ describe('the CNI endpoint', () => {
       json: { result: { cniVersion: '0.4.0', ips: [] } },
     });
     expect(await post(socket, wire('DEL'))).toMatchObject({ status: 200, json: { result: null } });
+  });
+
+  it('names its version and protocol in every answer', async () => {
+    const answer = await post(socket, wire('DEL'));
+    expect(answer.headers).toMatchObject({ 'multinet-agent-version': '0.1.0', 'multinet-protocol': '1' });
+    expect((await post(socket, 'not json')).headers['multinet-agent-version']).toBe('0.1.0');
+  });
+
+  it('serves a shim of its protocol whatever its version, and one from before version headers', async () => {
+    const skew = { 'multinet-shim-version': '0.0.1', 'multinet-protocol': '1' };
+    expect(await post(socket, wire('DEL'), '/cni', 'POST', skew)).toMatchObject({ json: { result: null } });
+    expect(await post(socket, wire('DEL'))).toMatchObject({ json: { result: null } });
+  });
+
+  it('refuses a shim of a protocol it does not serve, naming both versions, before reading the body', async () => {
+    const before = handled.length;
+    const answer = await post(socket, wire('ADD', { cniVersion: '0.3.1' }), '/cni', 'POST', {
+      'multinet-shim-version': '9.9.9',
+      'multinet-protocol': '2',
+      'cni-version': '0.4.0',
+    });
+    expect(answer.json).toEqual({
+      error: {
+        cniVersion: '0.4.0',
+        code: 11,
+        msg: expect.stringMatching(
+          /^multinet-cni 9\.9\.9 speaks wire protocol 2; the multinet agent 0\.1\.0 on this node serves protocol 1: /,
+        ),
+      },
+    });
+    expect(handled.length).toBe(before);
   });
 
   it('refuses a request over the size limit with a CNI error (it read no version), not a reset', async () => {
@@ -117,6 +149,7 @@ describe('the bound on request bytes held at once', () => {
     const held2 = new Promise<void>((resolve) => (bothHeld = resolve));
     const served = await serveOnSocket(
       createCniHandler({
+        agentVersion: '0.1.0',
         stats: () => ({ running: 0, waiting: 0 }),
         handle: () => {
           if (++handling === 2) bothHeld();
@@ -196,6 +229,7 @@ function replyOf(raw: string): unknown {
 describe('clients that stall their request bodies', () => {
   const handler = (bounds = {}): ReturnType<typeof createCniHandler> =>
     createCniHandler({
+      agentVersion: '0.1.0',
       stats: () => ({ running: 0, waiting: 0 }),
       handle: (req) => Promise.resolve(req.command === 'ADD' ? { cniVersion: '1.0.0', ips: [] } : null),
       log: silentLog,
@@ -271,6 +305,7 @@ describe('the cniVersion of refusals before the body is parsed', () => {
   it("is the one the shim sends in its cni-version header, the request's once it can be read", async () => {
     const served = await serveOnSocket(
       createCniHandler({
+        agentVersion: '0.1.0',
         stats: () => ({ running: 0, waiting: 0 }),
         handle: () => Promise.resolve(null),
         log: silentLog,

@@ -15,9 +15,14 @@ import { isSupportedCniVersion, latestCniVersion } from '../lib/cni/version.ts';
 import type { Logger } from 'winston';
 import { asCniError, CniError, CniErrorCode } from '../lib/cni/error.ts';
 import {
+  agentVersionHeader,
   cniEndpoint,
   cniVersionHeader,
   parseCniRequest,
+  protocolHeader,
+  servedProtocols,
+  shimVersionHeader,
+  wireProtocol,
   type CniReply,
   type CniRequest,
 } from '../lib/cni/request.ts';
@@ -50,6 +55,8 @@ export const defaultRequestBounds: RequestBounds = {
 };
 
 export interface CniHandlerDeps {
+  /** The agent's multinet version: named in every answer, and in refusals of a shim of another protocol. */
+  readonly agentVersion: string;
   /** Serves a request (the attacher, through the limiter). */
   readonly handle: (request: CniRequest) => Promise<JsonObject | null>;
   /** The limiter's counts, for /healthz. */
@@ -151,10 +158,41 @@ function readBody(
   });
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, agentVersion: string): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    [agentVersionHeader]: agentVersion,
+    [protocolHeader]: String(wireProtocol),
+  });
   res.end(text);
+}
+
+/** The shim as its headers describe it: shims from before the headers send none and speak protocol 1. */
+export function shimOf(req: Pick<IncomingMessage, 'headers'>): { version: string; protocol: number } {
+  const version = req.headers[shimVersionHeader];
+  const protocol = req.headers[protocolHeader];
+  return {
+    version: typeof version === 'string' && version ? version : '',
+    protocol: typeof protocol === 'string' && /^\d{1,6}$/.test(protocol) ? Number(protocol) : 1,
+  };
+}
+
+/**
+ * Refuses a shim of a wire protocol this agent does not serve, naming both versions. Code 11 (try again
+ * later): the skew of a rolling upgrade passes once the node's agent and shim are of one release again.
+ */
+export function protocolRefusal(
+  shim: { version: string; protocol: number },
+  agentVersion: string,
+): CniError | undefined {
+  if (servedProtocols.includes(shim.protocol)) return undefined;
+  const shimName = shim.version ? `multinet-cni ${shim.version}` : 'the multinet CNI shim';
+  return new CniError(
+    CniErrorCode.tryAgainLater,
+    `${shimName} speaks wire protocol ${shim.protocol}; the multinet agent ${agentVersion} on this node serves protocol ${servedProtocols.join(', ')}: the shim and the agent are of different multinet releases (an upgrade in progress, or a shim left by another install); once the node's agent and shim are of one release this succeeds`,
+  );
 }
 
 /**
@@ -171,15 +209,29 @@ function versionOf(body: unknown, req: IncomingMessage): string {
 export function createCniHandler(deps: CniHandlerDeps): RequestListener {
   const bounds: RequestBounds = { ...defaultRequestBounds, ...deps.bounds };
   const budget = new ByteBudget(bounds.maxBytesInFlight, bounds.reservedForSmallBytes);
+  const skewed = new Set<string>();
   return (req, res) => {
     if (req.url === '/healthz' && req.method === 'GET') {
-      send(res, 200, { ok: true, ...deps.stats() });
+      send(res, 200, { ok: true, ...deps.stats() }, deps.agentVersion);
       return;
     }
     if (req.url !== cniEndpoint || req.method !== 'POST') {
       req.resume();
-      send(res, 404, { error: `POST ${cniEndpoint} only` });
+      send(res, 404, { error: `POST ${cniEndpoint} only` }, deps.agentVersion);
       return;
+    }
+    const shim = shimOf(req);
+    if (
+      shim.version !== deps.agentVersion &&
+      !skewed.has(`${shim.version}/${shim.protocol}`) &&
+      skewed.size < 16
+    ) {
+      skewed.add(`${shim.version}/${shim.protocol}`);
+      deps.log.warn('the CNI shim on this node is of another multinet release than the agent', {
+        shimVersion: shim.version || '(none: older than version headers)',
+        shimProtocol: shim.protocol,
+        agentVersion: deps.agentVersion,
+      });
     }
     const started = performance.now();
     let request: CniRequest | undefined;
@@ -187,6 +239,8 @@ export function createCniHandler(deps: CniHandlerDeps): RequestListener {
     let held = 0;
     void (async () => {
       try {
+        const refusal = protocolRefusal(shim, deps.agentVersion);
+        if (refusal) throw refusal;
         const { text, bytes } = await readBody(req, bounds, budget);
         held = bytes;
         if (jsonNestsDeeperThan(text, bounds.maxDepth)) {
@@ -201,7 +255,7 @@ export function createCniHandler(deps: CniHandlerDeps): RequestListener {
         await deps.prepare?.(current);
         const result = await deps.handle(current);
         const reply: CniReply = { result };
-        send(res, 200, reply);
+        send(res, 200, reply, deps.agentVersion);
         deps.observe?.(current.command, 'ok', (performance.now() - started) / 1000);
       } catch (err) {
         const error =
@@ -220,7 +274,7 @@ export function createCniHandler(deps: CniHandlerDeps): RequestListener {
         const reply: CniReply = { error: error.toJson(versionOf(body, req)) };
         // A body that was not read to its end (it stalled) is not waited for: the connection goes.
         if (!req.complete) res.once('finish', () => req.destroy());
-        if (!res.headersSent && !res.destroyed) send(res, 200, reply);
+        if (!res.headersSent && !res.destroyed) send(res, 200, reply, deps.agentVersion);
         deps.observe?.(request?.command ?? 'unknown', 'error', (performance.now() - started) / 1000);
       } finally {
         budget.give(held);

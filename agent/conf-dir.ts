@@ -23,7 +23,8 @@ const configExtensions = ['.conf', '.conflist', '.json'];
 /** Plugins that delegate to other configs: choosing one as the default network would nest meta-plugins. */
 const metaPlugins = new Set(['multus', 'multus-shim']);
 
-function isConfigFileName(name: string): boolean {
+/** A file name the runtime loads as a CNI config (libcni's extensions; not the temp files of atomic writes). */
+export function isConfigFileName(name: string): boolean {
   return !name.startsWith('.') && configExtensions.some((ext) => name.endsWith(ext));
 }
 

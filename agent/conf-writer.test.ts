@@ -95,4 +95,58 @@ describe('ConfWriter', () => {
     await writer.sync();
     expect(await fs.readFile('/etc/cni/net.d/00-multinet.conflist')).toContain('"name": "a"');
   });
+
+  it("reports its file, the runtime's first file and what it was made from", async () => {
+    const { fs, writer } = setup({
+      '10-flannel.conflist': JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'cbr0',
+        plugins: [{ type: 'bridge' }],
+      }),
+    });
+    expect(await writer.state()).toEqual({
+      path: '/etc/cni/net.d/00-multinet.conflist',
+      present: false,
+      runtimeFile: '/etc/cni/net.d/10-flannel.conflist',
+      generatedFrom: '',
+      externalChange: null,
+    });
+    await writer.sync();
+    fs.put('/etc/cni/net.d/00-aaa.conf', JSON.stringify({ cniVersion: '1.0.0', name: 'x', type: 'ptp' }));
+    expect(await writer.state()).toEqual({
+      path: '/etc/cni/net.d/00-multinet.conflist',
+      present: true,
+      runtimeFile: '/etc/cni/net.d/00-aaa.conf',
+      generatedFrom: '/etc/cni/net.d/10-flannel.conflist',
+      externalChange: null,
+    });
+  });
+
+  it('writes its file again when something else removes or edits it, and reports when', async () => {
+    const fs = new MemoryFs();
+    fs.put('/etc/cni/net.d/10-a.conf', JSON.stringify({ cniVersion: '0.4.0', name: 'a', type: 'ptp' }));
+    let now = Date.parse('2026-12-06T10:00:00Z');
+    const writer = new ConfWriter(fs, options, silentLog, () => new Date(now));
+    await writer.sync();
+    const written = await fs.readFile('/etc/cni/net.d/00-multinet.conflist');
+    // A change of the default network is the agent's own rewrite, not someone else's.
+    fs.put('/etc/cni/net.d/10-a.conf', JSON.stringify({ cniVersion: '1.0.0', name: 'a', type: 'ptp' }));
+    await writer.sync();
+    expect((await writer.state()).externalChange).toBeNull();
+    now += 60_000;
+    fs.files.delete('/etc/cni/net.d/00-multinet.conflist');
+    expect(await writer.sync()).toMatchObject({ written: true });
+    expect((await writer.state()).externalChange).toEqual({
+      time: '2026-12-06T10:01:00Z',
+      change: 'removed',
+    });
+    now += 60_000;
+    fs.put('/etc/cni/net.d/00-multinet.conflist', written);
+    await writer.sync();
+    expect((await writer.state()).externalChange).toEqual({
+      time: '2026-12-06T10:02:00Z',
+      change: 'changed',
+    });
+    expect(await fs.readFile('/etc/cni/net.d/00-multinet.conflist')).toContain('"cniVersion": "1.0.0"');
+  });
 });

@@ -8,9 +8,10 @@
 import { join } from 'node:path';
 import type { Logger } from 'winston';
 import { declaredCapabilities } from '../lib/cni/config.ts';
+import type { ExternalConfigChange, NodeCniConfigState } from '../lib/node-state.ts';
 import type { FileSystem } from '../lib/ports.ts';
-import type { JsonObject } from '../lib/safe-json.ts';
-import { scanConfDir, type ConfDirScan, type ConfFile } from './conf-dir.ts';
+import { isObject, type JsonObject } from '../lib/safe-json.ts';
+import { isConfigFileName, scanConfDir, type ConfDirScan, type ConfFile } from './conf-dir.ts';
 
 export interface ShimConfigOptions {
   readonly confDir: string;
@@ -58,13 +59,18 @@ export class ConfWriter {
   private readonly fs: FileSystem;
   private readonly options: ShimConfigOptions;
   private readonly log: Logger;
+  private readonly now: () => Date;
   private lastScan: ConfDirScan | undefined;
   private reported = '';
+  /** What this agent last wrote or found in place: a file that differs from it was changed by someone else. */
+  private current: string | undefined;
+  private externalChange: ExternalConfigChange | null = null;
 
-  constructor(fs: FileSystem, options: ShimConfigOptions, log: Logger) {
+  constructor(fs: FileSystem, options: ShimConfigOptions, log: Logger, now: () => Date = () => new Date()) {
     this.fs = fs;
     this.options = options;
     this.log = log;
+    this.now = now;
   }
 
   get path(): string {
@@ -97,9 +103,52 @@ export class ConfWriter {
     }
     const wanted = renderShimConfig(defaultNetwork, this.options);
     const current = await this.fs.readFile(this.path).catch(() => undefined);
-    if (current === wanted) return { scan, defaultNetwork, written: false };
+    if (current === wanted) {
+      this.current = current;
+      return { scan, defaultNetwork, written: false };
+    }
+    if (this.current !== undefined && current !== this.current) {
+      // Someone else removed or edited it (a CNI installer, a cleanup): while it was gone the runtime
+      // used the next config, so pods created meanwhile got only the default network. Said loudly, and
+      // reported in the NodeNetworkState (multinet doctor shows it).
+      const change = current === undefined ? 'removed' : 'changed';
+      this.externalChange = {
+        time: this.now()
+          .toISOString()
+          .replace(/\.\d{3}Z$/, 'Z'),
+        change,
+      };
+      this.log.warn(`the multinet CNI config was ${change} by something else; writing it again`, {
+        path: this.path,
+      });
+    }
     await this.fs.writeFileAtomic(this.path, wanted, 0o644);
+    this.current = wanted;
     this.log.info('wrote the multinet CNI config', { path: this.path, defaultNetwork: defaultNetwork.path });
     return { scan, defaultNetwork, written: true };
+  }
+
+  /** The conf dir as the node's report shows it: the generated file, the runtime's file, the last external change. */
+  async state(): Promise<NodeCniConfigState> {
+    const names = (await this.fs.list(this.options.confDir)).filter(isConfigFileName).sort();
+    // Missing, or there but not JSON (present, made from nothing this agent can name).
+    const present = (await this.fs.stat(this.path)) !== undefined;
+    let generatedFrom = '';
+    try {
+      const parsed = JSON.parse(await this.fs.readFile(this.path)) as unknown;
+      const plugins = isObject(parsed) && Array.isArray(parsed.plugins) ? parsed.plugins : [];
+      const first: unknown = plugins[0];
+      const named = isObject(first) && isObject(first.defaultNetwork) ? first.defaultNetwork.file : undefined;
+      if (typeof named === 'string') generatedFrom = named;
+    } catch {
+      generatedFrom = '';
+    }
+    return {
+      path: this.path,
+      present,
+      runtimeFile: names[0] ? join(this.options.confDir, names[0]) : '',
+      generatedFrom,
+      externalChange: this.externalChange,
+    };
   }
 }

@@ -16,7 +16,7 @@ import type { ConfDirScan } from './conf-dir.ts';
 import { KubeSource, podInfo, type PodEventSink, type PodObject } from './kube-source.ts';
 import type { PodInfo } from './network-source.ts';
 import { NadStore } from './nad-store.ts';
-import { NodeReporter } from './node-reporter.ts';
+import { NodeReporter, type NodeReporterOptions } from './node-reporter.ts';
 import type { AgentObserver } from './observer.ts';
 
 export interface KubeNetworkingOptions {
@@ -32,6 +32,8 @@ export interface KubeNetworkingOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly scan: () => Promise<ConfDirScan>;
+  /** The shim and conf-dir facts of each report (see NodeReporterOptions.facts). */
+  readonly facts?: NodeReporterOptions['facts'];
   readonly event?: PodEventSink;
   /** Told about each network-status write (metrics). */
   readonly observeStatusWrite?: AgentObserver['statusWrite'];
@@ -90,6 +92,7 @@ export function createKubeNetworking(options: KubeNetworkingOptions): KubeNetwor
     log: log.child({ component: 'node-reporter' }),
     heartbeatMs: options.heartbeatMs,
     debounceMs: 500,
+    ...(options.facts ? { facts: options.facts } : {}),
   });
   store.onChange = () => reporter.trigger();
   // Store writes are serialized so a delete never overtakes the add before it.

@@ -100,6 +100,8 @@ export interface NodeReporterOptions {
   readonly debounceMs: number;
   readonly sysClassNet?: string;
   readonly now?: () => Date;
+  /** The CNI shim and the conf dir as they are now (which shim, is the generated config first, ...). */
+  readonly facts?: () => Promise<Pick<NodeNetworkStateStatus, 'shim' | 'cniConfig'>>;
 }
 
 export class NodeReporter {
@@ -124,9 +126,13 @@ export class NodeReporter {
   /** The status the node would report now. */
   async compute(): Promise<NodeNetworkStateStatus> {
     const o = this.options;
-    const [inventory, scan] = await Promise.all([
+    const [inventory, scan, facts] = await Promise.all([
       readInventory(o.fs, o.binDirs, o.sysClassNet ?? '/sys/class/net'),
       o.scan(),
+      o.facts?.().catch((err: unknown) => {
+        o.log.warn('cannot read the shim and conf-dir facts for the report', { error: errorMessage(err) });
+        return {};
+      }),
     ]);
     const held = o.store.all();
     const resources = await this.resourceCounts(held.map((s) => s.resourceName));
@@ -142,6 +148,7 @@ export class NodeReporter {
       digests: bucketDigests(held.map((s) => ({ key: networkKey(s.namespace, s.name), hash: s.configHash }))),
       problems,
       ...(resources ? { resources } : {}),
+      ...facts,
     };
   }
 

@@ -25,6 +25,7 @@ import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
 import type { AttachmentCache, AttachmentRecord, CacheRecord } from './attachment-cache.ts';
 import type { DeviceAttacher } from './devices.ts';
+import type { MultusCache, MultusRecord } from './multus-cache.ts';
 import { type DelegateNetwork, type DelegateRunner, type DelegateTarget } from './delegate-runner.ts';
 import { QueueFullError } from './limiter.ts';
 import type { NetworkSource, PodRef } from './network-source.ts';
@@ -66,6 +67,8 @@ export interface PodAttacherDeps {
   readonly now: () => number;
   /** Where attachments from ResourceClaims are reported (with the DRA driver on). */
   readonly claimStatus?: ClaimStatusSink | undefined;
+  /** Multus' records of pods it attached before multinet took the node over (DEL releases what it attached). */
+  readonly multus?: MultusCache;
 }
 
 /** How GC retries a stale attachment whose DEL failed: after 1 min, doubling up to 1 h. */
@@ -128,6 +131,20 @@ export function recordOf(attachment: PlannedAttachment, result?: CniResult): Att
       : attachment.selection
         ? { selected: true as const }
         : {}),
+  };
+}
+
+/** A record of attachments the agent did not record itself (DEL without its record), for delAttachments. */
+function recordFor(request: CniRequest, attachments: readonly AttachmentRecord[]): CacheRecord {
+  return {
+    version: 1,
+    containerId: request.containerId,
+    runtimeIfName: request.ifName,
+    netns: request.netns,
+    pod: podRefOf(request),
+    cniVersion: requestVersion(request),
+    attachments,
+    complete: false,
   };
 }
 
@@ -406,6 +423,11 @@ export class PodAttacher {
       await this.delFromRecord(record, request, log);
       return;
     }
+    const multus = await this.readMultusCache(request, log);
+    if (multus) {
+      await this.delFromMultus(multus, request, log);
+      return;
+    }
     // Nothing cached (ADD never ran here, or the state dir was wiped): best effort from what the pod would get.
     let attachments: readonly PlannedAttachment[];
     try {
@@ -423,21 +445,46 @@ export class PodAttacher {
       });
       return;
     }
-    const synthetic: CacheRecord = {
-      version: 1,
-      containerId: request.containerId,
-      runtimeIfName: request.ifName,
-      netns: request.netns,
-      pod: podRefOf(request),
-      cniVersion: requestVersion(request),
-      attachments: attachments.map((a) => recordOf(a)),
-      complete: false,
-    };
+    const synthetic = recordFor(
+      request,
+      attachments.map((a) => recordOf(a)),
+    );
     const failures = await this.delAttachments(synthetic, request, log);
     if (failures.length > 0)
       log.info('best-effort DEL without a cache entry had failures; not an error', {
         failed: failures.length,
       });
+  }
+
+  /** Multus' record of a container multinet has none of (a pod attached before multinet took over). */
+  private async readMultusCache(request: CniRequest, log: Logger): Promise<MultusRecord | undefined> {
+    try {
+      return await this.deps.multus?.read(request.containerId, request.ifName);
+    } catch (err) {
+      log.error("ignoring Multus' record of the container: it cannot be read", { error: errorMessage(err) });
+      return undefined;
+    }
+  }
+
+  /**
+   * DEL of a pod Multus attached: its delegates in reverse, as Multus recorded them; its record goes once
+   * they are deleted (or their namespace is gone). A failure is the runtime's to retry, with the record kept.
+   */
+  private async delFromMultus(multus: MultusRecord, request: CniRequest, log: Logger): Promise<void> {
+    const failures = await this.delAttachments(recordFor(request, multus.attachments), request, log);
+    if (failures.length > 0 && (await this.netnsAlive(request.netns))) {
+      const first = failures[0]!;
+      throw new CniError(
+        first.error.code,
+        `detaching ${first.record.name} (${first.record.ifName}), which Multus attached, failed: ${first.error.message}`,
+        first.error.details,
+      );
+    }
+    await this.deps.multus?.forget(multus);
+    log.info('detached what Multus attached', {
+      networks: describe(multus.attachments),
+      ...(failures.length > 0 ? { ignored: 'DEL failures: the pod network namespace is gone' } : {}),
+    });
   }
 
   private async check(request: CniRequest): Promise<void> {

@@ -2,6 +2,7 @@
 import type { LogLevel } from '../platform/log.ts';
 import { defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
 import { defaultDeviceInfoDir } from '../lib/devices.ts';
+import { defaultMultusCacheDir } from '../agent/multus-cache.ts';
 import { isSupportedCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 import {
   commaList,
@@ -37,6 +38,7 @@ export const agentFlagDefaults = {
   podResourcesTimeout: 5,
   deviceInfoDir: defaultDeviceInfoDir,
   kubeletRegistryDir: '/var/lib/kubelet/plugins_registry',
+  multusCacheDir: defaultMultusCacheDir,
   path: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 } as const;
 
@@ -93,6 +95,9 @@ Node paths:
                                 networks through ResourceClaims (needs the API server)
   --kubelet-registry-dir D      where the kubelet finds plugin sockets, with --dra
                                 (default: ${d.kubeletRegistryDir})
+  --multus-cache-dir D          Multus' cniDir on the host: the DEL of a pod Multus attached before multinet
+                                took the node over releases what Multus recorded there ("" for none; default:
+                                ${d.multusCacheDir})
 
 Behaviour:
   --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
@@ -131,6 +136,8 @@ export interface AgentFlags {
   readonly stateDir: string;
   readonly socket: string;
   readonly shimSource: string | undefined;
+  /** Multus' cniDir as the host sees it; undefined: do not read Multus' records. */
+  readonly multusCacheDir: string | undefined;
   readonly shimDir: string | undefined;
   readonly shimName: string;
   readonly hostMountNamespace: string | undefined;
@@ -214,6 +221,7 @@ export function parseAgentFlags(
     'device-info-dir': s,
     dra: { type: 'boolean' },
     'kubelet-registry-dir': s,
+    'multus-cache-dir': s,
     'owner-daemonset': s,
     'delegate-timeout': s,
     'agent-wait': s,
@@ -301,6 +309,10 @@ export function parseAgentFlags(
     dra: values.dra === true,
     kubeletRegistryDir:
       absolutePath('kubelet-registry-dir', values['kubelet-registry-dir']) ?? d.kubeletRegistryDir,
+    multusCacheDir:
+      values['multus-cache-dir'] === ''
+        ? undefined
+        : (absolutePath('multus-cache-dir', values['multus-cache-dir']) ?? d.multusCacheDir),
     delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
     agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
     readinessIndicatorFile: values['readiness-indicator-file'],

@@ -17,7 +17,8 @@ import { hostMountsExec } from '../agent/host-mounts-exec.ts';
 import { findHostMountNamespace } from '../platform/nodejs/host-mount-namespace.ts';
 import { endProcessesWithEnv } from '../platform/nodejs/orphans.ts';
 import { serveAgent, type ServedAgent } from '../agent/serve.ts';
-import { installShim } from '../agent/shim-installer.ts';
+import { installShim, shimInspector } from '../agent/shim-installer.ts';
+import type { NodeCniConfigState } from '../lib/node-state.ts';
 import { OwnerWatch } from '../agent/owner-daemonset.ts';
 import { removeInstalled } from '../agent/uninstall.ts';
 import { join } from 'node:path';
@@ -59,6 +60,14 @@ async function resolveHostMounts(
   return found.path;
 }
 
+/**
+ * Where this process sees the host's files: the root of the process whose mount namespace delegates enter
+ * (/proc/<pid>/root, for a /proc/<pid>/ns/mnt), or its own root when it runs in the host's.
+ */
+export function hostRootOf(mountNamespace: string | undefined): string {
+  return (mountNamespace && /^(\/proc\/[^/]+)\/ns\/mnt$/.exec(mountNamespace)?.[1]?.concat('/root')) || '/';
+}
+
 export async function runAgent(args: readonly string[], context: CommandContext): Promise<number> {
   const flags = parseAgentFlags(args, context.env);
   const log = createLogger({
@@ -84,6 +93,16 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   let source: NetworkSource;
   // The conf-dir scan is shared by the agent and the node reporter; filled in once the agent exists.
   const confScan: { current?: () => Promise<ConfDirScan> } = {};
+  const confState: { current?: () => Promise<NodeCniConfigState> } = {};
+  // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
+  const nodeSpawn = nodeExec(
+    context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
+  );
+  const shimState = shimInspector(nodeFileSystem, nodeSpawn, {
+    installed: join(flags.shimDir ?? flags.cniBinDirs[0]!, flags.shimName),
+    source: flags.shimSource,
+    agentVersion: multinetVersion,
+  });
   if (flags.standalone) {
     // Each mode loads only its own source: manifests (js-yaml) standalone, the API client otherwise.
     const { StandaloneSource } = await import('../agent/standalone-source.ts');
@@ -108,6 +127,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         clock: systemClock,
         log,
         scan: () => confScan.current!(),
+        facts: async () => ({ shim: await shimState(), cniConfig: await confState.current!() }),
         observeStatusWrite: (outcome, seconds) => metrics.statusWrite(outcome, seconds),
       });
     } catch (err) {
@@ -148,10 +168,6 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       return (await podResources).devicesOf(pod);
     },
   };
-  // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
-  const nodeSpawn = nodeExec(
-    context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
-  );
   // Started by the spawner, a small child process, unless there is none (then by Node, loudly).
   const spawner = flags.spawner
     ? new SpawnerExec({ file: flags.spawner, fallback: nodeSpawn, log: log.child({ component: 'spawner' }) })
@@ -204,6 +220,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       nodeName: flags.nodeName,
       pid: context.process?.pid,
       deviceInfoDir: flags.deviceInfoDir,
+      multusCacheDir: flags.multusCacheDir && join(hostRootOf(hostMounts), flags.multusCacheDir),
     },
     {
       fs: nodeFileSystem,
@@ -236,6 +253,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       ...(memoryLimitBytes ? { memoryLimitMiB: Math.round(memoryLimitBytes / 2 ** 20) } : {}),
     });
   confScan.current = () => agent.confWriter.scan();
+  confState.current = () => agent.confWriter.state();
   let served: ServedAgent | undefined;
   let owner: OwnerWatch | undefined;
   // The serving file names this process: a successor's (the same path on one host) is left alone.

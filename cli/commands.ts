@@ -22,6 +22,13 @@ export const commands: Readonly<Record<string, Command>> = {
       return { usage: m.lintUsage, run: (args, { io }) => m.runLint(args, io) };
     },
   },
+  doctor: {
+    summary: 'check a cluster: the install, every node, every NAD, or one pod (`doctor pod NS/NAME`)',
+    load: async () => {
+      const m = await import('./doctor.ts');
+      return { usage: m.doctorUsage, run: m.runDoctor };
+    },
+  },
   agent: {
     summary: 'run the node agent (writes the CNI config, serves the CNI shim, runs delegates)',
     load: async () => {

@@ -6,6 +6,8 @@ export interface CliIo {
   readonly stderr: (text: string) => void;
   /** Reads a file, or standard input for "-". */
   readonly readInput: (path: string) => Promise<string>;
+  /** Standard output is a terminal (colours, when the user wants them). */
+  readonly isTerminal?: boolean;
 }
 
 /** What the entry point hands to a command: I/O, the environment, and a signal for SIGINT/SIGTERM. */

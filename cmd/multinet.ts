@@ -20,6 +20,7 @@ const io: CliIo = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
   readInput: (path) => (path === '-' ? readStdin() : readFile(path, 'utf8')),
+  isTerminal: process.stdout.isTTY === true,
 };
 
 const controller = new AbortController();

@@ -15,6 +15,21 @@ var supportedVersions = []string{"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 
 const latestVersion = "1.1.0"
 
+// version is the multinet release this shim belongs to: set at build time from package.json
+// (scripts/build-shim.sh: -ldflags -X main.version=...); "dev" in a plain `go build`.
+var version = "dev"
+
+// protocol is the shim<->agent wire protocol this shim speaks (lib/cni/request.ts: wireProtocol): POST
+// /cni with wireRequest, answered with wireReply. A variable only so that tests can build a shim of
+// another protocol (-X main.protocol=2); the agent refuses protocols it does not speak, naming both sides.
+var protocol = "1"
+
+// VersionLine is what `multinet-cni --version` prints: the agent reads it to report the shim it finds on
+// its node (agent/shim-installer.ts parses it).
+func VersionLine() string {
+	return "multinet-cni " + version + " protocol " + protocol + "\n"
+}
+
 // Defaults for settings the generated config always carries; lib/cni/request.ts has the same ones.
 const (
 	defaultSocketPath     = "/run/multinet/agent.sock"
@@ -212,6 +227,16 @@ func Run(env Env, ports Ports) int {
 	}
 }
 
+// versions names both sides, for a message about an answer the shim cannot read: usually a shim and an
+// agent of different releases (Multus v4.3.1's shim waited on an endpoint its older daemon did not have).
+func versions(agentVersion string) string {
+	agent := "the agent names no version (a multinet agent from before version headers, or not a multinet agent)"
+	if agentVersion != "" {
+		agent = "the agent is multinet " + agentVersion
+	}
+	return "this shim is multinet-cni " + version + " (protocol " + protocol + "), " + agent
+}
+
 func printReply(out io.Writer, settings Settings, answer Answer) int {
 	var reply wireReply
 	if answer.Status != 200 || json.Unmarshal(answer.Body, &reply) != nil || (reply.Result == nil && reply.Error == nil) {
@@ -220,7 +245,8 @@ func printReply(out io.Writer, settings Settings, answer Answer) int {
 			excerpt = excerpt[:300]
 		}
 		return writeError(out, settings.CniVersion, codeIOFailure,
-			"the multinet agent at "+settings.SocketPath+" answered HTTP "+strconv.Itoa(answer.Status)+" with something that is not a CNI reply", excerpt)
+			"the multinet agent at "+settings.SocketPath+" answered HTTP "+strconv.Itoa(answer.Status)+
+				" with something that is not a CNI reply: "+versions(answer.AgentVersion), excerpt)
 	}
 	if len(reply.Error) > 0 && string(reply.Error) != "null" {
 		_, _ = out.Write(append(reply.Error, '\n'))

@@ -7,7 +7,19 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentFlagDefaults } from '../cli/agent-flags.ts';
-import { cniEndpoint, cniVersionHeader, defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
+import { spawnSync } from 'node:child_process';
+import {
+  agentVersionHeader,
+  cniEndpoint,
+  cniVersionHeader,
+  defaultSocketPath,
+  defaultStateDir,
+  protocolHeader,
+  shimVersionHeader,
+  wireProtocol,
+} from '../lib/cni/request.ts';
+import { shimPath } from '../dev/go-programs.ts';
+import { multinetVersion } from '../platform/version.ts';
 import { latestCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
 import { goModuleTests } from '../test/go-tests.ts';
 
@@ -28,8 +40,20 @@ describe('the Go shim (cni/)', () => {
     expect(constant('defaultStateDir')).toBe(defaultStateDir);
     expect(constant('endpoint')).toBe(cniEndpoint);
     expect(constant('versionHeader')?.toLowerCase()).toBe(cniVersionHeader);
+    expect(constant('shimVersionHeader')?.toLowerCase()).toBe(shimVersionHeader);
+    expect(constant('agentVersionHeader')?.toLowerCase()).toBe(agentVersionHeader);
+    expect(constant('protocolHeader')?.toLowerCase()).toBe(protocolHeader);
+    expect(constant('protocol')).toBe(String(wireProtocol));
     expect(/defaultAgentWait\s*=\s*(\d+) \* time\.Second/.exec(source)?.[1]).toBe(
       String(agentFlagDefaults.agentWait),
     );
+  });
+
+  it("is built as multinet's version (package.json), which `multinet-cni --version` prints", () => {
+    const run = spawnSync(shimPath(), ['--version'], { encoding: 'utf8' });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({
+      status: 0,
+      stdout: `multinet-cni ${multinetVersion} protocol ${wireProtocol}\n`,
+    });
   });
 });

@@ -31,7 +31,7 @@ func (f *fakeTransport) Send(socketPath string, body []byte, cniVersion string, 
 }
 
 func answer(body string) func() (Answer, error) {
-	return func() (Answer, error) { return Answer{200, []byte(body)}, nil }
+	return func() (Answer, error) { return Answer{Status: 200, Body: []byte(body)}, nil }
 }
 
 func failure(err error) func() (Answer, error) {
@@ -228,11 +228,42 @@ func TestARefusedRequestIsReportedAtOnce(t *testing.T) {
 }
 
 func TestAnswersThatAreNoCNIReplyAreIOFailures(t *testing.T) {
-	for _, a := range []Answer{{200, []byte("<html>")}, {404, []byte(`{"error":"POST /cni only"}`)}, {200, []byte(`{}`)}} {
+	for _, a := range []Answer{{Status: 200, Body: []byte("<html>")}, {Status: 404, Body: []byte(`{"error":"POST /cni only"}`)}, {Status: 200, Body: []byte(`{}`)}} {
 		r := runShim(t, addEnv, config, nil, func() (Answer, error) { return a, nil })
 		if r.code != 1 || decode(t, r.out)["code"] != float64(codeIOFailure) {
 			t.Fatalf("%d %q: code %d, out %q", a.Status, a.Body, r.code, r.out)
 		}
+	}
+}
+
+func TestAnAnswerItCannotReadNamesTheShimsAndTheAgentsVersions(t *testing.T) {
+	// An agent of another release that moved its endpoint (as Multus v4.3.1's shim met a daemon without
+	// /readyz): reported at once, naming both versions, not waited on.
+	newer := Answer{Status: 404, Body: []byte(`{"error":"POST /v2/cni only"}`), AgentVersion: "9.9.9"}
+	r := runShim(t, addEnv, config, nil, func() (Answer, error) { return newer, nil })
+	msg, _ := decode(t, r.out)["msg"].(string)
+	if r.code != 1 || r.slept != 0 || !strings.Contains(msg, "multinet-cni "+version+" (protocol "+protocol+")") || !strings.Contains(msg, "the agent is multinet 9.9.9") {
+		t.Fatalf("code %d, slept %s, msg %q", r.code, r.slept, msg)
+	}
+	older := Answer{Status: 200, Body: []byte(`{"answer":{}}`)}
+	r = runShim(t, addEnv, config, nil, func() (Answer, error) { return older, nil })
+	msg, _ = decode(t, r.out)["msg"].(string)
+	if r.code != 1 || !strings.Contains(msg, "multinet-cni "+version) || !strings.Contains(msg, "the agent names no version") {
+		t.Fatalf("code %d, msg %q", r.code, msg)
+	}
+}
+
+func TestAReplyFromAnAgentOfAnotherVersionIsPrintedAsIs(t *testing.T) {
+	other := Answer{Status: 200, Body: []byte(`{"result":{"cniVersion":"0.3.1","ips":[]}}`), AgentVersion: "0.0.9"}
+	r := runShim(t, addEnv, config, nil, func() (Answer, error) { return other, nil })
+	if r.code != 0 || r.out != "{\"cniVersion\":\"0.3.1\",\"ips\":[]}\n" {
+		t.Fatalf("code %d, out %q", r.code, r.out)
+	}
+}
+
+func TestVersionLineNamesTheReleaseAndProtocol(t *testing.T) {
+	if got := VersionLine(); got != "multinet-cni "+version+" protocol "+protocol+"\n" || protocol != "1" {
+		t.Fatalf("%q", got)
 	}
 }
 

@@ -17,13 +17,23 @@ const endpoint = "/cni"
 // The request header with the shim's CNI version (lib/cni/request.ts: cniVersionHeader).
 const versionHeader = "Cni-Version"
 
+// Headers in which the shim and the agent name their multinet versions and the shim its wire protocol
+// (lib/cni/request.ts: shimVersionHeader, agentVersionHeader, protocolHeader), so that a shim and an
+// agent of different releases on one node answer correctly or fail naming both versions.
+const (
+	shimVersionHeader  = "Multinet-Shim-Version"
+	agentVersionHeader = "Multinet-Agent-Version"
+	protocolHeader     = "Multinet-Protocol"
+)
+
 // Answers larger than this are not CNI replies.
 const maxAnswerBytes = 16 << 20
 
-// Answer is the agent's HTTP answer.
+// Answer is the agent's HTTP answer, with the version the agent names ("" when it names none).
 type Answer struct {
-	Status int
-	Body   []byte
+	Status       int
+	Body         []byte
+	AgentVersion string
 }
 
 // Transport sends one request to the agent, with the CNI version the shim read from the runtime's
@@ -76,6 +86,7 @@ func (UnixSocket) Send(socketPath string, body []byte, cniVersion string, timeou
 	if cniVersion != "" {
 		request = append(request, "\r\n"+versionHeader+": "+cniVersion...)
 	}
+	request = append(request, "\r\n"+shimVersionHeader+": "+version+"\r\n"+protocolHeader+": "+protocol...)
 	request = append(request, "\r\nConnection: close\r\n\r\n"...)
 	request = append(request, body...)
 	_, writeErr := conn.Write(request)
@@ -115,7 +126,7 @@ func ReadAnswer(r *bufio.Reader) (Answer, error) {
 	if err != nil {
 		return Answer{}, errors.New("bad HTTP status line " + strconv.Quote(strings.TrimSpace(line)))
 	}
-	length, chunked := -1, false
+	length, chunked, agentVersion := -1, false, ""
 	for {
 		header, err := r.ReadString('\n')
 		if err != nil {
@@ -138,6 +149,8 @@ func ReadAnswer(r *bufio.Reader) (Answer, error) {
 			}
 		case "transfer-encoding":
 			chunked = strings.EqualFold(value, "chunked")
+		case strings.ToLower(agentVersionHeader):
+			agentVersion = value
 		}
 	}
 	var body []byte
@@ -156,7 +169,7 @@ func ReadAnswer(r *bufio.Reader) (Answer, error) {
 		}
 		return Answer{}, err
 	}
-	return Answer{status, body}, nil
+	return Answer{status, body, agentVersion}, nil
 }
 
 func readChunked(r *bufio.Reader) ([]byte, error) {

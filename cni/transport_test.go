@@ -65,14 +65,14 @@ func TestSendPostsOneHTTPRequestAndReadsTheAnswer(t *testing.T) {
 	got := make(chan string, 1)
 	socket := agent(t, func(conn net.Conn, request string) {
 		got <- request
-		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"result\":null}")
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nmultinet-agent-version: 0.7.0\r\ncontent-length: 15\r\n\r\n{\"result\":null}")
 	})
 	answer, err := UnixSocket{}.Send(socket, []byte(`{"command":"DEL"}`), "0.4.0", 5*time.Second)
-	if err != nil || answer.Status != 200 || string(answer.Body) != `{"result":null}` {
+	if err != nil || answer.Status != 200 || string(answer.Body) != `{"result":null}` || answer.AgentVersion != "0.7.0" {
 		t.Fatalf("%+v %v", answer, err)
 	}
 	request := <-got
-	for _, want := range []string{"POST /cni HTTP/1.1\r\n", "Content-Length: 17\r\n", "Cni-Version: 0.4.0\r\n", "Connection: close\r\n", "\r\n\r\n{\"command\":\"DEL\"}"} {
+	for _, want := range []string{"POST /cni HTTP/1.1\r\n", "Content-Length: 17\r\n", "Cni-Version: 0.4.0\r\n", "Multinet-Shim-Version: " + version + "\r\n", "Multinet-Protocol: " + protocol + "\r\n", "Connection: close\r\n", "\r\n\r\n{\"command\":\"DEL\"}"} {
 		if !strings.Contains(request, want) {
 			t.Errorf("request lacks %q: %q", want, request)
 		}

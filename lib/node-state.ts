@@ -46,6 +46,41 @@ export interface NodeNetworkStateStatus {
    * resourceName, by name; absent when no NAD does (or the Node could not be read).
    */
   resources?: NodeResourceCount[];
+  /** The CNI shim installed on the node (agents from before issue 25 do not report it). */
+  shim?: NodeShimState;
+  /** The node's CNI config dir: is the generated config there, first, and made from the default network. */
+  cniConfig?: NodeCniConfigState;
+}
+
+/** The CNI shim the runtime executes on the node, as the agent finds it. */
+export interface NodeShimState {
+  /** Where it is installed (the CNI bin dir). */
+  path: string;
+  /** Its multinet release (`multinet-cni --version`); "" when it cannot be told. */
+  version: string;
+  /** It is the shim of the agent's own release. */
+  matchesAgent: boolean;
+  /** Why it could not be read or told (missing, prints no version). */
+  error?: string;
+}
+
+/** When the agent found its generated config removed, or changed by someone else, and wrote it again. */
+export interface ExternalConfigChange {
+  time: string;
+  change: 'removed' | 'changed';
+}
+
+/** The node's CNI config dir as the agent sees it: its generated file, and the one the runtime uses. */
+export interface NodeCniConfigState {
+  /** The generated config (00-multinet.conflist). */
+  path: string;
+  present: boolean;
+  /** The file the container runtime uses: the first CNI config file in the dir by name ("" when none). */
+  runtimeFile: string;
+  /** The default network file the generated config names ("" when it is absent or names none). */
+  generatedFrom: string;
+  /** The last time something else removed or changed the generated file (null: never, since the agent started). */
+  externalChange: ExternalConfigChange | null;
 }
 
 /** How many devices of one resource the node offers pods. */

@@ -7,8 +7,10 @@
 # Usage: bench/anchors/build-multus.sh [--print-dir]
 #   MULTINET_CACHE     cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/multinet)
 #   MULTINET_ANCHORS   dir holding multus-cni-<commit>.tar.gz (default: <repo>/../shared/anchors)
-# Installs $CACHE/bin/multus-shim-<commit> and $CACHE/bin/multus-daemon-<commit>; prints progress
-# on stderr and, with --print-dir, the bin dir on stdout at the end.
+# Installs $CACHE/bin/multus-shim-<commit> and $CACHE/bin/multus-daemon-<commit>, and the two binaries
+# Multus' DaemonSet manifest also runs (its install_multus init container copies multus-shim and passthru
+# onto the node): install_multus-<commit> and passthru-<commit>, for its image (dev/images/build.sh multus).
+# Prints progress on stderr and, with --print-dir, the bin dir on stdout at the end.
 set -euo pipefail
 
 COMMIT=95a0932
@@ -23,14 +25,19 @@ WORK="$CACHE/build"
 say() { printf '[multus/build] %s\n' "$*" >&2; }
 die() { printf '[multus/build] ERROR: %s\n' "$*" >&2; exit 1; }
 
-have() { [ -x "$BIN/multus-shim-$COMMIT" ] && [ -x "$BIN/multus-daemon-$COMMIT" ]; }
+# Each binary and the package it is built from.
+CMDS=(multus-shim:multus-shim multus-daemon:multus-daemon install_multus:install_multus passthru:passthru-cni)
+have() {
+  local entry
+  for entry in "${CMDS[@]}"; do [ -x "$BIN/${entry%%:*}-$COMMIT" ] || return 1; done
+}
 done_() {
   if [ "${1:-}" = "--print-dir" ]; then echo "$BIN"; fi
   exit 0
 }
 
 if have; then
-  say "multus-shim and multus-daemon $COMMIT: cached in $BIN"
+  say "multus-shim, multus-daemon, install_multus and passthru $COMMIT: cached in $BIN"
   done_ "$@"
 fi
 
@@ -45,7 +52,7 @@ if command -v flock >/dev/null 2>&1; then
   exec 9>"$CACHE/.multus-build.lock"
   flock -n 9 || { say "another build holds $CACHE/.multus-build.lock; waiting for it"; flock 9; }
   if have; then
-    say "multus-shim and multus-daemon $COMMIT: built by the holder of the lock"
+    say "multus-shim, multus-daemon, install_multus and passthru $COMMIT: built by the holder of the lock"
     done_ "$@"
   fi
 fi
@@ -62,15 +69,17 @@ rmdir "$src.tmp"
 
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false -trimpath"
 export CGO_ENABLED=0
-for cmd in multus-shim multus-daemon; do
+for entry in "${CMDS[@]}"; do
+  cmd=${entry%%:*} pkg=${entry#*:}
   say "$cmd $COMMIT: compiling (about a minute per binary on a cold build cache)"
-  (cd "$src" && go build -o "$src/$cmd.tmp" "./cmd/$cmd") ||
-    die "go build ./cmd/$cmd of $NAME failed (see output above; its dependencies come from the Go module proxy)"
+  (cd "$src" && go build -o "$src/$cmd.tmp" "./cmd/$pkg") ||
+    die "go build ./cmd/$pkg of $NAME failed (see output above; its dependencies come from the Go module proxy)"
 done
-# Install both only when both built: a cache with one of them would skip the other's build.
-for cmd in multus-shim multus-daemon; do
+# Install them only when all built: a cache with some of them would skip the others' build.
+for entry in "${CMDS[@]}"; do
+  cmd=${entry%%:*}
   chmod 0755 "$src/$cmd.tmp"
   mv -f "$src/$cmd.tmp" "$BIN/$cmd-$COMMIT"
 done
-say "multus-shim and multus-daemon $COMMIT: built in $((SECONDS - start)) s into $BIN"
+say "multus-shim, multus-daemon, install_multus and passthru $COMMIT: built in $((SECONDS - start)) s into $BIN"
 done_ "$@"

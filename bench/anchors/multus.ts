@@ -42,12 +42,17 @@ export const multusConfigFileName = '00-multus.conf';
 export interface MultusBinaries {
   readonly shim: string;
   readonly daemon: string;
+  /** What its DaemonSet's init container runs to copy multus-shim and passthru onto the node. */
+  readonly install: string;
+  readonly passthru: string;
 }
 
 export function multusBinariesIn(binDir: string): MultusBinaries {
   return {
     shim: join(binDir, `multus-shim-${multusCommit}`),
     daemon: join(binDir, `multus-daemon-${multusCommit}`),
+    install: join(binDir, `install_multus-${multusCommit}`),
+    passthru: join(binDir, `passthru-${multusCommit}`),
   };
 }
 
@@ -75,7 +80,8 @@ export interface EnsureMultusOptions {
 /** Returns multus-shim and multus-daemon, building them with build-multus.sh when not cached. */
 export async function ensureMultus(options: EnsureMultusOptions): Promise<MultusBinaries> {
   const binaries = multusBinariesIn(join(options.cacheDir, 'bin'));
-  if ((await executable(binaries.shim)) && (await executable(binaries.daemon))) return binaries;
+  const all: readonly string[] = [binaries.shim, binaries.daemon, binaries.install, binaries.passthru];
+  if ((await Promise.all(all.map(executable))).every(Boolean)) return binaries;
   const env = options.anchorsDir ? { ...options.env, MULTINET_ANCHORS: options.anchorsDir } : options.env;
   await runBuildScript(
     multusBuildScript,
@@ -85,7 +91,7 @@ export async function ensureMultus(options: EnsureMultusOptions): Promise<Multus
     (pid, signal) => process.kill(pid, signal),
     options.signal,
   );
-  for (const path of [binaries.shim, binaries.daemon]) {
+  for (const path of all) {
     if (!(await executable(path)))
       throw new Error(`${multusBuildScript} succeeded but did not produce ${path}`);
   }

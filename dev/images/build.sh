@@ -5,6 +5,10 @@
 #   pause     the pod sandbox image multinet.local/pause:<key>: dev/images/pause (built by dev/build.sh)
 #   alpine    a busybox-static test image tagged docker.io/library/alpine:latest, so the seed's samplepod
 #             (image: alpine, /bin/ash) runs unchanged
+#   multus    multinet.local/multus:<key>: Multus thick as its image lays it out (/usr/src/multus-cni/bin:
+#             multus-daemon, multus-shim, install_multus, passthru), from the binaries that
+#             bench/anchors/build-multus.sh builds from ../shared/anchors (MULTUS_COMMIT names them), on the
+#             busybox base; for the anchors tier's switch from Multus to multinet
 #   multinet  multinet.local/multinet:<key>, the project's own Dockerfile (`buildah bud`), on local base
 #             images for its NODE_IMAGE
 #             (Debian bookworm minbase + this checkout's Node binary + npm) and GO_IMAGE (minbase + the
@@ -123,6 +127,36 @@ image_whereabouts() {
     push "$ref" "$key" "$file"
   fi
   echo "whereabouts $ref $file"
+}
+
+# Multus thick's image (its Dockerfile.thick puts the binaries in /usr/src/multus-cni/bin and runs
+# multus-daemon), from the binaries bench/anchors/build-multus.sh built from the anchor's source.
+image_multus() {
+  local commit=${MULTUS_COMMIT:-} key file ref f
+  [ -n "$commit" ] || die "the multus image needs MULTUS_COMMIT (bench/anchors/build-multus.sh builds its binaries)"
+  local bins=("$CACHE/bin/multus-daemon-$commit" "$CACHE/bin/multus-shim-$commit" "$CACHE/bin/install_multus-$commit" "$CACHE/bin/passthru-$commit")
+  for f in "${bins[@]}"; do
+    [ -x "$f" ] || die "$f is missing: run bench/anchors/build-multus.sh first"
+  done
+  key=$(cat /bin/busybox "${bins[@]}" | key_of)
+  ref="multinet.local/multus:$key"
+  file=$(layout_path multus "$key")
+  if [ ! -f "$file/index.json" ]; then
+    say "multus: building $ref (Multus thick $commit)"
+    local c mnt
+    c=$(busybox_container)
+    mnt=$(bh mount "$c")
+    mkdir -p "$mnt/usr/src/multus-cni/bin"
+    install -m 0755 "$CACHE/bin/multus-daemon-$commit" "$mnt/usr/src/multus-cni/bin/multus-daemon"
+    install -m 0755 "$CACHE/bin/multus-shim-$commit" "$mnt/usr/src/multus-cni/bin/multus-shim"
+    install -m 0755 "$CACHE/bin/install_multus-$commit" "$mnt/usr/src/multus-cni/bin/install_multus"
+    install -m 0755 "$CACHE/bin/passthru-$commit" "$mnt/usr/src/multus-cni/bin/passthru"
+    bh umount "$c" >/dev/null
+    bh config --entrypoint '["/usr/src/multus-cni/bin/multus-daemon"]' --cmd '[]' --label io.multinet.local=multus "$c"
+    bh commit --quiet --rm "$c" "$ref" >/dev/null
+    push "$ref" "$key" "$file"
+  fi
+  echo "multus $ref $file"
 }
 
 debian_base() {
@@ -246,7 +280,7 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(pause alpine multinet)
 for part in "${parts[@]}"; do
   case "$part" in
-  pause | alpine | multinet | whereabouts) "image_$part" ;;
-  *) die "unknown image $part (pause, alpine, multinet, whereabouts)" ;;
+  pause | alpine | multinet | whereabouts | multus) "image_$part" ;;
+  *) die "unknown image $part (pause, alpine, multinet, whereabouts, multus)" ;;
   esac
 done

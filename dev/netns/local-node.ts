@@ -338,13 +338,17 @@ export class LocalNode {
     return readdirSync(dir).filter((f) => /^[0-9a-f.:]+$/.test(f) && f.includes('.'));
   }
 
-  /** Runs the shim as a runtime would: the generated config's plugin (with name and cniVersion) on stdin. */
+  /**
+   * Runs the shim as a runtime would: the generated config's plugin (with name and cniVersion) on stdin.
+   * `shim`: another build of it (a previous release's, for version skew), default this checkout's.
+   */
   runShim(
     command: string,
     env: Record<string, string>,
     stdinOverride?: Record<string, unknown>,
+    shim: string = shimPath(),
   ): ShimOutcome {
-    const run = spawnSync(shimPath(), [], {
+    const run = spawnSync(shim, [], {
       input: this.shimStdin(stdinOverride),
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_PATH: pluginDir, ...env },
       encoding: 'utf8',

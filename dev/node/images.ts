@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { RegistryRepository } from './registry.ts';
 import { OutputLines } from '../output-lines.ts';
 
-export type ImageName = 'pause' | 'alpine' | 'multinet' | 'whereabouts';
+export type ImageName = 'pause' | 'alpine' | 'multinet' | 'whereabouts' | 'multus';
 
 export interface BuiltImage {
   readonly name: ImageName;

@@ -39,6 +39,20 @@ export const cniEndpoint = '/cni';
  */
 export const cniVersionHeader = 'cni-version';
 
+/**
+ * Version skew between the shim on a node and its agent (an upgrade rolling out, a shim left from another
+ * install): the shim names its multinet version and the wire protocol it speaks (POST /cni, CniRequest,
+ * CniReply), the agent names its version in every answer (cni/transport.go has the same names). Shims from
+ * before these headers send neither and speak protocol 1. The agent refuses a protocol it does not speak,
+ * naming both versions; the shim reports an answer it cannot read naming both versions.
+ */
+export const shimVersionHeader = 'multinet-shim-version';
+export const agentVersionHeader = 'multinet-agent-version';
+export const protocolHeader = 'multinet-protocol';
+/** The wire protocol of this release, and those the agent serves. */
+export const wireProtocol = 1;
+export const servedProtocols: readonly number[] = [1];
+
 /** The CNI spec's container ID form. */
 const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 

@@ -12,6 +12,7 @@ export interface Answer {
   readonly text: string;
   /** The body parsed, or undefined when it is not JSON. */
   readonly json: unknown;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** One POST over the socket; rejects only when the connection fails (a reset, a refused connect). */
@@ -20,6 +21,7 @@ export function postCni(
   body: string | Buffer,
   path = '/cni',
   method = 'POST',
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -27,7 +29,7 @@ export function postCni(
         socketPath: socket,
         path,
         method,
-        headers: { 'content-length': Buffer.byteLength(body), connection: 'close' },
+        headers: { ...headers, 'content-length': Buffer.byteLength(body), connection: 'close' },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -41,7 +43,7 @@ export function postCni(
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, text, json });
+          resolve({ status: res.statusCode ?? 0, text, json, headers: res.headers });
         });
       },
     );

@@ -2,6 +2,7 @@
  * What the node tier's files share: the machine check, a node started for a test file (waiting for
  * another file's node to stop: one runs per machine), and readers of what pods and IPAM show.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { defaultCacheDir } from '../../dev/binaries.ts';
@@ -99,4 +100,27 @@ export async function expectSeedNetworkStatus(
     dns: {},
   });
   expect(Object.keys(status[1]!)).toEqual(expect.arrayContaining(Object.keys(reference[1]!)));
+}
+
+export interface ProcessRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program as a user would from a shell (its own environment only), without blocking the test. */
+export function runProcess(
+  file: string,
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): Promise<ProcessRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

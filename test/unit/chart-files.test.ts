@@ -89,6 +89,7 @@ describe('charts/multinet files', () => {
       maxParallel: d.maxParallel,
       maxQueued: d.maxQueued,
       probePort: Number(d.probeListen.split(':')[1]),
+      multusCacheDir: d.multusCacheDir,
     });
     expect(networks).toMatchObject({
       systemNamespaces: d.systemNamespaces.split(','),

@@ -69,6 +69,7 @@ describe('Dockerfile', () => {
       expect.arrayContaining([
         'COPY cni ./cni',
         'COPY spawner ./spawner',
+        'COPY package.json ./',
         'COPY scripts/build-go.sh scripts/build-shim.sh scripts/build-spawner.sh ./scripts/',
         'RUN bash scripts/build-shim.sh && bash scripts/build-spawner.sh',
       ]),

@@ -25,11 +25,14 @@ describe('README.md', () => {
   // Whole flags: --max-parallel in the README does not document --max.
   const documented = new Set(flags(readme));
 
-  it.each(['agent', 'controller', 'webhook', 'up'])('documents every flag of `multinet %s`', async (name) => {
-    const { usage } = await { ...commands, ...harnessCommands }[name]!.load();
-    const missing = flags(usage).filter((flag) => !documented.has(flag));
-    expect(missing).toEqual([]);
-  });
+  it.each(['agent', 'controller', 'webhook', 'up', 'doctor'])(
+    'documents every flag of `multinet %s`',
+    async (name) => {
+      const { usage } = await { ...commands, ...harnessCommands }[name]!.load();
+      const missing = flags(usage).filter((flag) => !documented.has(flag));
+      expect(missing).toEqual([]);
+    },
+  );
 
   it('counts a flag as documented only where it is written whole', () => {
     expect(flags('use --max-parallel 8 or --socket=/run/x.sock')).toEqual(['--max-parallel', '--socket']);

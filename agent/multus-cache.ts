@@ -1,0 +1,114 @@
+/**
+ * Pods that Multus (thick) attached before multinet took the node over. Their later DEL comes to
+ * multinet, which holds no record of them; Multus kept its own, and multinet reads it so that everything
+ * Multus attached is released (IPAM leases included), then removes it:
+ *
+ * - `<cniDir>/<containerID>`: the pod's delegates as Multus' daemon saved them at ADD (a JSON list of its
+ *   DelegateNetConf: the raw network configuration in `Bytes`, base64; the first delegate is the default
+ *   network on the runtime's interface, the others on `ifnameRequest` or net<position>);
+ * - `<cniDir>/results/<network name>-<containerID>-<ifname>`: libcni's cache of each delegate's result and
+ *   capability arguments (Multus runs its delegates through libcni with cniDir as the cache dir), which
+ *   DEL hands the delegate as prevResult and runtimeConfig, as libcni does.
+ *
+ * The default cniDir is Multus' (`/var/lib/cni/multus`). The agent reads it as the host sees it (through
+ * the host's root when it runs in a container, see cli/agent.ts).
+ */
+import { join } from 'node:path';
+import { containerIdError } from '../lib/cni/request.ts';
+import { errorMessage } from '../lib/errors.ts';
+import type { FileSystem } from '../lib/ports.ts';
+import { isObject, type JsonObject } from '../lib/safe-json.ts';
+import type { AttachmentRecord } from './attachment-cache.ts';
+
+/** Where Multus thick keeps its per-container delegates (its daemon config's cniDir). */
+export const defaultMultusCacheDir = '/var/lib/cni/multus';
+
+/** One container's delegates as Multus recorded them, and the files that recorded them. */
+export interface MultusRecord {
+  readonly containerId: string;
+  readonly attachments: readonly AttachmentRecord[];
+  /** The scratch file and the result cache files, removed once the delegates are deleted. */
+  readonly files: readonly string[];
+}
+
+function decodeBytes(value: unknown): JsonObject | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as unknown;
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** libcni's cached entry of one delegate: its result and the capability arguments it was given. */
+function cachedEntry(text: string | undefined): { result?: JsonObject; runtimeConfig?: JsonObject } {
+  if (text === undefined) return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!isObject(parsed)) return {};
+    return {
+      ...(isObject(parsed.result) ? { result: parsed.result } : {}),
+      ...(isObject(parsed.capabilityArgs) ? { runtimeConfig: parsed.capabilityArgs } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+export class MultusCache {
+  private readonly fs: FileSystem;
+  /** Multus' cniDir as this process sees it. */
+  readonly dir: string;
+
+  constructor(fs: FileSystem, dir: string) {
+    this.fs = fs;
+    this.dir = dir;
+  }
+
+  /**
+   * What Multus attached to the container, in its order (default network first), or undefined when
+   * Multus recorded nothing for it. A record that cannot be read is an error naming the file.
+   */
+  async read(containerId: string, runtimeIfName: string): Promise<MultusRecord | undefined> {
+    if (containerIdError(containerId)) return undefined;
+    const file = join(this.dir, containerId);
+    let text: string;
+    try {
+      text = await this.fs.readFile(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new Error(`cannot read Multus' record ${file}: ${errorMessage(err)}`, { cause: err });
+    }
+    let delegates: unknown;
+    try {
+      delegates = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`Multus' record ${file} is not JSON: ${errorMessage(err)}`, { cause: err });
+    }
+    if (!Array.isArray(delegates) || delegates.length === 0)
+      throw new Error(`Multus' record ${file} is not a list of delegates`);
+    const attachments: AttachmentRecord[] = [];
+    const files = [file];
+    for (const [index, delegate] of delegates.entries()) {
+      const config = isObject(delegate) ? decodeBytes(delegate.Bytes) : undefined;
+      if (!isObject(delegate) || !config)
+        throw new Error(`Multus' record ${file}: delegate ${index} has no network configuration (Bytes)`);
+      const isDefault = index === 0;
+      const requested = typeof delegate.ifnameRequest === 'string' ? delegate.ifnameRequest : '';
+      const ifName = isDefault ? runtimeIfName : requested || `net${index}`;
+      const networkName = typeof config.name === 'string' ? config.name : '';
+      const name = typeof delegate.Name === 'string' && delegate.Name ? delegate.Name : networkName;
+      const resultFile = join(this.dir, 'results', `${networkName}-${containerId}-${ifName}`);
+      const entry = cachedEntry(await this.fs.readFile(resultFile).catch(() => undefined));
+      if (await this.fs.stat(resultFile)) files.push(resultFile);
+      attachments.push({ name, ifName, isDefault, config, ...entry });
+    }
+    return { containerId, attachments, files };
+  }
+
+  /** Removes Multus' record of the container once its delegates are deleted. */
+  async forget(record: MultusRecord): Promise<void> {
+    for (const file of record.files) await this.fs.remove(file);
+  }
+}
