@@ -140,7 +140,7 @@ async function startAgent(lab: LocalNode, args: readonly string[], kubeconfig?: 
     .join(' ')
     .trim();
   try {
-    await lab.startAgent(args, kubeconfig, [nodeBinary, imageEntry]);
+    await lab.startAgent(args, kubeconfig, { command: [nodeBinary, imageEntry], spawner: true });
   } finally {
     if (saved === undefined) delete process.env.NODE_OPTIONS;
     else process.env.NODE_OPTIONS = saved;

@@ -78,6 +78,18 @@ function stopProcess(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL'): Promis
   return exited;
 }
 
+/** How the lab runs an agent: its command line before `agent`, and whether it takes this checkout's spawner. */
+export interface AgentProgram {
+  readonly command: readonly string[];
+  readonly spawner: boolean;
+}
+
+/** bin/multinet of this checkout (the TypeScript source), with this checkout's plugin spawner. */
+export const thisCheckoutsAgent: AgentProgram = {
+  command: [join(repoRoot, 'bin', 'multinet')],
+  spawner: true,
+};
+
 export class LocalNode {
   /** Removes every local node still alive (for a process exit hook). */
   static destroyAllSync(): void {
@@ -195,18 +207,19 @@ export class LocalNode {
 
   /**
    * Starts the agent: standalone (NADs and pods from the lab's dirs), or against an API server.
-   * `command` runs multinet (default bin/multinet, the TypeScript source; benchmarks pass the built image
-   * code, which runs under flags such as --jitless that type stripping cannot).
+   * `program` runs multinet (default bin/multinet, the TypeScript source; benchmarks pass the built image
+   * code, which runs under flags such as --jitless that type stripping cannot; the version-skew test an
+   * older release's, which has no plugin spawner).
    */
   async startAgent(
     extraArgs: readonly string[] = [],
     kubeconfig?: string,
-    command: readonly string[] = [join(repoRoot, 'bin', 'multinet')],
+    program: AgentProgram = thisCheckoutsAgent,
   ): Promise<void> {
     if (this.agent) throw new Error('agent already running');
     rmSync(this.socket, { force: true });
     // Ready once it listens (the socket of an earlier run was removed above).
-    this.agent = await this.spawnAgent(extraArgs, kubeconfig, command, () => existsSync(this.socket));
+    this.agent = await this.spawnAgent(extraArgs, kubeconfig, program, () => existsSync(this.socket));
   }
 
   /**
@@ -222,7 +235,7 @@ export class LocalNode {
     if (!previous) throw new Error('no agent running to succeed');
     const before = statSync(this.socket).ino;
     const inode = (): number | undefined => statSync(this.socket, { throwIfNoEntry: false })?.ino;
-    this.agent = await this.spawnAgent(extraArgs, undefined, undefined, () => {
+    this.agent = await this.spawnAgent(extraArgs, undefined, thisCheckoutsAgent, () => {
       const now = inode();
       return now !== undefined && now !== before;
     });
@@ -232,7 +245,7 @@ export class LocalNode {
   private async spawnAgent(
     extraArgs: readonly string[],
     kubeconfig: string | undefined,
-    command: readonly string[] = [join(repoRoot, 'bin', 'multinet')],
+    { command, spawner }: AgentProgram,
     listening: () => boolean,
   ): Promise<ChildProcess> {
     this.agentLog = '';
@@ -266,8 +279,7 @@ export class LocalNode {
         'text',
         '--log-level',
         'debug',
-        '--spawner',
-        spawnerPath(),
+        ...(spawner ? ['--spawner', spawnerPath()] : []),
         ...extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -81,7 +81,8 @@ describe(`the previous release's shim (${previousReleaseCommit}, built from git 
 describe(`this shim against the previous release's agent (${previousReleaseCommit}, built from git history)`, () => {
   beforeAll(async () => {
     const previous = previousCheckout(work);
-    await lab.startAgent(['--delegate-timeout', '5'], undefined, [previous]);
+    // The previous release had no plugin spawner (--spawner): it forks its plugins itself.
+    await lab.startAgent(['--delegate-timeout', '5'], undefined, { command: [previous], spawner: false });
   }, 300_000);
 
   afterAll(async () => {
