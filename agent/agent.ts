@@ -91,6 +91,49 @@ export interface AgentDeps {
    * ResourceClaims give it (attached after its annotation's), and where their attachments are reported.
    */
   readonly claims?: ClaimNetworkSource & ClaimStatusSink;
+  /**
+   * The conf-dir writer (default: createConfWriter of the options). The entry point builds it first
+   * when others read through it too (the node reporter's scan and config state).
+   */
+  readonly confWriter?: ConfWriter;
+  /**
+   * The limiter CNI requests run under (default: createLimiter of the options). The entry point builds
+   * it first when others use it too (metrics read its stats, --max-parallel auto resizes it).
+   */
+  readonly limiter?: WorkLimiter;
+}
+
+/** The options the conf-dir writer is made of. */
+export type ConfWriterOptions = Pick<
+  AgentOptions,
+  'confDir' | 'confFileName' | 'shimName' | 'socketPath' | 'stateDir' | 'agentWaitSeconds' | 'cniVersion'
+>;
+
+/** The agent's conf-dir writer (00-multinet.conflist), which the resolver and the node reporter scan through. */
+export function createConfWriter(
+  options: ConfWriterOptions,
+  deps: Pick<AgentDeps, 'fs' | 'clock' | 'log'>,
+): ConfWriter {
+  return new ConfWriter(
+    deps.fs,
+    {
+      confDir: options.confDir,
+      fileName: options.confFileName,
+      shimType: options.shimName,
+      socketPath: options.socketPath,
+      stateDir: options.stateDir,
+      agentWaitSeconds: options.agentWaitSeconds,
+      cniVersion: options.cniVersion,
+      networkName: 'multinet-cni-network',
+    },
+    deps.log.child({ component: 'conf-writer' }),
+    () => new Date(deps.clock.now()),
+  );
+}
+
+/** The limiter of the agent's CNI requests: options.concurrency at once, options.maxQueued waiting. */
+export function createLimiter(options: Pick<AgentOptions, 'concurrency' | 'maxQueued'>): WorkLimiter {
+  return new WorkLimiter(options.concurrency, options.maxQueued);
 }
 
 /**
@@ -131,21 +174,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     [delegateMark]: mark,
     ...(options.pid ? { [delegateStarterMark]: String(options.pid) } : {}),
   };
-  const confWriter = new ConfWriter(
-    fs,
-    {
-      confDir: options.confDir,
-      fileName: options.confFileName,
-      shimType: options.shimName,
-      socketPath: options.socketPath,
-      stateDir: options.stateDir,
-      agentWaitSeconds: options.agentWaitSeconds,
-      cniVersion: options.cniVersion,
-      networkName: 'multinet-cni-network',
-    },
-    log.child({ component: 'conf-writer' }),
-    () => new Date(clock.now()),
-  );
+  const confWriter = deps.confWriter ?? createConfWriter(options, deps);
   const runner = new DelegateRunner({
     exec: deps.delegateExec ?? exec,
     fs,
@@ -177,7 +206,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       await clock.sleep(250);
     }
   };
-  const limiter = new WorkLimiter(options.concurrency, options.maxQueued);
+  const limiter = deps.limiter ?? createLimiter(options);
   const devices = new DeviceAttacher({
     source: deps.podDevices,
     fs,

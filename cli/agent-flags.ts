@@ -1,166 +1,318 @@
-/** The agent's command-line flags: one table for parsing, defaults and `multinet agent --help`. */
-import type { LogLevel } from '../platform/log.ts';
+/**
+ * The agent's command-line flags: one table (agentFlagTable) from which the parse spec, the values,
+ * the defaults and `multinet agent --help` are made; the rules that involve several flags or the
+ * environment follow in parseAgentFlags.
+ */
 import { defaultSocketPath, defaultStateDir } from '../lib/cni/request.ts';
 import { defaultDeviceInfoDir } from '../lib/devices.ts';
 import { defaultMultusCacheDir } from '../agent/multus-cache.ts';
 import { isSupportedCniVersion, supportedCniVersions } from '../lib/cni/version.ts';
+import { logFileFlags, logFlags, podPolicyFlags } from './common-flags.ts';
 import {
-  commaList,
+  booleanFlag,
+  flagDefaults,
+  flagHelp,
+  inSection,
+  parseFlags,
+  repeatableFlag,
+  stringFlag,
+  type FlagValues,
+} from './flag-table.ts';
+import {
   integerInRange,
   listenAddress,
-  logFlags,
   networkRefs,
   positiveNumber,
+  type ListenAddress,
 } from './flag-values.ts';
 import { dns1123LabelError } from '../lib/k8s/names.ts';
 import { UsageError } from './io.ts';
-import { parseOptions } from './options.ts';
 import type { NetworkOptions } from '../agent/resolve.ts';
 import { requestsPerCpu } from '../agent/parallelism.ts';
 
-export const agentFlagDefaults = {
-  cniConfDir: '/etc/cni/net.d',
-  cniBinDir: '/opt/cni/bin',
-  stateDir: defaultStateDir,
-  socket: defaultSocketPath,
-  confFileName: '00-multinet.conflist',
-  shimName: 'multinet-cni',
-  spawner: '/usr/local/lib/multinet/multinet-spawner',
-  delegateTimeout: 60,
-  agentWait: 30,
-  readinessTimeout: 60,
-  maxParallel: 'auto',
-  maxQueued: 1000,
-  systemNamespaces: 'kube-system',
-  heartbeat: 30,
-  probeListen: '127.0.0.1:9641',
-  podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
-  podResourcesTimeout: 5,
-  deviceInfoDir: defaultDeviceInfoDir,
-  kubeletRegistryDir: '/var/lib/kubelet/plugins_registry',
-  multusCacheDir: defaultMultusCacheDir,
-  path: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-} as const;
+/** The probe port's address with the API server; standalone, the agent serves none unless told to. */
+const defaultProbeListen = '127.0.0.1:9641';
 
-const d = agentFlagDefaults;
+/** The --help sections, in order. */
+export const agentFlagSections = ['Source of networks', 'Networks', 'Node paths', 'Behaviour'] as const;
+const [source, networks, nodePaths, behaviour] = agentFlagSections;
+
+/** Every flag of `multinet agent`, keyed by its field in AgentFlags, in --help order. */
+export const agentFlagTable = {
+  kubeconfig: stringFlag({
+    name: 'kubeconfig',
+    section: source,
+    arg: 'FILE',
+    help: 'API server access',
+    shownDefault: 'the in-cluster ServiceAccount',
+  }),
+  nodeName: stringFlag({
+    name: 'node-name',
+    section: source,
+    arg: 'NAME',
+    help: "this node's name",
+    shownDefault: '$NODE_NAME, set from spec.nodeName in the chart',
+  }),
+  heartbeatSeconds: stringFlag({
+    name: 'heartbeat',
+    section: source,
+    arg: 'SECONDS',
+    help: 'how often the NodeNetworkState is refreshed',
+    default: 30,
+    read: positiveNumber,
+  }),
+  standalone: booleanFlag({
+    name: 'standalone',
+    section: source,
+    help: 'read NADs (and pods) from files instead of the API server',
+  }),
+  nadDir: stringFlag({
+    name: 'nad-dir',
+    section: source,
+    arg: 'D',
+    help: 'standalone: directory of NetworkAttachmentDefinition manifests (YAML/JSON)',
+  }),
+  podDir: stringFlag({
+    name: 'pod-dir',
+    section: source,
+    arg: 'D',
+    help: 'standalone: directory of Pod manifests whose annotations select networks',
+  }),
+
+  clusterNetwork: stringFlag({
+    name: 'cluster-network',
+    section: networks,
+    arg: 'NAME',
+    help: "replaces the node's default network: a NAD (ns/name) or a network name in the conf dir",
+    read: clusterNetwork,
+  }),
+  ...inSection(networks, podPolicyFlags),
+
+  cniConfDir: stringFlag({
+    name: 'cni-conf-dir',
+    section: nodePaths,
+    arg: 'D',
+    help: 'CNI config directory',
+    default: '/etc/cni/net.d',
+  }),
+  cniBinDirs: repeatableFlag({
+    name: 'cni-bin-dir',
+    section: nodePaths,
+    arg: 'D',
+    help: "CNI plugin directory; repeat or join with ':'",
+    default: '/opt/cni/bin',
+    read: (_flag, given, fallback) => (given ?? [fallback]).flatMap((v) => v.split(':')).filter(Boolean),
+  }),
+  confFileName: stringFlag({
+    name: 'conf-file-name',
+    section: nodePaths,
+    arg: 'NAME',
+    help: 'name of the generated config',
+    default: '00-multinet.conflist',
+  }),
+  cniVersion: stringFlag({
+    name: 'cni-version',
+    section: nodePaths,
+    arg: 'V',
+    help: 'cniVersion of the generated config',
+    shownDefault: "the default network's",
+    read: cniVersion,
+  }),
+  stateDir: stringFlag({
+    name: 'state-dir',
+    section: nodePaths,
+    arg: 'D',
+    help: 'attachment cache and state',
+    default: defaultStateDir,
+  }),
+  socket: stringFlag({
+    name: 'socket',
+    section: nodePaths,
+    arg: 'PATH',
+    help: 'the CNI socket',
+    default: defaultSocketPath,
+  }),
+  shimSource: stringFlag({
+    name: 'shim-source',
+    section: nodePaths,
+    arg: 'FILE',
+    help: 'the self-contained shim to install into the CNI bin dir',
+  }),
+  shimDir: stringFlag({
+    name: 'shim-dir',
+    section: nodePaths,
+    arg: 'D',
+    help: 'where to install it',
+    shownDefault: 'the first --cni-bin-dir',
+  }),
+  shimName: stringFlag({
+    name: 'shim-name',
+    section: nodePaths,
+    arg: 'NAME',
+    help: 'its file name, the generated config\'s "type"',
+    default: 'multinet-cni',
+  }),
+  /** The agent's own DaemonSet: when it is deleted, the agent takes its config and shim off the node. */
+  ownerDaemonSet: stringFlag({
+    name: 'owner-daemonset',
+    section: nodePaths,
+    arg: '[NS/]NAME',
+    help: "the agent's own DaemonSet (namespace: $POD_NAMESPACE): when it is deleted (helm uninstall), the agent removes its CNI config and shim on exit; a restart, upgrade or drain keeps them",
+  }),
+  hostMountNamespace: stringFlag({
+    name: 'host-mount-ns',
+    section: nodePaths,
+    arg: 'PATH|auto',
+    help: "run delegate plugins in the host's mount namespace, so they see the host's files and tools: a /proc/PID/ns/mnt, or auto (the chart's: that of the nearest ancestor outside the agent's container, which needs hostPID)",
+    read: (flag, given) => (given === 'auto' ? 'auto' : absolutePath(flag, given, undefined)),
+  }),
+  /** The plugin spawner executable; undefined: plugins are started by Node's spawn. */
+  spawner: stringFlag({
+    name: 'spawner',
+    section: nodePaths,
+    arg: 'FILE|none',
+    help: "the plugin spawner the agent keeps as its child to start plugins, the image's by default; none: the agent forks them itself, which costs more per plugin the more memory it holds",
+    default: '/usr/local/lib/multinet/multinet-spawner',
+    read: (flag, given, fallback) => (given === 'none' ? undefined : absolutePath(flag, given, fallback)),
+  }),
+  podResourcesSocket: stringFlag({
+    name: 'pod-resources-socket',
+    section: nodePaths,
+    arg: 'PATH',
+    help: "the kubelet's pod-resources API, asked for a pod's devices when a NAD has a resourceName",
+    default: '/var/lib/kubelet/pod-resources/kubelet.sock',
+    read: absolutePath,
+  }),
+  deviceInfoDir: stringFlag({
+    name: 'device-info-dir',
+    section: nodePaths,
+    arg: 'D',
+    help: "the Device Information Spec's directory, shared with device plugins and delegates",
+    default: defaultDeviceInfoDir,
+    read: absolutePath,
+  }),
+  /** Be the DRA driver networks.multinet.io (agent/dra/). */
+  dra: booleanFlag({
+    name: 'dra',
+    section: nodePaths,
+    help: "be the DRA driver networks.multinet.io: publish the NADs usable on this node as devices (ResourceSlices) and serve the kubelet's plugin socket, so pods get networks through ResourceClaims (needs the API server)",
+  }),
+  kubeletRegistryDir: stringFlag({
+    name: 'kubelet-registry-dir',
+    section: nodePaths,
+    arg: 'D',
+    help: 'where the kubelet finds plugin sockets, with --dra',
+    default: '/var/lib/kubelet/plugins_registry',
+    read: absolutePath,
+  }),
+  /** Multus' cniDir as the host sees it; undefined: do not read Multus' records. */
+  multusCacheDir: stringFlag({
+    name: 'multus-cache-dir',
+    section: nodePaths,
+    arg: 'D',
+    help: 'Multus\' cniDir on the host: the DEL of a pod Multus attached before multinet took the node over releases what Multus recorded there; "" for none',
+    default: defaultMultusCacheDir,
+    read: (flag, given, fallback) => (given === '' ? undefined : absolutePath(flag, given, fallback)),
+  }),
+
+  delegateTimeoutSeconds: stringFlag({
+    name: 'delegate-timeout',
+    section: behaviour,
+    arg: 'SECONDS',
+    help: 'kill a delegate plugin that runs longer',
+    default: 60,
+    read: positiveNumber,
+  }),
+  agentWaitSeconds: stringFlag({
+    name: 'agent-wait',
+    section: behaviour,
+    arg: 'SECONDS',
+    help: 'how long the shim waits for an unreachable agent on ADD',
+    default: 30,
+    read: positiveNumber,
+  }),
+  readinessIndicatorFile: stringFlag({
+    name: 'readiness-indicator-file',
+    section: behaviour,
+    arg: 'F',
+    help: "ADD waits until this file exists (Multus' readinessindicatorfile)",
+  }),
+  readinessTimeoutSeconds: stringFlag({
+    name: 'readiness-timeout',
+    section: behaviour,
+    arg: 'SECONDS',
+    help: 'how long ADD waits for it',
+    default: 60,
+    read: positiveNumber,
+  }),
+  podResourcesTimeoutSeconds: stringFlag({
+    name: 'pod-resources-timeout',
+    section: behaviour,
+    arg: 'SECONDS',
+    help: "how long ADD waits for the kubelet's answer",
+    default: 5,
+    read: positiveNumber,
+  }),
+  maxParallel: stringFlag({
+    name: 'max-parallel',
+    section: behaviour,
+    arg: 'N|auto',
+    help: `CNI requests served at once; auto: ${requestsPerCpu} per CPU, fewer when the agent's memory limit cannot hold that many of the largest delegate run seen`,
+    default: 'auto',
+    read: maxParallel,
+  }),
+  maxQueued: stringFlag({
+    name: 'max-queued',
+    section: behaviour,
+    arg: 'N',
+    help: 'CNI requests allowed to wait; beyond, "try again later"',
+    default: 1000,
+    read: (flag, given, fallback) => integerInRange(flag, given, fallback, 0),
+  }),
+  ...inSection(behaviour, { ...logFlags, ...logFileFlags }),
+  probeListen: stringFlag({
+    name: 'probe-listen',
+    section: behaviour,
+    arg: 'ADDR:PORT',
+    help: 'serve /healthz, /readyz and /metrics here; an agent that takes the socket over from a running one waits for that one to hand the port over',
+    shownDefault: `${defaultProbeListen} with the API server, none standalone`,
+  }),
+  servingFile: stringFlag({
+    name: 'serving-file',
+    section: behaviour,
+    arg: 'FILE',
+    help: "created once the agent serves the socket, removed when it stops: the chart's startup probe, since the agent being replaced answers the node's probe port until this one took the socket over",
+    read: absolutePath,
+  }),
+};
+
+/** The flags' defaults, by AgentFlags field. */
+export const agentFlagDefaults = { ...flagDefaults(agentFlagTable), probeListen: defaultProbeListen };
+
+/** The PATH delegate plugins get when the agent has none. */
+export const defaultPluginPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export const agentUsage = `Usage: multinet agent [--kubeconfig FILE] --node-name NAME [flags]
        multinet agent --standalone --nad-dir D [flags]
 
-Runs the node agent: writes ${d.confFileName} from the node's default network, keeps it current,
+Runs the node agent: writes ${agentFlagDefaults.confFileName} from the node's default network, keeps it current,
 serves the CNI shim's requests on a unix socket and runs the delegate plugins. With the API server it
 keeps every NAD on disk (so pods start while the API is away), writes network-status on pods and
 reports the node's NodeNetworkState; standalone it reads NADs and pods from files.
 
-Source of networks:
-  --kubeconfig FILE             API server access (default: the in-cluster ServiceAccount)
-  --node-name NAME              this node's name (default: $NODE_NAME, set from spec.nodeName in the chart)
-  --heartbeat SECONDS           how often the NodeNetworkState is refreshed (default: ${d.heartbeat})
-  --standalone                  read NADs (and pods) from files instead of the API server
-  --nad-dir D                   standalone: directory of NetworkAttachmentDefinition manifests (YAML/JSON)
-  --pod-dir D                   standalone: directory of Pod manifests whose annotations select networks
+${flagHelp(agentFlagTable, agentFlagSections)}`;
 
-Networks:
-  --default-networks LIST       NADs every pod gets after its default network, in order: ns/name,...
-  --cluster-network NAME        replaces the node's default network: a NAD (ns/name) or a network name in the conf dir
-  --namespace-isolation         pods may only select NADs in their own namespace or a global one
-  --global-namespaces LIST      namespaces whose NADs every pod may select (with --namespace-isolation)
-  --system-namespaces LIST      pods here do not get --default-networks (default: ${d.systemNamespaces})
+type NetworkFlag = keyof typeof podPolicyFlags | 'clusterNetwork';
 
-Node paths:
-  --cni-conf-dir D              CNI config directory (default: ${d.cniConfDir})
-  --cni-bin-dir D               CNI plugin directory; repeat or join with ':' (default: ${d.cniBinDir})
-  --conf-file-name NAME         name of the generated config (default: ${d.confFileName})
-  --cni-version V               cniVersion of the generated config (default: the default network's)
-  --state-dir D                 attachment cache and state (default: ${d.stateDir})
-  --socket PATH                 the CNI socket (default: ${d.socket})
-  --shim-source FILE            the self-contained shim to install into the CNI bin dir
-  --shim-dir D                  where to install it (default: the first --cni-bin-dir)
-  --shim-name NAME              its file name, the generated config's "type" (default: ${d.shimName})
-  --owner-daemonset [NS/]NAME   the agent's own DaemonSet (namespace: $POD_NAMESPACE): when it is deleted (helm
-                                uninstall), the agent removes its CNI config and shim on exit; a restart,
-                                upgrade or drain keeps them
-  --host-mount-ns PATH|auto     run delegate plugins in the host's mount namespace, so they see the host's
-                                files and tools: a /proc/PID/ns/mnt, or auto (the chart's: that of the nearest
-                                ancestor outside the agent's container, which needs hostPID)
-  --spawner FILE|none           the plugin spawner the agent keeps as its child to start plugins (default:
-                                ${d.spawner}, the image's); none: the agent forks them
-                                itself, which costs more per plugin the more memory it holds
-  --pod-resources-socket PATH   the kubelet's pod-resources API, asked for a pod's devices when a NAD has a
-                                resourceName (default: ${d.podResourcesSocket})
-  --device-info-dir D           the Device Information Spec's directory, shared with device plugins and
-                                delegates (default: ${d.deviceInfoDir})
-  --dra                         be the DRA driver networks.multinet.io: publish the NADs usable on this node as
-                                devices (ResourceSlices) and serve the kubelet's plugin socket, so pods get
-                                networks through ResourceClaims (needs the API server)
-  --kubelet-registry-dir D      where the kubelet finds plugin sockets, with --dra
-                                (default: ${d.kubeletRegistryDir})
-  --multus-cache-dir D          Multus' cniDir on the host: the DEL of a pod Multus attached before multinet
-                                took the node over releases what Multus recorded there ("" for none; default:
-                                ${d.multusCacheDir})
-
-Behaviour:
-  --delegate-timeout SECONDS    kill a delegate plugin that runs longer (default: ${d.delegateTimeout})
-  --agent-wait SECONDS          how long the shim waits for an unreachable agent on ADD (default: ${d.agentWait})
-  --readiness-indicator-file F  ADD waits until this file exists (Multus' readinessindicatorfile)
-  --readiness-timeout SECONDS   how long ADD waits for it (default: ${d.readinessTimeout})
-  --pod-resources-timeout SECONDS
-                                how long ADD waits for the kubelet's answer (default: ${d.podResourcesTimeout})
-  --max-parallel N|auto         CNI requests served at once; auto: ${requestsPerCpu} per CPU, fewer when the agent's memory
-                                limit cannot hold that many of the largest delegate run seen (default: ${d.maxParallel})
-  --max-queued N                CNI requests allowed to wait; beyond, "try again later" (default: ${d.maxQueued})
-  --log-level LEVEL             error, warn, info or debug (default: info)
-  --log-format FORMAT           json or text (default: json)
-  --log-file FILE               also log to this file
-  --probe-listen ADDR:PORT      serve /healthz, /readyz and /metrics here (default: ${d.probeListen} with the
-                                API server, none standalone); an agent that takes the socket over from a running
-                                one waits for that one to hand the port over
-  --serving-file FILE           created once the agent serves the socket, removed when it stops: the chart's
-                                startup probe, since the agent being replaced answers the node's probe port
-                                until this one took the socket over`;
-
-export interface AgentFlags {
-  readonly standalone: boolean;
-  readonly kubeconfig: string | undefined;
-  readonly nodeName: string | undefined;
-  readonly heartbeatSeconds: number;
-  readonly probeListen: { host: string; port: number } | undefined;
-  readonly servingFile: string | undefined;
-  readonly nadDir: string | undefined;
-  readonly podDir: string | undefined;
-  readonly network: NetworkOptions;
-  readonly cniConfDir: string;
-  readonly cniBinDirs: string[];
-  readonly confFileName: string;
-  readonly cniVersion: string | undefined;
-  readonly stateDir: string;
-  readonly socket: string;
-  readonly shimSource: string | undefined;
-  /** Multus' cniDir as the host sees it; undefined: do not read Multus' records. */
-  readonly multusCacheDir: string | undefined;
-  readonly shimDir: string | undefined;
-  readonly shimName: string;
-  readonly hostMountNamespace: string | undefined;
-  /** The plugin spawner executable; undefined: plugins are started by Node's spawn. */
-  readonly spawner: string | undefined;
-  readonly podResourcesSocket: string;
-  readonly podResourcesTimeoutSeconds: number;
-  readonly deviceInfoDir: string;
-  /** Be the DRA driver networks.multinet.io (agent/dra/). */
-  readonly dra: boolean;
-  readonly kubeletRegistryDir: string;
+export type AgentFlags = Omit<
+  FlagValues<typeof agentFlagTable>,
+  NetworkFlag | 'probeListen' | 'ownerDaemonSet'
+> & {
+  readonly probeListen: ListenAddress | undefined;
   /** The agent's own DaemonSet, namespace/name: when it is deleted, the agent takes its config and shim off the node. */
   readonly ownerDaemonSet: { readonly namespace: string; readonly name: string } | undefined;
-  readonly delegateTimeoutSeconds: number;
-  readonly agentWaitSeconds: number;
-  readonly readinessIndicatorFile: string | undefined;
-  readonly readinessTimeoutSeconds: number;
-  readonly maxParallel: number | 'auto';
-  readonly maxQueued: number;
-  readonly logLevel: LogLevel;
-  readonly logFormat: 'json' | 'text';
-  readonly logFile: string | undefined;
-}
+  readonly network: NetworkOptions;
+};
 
 /** --owner-daemonset [NAMESPACE/]NAME (the namespace defaults to $POD_NAMESPACE, set by the chart). */
 function ownerDaemonSet(
@@ -179,64 +331,53 @@ function ownerDaemonSet(
   return { namespace, name };
 }
 
-function absolutePath(flag: string, value: string | undefined): string | undefined {
-  if (value !== undefined && !value.startsWith('/')) {
-    throw new UsageError(`--${flag} must be an absolute path (got ${JSON.stringify(value)})`);
+/** A path that starts with "/", if given; else the default. */
+function absolutePath<D extends string | undefined>(
+  flag: string,
+  given: string | undefined,
+  fallback: D,
+): string | D {
+  if (given !== undefined && !given.startsWith('/')) {
+    throw new UsageError(`--${flag} must be an absolute path (got ${JSON.stringify(given)})`);
   }
-  return value;
+  return given ?? fallback;
+}
+
+function cniVersion(flag: string, given: string | undefined): string | undefined {
+  if (given !== undefined && !isSupportedCniVersion(given)) {
+    throw new UsageError(
+      `--${flag} must be one of ${supportedCniVersions.join(', ')} (got ${JSON.stringify(given)})`,
+    );
+  }
+  return given;
+}
+
+/** A NAD (namespace/name) or the network name of a CNI config file in the conf dir. */
+function clusterNetwork(flag: string, given: string | undefined): string | undefined {
+  if (given === undefined) return undefined;
+  if (given.includes('/')) networkRefs(flag, given);
+  else if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(given)) {
+    throw new UsageError(
+      `--${flag} ${JSON.stringify(given)} must be namespace/name or the network name of a CNI config file`,
+    );
+  }
+  return given;
+}
+
+/** N requests at once, or auto (agent/parallelism.ts). */
+function maxParallel(flag: string, given: string | undefined, fallback: string): number | 'auto' {
+  return (given ?? fallback) === 'auto' ? 'auto' : integerInRange(flag, given, 1);
 }
 
 export function parseAgentFlags(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): AgentFlags {
-  const s = { type: 'string' } as const;
-  const { values, positionals } = parseOptions(args, {
-    standalone: { type: 'boolean' },
-    kubeconfig: s,
-    'node-name': s,
-    heartbeat: s,
-    'probe-listen': s,
-    'serving-file': s,
-    'nad-dir': s,
-    'pod-dir': s,
-    'default-networks': s,
-    'cluster-network': s,
-    'namespace-isolation': { type: 'boolean' },
-    'global-namespaces': s,
-    'system-namespaces': s,
-    'cni-conf-dir': s,
-    'cni-bin-dir': { type: 'string', multiple: true },
-    'conf-file-name': s,
-    'cni-version': s,
-    'state-dir': s,
-    socket: s,
-    'shim-source': s,
-    'shim-dir': s,
-    'shim-name': s,
-    'host-mount-ns': s,
-    spawner: s,
-    'pod-resources-socket': s,
-    'pod-resources-timeout': s,
-    'device-info-dir': s,
-    dra: { type: 'boolean' },
-    'kubelet-registry-dir': s,
-    'multus-cache-dir': s,
-    'owner-daemonset': s,
-    'delegate-timeout': s,
-    'agent-wait': s,
-    'readiness-indicator-file': s,
-    'readiness-timeout': s,
-    'max-parallel': s,
-    'max-queued': s,
-    'log-level': s,
-    'log-format': s,
-    'log-file': s,
-  });
+  const { values, positionals } = parseFlags(agentFlagTable, args);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const standalone = values.standalone === true;
-  if (standalone && !values['nad-dir']) throw new UsageError('--standalone needs --nad-dir');
-  if (!standalone && (values['nad-dir'] || values['pod-dir']))
+  const { standalone } = values;
+  if (standalone && !values.nadDir) throw new UsageError('--standalone needs --nad-dir');
+  if (!standalone && (values.nadDir || values.podDir))
     throw new UsageError('--nad-dir and --pod-dir need --standalone');
   if (standalone && values.kubeconfig)
     throw new UsageError('--kubeconfig and --standalone exclude each other');
@@ -244,90 +385,20 @@ export function parseAgentFlags(
     throw new UsageError(
       '--dra needs the API server (ResourceSlices, ResourceClaims): not with --standalone',
     );
-  const nodeName = values['node-name'] ?? env.NODE_NAME;
+  const nodeName = values.nodeName ?? env.NODE_NAME;
   if (!standalone && !nodeName) {
     throw new UsageError(
       'give --node-name (or set NODE_NAME): the agent reports and watches pods for its own node',
     );
   }
-  const probe = values['probe-listen'] ?? (standalone ? undefined : d.probeListen);
-  const { logLevel, logFormat } = logFlags(values);
-  const defaultNetworks = networkRefs('default-networks', values['default-networks']);
-  const cniVersion = values['cni-version'];
-  if (cniVersion !== undefined && !isSupportedCniVersion(cniVersion)) {
-    throw new UsageError(
-      `--cni-version must be one of ${supportedCniVersions.join(', ')} (got ${JSON.stringify(cniVersion)})`,
-    );
-  }
-  const clusterNetwork = values['cluster-network'];
-  if (clusterNetwork !== undefined) {
-    if (clusterNetwork.includes('/')) networkRefs('cluster-network', clusterNetwork);
-    else if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(clusterNetwork)) {
-      throw new UsageError(
-        `--cluster-network ${JSON.stringify(clusterNetwork)} must be namespace/name or the network name of a CNI config file`,
-      );
-    }
-  }
-  const binDirs = (values['cni-bin-dir'] ?? [d.cniBinDir]).flatMap((v) => v.split(':')).filter(Boolean);
+  const probe = values.probeListen ?? (standalone ? undefined : defaultProbeListen);
+  const { clusterNetwork, defaultNetworks, namespaceIsolation, globalNamespaces, systemNamespaces, ...rest } =
+    values;
   return {
-    standalone,
-    kubeconfig: values.kubeconfig,
+    ...rest,
     nodeName,
-    heartbeatSeconds: positiveNumber('heartbeat', values.heartbeat, d.heartbeat),
     probeListen: probe ? listenAddress('probe-listen', probe) : undefined,
-    servingFile: absolutePath('serving-file', values['serving-file']),
-    nadDir: values['nad-dir'],
-    podDir: values['pod-dir'],
-    network: {
-      clusterNetwork,
-      defaultNetworks,
-      namespaceIsolation: values['namespace-isolation'] === true,
-      globalNamespaces: commaList(values['global-namespaces']),
-      systemNamespaces: commaList(values['system-namespaces'] ?? d.systemNamespaces),
-    },
-    cniConfDir: values['cni-conf-dir'] ?? d.cniConfDir,
-    cniBinDirs: binDirs,
-    confFileName: values['conf-file-name'] ?? d.confFileName,
-    cniVersion,
-    stateDir: values['state-dir'] ?? d.stateDir,
-    socket: values.socket ?? d.socket,
-    shimSource: values['shim-source'],
-    shimDir: values['shim-dir'],
-    shimName: values['shim-name'] ?? d.shimName,
-    ownerDaemonSet: ownerDaemonSet(values['owner-daemonset'], env.POD_NAMESPACE),
-    hostMountNamespace:
-      values['host-mount-ns'] === 'auto' ? 'auto' : absolutePath('host-mount-ns', values['host-mount-ns']),
-    spawner: values.spawner === 'none' ? undefined : absolutePath('spawner', values.spawner ?? d.spawner),
-    podResourcesSocket:
-      absolutePath('pod-resources-socket', values['pod-resources-socket']) ?? d.podResourcesSocket,
-    podResourcesTimeoutSeconds: positiveNumber(
-      'pod-resources-timeout',
-      values['pod-resources-timeout'],
-      d.podResourcesTimeout,
-    ),
-    deviceInfoDir: absolutePath('device-info-dir', values['device-info-dir']) ?? d.deviceInfoDir,
-    dra: values.dra === true,
-    kubeletRegistryDir:
-      absolutePath('kubelet-registry-dir', values['kubelet-registry-dir']) ?? d.kubeletRegistryDir,
-    multusCacheDir:
-      values['multus-cache-dir'] === ''
-        ? undefined
-        : (absolutePath('multus-cache-dir', values['multus-cache-dir']) ?? d.multusCacheDir),
-    delegateTimeoutSeconds: positiveNumber('delegate-timeout', values['delegate-timeout'], d.delegateTimeout),
-    agentWaitSeconds: positiveNumber('agent-wait', values['agent-wait'], d.agentWait),
-    readinessIndicatorFile: values['readiness-indicator-file'],
-    readinessTimeoutSeconds: positiveNumber(
-      'readiness-timeout',
-      values['readiness-timeout'],
-      d.readinessTimeout,
-    ),
-    maxParallel:
-      (values['max-parallel'] ?? d.maxParallel) === 'auto'
-        ? 'auto'
-        : integerInRange('max-parallel', values['max-parallel'], 1),
-    maxQueued: integerInRange('max-queued', values['max-queued'], d.maxQueued, 0),
-    logLevel,
-    logFormat,
-    logFile: values['log-file'],
+    ownerDaemonSet: ownerDaemonSet(values.ownerDaemonSet, env.POD_NAMESPACE),
+    network: { clusterNetwork, defaultNetworks, namespaceIsolation, globalNamespaces, systemNamespaces },
   };
 }

@@ -6,8 +6,7 @@
  * (--owner-daemonset) is gone or being deleted: then multinet is being uninstalled, and the agent takes
  * its config and shim off the node so new pods get the node's default network.
  */
-import { createAgent } from '../agent/agent.ts';
-import type { ConfDirScan } from '../agent/conf-dir.ts';
+import { createAgent, createConfWriter, createLimiter, type ConfWriterOptions } from '../agent/agent.ts';
 import type { KubeNetworking } from '../agent/kube-networking.ts';
 import type { PodDeviceSource } from '../agent/devices.ts';
 import type { DraDriver } from '../agent/dra/driver.ts';
@@ -18,7 +17,6 @@ import { findHostMountNamespace } from '../platform/nodejs/host-mount-namespace.
 import { endProcessesWithEnv } from '../platform/nodejs/orphans.ts';
 import { serveAgent, type ServedAgent } from '../agent/serve.ts';
 import { installShim, shimInspector } from '../agent/shim-installer.ts';
-import type { NodeCniConfigState } from '../lib/node-state.ts';
 import { OwnerWatch } from '../agent/owner-daemonset.ts';
 import { removeInstalled } from '../agent/uninstall.ts';
 import { join } from 'node:path';
@@ -36,7 +34,7 @@ import { listenTcp, listenUnixSocket } from '../platform/nodejs/listen.ts';
 import { watchDirectory } from '../platform/nodejs/watch.ts';
 import { findExecutable } from '../platform/nodejs/which.ts';
 import { multinetVersion } from '../platform/version.ts';
-import { agentFlagDefaults, agentUsage, parseAgentFlags } from './agent-flags.ts';
+import { agentUsage, defaultPluginPath, parseAgentFlags } from './agent-flags.ts';
 import type { CommandContext } from './io.ts';
 import { ExitCode } from './io.ts';
 
@@ -85,19 +83,47 @@ export async function runAgent(args: readonly string[], context: CommandContext)
     );
     return ExitCode.failed;
   }
-  const metrics = createAgentMetrics({
-    inFlight: () => agent.limiter.stats.running + agent.limiter.stats.waiting,
-    cached: () => kube?.cached(),
-  });
-  let kube: KubeNetworking | undefined;
-  let source: NetworkSource;
-  // The conf-dir scan is shared by the agent and the node reporter; filled in once the agent exists.
-  const confScan: { current?: () => Promise<ConfDirScan> } = {};
-  const confState: { current?: () => Promise<NodeCniConfigState> } = {};
   // Plugins and tools killed with their process group on a timeout (the entry point's ProcessPort).
   const nodeSpawn = nodeExec(
     context.process ? { killGroup: (pid, signal) => context.process?.kill(-pid, signal) } : {},
   );
+  // Started by the spawner, a small child process, unless there is none (then by Node, loudly).
+  const spawner = flags.spawner
+    ? new SpawnerExec({ file: flags.spawner, fallback: nodeSpawn, log: log.child({ component: 'spawner' }) })
+    : undefined;
+  // --max-parallel auto: per CPU, and within the memory limit at the largest delegate run measured.
+  const memoryLimitBytes = flags.maxParallel === 'auto' ? cgroupMemoryLimit() : undefined;
+  const parallelism =
+    flags.maxParallel === 'auto'
+      ? new Parallelism({
+          cpus: availableParallelism(),
+          memoryLimitBytes,
+          ownBytes: () => residentBytes(spawner?.pid ? ['self', spawner.pid] : ['self']),
+        })
+      : undefined;
+  // Built before the agent, as parts others share: the limiter (metrics read it, the parallelism
+  // resizes it) and the conf-dir writer (the node reporter scans through it).
+  const limits = {
+    concurrency: flags.maxParallel === 'auto' ? (parallelism?.limit() ?? 1) : flags.maxParallel,
+    maxQueued: flags.maxQueued,
+  };
+  const limiter = createLimiter(limits);
+  const confOptions = {
+    confDir: flags.cniConfDir,
+    confFileName: flags.confFileName,
+    shimName: flags.shimName,
+    socketPath: flags.socket,
+    stateDir: flags.stateDir,
+    agentWaitSeconds: flags.agentWaitSeconds,
+    cniVersion: flags.cniVersion,
+  } satisfies ConfWriterOptions;
+  const confWriter = createConfWriter(confOptions, { fs: nodeFileSystem, clock: systemClock, log });
+  let kube: KubeNetworking | undefined;
+  const metrics = createAgentMetrics({
+    inFlight: () => limiter.stats.running + limiter.stats.waiting,
+    cached: () => kube?.cached(),
+  });
+  let source: NetworkSource;
   const shimState = shimInspector(nodeFileSystem, nodeSpawn, {
     installed: join(flags.shimDir ?? flags.cniBinDirs[0]!, flags.shimName),
     source: flags.shimSource,
@@ -126,8 +152,8 @@ export async function runAgent(args: readonly string[], context: CommandContext)
         fs: nodeFileSystem,
         clock: systemClock,
         log,
-        scan: () => confScan.current!(),
-        facts: async () => ({ shim: await shimState(), cniConfig: await confState.current!() }),
+        scan: () => confWriter.scan(),
+        facts: async () => ({ shim: await shimState(), cniConfig: await confWriter.state() }),
         observeStatusWrite: (outcome, seconds) => metrics.statusWrite(outcome, seconds),
       });
     } catch (err) {
@@ -168,23 +194,9 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       return (await podResources).devicesOf(pod);
     },
   };
-  // Started by the spawner, a small child process, unless there is none (then by Node, loudly).
-  const spawner = flags.spawner
-    ? new SpawnerExec({ file: flags.spawner, fallback: nodeSpawn, log: log.child({ component: 'spawner' }) })
-    : undefined;
-  // --max-parallel auto: per CPU, and within the memory limit at the largest delegate run measured.
-  const memoryLimitBytes = flags.maxParallel === 'auto' ? cgroupMemoryLimit() : undefined;
-  const parallelism =
-    flags.maxParallel === 'auto'
-      ? new Parallelism({
-          cpus: availableParallelism(),
-          memoryLimitBytes,
-          ownBytes: () => residentBytes(spawner?.pid ? ['self', spawner.pid] : ['self']),
-        })
-      : undefined;
   const exec = parallelism
     ? adaptingExec(spawner ?? nodeSpawn, parallelism, (limit) => {
-        agent.limiter.resize(limit);
+        limiter.resize(limit);
         log.info('CNI requests served at once', {
           limit,
           byCpu: parallelism.byCpu,
@@ -199,23 +211,16 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   }
   const agent = createAgent(
     {
-      confDir: flags.cniConfDir,
+      ...confOptions,
+      ...limits,
       binDirs: flags.cniBinDirs,
-      stateDir: flags.stateDir,
-      socketPath: flags.socket,
-      confFileName: flags.confFileName,
-      shimName: flags.shimName,
-      cniVersion: flags.cniVersion,
       network: flags.network,
       delegateTimeoutMs: flags.delegateTimeoutSeconds * 1000,
-      agentWaitSeconds: flags.agentWaitSeconds,
       readinessIndicatorFile: flags.readinessIndicatorFile,
       readinessTimeoutMs: flags.readinessTimeoutSeconds * 1000,
-      concurrency: flags.maxParallel === 'auto' ? (parallelism?.limit() ?? 1) : flags.maxParallel,
-      maxQueued: flags.maxQueued,
       ipPath: ip,
       nsenterPath: nsenter,
-      pluginEnv: { PATH: context.env.PATH ?? agentFlagDefaults.path },
+      pluginEnv: { PATH: context.env.PATH ?? defaultPluginPath },
       resyncMs: 30_000,
       nodeName: flags.nodeName,
       pid: context.process?.pid,
@@ -232,6 +237,8 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       podDevices,
       watchDir: watchDirectory,
       observer: metrics,
+      confWriter,
+      limiter,
       ...(dra ? { claims: dra.claims } : {}),
       afterSync: () => kube?.reporter.trigger(),
       ...(context.process
@@ -248,12 +255,10 @@ export async function runAgent(args: readonly string[], context: CommandContext)
   );
   if (parallelism)
     log.info('CNI requests served at once', {
-      limit: agent.limiter.limit,
+      limit: limiter.limit,
       byCpu: parallelism.byCpu,
       ...(memoryLimitBytes ? { memoryLimitMiB: Math.round(memoryLimitBytes / 2 ** 20) } : {}),
     });
-  confScan.current = () => agent.confWriter.scan();
-  confState.current = () => agent.confWriter.state();
   let served: ServedAgent | undefined;
   let owner: OwnerWatch | undefined;
   // The serving file names this process: a successor's (the same path on one host) is left alone.

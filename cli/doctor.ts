@@ -34,6 +34,7 @@ import { defaultStaleAfterSeconds, nodeStatePlural, type NodeNetworkState } from
 import { loadKubeConfig, type ClusterConfig } from '../platform/kube/kubeconfig.ts';
 import { isNotFound, KubeRestClient } from '../platform/kube/rest.ts';
 import { renderCluster, renderPod, type Style } from './doctor-output.ts';
+import { agentFlagDefaults } from './agent-flags.ts';
 import { commaList } from './flag-values.ts';
 import { ExitCode, UsageError, type CommandContext } from './io.ts';
 import { parseOptions } from './options.ts';
@@ -257,7 +258,9 @@ async function gatherPod(
         'namespace-isolation',
       ) !== undefined,
     globalNamespaces: commaList(agentFlag(snapshotBase, 'global-namespaces', '')),
-    systemNamespaces: commaList(agentFlag(snapshotBase, 'system-namespaces', 'kube-system')),
+    systemNamespaces: commaList(
+      agentFlag(snapshotBase, 'system-namespaces', agentFlagDefaults.systemNamespaces),
+    ),
   };
   const wanted = new Set<string>(policy.systemNamespaces.includes(namespace) ? [] : policy.defaultNetworks);
   try {

@@ -4,7 +4,7 @@
  */
 import { dns1123LabelError } from '../lib/k8s/names.ts';
 import { logLevels, type LogLevel } from '../platform/log.ts';
-import { defaultStaleAfterSeconds, splitNetworkKey } from '../lib/node-state.ts';
+import { splitNetworkKey } from '../lib/node-state.ts';
 import { UsageError } from './io.ts';
 
 /** "a, b,c" to ["a", "b", "c"]; empty or missing gives []. */
@@ -63,22 +63,18 @@ export function listenAddress(flag: string, value: string): ListenAddress {
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
 
-export interface LogFlags {
-  readonly logLevel: LogLevel;
-  readonly logFormat: 'json' | 'text';
+/** --log-level: one of the logger's levels. */
+export function logLevel(flag: string, given: string | undefined, fallback: string): LogLevel {
+  const level = (given ?? fallback) as LogLevel;
+  if (!logLevels.includes(level)) throw new UsageError(`--${flag} must be one of ${logLevels.join(', ')}`);
+  return level;
 }
 
-/** --log-level and --log-format, with their defaults (info, json). */
-export function logFlags(values: {
-  readonly 'log-level'?: string | undefined;
-  readonly 'log-format'?: string | undefined;
-}): LogFlags {
-  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
-  if (!logLevels.includes(logLevel))
-    throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}`);
-  const logFormat = values['log-format'] ?? 'json';
-  if (logFormat !== 'json' && logFormat !== 'text') throw new UsageError('--log-format must be json or text');
-  return { logLevel, logFormat };
+/** --log-format: json or text. */
+export function logFormat(flag: string, given: string | undefined, fallback: string): 'json' | 'text' {
+  const format = given ?? fallback;
+  if (format !== 'json' && format !== 'text') throw new UsageError(`--${flag} must be json or text`);
+  return format;
 }
 
 /** A comma list of NAD references, each namespace/name. */
@@ -93,12 +89,4 @@ export function networkRefs(flag: string, value: string | undefined): string[] {
     }
   }
   return refs;
-}
-
-/**
- * `--stale-after SECONDS`, the same flag for the controller and the webhook: how old a node's last
- * agent report may be for the node to count (lib/node-state.ts isEligible).
- */
-export function staleAfterSeconds(value: string | undefined): number {
-  return integerInRange('stale-after', value, defaultStaleAfterSeconds);
 }

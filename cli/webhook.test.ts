@@ -2,7 +2,7 @@
 import yaml from 'js-yaml';
 import { runCli } from './commands.ts';
 import { UsageError } from './io.ts';
-import { parseWebhookFlags } from './webhook.ts';
+import { parseWebhookFlags } from './webhook-flags.ts';
 
 test("defaults: loopback, self-managed Secret in multinet's namespace, Fail, 10 s", () => {
   const flags = parseWebhookFlags([], {});

@@ -45,7 +45,7 @@ describe('the Go shim (cni/)', () => {
     expect(constant('protocolHeader')?.toLowerCase()).toBe(protocolHeader);
     expect(constant('protocol')).toBe(String(wireProtocol));
     expect(/defaultAgentWait\s*=\s*(\d+) \* time\.Second/.exec(source)?.[1]).toBe(
-      String(agentFlagDefaults.agentWait),
+      String(agentFlagDefaults.agentWaitSeconds),
     );
   });
 

@@ -6,7 +6,7 @@
  */
 import { parseAgentFlags } from '../../cli/agent-flags.ts';
 import { parseControllerFlags } from '../../cli/controller-flags.ts';
-import { parseWebhookFlags } from '../../cli/webhook.ts';
+import { parseWebhookFlags } from '../../cli/webhook-flags.ts';
 import { controllerClusterRules, controllerLeaseRules } from '../../controllers/rbac.ts';
 import { certManager, everything } from './chart-values.ts';
 import { findObject, renderChart } from './helm.ts';

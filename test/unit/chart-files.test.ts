@@ -80,12 +80,12 @@ describe('charts/multinet files', () => {
     const d = agentFlagDefaults;
     expect(agent).toMatchObject({
       cniConfDir: d.cniConfDir,
-      cniBinDir: d.cniBinDir,
+      cniBinDir: d.cniBinDirs,
       stateDir: d.stateDir,
       socketDir: dirname(d.socket),
-      heartbeatSeconds: d.heartbeat,
-      delegateTimeoutSeconds: d.delegateTimeout,
-      agentWaitSeconds: d.agentWait,
+      heartbeatSeconds: d.heartbeatSeconds,
+      delegateTimeoutSeconds: d.delegateTimeoutSeconds,
+      agentWaitSeconds: d.agentWaitSeconds,
       maxParallel: d.maxParallel,
       maxQueued: d.maxQueued,
       probePort: Number(d.probeListen.split(':')[1]),
@@ -93,15 +93,15 @@ describe('charts/multinet files', () => {
     });
     expect(networks).toMatchObject({
       systemNamespaces: d.systemNamespaces.split(','),
-      readinessTimeoutSeconds: d.readinessTimeout,
+      readinessTimeoutSeconds: d.readinessTimeoutSeconds,
     });
     const c = controllerFlagDefaults;
     expect(controller).toMatchObject({
       workers: c.workers,
-      staleAfterSeconds: c.staleAfter,
+      staleAfterSeconds: c.staleAfterSeconds,
       kubeApiQps: c.qps,
       kubeApiBurst: c.burst,
-      probePort: Number(c.probeListen.slice(1)),
+      probePort: Number(c.probe.slice(1)),
     });
     expect(webhook).toMatchObject({
       failurePolicy: webhookDefaults.failurePolicy,
