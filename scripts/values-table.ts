@@ -56,7 +56,10 @@ export function valuesRows(schema: Schema, valuesYaml: string): ValuesRow[] {
     const name = /^#\/definitions\/(.+)$/.exec(node.$ref)?.[1];
     const target = name === undefined ? undefined : schema.definitions?.[name];
     if (!target) throw new Error(`values.schema.json: cannot resolve ${node.$ref}`);
-    return { ...resolve(target), ...(node.description === undefined ? {} : { description: node.description }) };
+    return {
+      ...resolve(target),
+      ...(node.description === undefined ? {} : { description: node.description }),
+    };
   };
   /** Whether a key, or a key below it, is described (by the schema or a `# --` comment). */
   const described = (node: Schema, path: readonly string[]): boolean => {
@@ -145,7 +148,7 @@ function keyComments(valuesYaml: string): Map<string, string> {
     }
     const entry = /^(\s*)([A-Za-z0-9_]+):/.exec(line);
     if (!entry) {
-      if (line.trim() !== '') pending = undefined;
+      pending = undefined; // a blank line or a list item: the comment was not a key's
       continue;
     }
     const indent = entry[1]!.length;
@@ -187,7 +190,6 @@ function typeOf(node: Schema, resolve: (node: Schema) => Schema): string {
 function shown(value: unknown): string {
   return value === undefined ? '' : JSON.stringify(value);
 }
-
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
