@@ -49,7 +49,7 @@ export interface ValuesRow {
  * objects passed through to Kubernetes), with its whole default.
  */
 export function valuesRows(schema: Schema, valuesYaml: string): ValuesRow[] {
-  const defaults = yaml.load(valuesYaml) as unknown;
+  const defaults = yaml.load(valuesYaml);
   const comments = keyComments(valuesYaml);
   const resolve = (node: Schema): Schema => {
     if (!node.$ref) return node;
@@ -174,7 +174,8 @@ function typeOf(node: Schema, resolve: (node: Schema) => Schema): string {
   if (alternatives) return alternatives.map((a) => typeOf(resolve(a), resolve)).join(' or ');
   if (node.const !== undefined) return JSON.stringify(node.const);
   if (node.enum) return node.enum.map((v) => JSON.stringify(v)).join(', ');
-  const types = node.type === undefined ? [] : Array.isArray(node.type) ? node.type : [node.type];
+  const types: readonly string[] =
+    node.type === undefined ? [] : typeof node.type === 'string' ? [node.type] : node.type;
   if (types.length === 0) return 'any';
   return types
     .map((type) => {
