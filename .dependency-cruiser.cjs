@@ -1,5 +1,5 @@
 /**
- * The layering rules (README, Layout), checked by `npm run lint:layers` (part of `npm test`):
+ * The layering rules (docs/architecture.md), checked by `npm run lint:layers` (part of `npm test`):
  *   lib/        the pure domain: imports only lib/ (no Node.js I/O module, no platform, no Kubernetes client)
  *   platform/   adapters: never import the parts built on them (agent, controllers, webhooks, cli, cmd)
  *   agent/, controllers/, webhooks/  independent parts: import lib/ and platform/, not each other

@@ -1,4 +1,4 @@
-// Only entry points touch `process` (env, argv, exit, kill, getuid, signals, stdio): the project's rule (README, Layout),
+// Only entry points touch `process` (env, argv, exit, kill, getuid, signals, stdio): the project's rule (docs/architecture.md),
 // shared by eslint.config.js and test/unit/layering.test.ts (which checks that it catches a violation).
 const message = 'Only entry points (cmd/) touch process: take what you need as a parameter.';
 

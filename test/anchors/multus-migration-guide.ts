@@ -1,5 +1,5 @@
 /**
- * Replacing Multus (thick) with multinet on a live cluster: the commands, in order, as the README's guide
+ * Replacing Multus (thick) with multinet on a live cluster: the commands, in order, as docs/replacing-multus.md's guide
  * shows them (a unit test keeps the two the same) and as test/anchors/multus-migration.test.ts runs them
  * on the real node, with the node's paths and files put in for the placeholders (see `forNode`).
  */
@@ -104,7 +104,7 @@ export function shellWords(command: readonly string[]): string {
   return command.map((w) => (/^[\w./=:,@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
-/** The guide as the README shows it: one comment and command per step. */
+/** The guide as docs/replacing-multus.md shows it: one comment and command per step. */
 export function guideText(): string {
   return migrationGuide
     .map((step) => {

@@ -2,7 +2,7 @@
  * The anchors tier: replacing Multus with multinet on a live cluster, on the real node. Multus thick, built
  * from ../shared/anchors into an image as multinet's is (dev/images/build.sh), runs as its own DaemonSet
  * manifest deploys it (test/anchors/multus/multus-daemonset-thick.yaml); pods are created under it. Then
- * the guide's commands (multus-migration-guide.ts, the README's "Replacing Multus on a live cluster"), in
+ * the guide's commands (multus-migration-guide.ts, docs/replacing-multus.md), in
  * order, while a pod is created every few seconds: multinet installed with helm beside Multus, checked with
  * `kubectl multinet doctor`, Multus removed. Every pod created along the way gets its networks; the pods
  * Multus attached keep theirs, and their deletion through multinet releases everything Multus attached:

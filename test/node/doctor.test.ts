@@ -244,7 +244,7 @@ describe('multinet doctor on the real node', () => {
       [],
       (staleAfterSeconds + 30) * 1000,
     );
-    // What an operator sees now (the README's example).
+    // What an operator sees now (docs/doctor.md's example).
     process.stdout.write(`[node tier] multinet doctor, the agent stopped:\n${(await doctor()).stdout}\n`);
     expect(report.finding.message).toMatch(
       /^its NodeNetworkState is stale: last written \d+ s ago \(stale after 20 s\)/,

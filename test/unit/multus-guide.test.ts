@@ -1,5 +1,5 @@
 /**
- * The README's guide to replacing Multus is the command sequence the anchors tier runs on the real node
+ * The guide to replacing Multus (docs/replacing-multus.md) is the command sequence the anchors tier runs on the real node
  * (test/anchors/multus-migration.test.ts runs test/anchors/multus-migration-guide.ts step by step): the
  * two cannot drift apart.
  */
@@ -9,8 +9,8 @@ import { repoRoot } from '../../dev/repo-root.ts';
 import { guideText } from '../anchors/multus-migration-guide.ts';
 
 describe('the guide to replacing Multus on a live cluster', () => {
-  it('is in the README exactly as the anchors tier runs it', () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    expect(readme).toContain(`\`\`\`sh\n${guideText()}\n\`\`\`\n`);
+  it('is in docs/replacing-multus.md exactly as the anchors tier runs it', () => {
+    const guide = readFileSync(join(repoRoot, 'docs', 'replacing-multus.md'), 'utf8');
+    expect(guide).toContain(`\`\`\`sh\n${guideText()}\n\`\`\`\n`);
   });
 });
