@@ -12,6 +12,7 @@ import { readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorMessage } from '../../lib/errors.ts';
+import { eventually } from '../eventually.ts';
 import type { Kill } from '../../lib/ports.ts';
 import { systemClock } from '../../platform/nodejs/clock.ts';
 import { endProcessesWithEnv } from '../../platform/nodejs/orphans.ts';
@@ -103,10 +104,12 @@ export async function takeMachineLock(
     if (running && (options.waitForOtherNodeMs ?? 0) > 0) {
       log(`waiting for the local node of process ${stale!.pid} to stop (only one runs per machine)`);
       const deadline = Date.now() + options.waitForOtherNodeMs!;
-      while (Date.now() < deadline && (await readFile(lockFile, 'utf8').catch(() => undefined)) === text) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-      if ((await readFile(lockFile, 'utf8').catch(() => undefined)) !== text) {
+      const released = await eventually(
+        'the other local node to release the machine lock',
+        async () => (await readFile(lockFile, 'utf8').catch(() => undefined)) !== text,
+        { timeoutMs: options.waitForOtherNodeMs!, intervalMs: 500 },
+      ).catch(() => false);
+      if (released) {
         return takeMachineLock(
           record,
           { ...options, waitForOtherNodeMs: Math.max(1, deadline - Date.now()) },

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { draDriver } from '../../lib/dra.ts';
+import { heartbeatOf } from '../../lib/node-state.ts';
 import { eventually } from '../../dev/eventually.ts';
 import { clusterChartTarget } from '../../dev/cluster/cluster-chart.ts';
 import type { KubeCluster } from '../../dev/cluster/kube-cluster.ts';
@@ -566,10 +567,21 @@ describe('networks as DRA devices on three real nodes', () => {
       ).items
         .filter((s) => s.spec.driver === draDriver)
         .reduce((n, s) => n + Buffer.byteLength(JSON.stringify(s)), 0);
-      // At rest for a minute, while each agent recomputes what is usable at every heartbeat (5 s here):
-      // a measuring window, not a wait for anything.
+      // At rest for a minute of every agent's reports: each recomputes what is usable at every heartbeat
+      // (5 s here), so the window ends when every node's NodeNetworkState carries a heartbeat a minute
+      // after it began (the agents' own clock, not a sleep of the test's).
       const atRest = writes;
-      await new Promise((resolve) => setTimeout(resolve, 60_000));
+      const windowEnd = Date.now() + 60_000;
+      await eventually(
+        'every agent to report a minute of heartbeats at rest',
+        async () => {
+          const states = JSON.parse(await kubectl('get', 'nns', '-o', 'json')) as {
+            items: Array<Parameters<typeof heartbeatOf>[0]>;
+          };
+          return states.items.length === 3 && states.items.every((n) => heartbeatOf(n) >= windowEnd);
+        },
+        { timeoutMs: 120_000, intervalMs: 2000 },
+      );
       measured.writesPerMinuteAtRest = writes - atRest;
       expect(watchErrors).toBe('');
       expect(writes - atRest).toBe(0);
