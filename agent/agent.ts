@@ -60,6 +60,8 @@ export interface AgentOptions {
    * Multus recorded there (pods Multus attached before multinet took the node over). Undefined: none.
    */
   readonly multusCacheDir?: string | undefined;
+  /** The container runtime's libcni cache dir (its results/), where Multus' network's entries are removed. */
+  readonly runtimeCniCacheDir?: string | undefined;
 }
 
 export interface AgentDeps {
@@ -248,7 +250,9 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     schedule,
     now: () => clock.now(),
     claimStatus: deps.claims,
-    ...(options.multusCacheDir ? { multus: new MultusCache(fs, options.multusCacheDir) } : {}),
+    ...(options.multusCacheDir
+      ? { multus: new MultusCache(fs, options.multusCacheDir, options.runtimeCniCacheDir) }
+      : {}),
   });
   const handler = createCniHandler({
     agentVersion: options.agentVersion ?? multinetVersion,

@@ -65,6 +65,36 @@ describe("DEL of a pod Multus attached (Multus' record, no multinet record)", ()
       expect(await t.fs.stat(file)).toBeUndefined();
   });
 
+  it("removes the runtime's cached entry of Multus' network for the pod (the runtime's DEL now calls multinet's), and nothing else", async () => {
+    const runtimeCache = '/var/lib/cni';
+    const t = testAgent({ multusCacheDir: cacheDir, runtimeCniCacheDir: runtimeCache });
+    t.exec.register('/opt/cni/bin/portmap', okPlugin);
+    withMultusRecord(t);
+    // libcni's cache entries, as containerd writes them: the config it ran, base64.
+    const entry = (config: object): string =>
+      JSON.stringify({
+        kind: 'cniCacheV1',
+        containerId,
+        config: Buffer.from(JSON.stringify(config)).toString('base64'),
+        ifName: 'eth0',
+      });
+    const multusEntry = `${runtimeCache}/results/multus-cni-network-${containerId}-eth0`;
+    const loopback = `${runtimeCache}/results/cni-loopback-${containerId}-lo`;
+    const otherPod = `${runtimeCache}/results/multus-cni-network-0ther-eth0`;
+    const multinetEntry = `${runtimeCache}/results/multinet-${containerId}-eth0`;
+    t.fs.put(multusEntry, entry({ cniVersion: '0.3.1', name: 'multus-cni-network', type: 'multus-shim' }));
+    t.fs.put(loopback, entry({ cniVersion: '1.0.0', name: 'cni-loopback', plugins: [{ type: 'loopback' }] }));
+    t.fs.put(otherPod, entry({ cniVersion: '0.3.1', name: 'multus-cni-network', type: 'multus-shim' }));
+    t.fs.put(
+      multinetEntry,
+      entry({ cniVersion: '1.0.0', name: 'multinet', plugins: [{ type: 'multinet-cni' }] }),
+    );
+    await t.agent.start();
+    await del(t);
+    expect(await t.fs.stat(multusEntry)).toBeUndefined();
+    for (const kept of [loopback, otherPod, multinetEntry]) expect(await t.fs.stat(kept)).toBeDefined();
+  });
+
   it('keeps the record for the runtime to retry when a delegate fails in a namespace that is still there', async () => {
     const t = testAgent({ multusCacheDir: cacheDir });
     withMultusRecord(t);

@@ -12,6 +12,11 @@
  *
  * The default cniDir is Multus' (`/var/lib/cni/multus`). The agent reads it as the host sees it (through
  * the host's root when it runs in a container, see cli/agent.ts).
+ *
+ * The container runtime kept a cache of its own (libcni's, `<runtime cache dir>/results/<network
+ * name>-<containerID>-<ifname>`) of the network it called, Multus' (`multus-cni-network`): its DEL now
+ * calls multinet's network, of another name, so it never removes that entry. With the runtime's cache dir
+ * given, the entry of a Multus meta-plugin for the container is removed with Multus' record.
  */
 import { join } from 'node:path';
 import { containerIdError } from '../lib/cni/request.ts';
@@ -27,7 +32,10 @@ export const defaultMultusCacheDir = '/var/lib/cni/multus';
 export interface MultusRecord {
   readonly containerId: string;
   readonly attachments: readonly AttachmentRecord[];
-  /** The scratch file and the result cache files, removed once the delegates are deleted. */
+  /**
+   * The scratch file, the result cache files and the runtime's cache entry of Multus' network, removed
+   * once the delegates are deleted.
+   */
   readonly files: readonly string[];
 }
 
@@ -56,14 +64,48 @@ function cachedEntry(text: string | undefined): { result?: JsonObject; runtimeCo
   }
 }
 
+/** The plugin types of Multus itself (thin and thick), whose runtime cache entries multinet removes. */
+const multusTypes = new Set(['multus', 'multus-shim']);
+
+/** Whether a libcni cache entry is of a Multus network (its cached config, base64, names a Multus type). */
+function isMultusEntry(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  try {
+    const entry = JSON.parse(text) as unknown;
+    const config = isObject(entry) ? decodeBytes(entry.config) : undefined;
+    if (!config) return false;
+    const plugins = Array.isArray(config.plugins) ? config.plugins : [config];
+    return plugins.some((p) => isObject(p) && typeof p.type === 'string' && multusTypes.has(p.type));
+  } catch {
+    return false;
+  }
+}
+
 export class MultusCache {
   private readonly fs: FileSystem;
   /** Multus' cniDir as this process sees it. */
   readonly dir: string;
+  /** The container runtime's libcni cache dir as this process sees it (its `results/`), when given. */
+  private readonly runtimeCacheDir: string | undefined;
 
-  constructor(fs: FileSystem, dir: string) {
+  constructor(fs: FileSystem, dir: string, runtimeCacheDir?: string) {
     this.fs = fs;
     this.dir = dir;
+    this.runtimeCacheDir = runtimeCacheDir;
+  }
+
+  /** The runtime's cache entries of a Multus network for the container on its interface. */
+  private async runtimeEntries(containerId: string, runtimeIfName: string): Promise<string[]> {
+    if (!this.runtimeCacheDir) return [];
+    const dir = join(this.runtimeCacheDir, 'results');
+    const suffix = `-${containerId}-${runtimeIfName}`;
+    const found: string[] = [];
+    for (const name of await this.fs.list(dir)) {
+      if (!name.endsWith(suffix)) continue;
+      const file = join(dir, name);
+      if (isMultusEntry(await this.fs.readFile(file).catch(() => undefined))) found.push(file);
+    }
+    return found;
   }
 
   /**
@@ -104,6 +146,7 @@ export class MultusCache {
       if (await this.fs.stat(resultFile)) files.push(resultFile);
       attachments.push({ name, ifName, isDefault, config, ...entry });
     }
+    files.push(...(await this.runtimeEntries(containerId, runtimeIfName)));
     return { containerId, attachments, files };
   }
 

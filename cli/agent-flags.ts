@@ -214,6 +214,15 @@ export const agentFlagTable = {
     default: defaultMultusCacheDir,
     read: (flag, given, fallback) => (given === '' ? undefined : absolutePath(flag, given, fallback)),
   }),
+  /** The runtime's libcni cache dir as the host sees it; undefined: not touched. */
+  runtimeCniCacheDir: stringFlag({
+    name: 'runtime-cni-cache-dir',
+    section: nodePaths,
+    arg: 'D',
+    help: "the container runtime's CNI cache dir (libcni's results/): with --multus-cache-dir, the runtime's cached entry of Multus' own network for a pod Multus attached, which the runtime no longer removes, goes with that pod's DEL; \"\" for none",
+    default: '/var/lib/cni',
+    read: (flag, given, fallback) => (given === '' ? undefined : absolutePath(flag, given, fallback)),
+  }),
 
   delegateTimeoutSeconds: stringFlag({
     name: 'delegate-timeout',

@@ -226,6 +226,7 @@ export async function runAgent(args: readonly string[], context: CommandContext)
       pid: context.process?.pid,
       deviceInfoDir: flags.deviceInfoDir,
       multusCacheDir: flags.multusCacheDir && join(hostRootOf(hostMounts), flags.multusCacheDir),
+      runtimeCniCacheDir: flags.runtimeCniCacheDir && join(hostRootOf(hostMounts), flags.runtimeCniCacheDir),
     },
     {
       fs: nodeFileSystem,

@@ -138,7 +138,8 @@ image_multus() {
   for f in "${bins[@]}"; do
     [ -x "$f" ] || die "$f is missing: run bench/anchors/build-multus.sh first"
   done
-  key=$(cat /bin/busybox "${bins[@]}" | key_of)
+  # The layout's revision is part of the key: 2 added the /var/run -> /run link.
+  key=$( { cat /bin/busybox "${bins[@]}"; echo "layout 2"; } | key_of)
   ref="multinet.local/multus:$key"
   file=$(layout_path multus "$key")
   if [ ! -f "$file/index.json" ]; then
@@ -146,7 +147,10 @@ image_multus() {
     local c mnt
     c=$(busybox_container)
     mnt=$(bh mount "$c")
-    mkdir -p "$mnt/usr/src/multus-cni/bin"
+    mkdir -p "$mnt/usr/src/multus-cni/bin" "$mnt/run" "$mnt/var"
+    # As in Multus' own image (a Debian base): /var/run is /run, so the runtime's netns paths
+    # (/var/run/netns/cni-...) resolve to the host's /run/netns its manifest mounts.
+    ln -s ../run "$mnt/var/run"
     install -m 0755 "$CACHE/bin/multus-daemon-$commit" "$mnt/usr/src/multus-cni/bin/multus-daemon"
     install -m 0755 "$CACHE/bin/multus-shim-$commit" "$mnt/usr/src/multus-cni/bin/multus-shim"
     install -m 0755 "$CACHE/bin/install_multus-$commit" "$mnt/usr/src/multus-cni/bin/install_multus"

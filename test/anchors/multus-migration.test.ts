@@ -18,6 +18,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -127,9 +128,6 @@ function multusForNode(image: string): Manifest[] {
         mountPropagation?: string;
       }>) {
         if (m.name === 'cnibin' && m.mountPath === '/opt/cni/bin') m.mountPath = node.layout.cniBinDir;
-        // This machine's / is a private mount, and the runtime refuses propagation from a host path that
-        // is not on a shared one: only /run/netns is (ip netns makes it so).
-        if (m.name !== 'host-run-netns') delete m.mountPropagation;
       }
     }
     const daemon = (spec.containers as Array<{ env: unknown[] }>)[0]!;
@@ -212,8 +210,29 @@ function multusRecords(): string[] {
   return [...records, ...results];
 }
 
+/**
+ * Multus' manifest mounts host paths with HostToContainer and Bidirectional propagation (its delegates
+ * run chrooted to /hostroot, the host's /, and must see the pods' network namespaces mounted after it
+ * started); the runtime refuses those from a mount that is not shared. A node booted by systemd has a
+ * shared /; this machine's is private, so the test shares it (only / itself) for its run and puts it back.
+ */
+function shareRootMount(): () => void {
+  const root = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[4] === '/')
+    .at(-1);
+  if (!root) throw new Error('no mount of / in /proc/self/mountinfo');
+  const optional = root.slice(6, root.indexOf('-'));
+  if (optional.some((f) => f.startsWith('shared:'))) return () => undefined;
+  execFileSync('mount', ['--make-shared', '/']);
+  return () => execFileSync('mount', ['--make-private', '/']);
+}
+let unshareRootMount: (() => void) | undefined;
+
 beforeAll(async () => {
   await requireNodeHost();
+  unshareRootMount = shareRootMount();
   // Multus from the anchor's source (fails naming the missing tarball), then its image and multinet's.
   await ensureMultus({ cacheDir, env: process.env });
   node = await startTestNode({
@@ -244,6 +263,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.stop();
+  unshareRootMount?.();
   rmSync(work, { recursive: true, force: true });
 }, 120_000);
 
@@ -350,7 +370,7 @@ describe('replacing Multus with multinet on a live cluster (the real node)', () 
     await step(deletionStep); // kubectl delete pod old-0 ...
     await kubectl('delete', 'pod', '-l', 'app=migration', '--wait=true');
     const stateDir = nodeChartTarget(node).stateDir;
-    const left = {
+    const left = async (): Promise<Record<string, unknown>> => ({
       macvlanLeases: leases(join(macvlanLeases, 'macvlan-conf')),
       podnetLeases: leases(join(node.layout.ipamDir, 'podnet')),
       multusRecords: multusRecords(),
@@ -361,15 +381,26 @@ describe('replacing Multus with multinet on a live cluster (the real node)', () 
       runtimeResults: existsSync('/var/lib/cni/results')
         ? readdirSync('/var/lib/cni/results').filter((f) => multusOwned.some((id) => f.includes(id)))
         : [],
-    };
-    expect(left).toEqual({
+    });
+    const released = {
       macvlanLeases: [],
       podnetLeases: [],
       multusRecords: [],
       multinetRecords: [],
       bridgePorts: bridgePortsBefore,
       runtimeResults: [],
-    });
+    };
+    // A pod's object may go before the kubelet has torn its sandbox down: wait for the DELs.
+    const done = await eventually(
+      'the deleted pods’ sandboxes torn down',
+      async () => JSON.stringify(await left()) === JSON.stringify(released),
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    ).catch(() => false);
+    if (!done) {
+      const logs = await node.kubectl(['-n', 'multinet', 'logs', 'ds/multinet-agent', '--tail=60']);
+      process.stdout.write(`[anchors] the agent's last log lines:\n${logs.stdout}${logs.stderr}\n`);
+    }
+    expect(await left()).toEqual(released);
     for (let i = deletionStep + 1; i < migrationGuide.length; i++) {
       const out = await step(i);
       if (isDoctor(migrationGuide[i]!))

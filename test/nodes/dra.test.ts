@@ -22,6 +22,7 @@ import { installWhereabouts } from '../../dev/cluster/whereabouts.ts';
 import { installChart } from '../../dev/node/multinet-chart.ts';
 import {
   attachmentsWithoutPods,
+  deployment,
   ipv4,
   kubectlOf,
   manifest,
@@ -137,48 +138,28 @@ function claimTemplate(
   };
 }
 
-/** A Deployment of `replicas` alpine pods, each with a claim from `template` (no nodeSelector). */
-function deployment(
+/** A Deployment of `replicas` pods, each with a claim from `template` (no nodeSelector); `spread`: one per node. */
+function claimDeployment(
   name: string,
   template: string,
   replicas: number,
   spread = false,
 ): Record<string, unknown> {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 1,
-          resourceClaims: [{ name: 'net', resourceClaimTemplateName: template }],
-          ...(spread
-            ? {
-                topologySpreadConstraints: [
-                  {
-                    maxSkew: 1,
-                    topologyKey: 'kubernetes.io/hostname',
-                    whenUnsatisfiable: 'DoNotSchedule',
-                    labelSelector: { matchLabels: { app: name } },
-                  },
-                ],
-              }
-            : {}),
-          containers: [
+  return deployment(name, replicas, undefined, {
+    resourceClaims: [{ name: 'net', resourceClaimTemplateName: template }],
+    ...(spread
+      ? {
+          topologySpreadConstraints: [
             {
-              name: 'c',
-              image: 'alpine',
-              command: ['/bin/ash', '-c', 'trap : TERM INT; sleep infinity & wait'],
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'DoNotSchedule',
+              labelSelector: { matchLabels: { app: name } },
             },
           ],
-        },
-      },
-    },
-  };
+        }
+      : {}),
+  });
 }
 
 async function whereaboutsAllocations(): Promise<number> {
@@ -289,7 +270,7 @@ describe('networks as DRA devices on three real nodes', () => {
     await kubectl(
       'apply',
       '-f',
-      manifest(work, 'storage-users.yaml', deployment('storage-users', 'storage-net', 3)),
+      manifest(work, 'storage-users.yaml', claimDeployment('storage-users', 'storage-net', 3)),
     );
     const started = Date.now();
     await kubectl('rollout', 'status', 'deployment/storage-users', '--timeout=300s');
@@ -342,7 +323,7 @@ describe('networks as DRA devices on three real nodes', () => {
     await kubectl(
       'apply',
       '-f',
-      manifest(work, 'spread.yaml', deployment('spread', 'everywhere-net', 3, true)),
+      manifest(work, 'spread.yaml', claimDeployment('spread', 'everywhere-net', 3, true)),
     );
     await kubectl('rollout', 'status', 'deployment/spread', '--timeout=300s');
     const pods = await podsOf('spread');
@@ -477,7 +458,7 @@ describe('networks as DRA devices on three real nodes', () => {
       async () => !Object.values(await offered()).some((nads) => nads.includes('default/storage')),
       60_000,
     );
-    await kubectl('apply', '-f', manifest(work, 'late.yaml', deployment('late', 'storage-net', 1)));
+    await kubectl('apply', '-f', manifest(work, 'late.yaml', claimDeployment('late', 'storage-net', 1)));
     const pending = await eventually(
       'the pod Pending, unschedulable',
       async () => {

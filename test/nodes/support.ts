@@ -67,11 +67,14 @@ export function nad(name: string, config: Record<string, unknown>): Record<strin
   };
 }
 
-/** A Deployment of `replicas` pods of the seed's shape labelled app=`name`, on the networks `networks`. */
+/**
+ * A Deployment of `replicas` pods of the seed's shape labelled app=`name`, on the networks `networks`
+ * (or none), with `podSpec` laid over the pod's spec.
+ */
 export function deployment(
   name: string,
   replicas: number,
-  networks: string,
+  networks: string | undefined,
   podSpec: Record<string, unknown> = {},
 ): Record<string, unknown> {
   const pod = podOn(name, undefined, networks) as {
@@ -86,7 +89,10 @@ export function deployment(
       replicas,
       selector: { matchLabels: { app: name } },
       template: {
-        metadata: { labels: { app: name }, annotations: pod.metadata.annotations },
+        metadata: {
+          labels: { app: name },
+          ...(pod.metadata.annotations ? { annotations: pod.metadata.annotations } : {}),
+        },
         spec: { ...pod.spec, ...podSpec },
       },
     },

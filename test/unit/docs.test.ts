@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { repoRoot } from '../../dev/repo-root.ts';
 import { tableIn, valuesTable, valuesTableFiles } from '../../scripts/values-table.ts';
+import { helpBlockIn, helpBlocks, usageOf } from '../../scripts/help-blocks.ts';
 
 const read = (file: string): string => readFileSync(join(repoRoot, file), 'utf8');
 const docsPages = readdirSync(join(repoRoot, 'docs'))
@@ -121,6 +122,13 @@ describe('the docs', () => {
     expect(folders.length).toBeGreaterThan(10);
     expect(folders.filter((folder) => !architecture.includes(`| \`${folder}/\``))).toEqual([]);
   });
+
+  it.each(helpBlocks)(
+    '$file shows `multinet $command --help` as the command prints it (npm run docs:help)',
+    async ({ file, command }) => {
+      expect(helpBlockIn(read(file), command, file)).toBe(await usageOf(command));
+    },
+  );
 
   it.each(valuesTableFiles)(
     '%s holds the chart values table as scripts/values-table.ts renders it (npm run docs:values)',
