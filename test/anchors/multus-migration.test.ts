@@ -370,24 +370,41 @@ describe('replacing Multus with multinet on a live cluster (the real node)', () 
     await step(deletionStep); // kubectl delete pod old-0 ...
     await kubectl('delete', 'pod', '-l', 'app=migration', '--wait=true');
     const stateDir = nodeChartTarget(node).stateDir;
+    const podnet = join(node.layout.ipamDir, 'podnet');
+    // What the pods still running hold (multinet's controller and webhook, on the default network) stays:
+    // their addresses, and the sandbox IDs host-local wrote in those leases.
+    const live = async (): Promise<{ ips: string[]; ids: string[] }> => {
+      const pods = JSON.parse(await kubectl('get', 'pods', '-A', '-o', 'json')) as {
+        items: Array<{ spec: { hostNetwork?: boolean }; status: { podIP?: string } }>;
+      };
+      const ips = pods.items
+        .filter((p) => !p.spec.hostNetwork && p.status.podIP)
+        .map((p) => p.status.podIP!)
+        .sort();
+      const ids = ips.map((ip) => readFileSync(join(podnet, ip), 'utf8').split(/\r?\n/)[0]!);
+      return { ips, ids };
+    };
+    const running = await live();
+    const notLive = (names: string[]): string[] =>
+      names.filter((f) => !running.ids.some((id) => f.includes(id)));
     const left = async (): Promise<Record<string, unknown>> => ({
       macvlanLeases: leases(join(macvlanLeases, 'macvlan-conf')),
-      podnetLeases: leases(join(node.layout.ipamDir, 'podnet')),
-      multusRecords: multusRecords(),
-      multinetRecords: existsSync(join(stateDir, 'attachments'))
-        ? readdirSync(join(stateDir, 'attachments'))
-        : [],
+      podnetLeases: leases(podnet).sort(),
+      multusRecords: notLive(multusRecords()),
+      multinetRecords: notLive(
+        existsSync(join(stateDir, 'attachments')) ? readdirSync(join(stateDir, 'attachments')) : [],
+      ),
       bridgePorts: await bridgePorts(),
       runtimeResults: existsSync('/var/lib/cni/results')
-        ? readdirSync('/var/lib/cni/results').filter((f) => multusOwned.some((id) => f.includes(id)))
+        ? notLive(readdirSync('/var/lib/cni/results').filter((f) => multusOwned.some((id) => f.includes(id))))
         : [],
     });
     const released = {
       macvlanLeases: [],
-      podnetLeases: [],
+      podnetLeases: running.ips,
       multusRecords: [],
       multinetRecords: [],
-      bridgePorts: bridgePortsBefore,
+      bridgePorts: bridgePortsBefore + running.ips.length,
       runtimeResults: [],
     };
     // A pod's object may go before the kubelet has torn its sandbox down: wait for the DELs.
@@ -401,6 +418,7 @@ describe('replacing Multus with multinet on a live cluster (the real node)', () 
       process.stdout.write(`[anchors] the agent's last log lines:\n${logs.stdout}${logs.stderr}\n`);
     }
     expect(await left()).toEqual(released);
+    expect(running.ips.length).toBeGreaterThanOrEqual(2); // multinet's own pods, at least
     for (let i = deletionStep + 1; i < migrationGuide.length; i++) {
       const out = await step(i);
       if (isDoctor(migrationGuide[i]!))
