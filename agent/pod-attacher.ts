@@ -10,7 +10,7 @@ import { networkConfigFrom } from '../lib/cni/config.ts';
 import type { InvocationInput } from '../lib/cni/invocation.ts';
 import { asCniError, CniError, CniErrorCode } from '../lib/cni/error.ts';
 import type { CniRequest } from '../lib/cni/request.ts';
-import { convertCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
+import { convertCniResult, parseCniResult, resultToJson, type CniResult } from '../lib/cni/result.ts';
 import {
   isSupportedCniVersion,
   latestCniVersion,
@@ -404,13 +404,44 @@ export class PodAttacher {
   private async forget(record: CacheRecord, log: Logger): Promise<void> {
     await this.deps.cache.remove(record.containerId, record.runtimeIfName);
     const claims = record.attachments.flatMap((a) => (a.claim ? [a.claim] : []));
-    if (record.pod && claims.length > 0) this.deps.claimStatus?.detached(record.pod, claims);
+    if (record.pod && claims.length > 0) await this.releaseClaims(record.pod, claims, log);
     if (!record.pod || !this.deps.source.withdrawStatus) return;
     await this.deps.source
       .withdrawStatus(record.pod, record.containerId)
       .catch((err: unknown) =>
         log.warn('could not remove the network-status of a deleted container', { error: errorMessage(err) }),
       );
+  }
+
+  /**
+   * The claim devices of a container that is gone: a device another pod of this node still holds (a
+   * ResourceClaim shared by several pods) keeps a status, that pod's attachment from its record; the
+   * others' entries go.
+   */
+  private async releaseClaims(pod: PodRef, claims: readonly ClaimDeviceRef[], log: Logger): Promise<void> {
+    const sink = this.deps.claimStatus;
+    if (!sink) return;
+    const held = new Map<string, { pod: PodRef; attachment: ClaimAttachment }>();
+    for (const other of await this.deps.cache.list()) {
+      for (const a of other.attachments) {
+        if (!a.claim || !a.result || !other.pod) continue;
+        try {
+          const result = parseCniResult(a.result);
+          held.set(claimDeviceKey(a.claim), {
+            pod: other.pod,
+            attachment: { claim: a.claim, ifName: a.ifName, result },
+          });
+        } catch (err) {
+          log.warn('a cached result of a claim device cannot be read', { error: errorMessage(err) });
+        }
+      }
+    }
+    const gone = claims.filter((c) => !held.has(claimDeviceKey(c)));
+    if (gone.length > 0) sink.detached(pod, gone);
+    for (const c of claims) {
+      const still = held.get(claimDeviceKey(c));
+      if (still) sink.attached(still.pod, [still.attachment]);
+    }
   }
 
   private async del(request: CniRequest): Promise<void> {
@@ -598,4 +629,9 @@ export class PodAttacher {
       );
     }
   }
+}
+
+/** One allocated device of a claim (a claim shared by pods: the same key in each pod's record). */
+function claimDeviceKey(c: ClaimDeviceRef): string {
+  return [c.uid, c.request, c.pool, c.device, c.shareID ?? ''].join('/');
 }

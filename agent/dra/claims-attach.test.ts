@@ -12,17 +12,24 @@ import { ClaimStore } from './claim-store.ts';
 
 interface Reported {
   readonly attached: Array<{ claim: ClaimDeviceRef; ifName: string; result: CniResult }>;
+  /** The pod each attached entry was reported for. */
+  readonly attachedPods: string[];
   readonly detached: ClaimDeviceRef[];
 }
 
-/** The pod samplepod with a claim made from a template, and `networks` in its annotation. */
-function podWithClaims(fs: MemoryFs, networks: string, namespace = 'default'): void {
+/** The pod `name` (samplepod) with a claim made from a template, and `networks` in its annotation. */
+function podWithClaims(fs: MemoryFs, networks: string, namespace = 'default', name = 'samplepod'): void {
   fs.put(
-    `/pods/${namespace}-samplepod.yaml`,
+    `/pods/${namespace}-${name}.yaml`,
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'samplepod', namespace, uid: 'u1', annotations: { [networksAnnotation]: networks } },
+      metadata: {
+        name,
+        namespace,
+        uid: name === 'samplepod' ? 'u1' : `uid-${name}`,
+        annotations: { [networksAnnotation]: networks },
+      },
       spec: { resourceClaims: [{ name: 'nets', resourceClaimTemplateName: 'storage-nets' }] },
       status: { resourceClaimStatuses: [{ name: 'nets', resourceClaimName: 'samplepod-nets-x7k2q' }] },
     }),
@@ -54,7 +61,7 @@ async function setup(
       parameters: p,
     })),
   });
-  const reported: Reported = { attached: [], detached: [] };
+  const reported: Reported = { attached: [], attachedPods: [], detached: [] };
   const t = testAgent(
     isolation
       ? {
@@ -72,7 +79,10 @@ async function setup(
     undefined,
     {
       networksOf: (pod) => store.networksOf(pod),
-      attached: (_pod, attachments) => void reported.attached.push(...attachments),
+      attached: (pod, attachments) => {
+        reported.attached.push(...attachments);
+        reported.attachedPods.push(...attachments.map(() => pod.name));
+      },
       detached: (_pod, claims) => void reported.detached.push(...claims),
     },
   );
@@ -119,6 +129,27 @@ describe("a pod's ResourceClaims in its sandbox's ADD", () => {
     await t.agent.attacher.handle(t.request('DEL'));
     expect(t.calls()).toEqual(['DEL bridge net3', 'DEL ipvlan storage', 'DEL bridge eth0']);
     expect(reported.detached.map((c) => c.request)).toEqual(['r0', 'r1']);
+  });
+
+  it('keeps the status of a claim two pods share while one of them still holds it: the DEL of the first reports the other', async () => {
+    const { t, reported } = await setup([{}]);
+    podWithClaims(t.fs, '');
+    podWithClaims(t.fs, '', 'default', 'samplepod-2');
+    const second = {
+      containerId: 'c2',
+      args: 'K8S_POD_NAMESPACE=default;K8S_POD_NAME=samplepod-2;K8S_POD_INFRA_CONTAINER_ID=c2;K8S_POD_UID=uid-samplepod-2',
+    };
+    await t.agent.attacher.handle(t.request('ADD'));
+    await t.agent.attacher.handle(t.request('ADD', second));
+    expect(reported.attachedPods).toEqual(['samplepod', 'samplepod-2']);
+    await t.agent.attacher.handle(t.request('DEL'));
+    expect(reported.detached).toEqual([]);
+    expect(reported.attachedPods.at(-1)).toBe('samplepod-2');
+    expect(reported.attached.at(-1)!.result.ips?.[0]?.address).toBe(
+      reported.attached[1]!.result.ips?.[0]?.address,
+    );
+    await t.agent.attacher.handle(t.request('DEL', second));
+    expect(reported.detached.map((c) => c.request)).toEqual(['r0']);
   });
 
   it("passes the claim's ips and mac to the plugin as capability arguments, as the annotation's would be", async () => {
