@@ -14,7 +14,7 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { NodeBinaries } from '../binaries.ts';
@@ -92,10 +92,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     options,
     host,
     log,
-  ).catch(async (err: unknown) => {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  });
+  );
 
   // Only now: taking the lock may have cleaned up a killed run, and with it the mountpoints it made.
   const mountpoints = missingMountpoints();

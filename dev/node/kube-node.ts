@@ -15,7 +15,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, realpath, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -161,10 +161,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
     options,
     host,
     log,
-  ).catch(async (err: unknown) => {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  });
+  );
 
   const ledger = new RunLedger(dir, {
     logDir: layout.logs,

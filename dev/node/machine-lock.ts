@@ -85,8 +85,23 @@ async function cleanUpStale(
   await rm(stale.dir, { recursive: true, force: true });
 }
 
-/** Takes the machine's lock; a stale one (its process is gone) is cleaned up first. */
+/**
+ * Takes the machine's lock for the run whose dir is `record.dir`; a stale one (its process is gone) is
+ * cleaned up first. When it cannot be taken, the run's dir is removed: the run never started.
+ */
 export async function takeMachineLock(
+  record: LockRecord,
+  options: LockOptions,
+  host: NodeHost,
+  log: (l: string) => void,
+): Promise<void> {
+  await acquire(record, options, host, log).catch(async (err: unknown) => {
+    await rm(record.dir, { recursive: true, force: true });
+    throw err;
+  });
+}
+
+async function acquire(
   record: LockRecord,
   options: LockOptions,
   host: NodeHost,
@@ -110,7 +125,7 @@ export async function takeMachineLock(
         { timeoutMs: options.waitForOtherNodeMs!, intervalMs: 500 },
       ).catch(() => false);
       if (released) {
-        return takeMachineLock(
+        return acquire(
           record,
           { ...options, waitForOtherNodeMs: Math.max(1, deadline - Date.now()) },
           host,
