@@ -76,7 +76,7 @@ export function checkInstall(s: ClusterSnapshot): Finding[] {
         'agent',
         'error',
         'multinet is not installed: no DaemonSet labelled app.kubernetes.io/part-of=multinet, app.kubernetes.io/component=agent',
-        'helm install multinet charts/multinet --namespace multinet (see the README), or give --namespace if it is installed under other labels',
+        'helm install multinet charts/multinet --namespace multinet (docs/installation.md), or give --namespace if it is installed under other labels',
       ),
     );
     return out;
@@ -104,7 +104,7 @@ export function checkInstall(s: ClusterSnapshot): Finding[] {
           component,
           'error',
           `no ${component} Deployment in ${ns}: ${component === 'controller' ? 'NADs get no status' : 'nothing checks NADs and pods before they reach the nodes'}`,
-          'helm upgrade --install with the chart (see the README)',
+          'helm upgrade --install with the chart (docs/installation.md)',
         ),
       );
       continue;
