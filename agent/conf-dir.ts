@@ -20,8 +20,11 @@ export interface ConfDirScan {
 }
 
 const configExtensions = ['.conf', '.conflist', '.json'];
-/** Plugins that delegate to other configs: choosing one as the default network would nest meta-plugins. */
-const metaPlugins = new Set(['multus', 'multus-shim']);
+/**
+ * Multus' own plugin types (thin and thick): meta-plugins that delegate to other configs, so never the
+ * default network (it would nest meta-plugins); the runtime's cache entries of their network are Multus'.
+ */
+export const multusMetaPlugins: ReadonlySet<string> = new Set(['multus', 'multus-shim']);
 
 /** A file name the runtime loads as a CNI config (libcni's extensions; not the temp files of atomic writes). */
 export function isConfigFileName(name: string): boolean {
@@ -53,7 +56,7 @@ export async function scanConfDir(
       const { config } = validateCniConfig(text, { defaultName: name.replace(/\.[^.]+$/, '') });
       const nested = config.plugins
         .map((p) => p.type as string)
-        .find((t) => t === shimType || metaPlugins.has(t));
+        .find((t) => t === shimType || multusMetaPlugins.has(t));
       if (nested) {
         skipped.push({ path, reason: `uses the meta-plugin "${nested}"; it cannot be the default network` });
         continue;

@@ -19,11 +19,13 @@
  * given, the entry of a Multus meta-plugin for the container is removed with Multus' record.
  */
 import { join } from 'node:path';
+import { validateCniConfig } from '../lib/cni/config.ts';
 import { containerIdError } from '../lib/cni/request.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { FileSystem } from '../lib/ports.ts';
 import { isObject, type JsonObject } from '../lib/safe-json.ts';
 import type { AttachmentRecord } from './attachment-cache.ts';
+import { multusMetaPlugins } from './conf-dir.ts';
 
 /** Where Multus thick keeps its per-container delegates (its daemon config's cniDir). */
 export const defaultMultusCacheDir = '/var/lib/cni/multus';
@@ -39,43 +41,36 @@ export interface MultusRecord {
   readonly files: readonly string[];
 }
 
-function decodeBytes(value: unknown): JsonObject | undefined {
-  if (typeof value !== 'string') return undefined;
+/** The JSON object `text` holds, or undefined (missing, not JSON, not an object). */
+function objectIn(text: string | undefined): JsonObject | undefined {
+  if (text === undefined) return undefined;
   try {
-    const parsed = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as unknown;
+    const parsed = JSON.parse(text) as unknown;
     return isObject(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** libcni's cached entry of one delegate: its result and the capability arguments it was given. */
-function cachedEntry(text: string | undefined): { result?: JsonObject; runtimeConfig?: JsonObject } {
-  if (text === undefined) return {};
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (!isObject(parsed)) return {};
-    return {
-      ...(isObject(parsed.result) ? { result: parsed.result } : {}),
-      ...(isObject(parsed.capabilityArgs) ? { runtimeConfig: parsed.capabilityArgs } : {}),
-    };
-  } catch {
-    return {};
-  }
+function decodeBytes(value: unknown): JsonObject | undefined {
+  return typeof value === 'string' ? objectIn(Buffer.from(value, 'base64').toString('utf8')) : undefined;
 }
 
-/** The plugin types of Multus itself (thin and thick), whose runtime cache entries multinet removes. */
-const multusTypes = new Set(['multus', 'multus-shim']);
+/** libcni's cached entry of one delegate: its result and the capability arguments it was given. */
+function cachedEntry(text: string | undefined): { result?: JsonObject; runtimeConfig?: JsonObject } {
+  const parsed = objectIn(text);
+  return {
+    ...(isObject(parsed?.result) ? { result: parsed.result } : {}),
+    ...(isObject(parsed?.capabilityArgs) ? { runtimeConfig: parsed.capabilityArgs } : {}),
+  };
+}
 
-/** Whether a libcni cache entry is of a Multus network (its cached config, base64, names a Multus type). */
+/** Whether a libcni cache entry is of a Multus network: its cached config (base64) runs a Multus meta-plugin. */
 function isMultusEntry(text: string | undefined): boolean {
-  if (text === undefined) return false;
+  const config = decodeBytes(objectIn(text)?.config);
+  if (!config) return false;
   try {
-    const entry = JSON.parse(text) as unknown;
-    const config = isObject(entry) ? decodeBytes(entry.config) : undefined;
-    if (!config) return false;
-    const plugins = Array.isArray(config.plugins) ? config.plugins : [config];
-    return plugins.some((p) => isObject(p) && typeof p.type === 'string' && multusTypes.has(p.type));
+    return validateCniConfig(config).config.plugins.some((p) => multusMetaPlugins.has(p.type as string));
   } catch {
     return false;
   }

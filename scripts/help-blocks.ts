@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commands } from '../cli/commands.ts';
 import { writeFileAtomic } from '../platform/nodejs/fs.ts';
-import { repoRoot } from './values-table.ts';
+import { repoRoot } from '../dev/repo-root.ts';
 
 /** Which page shows which command's --help. */
 export const helpBlocks: ReadonlyArray<{ readonly file: string; readonly command: string }> = [

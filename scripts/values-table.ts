@@ -7,13 +7,12 @@
  * test/unit/docs.test.ts fails when a file's table differs from what this renders.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import yaml from 'js-yaml';
 import * as prettier from 'prettier';
+import { repoRoot } from '../dev/repo-root.ts';
 import { writeFileAtomic } from '../platform/nodejs/fs.ts';
 
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The files that hold the table, between `startMarker` and `endMarker`. */
 export const valuesTableFiles = ['docs/installation.md', 'charts/multinet/README.md'];
 export const startMarker =
