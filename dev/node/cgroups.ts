@@ -5,6 +5,7 @@
  * `/<name>/pods`, so every process the node starts — containers included — is found by walking one
  * hierarchy, and killed and removed with it. Only cgroup v1 (and hybrid) layouts are handled.
  */
+import { parseMountinfo } from './mountinfo.ts';
 import { readdir, readFile, rmdir, mkdir, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,11 +26,7 @@ export const requiredControllers = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'
 export function cgroupLayout(mountinfo: string): CgroupLayout {
   const hierarchies: Hierarchy[] = [];
   let unifiedAtRoot = false;
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const mountPoint = left.split(' ')[4] ?? '';
-    const [fsType, , superOptions = ''] = right.split(' ');
+  for (const { mountPoint, fsType, superOptions } of parseMountinfo(mountinfo)) {
     if (fsType === 'cgroup2' && mountPoint === '/sys/fs/cgroup') unifiedAtRoot = true;
     if (fsType === 'cgroup2' && mountPoint !== '/sys/fs/cgroup') {
       // The hybrid layout's unified hierarchy (no controllers): runc places containers there too.

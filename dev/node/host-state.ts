@@ -4,6 +4,7 @@
  * and the kubelet create in fixed host directories, the pod network namespaces in /run/netns, and every
  * mount below the run dir (the kubelet's self bind mount, volumes, container root filesystems).
  */
+import { parseMountinfo } from './mountinfo.ts';
 import { execFile } from 'node:child_process';
 import { readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -57,11 +58,8 @@ async function listing(dir: string): Promise<Set<string> | undefined> {
 
 /** Mount points at or below `dir`, from /proc/self/mountinfo (octal escapes decoded), longest (so children) first. */
 export function mountsBelow(mountinfo: string, dir: string): string[] {
-  const points = mountinfo
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined)
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))))
+  const points = parseMountinfo(mountinfo)
+    .map((m) => m.mountPoint)
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }

@@ -5,6 +5,7 @@
 import { readFixture } from '../../test/fixtures.ts';
 import { cgroupLayout } from './cgroups.ts';
 import { mountsBelow, parseSnapshot, snapshotJson } from './host-state.ts';
+import { isSharedMount } from './mountinfo.ts';
 import { registryRepositories, splitReference } from './images.ts';
 
 describe('cgroupLayout', () => {
@@ -115,4 +116,23 @@ test("the host snapshot survives the node's process: written as JSON, read back 
   // A node killed before it wrote one (or a truncated file): nothing to put back from.
   expect(parseSnapshot('')).toBeUndefined();
   expect(parseSnapshot(snapshotJson(snapshot).slice(0, 20))).toBeUndefined();
+});
+
+describe('isSharedMount', () => {
+  const mountinfo = [
+    '22 1 254:1 / / rw,relatime - ext4 /dev/vda rw',
+    '30 22 254:1 /run/netns /run/netns rw,relatime shared:5 - ext4 /dev/vda rw',
+    '41 22 0:40 / /mnt/with\\040space rw master:7 - tmpfs tmpfs rw',
+  ].join('\n');
+
+  it('tells a shared mount from a private one or a slave, by the last mount at the point', () => {
+    expect(isSharedMount(mountinfo, '/')).toBe(false);
+    expect(isSharedMount(mountinfo, '/run/netns')).toBe(true);
+    expect(isSharedMount(mountinfo, '/mnt/with space')).toBe(false);
+    expect(isSharedMount(`${mountinfo}\n50 22 254:1 / / rw shared:9 - ext4 /dev/vda rw`, '/')).toBe(true);
+  });
+
+  it('names a point nothing is mounted at', () => {
+    expect(() => isSharedMount(mountinfo, '/nowhere')).toThrow('no mount of /nowhere in mountinfo');
+  });
 });

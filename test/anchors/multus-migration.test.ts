@@ -25,6 +25,7 @@ import yaml from 'js-yaml';
 import { ensureMultus, multusCommit } from '../../bench/anchors/multus.ts';
 import type { KubeNode } from '../../dev/node/kube-node.ts';
 import { clusterChartValues, mergeValues, nodeChartTarget } from '../../dev/node/multinet-chart.ts';
+import { isSharedMount } from '../../dev/node/mountinfo.ts';
 import { repoRoot } from '../../dev/repo-root.ts';
 import { networkStatusAnnotation } from '../../lib/annotations/keys.ts';
 import { eventually } from '../../dev/eventually.ts';
@@ -217,14 +218,7 @@ function multusRecords(): string[] {
  * shared /; this machine's is private, so the test shares it (only / itself) for its run and puts it back.
  */
 function shareRootMount(): () => void {
-  const root = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' '))
-    .filter((fields) => fields[4] === '/')
-    .at(-1);
-  if (!root) throw new Error('no mount of / in /proc/self/mountinfo');
-  const optional = root.slice(6, root.indexOf('-'));
-  if (optional.some((f) => f.startsWith('shared:'))) return () => undefined;
+  if (isSharedMount(readFileSync('/proc/self/mountinfo', 'utf8'), '/')) return () => undefined;
   execFileSync('mount', ['--make-shared', '/']);
   return () => execFileSync('mount', ['--make-private', '/']);
 }

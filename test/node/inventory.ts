@@ -5,6 +5,7 @@
  * sets, the fixed host dirs, the mountpoint dirs a cluster's nodes bind over, temp dirs and the machine's
  * node lock.
  */
+import { parseMountinfo } from '../../dev/node/mountinfo.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,9 +67,8 @@ export function hostInventory(): HostInventory {
       if (name.startsWith('multinet-node-')) cgroups.push(`${hierarchy}/${name}`);
     }
   }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
+  const mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+    .map((m) => m.mountPoint)
     .filter((point) => point.includes(runDirMark) || point.startsWith('/run/netns/cni-'));
   const netns = (list('/run/netns') ?? []).filter((n) => n.startsWith('cni-'));
   const harnessNetns = (list('/run/netns') ?? []).filter((n) => /^mn[0-9a-f]{6}/.test(n));
